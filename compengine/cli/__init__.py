@@ -1,0 +1,39 @@
+"""The command line: thin click wrappers over library calls.
+
+Each command parses its options, opens what it needs, calls one library
+function and prints. Library errors become one-line messages and a non-zero
+exit code. Every command's help ends with an example.
+"""
+
+from __future__ import annotations
+
+import click
+
+from compengine import __version__
+from compengine.cli.common import Context
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="compengine")
+@click.option("--db", "db_url", envvar="COMPENGINE_DB", default="sqlite:///compengine.db", show_default=True,
+              help="Ledger database URL (or set COMPENGINE_DB).")
+@click.option("--as", "actor", default=None, help="Who is acting, for the audit log (default: the OS user).")
+@click.pass_context
+def main(ctx: click.Context, db_url: str, actor: str | None) -> None:
+    """compengine: sales commissions from declarative plans, exact to the cent.
+
+    \b
+    Example (no database needed):
+      compengine calc --plans plans --data examples/acme --period 2026-10
+    """
+    ctx.obj = Context(db_url=db_url, actor=actor)
+
+
+def _register() -> None:
+    from compengine.cli import calc, plans_cmd
+
+    main.add_command(calc.calc)
+    main.add_command(plans_cmd.plans)
+
+
+_register()

@@ -1,0 +1,48 @@
+"""``compengine calc``: compute a month from plan files and a data folder, no database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compengine.cli.common import handles_errors, json_option, period_arg
+from compengine.core.errors import CompErrors
+from compengine.datafiles import read_data_folder
+from compengine.engine.driver import calculate_month, filter_reps
+from compengine.engine.report import result_json, result_text
+from compengine.plans import load_plans
+
+
+@click.command()
+@click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Data folder with the CSVs.")
+@click.option("--period", required=True, callback=period_arg, help="Month to compute, YYYY-MM.")
+@click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
+@click.option("--no-explain", is_flag=True, help="Leave out the explain sentence under each line.")
+@json_option
+@handles_errors("nothing was computed")
+def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, as_json: bool) -> None:
+    """Compute a month's payouts from plan files and CSVs, without a database.
+
+    Runs every month from the data's first month through PERIOD (balances, draws,
+    ytd measures and clawbacks carry over) and prints PERIOD.
+
+    \b
+    Example:
+      compengine calc --plans plans --data examples/acme --period 2026-10
+      compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
+    """
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    unknown = [r for r in rep_ids if r not in data.reps]
+    if unknown:
+        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    result = calculate_month(data, plans, period)
+    if rep_ids:
+        result = filter_reps(result, rep_ids)
+    click.echo(result_json(result) if as_json else result_text(result, show_explain=not no_explain), nl=False)

@@ -1,0 +1,76 @@
+"""Shared pieces of the CLI: context object, options, error reporting."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+
+from compengine.core.errors import CompErrors
+from compengine.core.periods import Period
+
+
+@dataclass
+class Context:
+    db_url: str
+    actor: str | None = None
+
+    @property
+    def who(self) -> str:
+        if self.actor:
+            return self.actor
+        try:
+            return getpass.getuser()
+        except Exception:  # pragma: no cover - no user database
+            return os.environ.get("USER", "unknown")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def period_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> Period | None:
+    if value is None:
+        return None
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def fail_with(errors: CompErrors, what: str = "nothing was changed") -> None:
+    """Print every error (file:line: field: message) to stderr, then exit with a one-line reason."""
+    for e in errors.errors:
+        click.echo(str(e), err=True)
+    n = len(errors.errors)
+    raise click.ClickException(f"{n} error{'s' if n != 1 else ''} in input; {what}" if n > 1 else f"{errors.errors[0]}; {what}")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def handles_errors(what: str) -> Callable:
+    """Decorator: CompErrors from the library become printed errors and exit code 1."""
+
+    def wrap(fn: Callable) -> Callable:
+        import functools
+
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except CompErrors as exc:
+                fail_with(exc, what)
+
+        return inner
+
+    return wrap
+
+
+def progress_enabled() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,97 @@
+"""``compengine plans``: validate and show plan files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compengine.cli.common import echo_json, json_option
+from compengine.core.errors import CompErrors
+from compengine.plans import load_plan_file, load_plans
+
+
+@click.group()
+def plans() -> None:
+    """Check and inspect plan files.
+
+    \b
+    Example:
+      compengine plans validate plans/
+    """
+
+
+@plans.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Validate plan files or folders of them; print every error as file:line: field: message.
+
+    \b
+    Example:
+      compengine plans validate plans/
+      compengine plans validate plans/ae.yaml
+    """
+    found: dict[str, str] = {}
+    errors = []
+    for path in paths:
+        if path.is_dir():
+            loaded, errs = load_plans(path)
+            errors.extend(errs)
+            items = [(p.id, p.source.file) for p in loaded.values()]
+        else:
+            plan, errs = load_plan_file(path)
+            errors.extend(errs)
+            items = [(plan.id, plan.source.file)] if plan else []
+        for pid, file in items:
+            if pid in found:
+                from compengine.core.errors import CompError, Source
+
+                errors.append(CompError(Source(file, None, "id"), f"plan id {pid!r} is already used by {found[pid]}"))
+            else:
+                found[pid] = file
+    if as_json:
+        echo_json({"ok": not errors, "plans": sorted(found), "errors": [str(e) for e in errors]})
+        if errors:
+            raise SystemExit(1)
+        return
+    if errors:
+        for e in errors:
+            click.echo(str(e), err=True)
+        raise click.ClickException(f"{len(errors)} error(s) in plan files")
+    for pid in sorted(found):
+        click.echo(f"ok  {pid:<24} {found[pid]}")
+    click.echo(f"{len(found)} plan(s) valid")
+
+
+@plans.command("show")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def show(path: Path) -> None:
+    """Show how a plan file is understood: quota, rates, bands, ramp and the rest.
+
+    \b
+    Example:
+      compengine plans show plans/ae.yaml
+    """
+    plan, errs = load_plan_file(path)
+    if plan is None:
+        raise CompErrors(errs)
+    click.echo(f"{plan.id}: {plan.name} ({plan.currency}, rounding {plan.rounding})")
+    click.echo(f"  quota: {plan.annual_quota:,} a year, measured per {plan.measure}")
+    click.echo("  rates: " + ", ".join(f"{k} {v}" for k, v in plan.rates.items()))
+    click.echo(f"  accelerators ({plan.mode}):")
+    for t in plan.tiers:
+        click.echo(f"    {t.label()}: x{t.multiplier}")
+    for s in plan.ramp:
+        click.echo(f"  ramp: tenure months {s.first}-{s.last} at {s.quota_pct}% of quota")
+    if plan.cap:
+        click.echo(f"  cap: {plan.cap:,} a month on commission")
+    for sp in plan.spiffs:
+        click.echo(f"  spiff {sp.id}: {sp.amount}")
+    if plan.clawback_days is not None:
+        click.echo(f"  clawback: cancellations within {plan.clawback_days} days")
+    if plan.draw:
+        click.echo(f"  draw: {plan.draw.amount} a month for {plan.draw.months} months, "
+                   f"{'recoverable' if plan.draw.recoverable else 'non-recoverable'}")
+    if plan.override_rate is not None:
+        click.echo(f"  override: {plan.override_rate} on direct reports' credit")

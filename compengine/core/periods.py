@@ -1,0 +1,73 @@
+"""Periods are calendar months, written ``YYYY-MM``. The plan year is the calendar year."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise ValueError(f"month must be 1..12, got {self.month}")
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        m = _PERIOD_RE.match(text.strip())
+        if not m:
+            raise ValueError(f"not a period {text!r}: expected YYYY-MM, e.g. 2026-10")
+        return cls(int(m.group(1)), int(m.group(2)))
+
+    @classmethod
+    def of(cls, d: date) -> Period:
+        return cls(d.year, d.month)
+
+    @property
+    def start(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def end(self) -> date:
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    @property
+    def index(self) -> int:
+        """Months since year 0: makes month arithmetic simple."""
+        return self.year * 12 + self.month - 1
+
+    @classmethod
+    def from_index(cls, index: int) -> Period:
+        return cls(index // 12, index % 12 + 1)
+
+    def next(self) -> Period:
+        return Period.from_index(self.index + 1)
+
+    def prev(self) -> Period:
+        return Period.from_index(self.index - 1)
+
+    def year_start(self) -> Period:
+        return Period(self.year, 1)
+
+    def months_through(self, last: Period) -> list[Period]:
+        return [Period.from_index(i) for i in range(self.index, last.index + 1)]
+
+    def contains(self, d: date) -> bool:
+        return d.year == self.year and d.month == self.month
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+def tenure_month(hire_date: date | None, period: Period) -> int | None:
+    """Tenure month 1 is the calendar month of the hire date. None without a hire date."""
+    if hire_date is None:
+        return None
+    return period.index - Period.of(hire_date).index + 1

@@ -1,0 +1,106 @@
+"""Run the pipeline month after month over a whole data set (no database).
+
+``calculate_through`` starts at the first month any assignment or deal touches,
+carries each rep's balances and what they earned on every later-cancelled deal,
+and returns the months asked for. It is what ``compengine calc`` runs, and the
+reference the ledger's close is tested against.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from compengine.core.money import ZERO
+from compengine.core.periods import Period
+from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, group_assignments, group_splits
+from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.plans.model import Plan
+
+
+@dataclass
+class Dataset:
+    """The inputs of a calculation, as read from a data folder or the ledger."""
+
+    reps: dict[str, Rep]
+    assignments: list[Assignment]
+    deals: list[Deal]
+    splits: list[Split] = field(default_factory=list)
+    adjustments: dict[str, list[Adjustment]] = field(default_factory=dict)  # by period text
+
+    def first_period(self) -> Period | None:
+        dates = [a.start for a in self.assignments] + [d.close_date for d in self.deals]
+        return Period.of(min(dates)) if dates else None
+
+
+def calculate_through(
+    data: Dataset, plans: Mapping[str, Plan], last: Period, *, first_wanted: Period | None = None
+) -> list[PeriodResult]:
+    """Calculate every month from the data's first month through ``last``.
+
+    Returns the results of the months from ``first_wanted`` (default ``last``) on.
+    """
+    first_wanted = first_wanted or last
+    start = data.first_period()
+    if start is None or start > last:
+        start = last
+    credits = credit_deals(data.deals, group_splits(data.splits))
+    by_period: dict[Period, list[Credit]] = defaultdict(list)
+    cancelled_by_period: dict[Period, list[Credit]] = defaultdict(list)
+    watched: set[str] = set()
+    for c in credits:
+        by_period[Period.of(c.close_date)].append(c)
+        if c.cancelled_on is not None:
+            watched.add(c.deal_id)
+    for d in data.deals:
+        if d.cancelled_on is not None:
+            cancelled_by_period[Period.of(d.cancelled_on)].append(d)  # type: ignore[arg-type]
+    assignments = group_assignments(data.assignments)
+    state: dict[str, RepState] = {}
+    earned: dict[tuple[str, str], list] = {}  # (rep, deal) -> [commission, other, period]
+    ytd: list[Credit] = []
+    out: list[PeriodResult] = []
+    for period in start.months_through(last):
+        if period.month == 1:
+            ytd = []
+        cancels: list[Cancellation] = []
+        for d in sorted(cancelled_by_period.get(period, ()), key=lambda d: d.deal_id):
+            if Period.of(d.close_date) >= period:
+                continue  # cancelled in its close month: handled by the pipeline
+            for (rep_id, deal_id), (comm, other, paid_in) in sorted(earned.items()):
+                if deal_id == d.deal_id:
+                    cancels.append(Cancellation(rep_id, deal_id, d.close_date, d.cancelled_on, comm, other, paid_in))
+        result = calculate_period(
+            period,
+            plans,
+            data.reps,
+            assignments,
+            by_period.get(period, []),
+            ytd_credits=ytd,
+            cancellations=cancels,
+            adjustments=data.adjustments.get(str(period), ()),
+            state=state,
+        )
+        for r in result.reps:
+            state[r.rep_id] = r.state
+            for ln in r.lines:
+                if ln.deal_id in watched and ln.kind in ("commission", "spiff", "override"):
+                    entry = earned.setdefault((ln.rep_id, ln.deal_id), [ZERO, ZERO, result.period])
+                    if ln.kind == "commission":
+                        entry[0] += ln.amount
+                    else:
+                        entry[1] += ln.amount
+        ytd = ytd + by_period.get(period, [])
+        if period >= first_wanted:
+            out.append(result)
+    return out
+
+
+def calculate_month(data: Dataset, plans: Mapping[str, Plan], period: Period) -> PeriodResult:
+    return calculate_through(data, plans, period)[-1]
+
+
+def filter_reps(result: PeriodResult, rep_ids: Sequence[str]) -> PeriodResult:
+    wanted = set(rep_ids)
+    return PeriodResult(result.period, [r for r in result.reps if r.rep_id in wanted], result.exceptions)

@@ -1,0 +1,192 @@
+"""The engine's records: small, immutable, cheap (NamedTuples and slotted dataclasses).
+
+Inputs: :class:`Rep`, :class:`Assignment`, :class:`Deal`, :class:`Split`,
+:class:`Adjustment`, :class:`Cancellation` and the carried :class:`RepState`.
+Intermediate: :class:`Credit` (one receiver's share of one deal).
+Outputs: :class:`Line` (one payout line, traceable to deal, rule, rate, tier)
+and :class:`RepResult` (a rep's month: measures, lines, components, payout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from compengine.core.errors import Source
+from compengine.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Rep:
+    rep_id: str
+    name: str
+    email: str = ""
+    manager_id: str | None = None
+    team: str = ""
+    hire_date: date | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    rep_id: str
+    plan_id: str
+    start: date
+    end: date | None = None
+    annual_quota: Decimal | None = None
+    source: Source | None = None
+
+    def active_on(self, d: date) -> bool:
+        return self.start <= d and (self.end is None or d <= self.end)
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return self.start <= last and (self.end is None or self.end >= first)
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    deal_id: str
+    account: str
+    deal_type: str
+    amount: Decimal
+    currency: str
+    close_date: date
+    owner_id: str
+    term_months: int | None = None
+    product: str | None = None
+    cancelled_on: date | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    deal_id: str
+    rep_id: str
+    split_pct: Decimal
+    role: str = "primary"  # primary | overlay
+    source: Source | None = None
+
+
+class Credit(NamedTuple):
+    """One receiver's credit on one deal (the output of the credit stage)."""
+
+    rep_id: str
+    deal_id: str
+    deal_type: str
+    close_date: date
+    credit: Decimal
+    role: str
+    split_pct: Decimal
+    deal_amount: Decimal
+    account: str
+    term_months: int | None
+    product: str | None
+    cancelled_on: date | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A line added by hand or by the ledger (late change, approved dispute)."""
+
+    rep_id: str
+    amount: Decimal
+    reason: str
+    kind: str = "adjustment"
+    deal_id: str | None = None
+    ref_period: str | None = None
+    ref: str | None = None  # e.g. "dispute:7" or "adjustment:12"
+    counts_as_commission: bool = False  # true for recalculated deal corrections (ytd tally)
+
+
+class Earned(NamedTuple):
+    """What a receiver was paid on a deal: the base of a clawback."""
+
+    commission: Decimal
+    other: Decimal  # spiffs and overrides on the deal
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class RepState:
+    """Balances a rep carries from one month into the next."""
+
+    draw_balance: Decimal = ZERO  # draws paid that are still to be recovered
+    carry_balance: Decimal = ZERO  # negative months carried forward, still to be recovered
+    ytd_paid: Decimal = ZERO  # commission + true-ups - commission clawed back, plan year to date
+    ytd_year: int = 0
+
+
+EMPTY_STATE = RepState()
+
+
+class Line(NamedTuple):
+    """One payout line. ``amount`` is rounded to cents; the rest explains it."""
+
+    rep_id: str
+    period: str
+    seq: int
+    kind: str
+    amount: Decimal
+    deal_id: str | None = None
+    credit: Decimal | None = None
+    rate: Decimal | None = None
+    multiplier: Decimal | None = None
+    tier: int | None = None
+    rule: str = ""
+    explain: str = ""
+    ref_period: str | None = None
+    ref: str | None = None
+
+
+COMPONENTS = (
+    "commission",
+    "true_up",
+    "spiff",
+    "cap",
+    "clawback",
+    "override",
+    "adjustment",
+    "balance_recovery",
+    "draw",
+    "draw_recovery",
+    "carry_forward",
+)
+
+
+@dataclass(slots=True)
+class RepResult:
+    rep_id: str
+    plan_id: str
+    currency: str
+    measure: str
+    quota: Decimal
+    credited: Decimal
+    attainment: Decimal
+    ytd_quota: Decimal | None
+    ytd_credited: Decimal | None
+    tenure_month: int | None
+    lines: list[Line]
+    components: dict[str, Decimal]
+    payout: Decimal
+    state: RepState
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PeriodResult:
+    period: str
+    reps: list[RepResult]
+    exceptions: list[str]
+
+    @property
+    def total_payout(self) -> Decimal:
+        return sum((r.payout for r in self.reps), ZERO)
+
+    def rep(self, rep_id: str) -> RepResult | None:
+        for r in self.reps:
+            if r.rep_id == rep_id:
+                return r
+        return None

@@ -1,0 +1,111 @@
+"""Turn results into the documented JSON shape and a readable text table (pure)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from compengine.core.money import money_str
+from compengine.engine.records import COMPONENTS, Line, PeriodResult, RepResult
+
+
+def _s(x: Decimal | None) -> str | None:
+    return None if x is None else f"{x:f}"
+
+
+def line_dict(ln: Line) -> dict[str, Any]:
+    return {
+        "deal_id": ln.deal_id,
+        "kind": ln.kind,
+        "credit": money_str(ln.credit) if ln.credit is not None else None,
+        "rate": _s(ln.rate),
+        "multiplier": _s(ln.multiplier),
+        "amount": money_str(ln.amount),
+        "explain": ln.explain,
+        "tier": ln.tier,
+        "rule": ln.rule,
+        "ref_period": ln.ref_period,
+        "ref": ln.ref,
+    }
+
+
+def rep_dict(r: RepResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rep_id": r.rep_id,
+        "plan_id": r.plan_id,
+        "quota": money_str(r.quota),
+        "credited": money_str(r.credited),
+        "attainment": f"{r.attainment:f}",
+        "lines": [line_dict(ln) for ln in r.lines],
+    }
+    for k in ("commission", "spiff", "cap", "clawback", "override", "draw"):
+        out[k] = money_str(r.components[k])
+    out["payout"] = money_str(r.payout)
+    for k in COMPONENTS:
+        if k not in out:
+            out[k] = money_str(r.components[k])
+    out["currency"] = r.currency
+    out["measure"] = r.measure
+    out["ytd_quota"] = money_str(r.ytd_quota) if r.ytd_quota is not None else None
+    out["ytd_credited"] = money_str(r.ytd_credited) if r.ytd_credited is not None else None
+    out["tenure_month"] = r.tenure_month
+    out["draw_balance"] = money_str(r.state.draw_balance)
+    out["carry_balance"] = money_str(r.state.carry_balance)
+    out["notes"] = list(r.notes)
+    return out
+
+
+def result_dict(result: PeriodResult) -> dict[str, Any]:
+    return {
+        "period": result.period,
+        "reps": [rep_dict(r) for r in result.reps],
+        "total_payout": money_str(result.total_payout),
+        "exceptions": list(result.exceptions),
+    }
+
+
+def result_json(result: PeriodResult) -> str:
+    return json.dumps(result_dict(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _m(x: Decimal) -> str:
+    return f"{x:,.2f}"
+
+
+def result_text(result: PeriodResult, *, show_explain: bool = True) -> str:
+    """A readable table per rep: lines, then the components and the payout."""
+    out: list[str] = [f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}", ""]
+    for r in result.reps:
+        att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
+        head = f"{r.rep_id}  plan {r.plan_id}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
+        if r.measure == "ytd":
+            head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
+        out.append(head)
+        if r.lines:
+            out.append(f"  {'kind':<16} {'deal':<12} {'credit':>14} {'rate':>7} {'mult':>5} {'amount':>12}")
+            for ln in r.lines:
+                credit = _m(ln.credit) if ln.credit is not None else ""
+                rate = f"{ln.rate:f}" if ln.rate is not None else ""
+                mult = f"{ln.multiplier:f}" if ln.multiplier is not None else ""
+                out.append(f"  {ln.kind:<16} {ln.deal_id or '':<12} {credit:>14} {rate:>7} {mult:>5} {_m(ln.amount):>12}")
+                if show_explain and ln.explain:
+                    out.append(f"      {ln.explain}")
+        else:
+            out.append("  (no lines)")
+        parts = [f"{k} {_m(v)}" for k, v in r.components.items() if v != 0]
+        out.append(f"  = payout {r.currency} {_m(r.payout)}" + (f"   [{', '.join(parts)}]" if parts else ""))
+        bal = []
+        if r.state.draw_balance:
+            bal.append(f"draw balance {_m(r.state.draw_balance)}")
+        if r.state.carry_balance:
+            bal.append(f"carried negative balance {_m(r.state.carry_balance)}")
+        if bal:
+            out.append("  balances: " + ", ".join(bal))
+        for n in r.notes:
+            out.append(f"  note: {n}")
+        out.append("")
+    if result.exceptions:
+        out.append("Exceptions to review:")
+        out.extend(f"  - {e}" for e in result.exceptions)
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,157 @@
+"""Compiled plans: the plain frozen objects the engine reads (no pydantic).
+
+``compile_plan`` resolves a validated :class:`PlanSpec` into a :class:`Plan`:
+tiers become bands with lower/upper attainment bounds, the ramp becomes a
+lookup, and every component keeps its :class:`Source`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Mapping
+
+from compengine.core.errors import Source
+from compengine.core.money import CONTEXT, round_money
+
+ONE = Decimal("1.0")
+HUNDRED = Decimal(100)
+TWELVE = Decimal(12)
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    index: int  # 1-based band number, as shown to people
+    lower: Decimal  # attainment, exclusive
+    upper: Decimal | None  # attainment, inclusive; None = open
+    multiplier: Decimal
+
+    def label(self) -> str:
+        lo = f"{self.lower * 100:.0f}%"
+        hi = "up" if self.upper is None else f"{self.upper * 100:.0f}%"
+        return f"band {self.index} ({lo}–{hi})" if self.upper is not None else f"band {self.index} (over {lo})"
+
+
+@dataclass(frozen=True, slots=True)
+class RampStep:
+    first: int
+    last: int
+    quota_pct: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Spiff:
+    id: str
+    amount: Decimal
+    deal_type: str | None
+    min_term_months: int | None
+    min_amount: Decimal | None
+    product: str | None
+
+    def matches(self, deal_type: str, term_months: int | None, amount: Decimal, product: str | None) -> bool:
+        if self.deal_type is not None and deal_type != self.deal_type:
+            return False
+        if self.min_term_months is not None and (term_months or 0) < self.min_term_months:
+            return False
+        if self.min_amount is not None and amount < self.min_amount:
+            return False
+        if self.product is not None and product != self.product:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    amount: Decimal
+    months: int
+    recoverable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    name: str
+    currency: str
+    rounding: str
+    annual_quota: Decimal
+    measure: str  # period | ytd
+    rates: Mapping[str, Decimal]
+    mode: str  # marginal | retroactive
+    tiers: tuple[Tier, ...]
+    ramp: tuple[RampStep, ...]
+    cap: Decimal | None
+    spiffs: tuple[Spiff, ...]
+    clawback_days: int | None
+    draw: Draw | None
+    override_rate: Decimal | None
+    source: Source
+    text: str
+    digest: str
+
+    def ramp_pct(self, tenure: int | None) -> Decimal:
+        """Quota percent for a tenure month (100 when no ramp step covers it)."""
+        if tenure is not None:
+            for step in self.ramp:
+                if step.first <= tenure <= step.last:
+                    return step.quota_pct
+        return HUNDRED
+
+    def monthly_quota(self, annual: Decimal | None, tenure: int | None) -> Decimal:
+        """annual / 12 x ramp percent, rounded once to cents (the quota boundary)."""
+        annual = self.annual_quota if annual is None else annual
+        pct = self.ramp_pct(tenure)
+        return round_money(CONTEXT.divide(CONTEXT.multiply(annual, pct), TWELVE * HUNDRED), self.rounding)
+
+    def rate(self, deal_type: str) -> Decimal:
+        return self.rates[deal_type]
+
+    def in_draw(self, tenure: int | None) -> bool:
+        return self.draw is not None and tenure is not None and 1 <= tenure <= self.draw.months
+
+    def clawback_applies(self, close_date: date, cancelled_on: date | None) -> bool:
+        if cancelled_on is None or self.clawback_days is None:
+            return False
+        return 0 <= (cancelled_on - close_date).days <= self.clawback_days
+
+
+def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan:  # spec: PlanSpec
+    tiers: list[Tier] = []
+    if spec.accelerators is None:
+        tiers.append(Tier(1, Decimal(0), None, ONE))
+        mode = "marginal"
+    else:
+        mode = spec.accelerators.mode
+        lower = Decimal(0)
+        for i, t in enumerate(spec.accelerators.tiers, start=1):
+            tiers.append(Tier(i, lower, t.upto, t.multiplier))
+            if t.upto is not None:
+                lower = t.upto
+    ramp = tuple(sorted((RampStep(s.months[0], s.months[1], s.quota_pct) for s in spec.ramp), key=lambda s: s.first))
+    spiffs = tuple(
+        Spiff(s.id, s.amount, s.when.deal_type, s.when.min_term_months, s.when.min_amount, s.when.product)
+        for s in spec.spiffs
+    )
+    return Plan(
+        id=spec.id,
+        name=spec.name or spec.id,
+        currency=spec.currency,
+        rounding=spec.rounding,
+        annual_quota=spec.quota.annual,
+        measure=spec.quota.measure,
+        rates=MappingProxyType(
+            {"new_logo": spec.rates.new_logo, "expansion": spec.rates.expansion, "renewal": spec.rates.renewal}
+        ),
+        mode=mode,
+        tiers=tuple(tiers),
+        ramp=ramp,
+        cap=spec.cap.per_period if spec.cap else None,
+        spiffs=spiffs,
+        clawback_days=spec.clawback.window_days if spec.clawback else None,
+        draw=Draw(spec.draw.amount, spec.draw.months, spec.draw.recoverable) if spec.draw else None,
+        override_rate=spec.override.rate if spec.override else None,
+        source=source,
+        text=text,
+        digest=digest,
+    )

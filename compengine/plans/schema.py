@@ -1,0 +1,145 @@
+"""The plan file language: strict, frozen pydantic models (one per YAML section).
+
+These models are the edge: ``loader`` fills them from YAML, ``model.compile_plan``
+turns them into the plain frozen objects the engine uses. Every key is
+documented in ``plans/README.md``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DealType = Literal["new_logo", "expansion", "renewal"]
+DEAL_TYPES: tuple[str, ...] = ("new_logo", "expansion", "renewal")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+NonNeg = Field(ge=0)
+
+
+class QuotaSpec(_Strict):
+    annual: Decimal = Field(ge=0, description="annual quota per rep; monthly quota = annual / 12")
+    measure: Literal["period", "ytd"] = "period"
+
+
+class RatesSpec(_Strict):
+    new_logo: Decimal = Field(default=Decimal(0), ge=0)
+    expansion: Decimal = Field(default=Decimal(0), ge=0)
+    renewal: Decimal = Field(default=Decimal(0), ge=0)
+
+
+class TierSpec(_Strict):
+    upto: Decimal | None = Field(default=None, gt=0)
+    multiplier: Decimal = Field(ge=0)
+
+
+class AcceleratorsSpec(_Strict):
+    mode: Literal["marginal", "retroactive"] = "marginal"
+    tiers: list[TierSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bands(self) -> AcceleratorsSpec:
+        tiers = self.tiers
+        for i, t in enumerate(tiers[:-1]):
+            if t.upto is None:
+                raise _at(("tiers", i, "upto"), "only the last tier may be open (no upto)")
+        if tiers[-1].upto is not None:
+            raise _at(("tiers", len(tiers) - 1, "upto"), "the last tier must be open: remove its upto")
+        prev = Decimal(0)
+        for i, t in enumerate(tiers[:-1]):
+            assert t.upto is not None
+            if t.upto <= prev:
+                raise _at(("tiers", i, "upto"), f"must be greater than {prev} (tiers ascend and must not overlap)")
+            prev = t.upto
+        return self
+
+
+class RampStep(_Strict):
+    months: tuple[int, int]
+    quota_pct: Decimal = Field(ge=0, le=100)
+
+    @field_validator("months")
+    @classmethod
+    def _range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 1 or v[1] < v[0]:
+            raise ValueError("must be [first, last] tenure months with 1 <= first <= last")
+        return v
+
+
+class CapSpec(_Strict):
+    per_period: Decimal = Field(gt=0)
+
+
+class SpiffWhen(_Strict):
+    deal_type: DealType | None = None
+    min_term_months: int | None = Field(default=None, ge=0)
+    min_amount: Decimal | None = Field(default=None, ge=0)
+    product: str | None = None
+
+
+class SpiffSpec(_Strict):
+    id: str = Field(min_length=1)
+    amount: Decimal = Field(gt=0)
+    when: SpiffWhen = SpiffWhen()
+
+
+class ClawbackSpec(_Strict):
+    window_days: int = Field(ge=0)
+
+
+class DrawSpec(_Strict):
+    amount: Decimal = Field(gt=0)
+    months: int = Field(ge=1)
+    recoverable: bool = True
+
+
+class OverrideSpec(_Strict):
+    rate: Decimal = Field(ge=0)
+
+
+class PlanSpec(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str | None = None
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rounding: Literal["half_up", "half_even"] = "half_up"
+    quota: QuotaSpec
+    rates: RatesSpec
+    accelerators: AcceleratorsSpec | None = None
+    ramp: list[RampStep] = []
+    cap: CapSpec | None = None
+    spiffs: list[SpiffSpec] = []
+    clawback: ClawbackSpec | None = None
+    draw: DrawSpec | None = None
+    override: OverrideSpec | None = None
+
+    @model_validator(mode="after")
+    def _cross(self) -> PlanSpec:
+        steps = sorted(enumerate(self.ramp), key=lambda p: p[1].months[0])
+        for (_, a), (j, b) in zip(steps, steps[1:]):
+            if b.months[0] <= a.months[1]:
+                raise _at(("ramp", j, "months"), f"overlaps tenure months {list(a.months)}")
+        seen: set[str] = set()
+        for i, s in enumerate(self.spiffs):
+            if s.id in seen:
+                raise _at(("spiffs", i, "id"), f"duplicate spiff id {s.id!r}")
+            seen.add(s.id)
+        return self
+
+
+class LocatedError(ValueError):
+    """A validation error that knows the field path it belongs to (relative to its model)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc = loc
+        self.message = message
+        super().__init__(message)
+
+
+def _at(loc: tuple[str | int, ...], message: str) -> LocatedError:
+    return LocatedError(loc, message)
