@@ -227,7 +227,8 @@ def _commission_lines(
                 f"{c.deal_id} {c.deal_type} {c.account}: credit {_fmt(portion)}{share} in {band} "
                 f"at {_pct(rate)} x {mult} = {_fmt(amount)}"
             )
-            lines.append(Line(rep_id, period, 0, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule, explain))
+            lines.append(Line(rep_id, period, 0, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule, explain,
+                              role=c.role, split_pct=c.split_pct))
         pos += c.credit
     return lines, pos
 
@@ -400,7 +401,8 @@ def _calculate(
                         amt = round_money(s.amount * c.split_pct / HUNDRED, plan.rounding)
                         share = "" if c.split_pct == HUNDRED else f" x {_pct(c.split_pct / HUNDRED)} {c.role} split"
                         spiff_lines.append(Line(rep_id, pstr, 0, "spiff", amt, c.deal_id, rule=f"spiffs.{s.id}",
-                                                explain=f"SPIFF {s.id} on {c.deal_id}: {_fmt(s.amount)}{share} = {_fmt(amt)}"))
+                                                explain=f"SPIFF {s.id} on {c.deal_id}: {_fmt(s.amount)}{share} = {_fmt(amt)}",
+                                                role=c.role, split_pct=c.split_pct))
         # cap on commission and true-ups
         cap_lines: list[Line] = []
         if plan.cap is not None and commission_total > plan.cap:

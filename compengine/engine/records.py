@@ -139,6 +139,8 @@ class Line(NamedTuple):
     explain: str = ""
     ref_period: str | None = None
     ref: str | None = None
+    role: str | None = None  # split role of the credit behind the line (primary | overlay)
+    split_pct: Decimal | None = None
 
 
 COMPONENTS = (

@@ -27,6 +27,8 @@ def line_dict(ln: Line) -> dict[str, Any]:
         "rule": ln.rule,
         "ref_period": ln.ref_period,
         "ref": ln.ref,
+        "role": ln.role,
+        "split_pct": _s(ln.split_pct),
     }
 
 
