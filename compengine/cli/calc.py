@@ -45,4 +45,10 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
     result = calculate_month(data, plans, period)
     if rep_ids:
         result = filter_reps(result, rep_ids)
-    click.echo(result_json(result) if as_json else result_text(result, show_explain=not no_explain), nl=False)
+    if as_json:
+        # stdout carries exactly the documented shape; exceptions to review go to stderr
+        for e in result.exceptions:
+            click.echo(f"warning: {e}", err=True)
+        click.echo(result_json(result, detail=False), nl=False)
+    else:
+        click.echo(result_text(result, show_explain=not no_explain), nl=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from compengine.cli.common import echo_json, json_option
-from compengine.core.errors import CompErrors
+from compengine.core.errors import CompError, CompErrors
 from compengine.plans import load_plan_file, load_plans
 
 
@@ -38,18 +38,16 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
         if path.is_dir():
             loaded, errs = load_plans(path)
             errors.extend(errs)
-            items = [(p.id, p.source.file) for p in loaded.values()]
+            items = [(p.id, p.source) for p in loaded.values()]
         else:
             plan, errs = load_plan_file(path)
             errors.extend(errs)
-            items = [(plan.id, plan.source.file)] if plan else []
-        for pid, file in items:
+            items = [(plan.id, plan.source)] if plan else []
+        for pid, src in items:
             if pid in found:
-                from compengine.core.errors import CompError, Source
-
-                errors.append(CompError(Source(file, None, "id"), f"plan id {pid!r} is already used by {found[pid]}"))
+                errors.append(CompError(src.at("id"), f"plan id {pid!r} is already used by {found[pid]}"))
             else:
-                found[pid] = file
+                found[pid] = src
     if as_json:
         echo_json({"ok": not errors, "plans": sorted(found), "errors": [str(e) for e in errors]})
         if errors:
@@ -60,7 +58,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(str(e), err=True)
         raise click.ClickException(f"{len(errors)} error(s) in plan files")
     for pid in sorted(found):
-        click.echo(f"ok  {pid:<24} {found[pid]}")
+        click.echo(f"ok  {pid:<24} {found[pid].file}")
     click.echo(f"{len(found)} plan(s) valid")
 
 

@@ -59,9 +59,10 @@ def money_str(value: Decimal | None) -> str:
     if value is None:
         return ""
     if value.as_tuple().exponent != -2:  # type: ignore[comparison-overlap]
-        value = value.quantize(CENT, context=CONTEXT)  # exact for cent values: scale only
-        if value.as_tuple().exponent != -2:  # pragma: no cover - defensive
-            raise ValueError(f"{value} is not a cent amount")
+        scaled = value.quantize(CENT, context=CONTEXT)  # exact for cent values: scale only
+        if scaled != value:
+            raise ValueError(f"{value} is not a cent amount: round it before formatting")
+        value = scaled
     return f"{value:f}"
 
 

@@ -88,7 +88,8 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     """Credit each deal to its receivers: ``amount x split_pct / 100``.
 
     Without split rows the owner gets 100%. Primary parts are allocated so they add
-    up to the deal amount exactly (leftover cents in a fixed order); each overlay is
+    up to the deal amount exactly (leftover cents to the largest remainders, ties
+    by rep_id); each overlay is
     rounded on its own and reduces nobody.
     """
     out: list[Credit] = []
@@ -101,7 +102,8 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
         if not rows:
             append(Credit(d.owner_id, *base, d.amount, "primary", hundred[0], *tail))
             continue
-        prim = [s for s in rows if s.role == "primary"]
+        # by receiver, so leftover cents go out in the same order whatever the row order
+        prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id)
         if prim:
             parts = allocate(d.amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
@@ -330,6 +332,8 @@ def _calculate(
     cancels_by_rep: dict[str, list[Cancellation]] = defaultdict(list)
     for x in cancellations:
         cancels_by_rep[x.rep_id].append(x)
+        if x.rep_id not in active:
+            exceptions.append(f"{x.rep_id}: {x.deal_id} cancelled on {x.cancelled_on} but no plan assignment in {pstr}; nothing reversed")
     adjust_by_rep: dict[str, list[Adjustment]] = defaultdict(list)
     for adj in adjustments:
         if adj.rep_id in active:
@@ -363,6 +367,7 @@ def _calculate(
         lines: list[Line] = []
         ytd_quota = ytd_credited = None
         comm_paid_delta = ZERO
+        clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period)
         if plan.measure == "ytd":
             prior_credits = sorted(
                 (c for c in ytd_by_rep.get(rep_id, ()) if c.currency == plan.currency and counts(c, plan)), key=_credit_key
@@ -374,7 +379,9 @@ def _calculate(
             earned_before = _earnings_total(rater, prior_credits, ZERO)
             comm, _ = _commission_lines(rater, rep_id, pstr, mine, prior_total)
             lines.extend(comm)
-            paid = prior.ytd_paid if prior.ytd_year == period.year else ZERO
+            # commission clawed back this month leaves the paid tally first, so the
+            # true-up re-bands the remaining deals instead of reversing it twice
+            paid = (prior.ytd_paid if prior.ytd_year == period.year else ZERO) - clawed
             true_up = earned_before - paid
             if true_up != 0:
                 lines.append(
@@ -432,7 +439,7 @@ def _calculate(
             claw_lines.append(Line(rep_id, pstr, 0, "clawback", amt, x.deal_id, rule="clawback.window_days", ref_period=x.period,
                                    explain=(f"Clawback: {x.deal_id} (closed {x.close_date}) cancelled on {x.cancelled_on}, {days} days later, "
                                             f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
-            comm_paid_delta -= x.commission
+        comm_paid_delta -= clawed
         adj_lines: list[Line] = []
         for adj in adjust_by_rep.get(rep_id, ()):
             adj_lines.append(Line(rep_id, pstr, 0, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual", explain=adj.reason,
@@ -498,6 +505,19 @@ def _calculate(
                       tenure, lines, components, payout, new_state, notes)
         )
     return PeriodResult(pstr, results, exceptions)
+
+
+def _clawed_commission(cancels: Iterable[Cancellation], plan: Plan, period: Period) -> Decimal:
+    """Commission paid earlier in this plan year on deals clawed back this month.
+
+    It leaves the year-to-date paid tally (commission paid in an earlier year was
+    never in this year's tally, so it is not taken out of it).
+    """
+    return sum(
+        (x.commission for x in cancels
+         if plan.clawback_applies(x.close_date, x.cancelled_on) and Period.parse(x.period).year == period.year),
+        ZERO,
+    )
 
 
 def _attain_dec(credit: Decimal, quota: Decimal) -> Decimal:

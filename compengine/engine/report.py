@@ -14,8 +14,8 @@ def _s(x: Decimal | None) -> str | None:
     return None if x is None else f"{x:f}"
 
 
-def line_dict(ln: Line) -> dict[str, Any]:
-    return {
+def line_dict(ln: Line, *, detail: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "deal_id": ln.deal_id,
         "kind": ln.kind,
         "credit": money_str(ln.credit) if ln.credit is not None else None,
@@ -23,6 +23,10 @@ def line_dict(ln: Line) -> dict[str, Any]:
         "multiplier": _s(ln.multiplier),
         "amount": money_str(ln.amount),
         "explain": ln.explain,
+    }
+    if not detail:
+        return out
+    return out | {
         "tier": ln.tier,
         "rule": ln.rule,
         "ref_period": ln.ref_period,
@@ -32,18 +36,20 @@ def line_dict(ln: Line) -> dict[str, Any]:
     }
 
 
-def rep_dict(r: RepResult) -> dict[str, Any]:
+def rep_dict(r: RepResult, *, detail: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "rep_id": r.rep_id,
         "plan_id": r.plan_id,
         "quota": money_str(r.quota),
         "credited": money_str(r.credited),
         "attainment": f"{r.attainment:f}",
-        "lines": [line_dict(ln) for ln in r.lines],
+        "lines": [line_dict(ln, detail=detail) for ln in r.lines],
     }
     for k in ("commission", "spiff", "cap", "clawback", "override", "draw"):
         out[k] = money_str(r.components[k])
     out["payout"] = money_str(r.payout)
+    if not detail:
+        return out
     for k in COMPONENTS:
         if k not in out:
             out[k] = money_str(r.components[k])
@@ -58,17 +64,25 @@ def rep_dict(r: RepResult) -> dict[str, Any]:
     return out
 
 
-def result_dict(result: PeriodResult) -> dict[str, Any]:
-    return {
+def result_dict(result: PeriodResult, *, detail: bool = True) -> dict[str, Any]:
+    """The result as JSON-ready data, decimals as strings.
+
+    ``detail=False`` gives exactly the documented shape of ``compengine calc --json``
+    (see plans/README.md); the default adds every component, balances, notes,
+    exceptions and each line's tier, rule and references.
+    """
+    out: dict[str, Any] = {
         "period": result.period,
-        "reps": [rep_dict(r) for r in result.reps],
+        "reps": [rep_dict(r, detail=detail) for r in result.reps],
         "total_payout": money_str(result.total_payout),
-        "exceptions": list(result.exceptions),
     }
+    if detail:
+        out["exceptions"] = list(result.exceptions)
+    return out
 
 
-def result_json(result: PeriodResult) -> str:
-    return json.dumps(result_dict(result), indent=2, ensure_ascii=False) + "\n"
+def result_json(result: PeriodResult, *, detail: bool = True) -> str:
+    return json.dumps(result_dict(result, detail=detail), indent=2, ensure_ascii=False) + "\n"
 
 
 def _m(x: Decimal) -> str:

@@ -8,6 +8,7 @@ value's line is remembered so a validation error reads
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -43,7 +44,10 @@ class _Located:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, loc + (i,)) for i, v in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except LocatedError as exc:
+            raise LocatedError(loc + exc.loc, exc.message) from None
 
     def line_of(self, loc: Loc) -> int | None:
         loc = tuple(loc)
@@ -54,6 +58,9 @@ class _Located:
         return self.lines.get(())
 
 
+_DECIMAL_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
     tag = node.tag
     if tag == "tag:yaml.org,2002:float":
@@ -62,7 +69,10 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         except InvalidOperation:
             raise LocatedError((), f"not a number: {node.value!r}") from None
     if tag == "tag:yaml.org,2002:int":
-        return int(node.value.replace("_", ""), 0)
+        text = node.value.replace("_", "")
+        if not _DECIMAL_INT.match(text):  # YAML 1.1 also reads 010 as octal, 1:30 as base 60, 0x1F ...
+            raise LocatedError((), f"not a plain decimal number: {node.value!r}")
+        return int(text)
     if tag == "tag:yaml.org,2002:bool":
         return node.value.lower() in ("true", "yes", "on")
     if tag == "tag:yaml.org,2002:null":
@@ -137,7 +147,8 @@ def load_plan_text(text: str, file: str) -> tuple[Plan | None, list[CompError]]:
     if spec is None:
         return None, errors
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return compile_plan(spec, Source(file, located.line_of(()), None), text, digest), []
+    # a plan is located at its id (the line a duplicate-id error points to)
+    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest), []
 
 
 def plan_files(folder: Path | str) -> list[Path]:
@@ -163,7 +174,7 @@ def load_plans(folder: Path | str) -> tuple[dict[str, Plan], list[CompError]]:
         if plan.id in plans:
             first = plans[plan.id].source
             errors.append(
-                CompError(Source(str(path), plan.source.line, "id"), f"plan id {plan.id!r} is already used by {first.file}")
+                CompError(Source(str(path), plan.source.line, "id"), f"plan id {plan.id!r} is already used by {first}")
             )
             continue
         plans[plan.id] = plan

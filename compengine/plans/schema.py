@@ -118,18 +118,26 @@ class PlanSpec(_Strict):
     draw: DrawSpec | None = None
     override: OverrideSpec | None = None
 
-    @model_validator(mode="after")
-    def _cross(self) -> PlanSpec:
-        steps = sorted(enumerate(self.ramp), key=lambda p: p[1].months[0])
+    # field validators (not one model validator) so these are reported even when
+    # another section of the file is wrong too
+    @field_validator("ramp")
+    @classmethod
+    def _ramp_disjoint(cls, ramp: list[RampStep]) -> list[RampStep]:
+        steps = sorted(enumerate(ramp), key=lambda p: p[1].months[0])
         for (_, a), (j, b) in zip(steps, steps[1:]):
             if b.months[0] <= a.months[1]:
-                raise _at(("ramp", j, "months"), f"overlaps tenure months {list(a.months)}")
+                raise _at((j, "months"), f"overlaps tenure months {list(a.months)}")
+        return ramp
+
+    @field_validator("spiffs")
+    @classmethod
+    def _spiff_ids(cls, spiffs: list[SpiffSpec]) -> list[SpiffSpec]:
         seen: set[str] = set()
-        for i, s in enumerate(self.spiffs):
+        for i, s in enumerate(spiffs):
             if s.id in seen:
-                raise _at(("spiffs", i, "id"), f"duplicate spiff id {s.id!r}")
+                raise _at((i, "id"), f"duplicate spiff id {s.id!r}")
             seen.add(s.id)
-        return self
+        return spiffs
 
 
 class LocatedError(ValueError):
