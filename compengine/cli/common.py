@@ -44,9 +44,10 @@ def period_arg(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 def fail_with(errors: CompErrors, what: str = "nothing was changed") -> None:
     """Print every error (file:line: field: message) to stderr, then exit with a one-line reason."""
-    for e in errors.errors:
-        click.echo(str(e), err=True)
     n = len(errors.errors)
+    if n > 1:
+        for e in errors.errors:
+            click.echo(str(e), err=True)
     raise click.ClickException(f"{n} error{'s' if n != 1 else ''} in input; {what}" if n > 1 else f"{errors.errors[0]}; {what}")
 
 

@@ -1,0 +1,268 @@
+"""Ledger commands: db upgrade, import, close run/lock, adjust, payouts export, status, audit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg
+from compengine.core.errors import CompErrors
+from compengine.core.money import D
+from compengine.engine.report import result_json, result_text
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _ledger(ctx: Context):
+    from compengine.ledger import open_ledger
+
+    try:
+        return open_ledger(ctx.db_url)
+    except Exception as exc:  # connection problems are one-line failures, not tracebacks
+        if isinstance(exc, CompErrors):
+            raise
+        raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
+
+
+def _stderr(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.group("db")
+def db() -> None:
+    """Manage the ledger database schema.
+
+    \b
+    Example:
+      compengine --db postgresql://127.0.0.1/test db upgrade
+    """
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Bring the database to the current schema (Alembic migrations).
+
+    \b
+    Example:
+      compengine --db sqlite:///compengine.db db upgrade
+    """
+    from compengine.ledger.db import make_engine, upgrade
+
+    try:
+        before, after = upgrade(make_engine(ctx.db_url))
+    except Exception as exc:
+        raise click.ClickException(f"cannot upgrade {ctx.db_url}: {str(exc).splitlines()[0]}") from None
+    click.echo(f"schema at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
+
+
+@click.command("import")
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@json_option
+@pass_ctx
+@handles_errors("nothing was imported")
+def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_json: bool) -> None:
+    """Import a data folder (reps, assignments, deals, splits CSVs) and plan files in one transaction.
+
+    Any bad row and nothing is written. Re-importing the same files changes nothing.
+    Changed amounts become amendments, new cancelled_on values cancellations.
+
+    \b
+    Example:
+      compengine import examples/acme --plans plans
+      compengine import examples/acme --plans plans --dry-run
+    """
+    from compengine.ledger import import_folder
+    from compengine.ledger.db import session_factory
+
+    engine = _ledger(ctx)
+    with session_factory(engine)() as session:
+        with session.begin():
+            report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run)
+            if dry_run:
+                session.rollback()
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(report.text())
+
+
+@click.group("close")
+def close() -> None:
+    """The monthly close: calculate a month, then lock it.
+
+    \b
+    Example:
+      compengine close run 2026-10
+      compengine close lock 2026-10
+    """
+
+
+@close.command("run")
+@click.argument("period", callback=period_arg)
+@json_option
+@click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
+@pass_ctx
+@handles_errors("nothing was changed")
+def close_run(ctx: Context, period, as_json: bool, no_explain: bool) -> None:
+    """Calculate a month from the ledger and store its payout lines (idempotent).
+
+    \b
+    Example:
+      compengine close run 2026-10
+      compengine close run 2026-10 --json > 2026-10.json
+    """
+    from compengine.ledger import run_close, transaction
+
+    engine = _ledger(ctx)
+    with transaction(engine) as session:
+        result = run_close(session, period, ctx.who, progress=lambda m: _stderr(f"close {period}: {m}"))
+    if as_json:
+        click.echo(result_json(result), nl=False)
+    else:
+        click.echo(result_text(result, show_explain=not no_explain), nl=False)
+
+
+@close.command("lock")
+@click.argument("period", callback=period_arg)
+@click.option("--allow-open-disputes", is_flag=True, help="Lock although disputes are open (recorded in the audit log).")
+@pass_ctx
+@handles_errors("nothing was changed")
+def close_lock(ctx: Context, period, allow_open_disputes: bool) -> None:
+    """Lock a calculated month: its lines never change again.
+
+    \b
+    Example:
+      compengine close lock 2026-10
+    """
+    from compengine.ledger import lock_period, transaction
+
+    engine = _ledger(ctx)
+    with transaction(engine) as session:
+        row = lock_period(session, period, ctx.who, allow_open_disputes=allow_open_disputes)
+        total = row.total_payout
+    click.echo(f"{period} locked: total payout {total:,.2f}")
+
+
+def _amount(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
+    try:
+        return D(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("adjust")
+@click.option("--rep", "rep_id", required=True, help="Rep to adjust.")
+@click.option("--period", required=True, callback=period_arg, help="Open month the adjustment is paid in.")
+@click.option("--amount", required=True, callback=_amount, help="Amount, e.g. -250.00 or 1200.00.")
+@click.option("--reason", required=True, help="Why; shown on the statement.")
+@click.option("--deal", "deal_id", default=None, help="Deal it refers to, if any.")
+@json_option
+@pass_ctx
+@handles_errors("nothing was changed")
+def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal_id: str | None, as_json: bool) -> None:
+    """Add a manual adjustment line to an open month (run the close again to include it).
+
+    \b
+    Example:
+      compengine adjust --rep R1 --period 2026-11 --amount -250.00 --reason "Duplicate SPIFF in October"
+    """
+    from compengine.ledger import add_adjustment, transaction
+
+    engine = _ledger(ctx)
+    with transaction(engine) as session:
+        row = add_adjustment(session, rep_id, period, amount, reason, ctx.who, deal_id=deal_id)
+        adj_id = row.id
+    if as_json:
+        echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason})
+    else:
+        click.echo(f"adjustment {adj_id}: {amount:,.2f} for {rep_id} in {period}; run `compengine close run {period}` to include it")
+
+
+@click.group("payouts")
+def payouts() -> None:
+    """Payout files for payroll.
+
+    \b
+    Example:
+      compengine payouts export 2026-10 --out payouts-2026-10.csv
+    """
+
+
+@payouts.command("export")
+@click.argument("period", callback=period_arg)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV file to write.")
+@click.option("--preliminary", is_flag=True, help="Allow an unlocked month; the file is marked PRELIMINARY.")
+@pass_ctx
+@handles_errors("no file was written")
+def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
+    """Write one row per rep (net amount and components) for payroll.
+
+    \b
+    Example:
+      compengine payouts export 2026-10 --out payouts-2026-10.csv
+      compengine payouts export 2026-11 --out preview.csv --preliminary
+    """
+    from compengine.ledger import export_payouts, transaction
+
+    engine = _ledger(ctx)
+    with transaction(engine) as session:
+        n, total = export_payouts(session, period, out, preliminary=preliminary)
+    click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
+
+
+@click.command("status")
+@json_option
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Show the periods of the ledger: state, reps, lines, total payout.
+
+    \b
+    Example:
+      compengine status
+      compengine --db postgresql://127.0.0.1/test status --json
+    """
+    from compengine.ledger import status_rows, transaction
+
+    with transaction(_ledger(ctx)) as session:
+        rows = status_rows(session)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("The ledger is empty: start with `compengine import DATA_DIR --plans PLANS_DIR`.")
+        return
+    click.echo(f"{'period':<8} {'status':<11} {'reps':>6} {'lines':>9} {'total payout':>16}  locked")
+    for r in rows:
+        total = f"{Decimal(r['total_payout']):,.2f}" if r["total_payout"] is not None else "-"
+        locked = f"{r['locked_at']} by {r['locked_by']}" if r["locked_at"] else ""
+        click.echo(f"{r['period']:<8} {r['status']:<11} {r['reps']:>6} {r['lines']:>9} {total:>16}  {locked}")
+
+
+@click.command("audit")
+@click.option("--period", default=None, callback=period_arg, help="Only this month.")
+@click.option("--rep", "rep_id", default=None, help="Only this rep.")
+@click.option("--limit", type=int, default=None, help="Only the last N entries.")
+@json_option
+@pass_ctx
+def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_json: bool) -> None:
+    """Print the audit log: who did what, when, with before/after.
+
+    \b
+    Example:
+      compengine audit --period 2026-10
+      compengine audit --rep R1 --json
+    """
+    from compengine.ledger import audit_rows, transaction
+
+    with transaction(_ledger(ctx)) as session:
+        rows = audit_rows(session, str(period) if period else None, rep_id, limit)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['at']}  {r['actor']:<12} {r['action']:<18} {r['summary']}")

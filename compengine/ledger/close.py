@@ -1,0 +1,398 @@
+"""The monthly close: feed the pure engine from the ledger, store its lines, lock.
+
+``run_close`` loads the month's inputs set-wise (deals and splits of the month,
+earlier deals of the plan year for ``ytd`` plans, cancellations, adjustments,
+balances carried from the previous month), recalculates locked months that had
+late changes to derive correction lines, calls :func:`calculate_period`, and
+replaces the month's lines. It is idempotent. ``lock_period`` freezes a month.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from compengine.core.errors import CompErrors, Source
+from compengine.core.money import ZERO, from_cents
+from compengine.core.periods import Period
+from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, group_assignments
+from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.ledger.models import (
+    AdjustmentRow,
+    AssignmentRow,
+    DealEvent,
+    DealRow,
+    DisputeRow,
+    PayoutLineRow,
+    PeriodRow,
+    PlanVersion,
+    RepPeriod,
+    RepRow,
+    SplitRow,
+)
+from compengine.ledger.store import audit, bulk_insert, cents, dtext, invalidate_from, lock_period_row, utcnow
+from compengine.plans.loader import load_plan_text
+from compengine.plans.model import Plan
+
+EARNED_KINDS = ("commission", "spiff", "override")
+LATE_COMMISSION = "late_change.commission"
+LATE_OTHER = "late_change.other"
+LINE_COLUMNS = ["period", "rep_id", "seq", "kind", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule",
+                "explain", "ref_period", "ref", "role", "split_pct"]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LedgerInputs:
+    period: Period
+    plans: dict[str, Plan]
+    plan_version_ids: dict[str, int]
+    reps: dict[str, Rep]
+    assignments: dict[str, list[Assignment]]
+    credits: list[Credit]
+    ytd_credits: list[Credit]
+    cancellations: list[Cancellation]
+    adjustments: list[Adjustment]
+    state: dict[str, RepState]
+
+    def calculate(self) -> PeriodResult:
+        return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
+                                ytd_credits=self.ytd_credits, cancellations=self.cancellations,
+                                adjustments=self.adjustments, state=self.state)
+
+
+# ------------------------------------------------------------------ loading
+
+
+def load_plans_latest(session: Session) -> tuple[dict[str, Plan], dict[str, int]]:
+    latest = select(PlanVersion.plan_id, func.max(PlanVersion.id).label("id")).group_by(PlanVersion.plan_id).subquery()
+    rows = session.execute(select(PlanVersion).join(latest, PlanVersion.id == latest.c.id)).scalars().all()
+    return _compile_versions(rows)
+
+
+def load_plan_versions(session: Session, ids: dict[str, int]) -> tuple[dict[str, Plan], dict[str, int]]:
+    rows = session.scalars(select(PlanVersion).where(PlanVersion.id.in_(list(ids.values())))).all() if ids else []
+    return _compile_versions(rows)
+
+
+def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dict[str, int]]:
+    plans: dict[str, Plan] = {}
+    ids: dict[str, int] = {}
+    for row in rows:
+        plan, errors = load_plan_text(row.text, row.file)
+        if plan is None:
+            raise CompErrors(errors)
+        plans[plan.id] = plan
+        ids[plan.id] = row.id
+    return plans, ids
+
+
+def load_reps(session: Session) -> dict[str, Rep]:
+    return {
+        r.rep_id: Rep(r.rep_id, r.name, r.email, r.manager_id, r.team, r.hire_date)
+        for r in session.scalars(select(RepRow))
+    }
+
+
+def load_assignments(session: Session) -> dict[str, list[Assignment]]:
+    return group_assignments(
+        Assignment(a.rep_id, a.plan_id, a.start, a.end, a.annual_quota) for a in session.scalars(select(AssignmentRow))
+    )
+
+
+def load_credits(session: Session, periods: list[str]) -> list[Credit]:
+    """Credits of the deals closed in the given months (current amounts and splits)."""
+    if not periods:
+        return []
+    deals: list[Deal] = []
+    for row in session.execute(
+        select(DealRow.deal_id, DealRow.account, DealRow.deal_type, DealRow.amount, DealRow.currency, DealRow.close_date,
+               DealRow.owner_id, DealRow.term_months, DealRow.product, DealRow.cancelled_on)
+        .where(DealRow.close_period.in_(periods))
+        .order_by(DealRow.deal_id)
+    ):
+        deals.append(Deal(*row))
+    splits: dict[str, list[Split]] = defaultdict(list)
+    for deal_id, rep_id, pct, role in session.execute(
+        select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role)
+        .join(DealRow, DealRow.deal_id == SplitRow.deal_id)
+        .where(DealRow.close_period.in_(periods), SplitRow.superseded_at.is_(None))
+        .order_by(SplitRow.deal_id, SplitRow.id)
+    ):
+        splits[deal_id].append(Split(deal_id, rep_id, pct, role))
+    return credit_deals(deals, splits)
+
+
+def load_state(session: Session, period: Period) -> dict[str, RepState]:
+    """Each rep's balances after its latest calculated month before ``period``."""
+    latest = (
+        select(RepPeriod.rep_id, func.max(RepPeriod.period).label("period"))
+        .where(RepPeriod.period < str(period))
+        .group_by(RepPeriod.rep_id)
+        .subquery()
+    )
+    q = select(RepPeriod.rep_id, RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.ytd_paid, RepPeriod.ytd_year).join(
+        latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period)
+    )
+    return {rep_id: RepState(db, cb, yp, yy) for rep_id, db, cb, yp, yy in session.execute(q)}
+
+
+def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tuple[str, str], list]:
+    """What each receiver was paid on each deal in months before ``before`` (incl. late-change lines)."""
+    out: dict[tuple[str, str], list] = {}
+    for chunk in _chunks(deal_ids, 500):
+        for rep_id, deal_id, kind, rule, amount, period, ref_period in session.execute(
+            select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.kind, PayoutLineRow.rule,
+                   PayoutLineRow.amount, PayoutLineRow.period, PayoutLineRow.ref_period)
+            .where(PayoutLineRow.deal_id.in_(chunk), PayoutLineRow.period < str(before))
+        ):
+            if kind in EARNED_KINDS:
+                part = 0 if kind == "commission" else 1
+                paid_in = period
+            elif kind == "adjustment" and rule in (LATE_COMMISSION, LATE_OTHER):
+                part = 0 if rule == LATE_COMMISSION else 1
+                paid_in = ref_period or period
+            else:
+                continue
+            entry = out.setdefault((rep_id, deal_id), [ZERO, ZERO, paid_in])
+            entry[part] += amount
+            entry[2] = min(entry[2], paid_in)
+    return out
+
+
+def load_cancellations(session: Session, period: Period) -> list[Cancellation]:
+    """Deals closed before ``period``, cancelled on or before its end, not yet clawed back."""
+    candidates = session.execute(
+        select(DealRow.deal_id, DealRow.close_date, DealRow.cancelled_on, func.max(DealEvent.id))
+        .join(DealEvent, and_(DealEvent.deal_id == DealRow.deal_id, DealEvent.kind == "cancelled"))
+        .where(DealRow.cancelled_on.is_not(None), DealRow.cancelled_on <= period.end, DealRow.close_period < str(period))
+        .group_by(DealRow.deal_id, DealRow.close_date, DealRow.cancelled_on)
+    ).all()
+    if not candidates:
+        return []
+    locks = dict(session.execute(select(PeriodRow.period, PeriodRow.last_event_id).where(PeriodRow.status == "locked")).all())
+    rows = []
+    for deal_id, close_date, cancelled_on, event_id in candidates:
+        cancel_period = str(Period.of(cancelled_on))
+        if cancel_period == str(period):
+            rows.append((deal_id, close_date, cancelled_on))
+        elif cancel_period in locks and event_id > (locks[cancel_period] or 0):
+            rows.append((deal_id, close_date, cancelled_on))  # recorded after its month was locked: lands now
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    done: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        done.update(session.scalars(
+            select(PayoutLineRow.deal_id).where(PayoutLineRow.deal_id.in_(chunk), PayoutLineRow.kind == "clawback",
+                                                 PayoutLineRow.period < str(period)).distinct()))
+    pending = {r[0]: r for r in rows if r[0] not in done}
+    earned = earned_on(session, list(pending), period)
+    out = []
+    for (rep_id, deal_id), (comm, other, paid_in) in sorted(earned.items()):
+        _, close_date, cancelled_on = pending[deal_id]
+        out.append(Cancellation(rep_id, deal_id, close_date, cancelled_on, comm, other, paid_in))
+    return out
+
+
+def load_adjustments(session: Session, period: Period) -> list[Adjustment]:
+    out = []
+    for a in session.scalars(select(AdjustmentRow).where(AdjustmentRow.period == str(period)).order_by(AdjustmentRow.id)):
+        ref = f"dispute:{a.dispute_id}" if a.dispute_id else f"adjustment:{a.id}"
+        who = f" (by {a.created_by})"
+        out.append(Adjustment(a.rep_id, a.amount, a.reason + who, "adjustment", a.deal_id, a.ref_period, ref,
+                              a.counts_as_commission))
+    return out
+
+
+def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, int] | None = None) -> LedgerInputs:
+    if plan_version_ids:
+        plans, ids = load_plan_versions(session, plan_version_ids)
+    else:
+        plans, ids = load_plans_latest(session)
+    ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
+    credits = load_credits(session, [str(period)])
+    ytd: list[Credit] = []
+    if any(p.measure == "ytd" for p in plans.values()) and ytd_periods:
+        assignments = load_assignments(session)
+        ytd_reps = {r for r, rows in assignments.items() if any(plans.get(a.plan_id) and plans[a.plan_id].measure == "ytd" for a in rows)}
+        ytd = [c for c in load_credits(session, ytd_periods) if c.rep_id in ytd_reps]
+    return LedgerInputs(
+        period=period,
+        plans=plans,
+        plan_version_ids=ids,
+        reps=load_reps(session),
+        assignments=load_assignments(session),
+        credits=credits,
+        ytd_credits=ytd,
+        cancellations=load_cancellations(session, period),
+        adjustments=load_adjustments(session, period),
+        state=load_state(session, period),
+    )
+
+
+# ------------------------------------------------------------------ late changes
+
+
+def late_change_adjustments(session: Session, period: Period, plans_now: dict[str, Plan]) -> list[Adjustment]:
+    """Recalculate locked months whose deals changed after the lock; the differences
+    (per rep and deal, commission and other earnings) become adjustment lines now."""
+    out: list[Adjustment] = []
+    locked = session.execute(
+        select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.plan_versions)
+        .where(PeriodRow.status == "locked", PeriodRow.period < str(period)).order_by(PeriodRow.period)
+    ).all()
+    for lperiod, last_event_id, versions in locked:
+        changed = session.execute(
+            select(DealEvent.deal_id, DealEvent.kind, DealEvent.amount)
+            .join(DealRow, DealRow.deal_id == DealEvent.deal_id)
+            .where(DealRow.close_period == lperiod, DealEvent.id > (last_event_id or 0),
+                   DealEvent.kind.in_(("amended", "splits_changed")))
+            .order_by(DealEvent.id)
+        ).all()
+        if not changed:
+            continue
+        what = {}
+        for deal_id, kind, amount in changed:
+            what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
+        lp = Period.parse(lperiod)
+        inputs = load_inputs(session, lp, json.loads(versions) or None)
+        shadow = inputs.calculate()
+        now_paid: dict[tuple[str, str, int], Decimal] = defaultdict(lambda: ZERO)
+        for r in shadow.reps:
+            for ln in r.lines:
+                if ln.kind in EARNED_KINDS and ln.deal_id:
+                    now_paid[(ln.rep_id, ln.deal_id, 0 if ln.kind == "commission" else 1)] += ln.amount
+        was_paid: dict[tuple[str, str, int], Decimal] = defaultdict(lambda: ZERO)
+        for rep_id, deal_id, kind, amount in session.execute(
+            select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.kind, PayoutLineRow.amount)
+            .where(PayoutLineRow.period == lperiod, PayoutLineRow.kind.in_(EARNED_KINDS), PayoutLineRow.deal_id.is_not(None))
+        ):
+            was_paid[(rep_id, deal_id, 0 if kind == "commission" else 1)] += amount
+        for rep_id, deal_id, rule, amount in session.execute(
+            select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.rule, PayoutLineRow.amount)
+            .join(PeriodRow, PeriodRow.period == PayoutLineRow.period)
+            .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == "adjustment",
+                   PayoutLineRow.rule.in_((LATE_COMMISSION, LATE_OTHER)), PayoutLineRow.period < str(period),
+                   PeriodRow.status == "locked")
+        ):
+            was_paid[(rep_id, deal_id, 0 if rule == LATE_COMMISSION else 1)] += amount
+        ytd_same_year = {
+            r.rep_id for r in shadow.reps if r.measure == "ytd" and lp.year == period.year
+        }
+        for key in sorted(set(now_paid) | set(was_paid)):
+            rep_id, deal_id, part = key
+            diff = now_paid[key] - was_paid[key]
+            if diff == 0:
+                continue
+            if part == 0 and rep_id in ytd_same_year:
+                continue  # the ytd true-up of this month already re-measures the year with the change
+            cause = what.get(deal_id, f"re-banded after changes to {', '.join(sorted(what))}")
+            label = "commission" if part == 0 else "SPIFF/override"
+            reason = (f"Late change: {deal_id} ({cause}) recalculated for {lperiod}: {label} "
+                      f"{now_paid[key]:,.2f}, was {was_paid[key]:,.2f}")
+            out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod,
+                                  LATE_COMMISSION if part == 0 else LATE_OTHER, counts_as_commission=part == 0))
+    return out
+
+
+# ------------------------------------------------------------------ run and lock
+
+
+def previous_gap(session: Session, period: Period) -> str | None:
+    """The first earlier month of the ledger that is neither calculated nor locked."""
+    rows = dict(session.execute(select(PeriodRow.period, PeriodRow.status).where(PeriodRow.period < str(period))).all())
+    if not rows:
+        return None
+    first = Period.parse(min(rows))
+    for p in first.months_through(period.prev()):
+        if rows.get(str(p), "open") not in ("calculated", "locked"):
+            return str(p)
+    return None
+
+
+def run_close(session: Session, period: Period, actor: str, *, now: datetime | None = None,
+              progress: Progress | None = None) -> PeriodResult:
+    """Calculate a month and store its lines (replacing the month's previous run)."""
+    now = now or utcnow()
+    say = progress or (lambda _m: None)
+    row = lock_period_row(session, period)  # serialises concurrent closes of the month
+    if row.status == "locked":
+        raise CompErrors(f"period {period} is locked: its lines cannot change; late changes go into the next open month")
+    gap = previous_gap(session, period)
+    if gap is not None:
+        raise CompErrors(f"period {gap} has not been calculated: close the months in order (run {gap} first)")
+    say("loading inputs")
+    inputs = load_inputs(session, period)
+    say("recalculating late changes")
+    inputs.adjustments = late_change_adjustments(session, period, inputs.plans) + inputs.adjustments
+    say(f"calculating {len(inputs.credits):,} credit lines")
+    result = inputs.calculate()
+    say("storing lines")
+    session.execute(delete(PayoutLineRow).where(PayoutLineRow.period == str(period)))
+    session.execute(delete(RepPeriod).where(RepPeriod.period == str(period)))
+    pstr = str(period)
+    lines = (
+        (pstr, ln.rep_id, ln.seq, ln.kind, cents(ln.amount), ln.deal_id, cents(ln.credit), dtext(ln.rate),
+         dtext(ln.multiplier), ln.tier, ln.rule, ln.explain, ln.ref_period, ln.ref, ln.role, dtext(ln.split_pct))
+        for r in result.reps for ln in r.lines
+    )
+    count = bulk_insert(session, "payout_lines", LINE_COLUMNS, lines)
+    bulk_insert(
+        session, "rep_periods",
+        ["period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota",
+         "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year", "notes"],
+        ((pstr, r.rep_id, r.plan_id, r.currency, r.measure, cents(r.quota), cents(r.credited), dtext(r.attainment),
+          cents(r.ytd_quota), cents(r.ytd_credited), r.tenure_month, cents(r.payout), cents(r.state.draw_balance),
+          cents(r.state.carry_balance), cents(r.state.ytd_paid), r.state.ytd_year, "\n".join(r.notes))
+         for r in result.reps),
+    )
+    total = result.total_payout
+    session.execute(
+        update(PeriodRow).where(PeriodRow.period == pstr).values(
+            status="calculated", calculated_at=now, runs=PeriodRow.runs + 1,
+            plan_versions=json.dumps(inputs.plan_version_ids, sort_keys=True), total_payout=total, line_count=count)
+    )
+    later = invalidate_from(session, period.next(), actor, f"{period} was recalculated")
+    audit(session, actor, "close.run", f"{period}: {len(result.reps)} reps, {count} lines, total {total:,.2f}"
+          + (f"; {', '.join(later)} to run again" if later else ""), period=pstr, entity="period", entity_id=pstr,
+          after={"reps": len(result.reps), "lines": count, "total": total}, at=now)
+    return result
+
+
+def lock_period(session: Session, period: Period, actor: str, *, allow_open_disputes: bool = False,
+                now: datetime | None = None) -> PeriodRow:
+    now = now or utcnow()
+    row = lock_period_row(session, period)
+    if row.status == "locked":
+        raise CompErrors(f"period {period} is already locked (by {row.locked_by} at {row.locked_at:%Y-%m-%d %H:%M})")
+    if row.status != "calculated":
+        raise CompErrors(f"period {period} has not been calculated since its last change: run `compengine close run {period}` first")
+    gap = session.scalar(select(PeriodRow.period).where(PeriodRow.period < str(period), PeriodRow.status != "locked")
+                         .order_by(PeriodRow.period).limit(1))
+    if gap is not None:
+        raise CompErrors(f"period {gap} is not locked: lock months in order")
+    open_disputes = session.scalar(select(func.count()).select_from(DisputeRow)
+                                   .where(DisputeRow.period == str(period), DisputeRow.status == "open")) or 0
+    if open_disputes and not allow_open_disputes:
+        raise CompErrors(f"period {period} has {open_disputes} open dispute(s): resolve them or lock with --allow-open-disputes")
+    row.status = "locked"
+    row.last_event_id = session.scalar(select(func.max(DealEvent.id))) or 0
+    row.locked_at = now
+    row.locked_by = actor
+    audit(session, actor, "close.lock", f"{period} locked" + (f" with {open_disputes} open dispute(s) allowed" if open_disputes else ""),
+          period=str(period), entity="period", entity_id=str(period),
+          after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes}, at=now)
+    return row
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

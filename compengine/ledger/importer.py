@@ -1,0 +1,298 @@
+"""``import``: load a data folder and plan files into the ledger, in one transaction.
+
+Nothing is written unless every row is good. New deals become ``won`` events; a
+changed amount becomes an ``amended`` event; a ``cancelled_on`` that appeared
+becomes a ``cancelled`` event; changed split rows supersede the old ones with a
+``splits_changed`` event. Re-importing the same files changes nothing. A new deal
+closing in a locked month is refused (book it in an open month, or adjust).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from compengine.core.errors import CompError, CompErrors, Source
+from compengine.core.periods import Period
+from compengine.datafiles import read_data_folder
+from compengine.ledger.models import AssignmentRow, DealRow, ImportBatch, PeriodRow, PlanVersion, RepRow, SplitRow
+from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
+from compengine.plans import load_plans
+from compengine.plans.loader import plan_files
+
+
+@dataclass
+class ImportReport:
+    plans_added: list[str] = field(default_factory=list)
+    reps_added: int = 0
+    reps_changed: int = 0
+    assignments_changed: int = 0
+    deals_added: int = 0
+    amendments: int = 0
+    cancellations: int = 0
+    splits_changed: int = 0
+    deals_unchanged: int = 0
+    invalidated: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)  # deals of locked months changed (adjusted in the next open month)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.plans_added or self.reps_added or self.reps_changed or self.assignments_changed or self.deals_added
+            or self.amendments or self.cancellations or self.splits_changed
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+            "plans_added": self.plans_added,
+            "reps_added": self.reps_added,
+            "reps_changed": self.reps_changed,
+            "assignments_changed": self.assignments_changed,
+            "deals_added": self.deals_added,
+            "amendments": self.amendments,
+            "cancellations": self.cancellations,
+            "splits_changed": self.splits_changed,
+            "deals_unchanged": self.deals_unchanged,
+            "late_changes": self.late,
+            "periods_to_rerun": self.invalidated,
+        }
+
+    def text(self) -> str:
+        if not self.changed:
+            return "No changes: the ledger already holds these files."
+        verb = "Would import" if self.dry_run else "Imported"
+        parts = [
+            f"{len(self.plans_added)} plan version(s)" if self.plans_added else "",
+            f"{self.reps_added} new rep(s)" if self.reps_added else "",
+            f"{self.reps_changed} changed rep(s)" if self.reps_changed else "",
+            f"{self.assignments_changed} rep(s) with changed assignments" if self.assignments_changed else "",
+            f"{self.deals_added} new deal(s)" if self.deals_added else "",
+            f"{self.amendments} amendment(s)" if self.amendments else "",
+            f"{self.cancellations} cancellation(s)" if self.cancellations else "",
+            f"{self.splits_changed} deal(s) with changed splits" if self.splits_changed else "",
+        ]
+        out = f"{verb}: " + ", ".join(p for p in parts if p) + f"; {self.deals_unchanged} deal(s) unchanged."
+        if self.late:
+            out += f"\n{len(self.late)} change(s) to deals of locked months will be adjusted in the next open month: " + ", ".join(self.late[:10])
+            if len(self.late) > 10:
+                out += ", ..."
+        if self.invalidated:
+            out += "\nPeriods to run again: " + ", ".join(self.invalidated)
+        return out
+
+
+def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str, actor: str,
+                  *, now: datetime | None = None, dry_run: bool = False) -> ImportReport:
+    """Import a data folder and its plans. Raises CompErrors (and writes nothing) on any bad input.
+
+    The caller owns the transaction: commit on success, roll back on error or dry run.
+    """
+    now = now or utcnow()
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    report = ImportReport(dry_run=dry_run)
+    locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))
+    batch = ImportBatch(at=now, actor=actor, source=str(data_dir))
+    session.add(batch)
+    session.flush()
+
+    # plans: store the exact text of every version seen
+    known = {(pid, dg) for pid, dg in session.execute(select(PlanVersion.plan_id, PlanVersion.digest))}
+    for path in plan_files(plans_dir):
+        text = path.read_text(encoding="utf-8")
+        for plan in plans.values():
+            if plan.source.file == str(path) and (plan.id, plan.digest) not in known:
+                session.add(PlanVersion(plan_id=plan.id, digest=plan.digest, file=str(path), text=text, loaded_at=now))
+                report.plans_added.append(plan.id)
+                audit(session, actor, "plan.version", f"plan {plan.id} version {plan.digest[:12]} from {path}",
+                      entity="plan", entity_id=plan.id, at=now)
+
+    # reps (master data: updated in place, every change audited with before/after)
+    existing = {r.rep_id: r for r in session.scalars(select(RepRow))}
+    for rep in data.reps.values():
+        fields = {"name": rep.name, "email": rep.email, "manager_id": rep.manager_id, "team": rep.team, "hire_date": rep.hire_date}
+        row = existing.get(rep.rep_id)
+        if row is None:
+            session.add(RepRow(rep_id=rep.rep_id, **fields))
+            report.reps_added += 1
+        else:
+            before = {k: getattr(row, k) for k in fields}
+            if before != fields:
+                for k, v in fields.items():
+                    setattr(row, k, v)
+                report.reps_changed += 1
+                audit(session, actor, "rep.update", f"rep {rep.rep_id} changed", rep_id=rep.rep_id, entity="rep",
+                      entity_id=rep.rep_id, before=before, after=fields, at=now)
+    if report.reps_added:
+        audit(session, actor, "rep.add", f"{report.reps_added} rep(s) added from {data_dir}", entity="rep", at=now)
+    session.flush()
+
+    # assignments: a rep's set is replaced when it differs
+    current: dict[str, set] = defaultdict(set)
+    for a in session.scalars(select(AssignmentRow)):
+        current[a.rep_id].add((a.plan_id, a.start, a.end, a.annual_quota))
+    wanted: dict[str, set] = defaultdict(set)
+    for a in data.assignments:
+        wanted[a.rep_id].add((a.plan_id, a.start, a.end, a.annual_quota))
+    for rep_id in sorted(set(wanted) | set(current)):
+        if wanted.get(rep_id, set()) == current.get(rep_id, set()):
+            continue
+        if rep_id not in wanted:
+            continue  # not in this file: leave the rep's assignments as they are
+        session.execute(delete(AssignmentRow).where(AssignmentRow.rep_id == rep_id))
+        for plan_id, start, end, quota in sorted(wanted[rep_id], key=lambda t: t[1]):
+            session.add(AssignmentRow(rep_id=rep_id, plan_id=plan_id, start=start, end=end, annual_quota=quota))
+        report.assignments_changed += 1
+        audit(session, actor, "assignment.set", f"assignments of {rep_id} replaced", rep_id=rep_id, entity="assignment",
+              entity_id=rep_id, before=sorted(current.get(rep_id, set()), key=lambda t: t[1]),
+              after=sorted(wanted[rep_id], key=lambda t: t[1]), at=now)
+
+    # deals
+    have: dict[str, tuple] = {}
+    for row in session.execute(
+        select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
+               DealRow.amount, DealRow.cancelled_on)
+    ):
+        have[row[0]] = tuple(row[1:])
+    active_splits: dict[str, set] = defaultdict(set)
+    for deal_id, rep_id, pct, role in session.execute(
+        select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role).where(SplitRow.superseded_at.is_(None))
+    ):
+        active_splits[deal_id].add((rep_id, pct, role))
+    file_splits: dict[str, set] = defaultdict(set)
+    for s in data.splits:
+        file_splits[s.deal_id].add((s.rep_id, s.split_pct, s.role))
+
+    errors: list[CompError] = []
+    new_deals, events, new_splits = [], [], []
+    amended: list[tuple[str, Decimal]] = []
+    cancelled: list[tuple[str, object]] = []
+    resplit: list[str] = []
+    earliest_touched: Period | None = None
+
+    def touch(p: Period) -> None:
+        nonlocal earliest_touched
+        if earliest_touched is None or p < earliest_touched:
+            earliest_touched = p
+
+    for d in data.deals:
+        src = d.source or Source("deals.csv")
+        period = Period.of(d.close_date)
+        old = have.get(d.deal_id)
+        if old is None:
+            if str(period) in locked:
+                errors.append(CompError(src.at("close_date"), f"{period} is locked: a new deal cannot close in it; "
+                                        "date it in an open month or use an adjustment"))
+                continue
+            new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
+                              d.term_months, d.product, cents(d.amount), d.cancelled_on))
+            events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src)))
+            if d.cancelled_on is not None:
+                events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src)))
+                report.cancellations += 1
+            for rep_id, pct, role in sorted(file_splits.get(d.deal_id, ())):
+                new_splits.append((d.deal_id, rep_id, f"{pct:f}", role, now))
+            report.deals_added += 1
+            touch(period)
+            continue
+        deal_type, currency, close_date, owner_id, amount, cancelled_on = old
+        changed_static = [
+            (name, a, b) for name, a, b in (
+                ("deal_type", deal_type, d.deal_type), ("currency", currency, d.currency),
+                ("close_date", close_date, d.close_date), ("owner_id", owner_id, d.owner_id))
+            if a != b
+        ]
+        for name, a, b in changed_static:
+            errors.append(CompError(src.at(name), f"deal {d.deal_id} was imported with {name} {a}, now {b}: "
+                                    "cancel it and book a new deal instead"))
+        if changed_static:
+            continue
+        same = True
+        if d.amount != amount:
+            events.append((d.deal_id, "amended", cents(d.amount), None, now, batch.id, str(src)))
+            amended.append((d.deal_id, d.amount))
+            report.amendments += 1
+            same = False
+        if d.cancelled_on != cancelled_on:
+            if cancelled_on is not None:
+                errors.append(CompError(src.at("cancelled_on"), f"deal {d.deal_id} was cancelled on {cancelled_on}; "
+                                        "a cancellation cannot be changed or removed"))
+                continue
+            events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src)))
+            cancelled.append((d.deal_id, d.cancelled_on))
+            report.cancellations += 1
+            same = False
+        if file_splits.get(d.deal_id, set()) != active_splits.get(d.deal_id, set()):
+            events.append((d.deal_id, "splits_changed", None, None, now, batch.id, str(src)))
+            resplit.append(d.deal_id)
+            for rep_id, pct, role in sorted(file_splits.get(d.deal_id, ())):
+                new_splits.append((d.deal_id, rep_id, f"{pct:f}", role, now))
+            report.splits_changed += 1
+            same = False
+        if same:
+            report.deals_unchanged += 1
+        else:
+            if str(period) in locked:
+                report.late.append(d.deal_id)
+            touch(period)
+            if d.cancelled_on is not None:
+                touch(Period.of(d.cancelled_on))
+    if errors:
+        raise CompErrors(errors)
+
+    if new_deals:
+        bulk_insert(session, "deals", ["deal_id", "account", "deal_type", "currency", "close_date", "close_period",
+                                       "owner_id", "term_months", "product", "amount", "cancelled_on"], new_deals)
+    if events:
+        bulk_insert(session, "deal_events", ["deal_id", "kind", "amount", "effective", "recorded_at", "batch_id", "source"], events)
+    if resplit:
+        for chunk in _chunks(resplit, 500):
+            session.execute(update(SplitRow).where(SplitRow.deal_id.in_(chunk), SplitRow.superseded_at.is_(None))
+                            .values(superseded_at=now))
+    if new_splits:
+        bulk_insert(session, "splits", ["deal_id", "rep_id", "split_pct", "role", "recorded_at"], new_splits)
+    for deal_id, amount in amended:
+        session.execute(update(DealRow).where(DealRow.deal_id == deal_id).values(amount=amount))
+    for deal_id, when in cancelled:
+        session.execute(update(DealRow).where(DealRow.deal_id == deal_id).values(cancelled_on=when))
+    if report.deals_added or report.amendments or report.cancellations or report.splits_changed:
+        audit(session, actor, "deals.import",
+              f"{report.deals_added} new, {report.amendments} amended, {report.cancellations} cancelled, "
+              f"{report.splits_changed} re-split from {data_dir}", entity="import", entity_id=str(batch.id),
+              after={"amended": amended[:100], "cancelled": cancelled[:100], "resplit": resplit[:100]}, at=now)
+
+    # periods covered by the data exist from now on
+    periods = {Period.of(a.start) for a in data.assignments} | {Period.of(d.close_date) for d in data.deals}
+    if periods:
+        for p in min(periods).months_through(max(periods)):
+            ensure_period(session, p)
+    if report.changed:
+        first = min(periods) if periods else None
+        if report.assignments_changed or report.reps_changed or report.reps_added or report.plans_added:
+            start = first
+        else:
+            start = earliest_touched
+        if start is not None:
+            report.invalidated = invalidate_from(session, start, actor, "new data imported")
+    batch.summary = report.text()
+    if not report.changed:
+        session.delete(batch)
+    return report
+
+
+def _chunks(items: list[str], size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,239 @@
+"""The ledger's tables (SQLAlchemy 2 typed ORM).
+
+Append-only records: ``deal_events`` (won, amended, cancelled, splits_changed),
+``adjustments``, ``audit_log``, ``plan_versions``, ``dispute_events``.
+Period results: ``payout_lines`` and ``rep_periods`` (one row per rep and month:
+measures, payout and the balances carried into the next month); they are
+replaced only while their period is not locked.
+``deals.amount``/``deals.cancelled_on`` and ``splits.superseded_at`` are a
+projection of the events, kept for fast reads (``projection.rebuild`` recomputes it).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from compengine.ledger.types import Cents, DecimalText
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class RepRow(Base):
+    __tablename__ = "reps"
+    rep_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    manager_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    team: Mapped[str] = mapped_column(String(100), default="")
+    hire_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class PlanVersion(Base):
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "digest"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(String(64), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AssignmentRow(Base):
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    annual_quota: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+
+
+class DealRow(Base):
+    __tablename__ = "deals"
+    deal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), default="")
+    deal_type: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    close_date: Mapped[date] = mapped_column(Date)
+    close_period: Mapped[str] = mapped_column(String(7), index=True)
+    owner_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"))
+    term_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # projection of deal_events (latest amount, cancellation)
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    cancelled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class DealEvent(Base):
+    __tablename__ = "deal_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String(64), ForeignKey("deals.deal_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # won | amended | cancelled | splits_changed
+    amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    effective: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    batch_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(300), default="")
+
+
+class SplitRow(Base):
+    __tablename__ = "splits"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String(64), ForeignKey("deals.deal_id"), index=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"))
+    split_pct: Mapped[Decimal] = mapped_column(DecimalText)
+    role: Mapped[str] = mapped_column(String(10))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PeriodRow(Base):
+    __tablename__ = "periods"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | calculated | locked
+    calculated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    plan_versions: Mapped[str] = mapped_column(Text, default="{}")  # JSON: plan_id -> plan_versions.id
+    total_payout: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # deal events seen when locked
+
+
+class RepPeriod(Base):
+    __tablename__ = "rep_periods"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    rep_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    measure: Mapped[str] = mapped_column(String(8))
+    quota: Mapped[Decimal] = mapped_column(Cents)
+    credited: Mapped[Decimal] = mapped_column(Cents)
+    attainment: Mapped[Decimal] = mapped_column(DecimalText)
+    ytd_quota: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    ytd_credited: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    tenure_month: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payout: Mapped[Decimal] = mapped_column(Cents)
+    draw_balance: Mapped[Decimal] = mapped_column(Cents)
+    carry_balance: Mapped[Decimal] = mapped_column(Cents)
+    ytd_paid: Mapped[Decimal] = mapped_column(Cents)
+    ytd_year: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class PayoutLineRow(Base):
+    __tablename__ = "payout_lines"
+    __table_args__ = (Index("ix_payout_lines_period_rep", "period", "rep_id", "seq"), Index("ix_payout_lines_deal", "deal_id"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    rep_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    credit: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    rate: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    multiplier: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    tier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rule: Mapped[str] = mapped_column(String(200), default="")
+    explain: Mapped[str] = mapped_column(Text, default="")
+    ref_period: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    split_pct: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+
+
+class AdjustmentRow(Base):
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    reason: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="manual")  # manual | dispute
+    deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ref_period: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    dispute_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counts_as_commission: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class DisputeRow(Base):
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | approved | rejected
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    adjustment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class DisputeEvent(Base):
+    __tablename__ = "dispute_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(Integer, ForeignKey("disputes.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # opened | comment | approved | rejected
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str | None] = mapped_column(String(7), nullable=True, index=True)
+    rep_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    entity: Mapped[str] = mapped_column(String(40), default="")
+    entity_id: Mapped[str] = mapped_column(String(100), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,145 @@
+"""Ledger operations besides import and close: adjustments, payout files, status, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from compengine.core.errors import CompErrors
+from compengine.core.money import ZERO, money_str
+from compengine.core.periods import Period
+from compengine.engine.records import COMPONENTS
+from compengine.ledger.models import AdjustmentRow, AuditRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
+from compengine.ledger.store import audit, ensure_period, invalidate_from, period_status, utcnow
+
+
+def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decimal, reason: str, actor: str, *,
+                   deal_id: str | None = None, ref_period: str | None = None, dispute_id: int | None = None,
+                   kind: str = "manual", counts_as_commission: bool = False, now: datetime | None = None) -> AdjustmentRow:
+    """Record an adjustment for an open month (it becomes an ``adjustment`` line at the next close run)."""
+    now = now or utcnow()
+    if session.get(RepRow, rep_id) is None:
+        raise CompErrors(f"unknown rep {rep_id!r}")
+    if not reason.strip():
+        raise CompErrors("an adjustment needs a reason")
+    if amount == 0:
+        raise CompErrors("an adjustment of 0.00 changes nothing")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise CompErrors(f"amount {amount} has fractions of a cent")
+    if period_status(session, period) == "locked":
+        raise CompErrors(f"period {period} is locked: adjust the next open month instead")
+    ensure_period(session, period)
+    row = AdjustmentRow(rep_id=rep_id, period=str(period), amount=amount, reason=reason.strip(), kind=kind, deal_id=deal_id,
+                        ref_period=ref_period, dispute_id=dispute_id, counts_as_commission=counts_as_commission,
+                        created_at=now, created_by=actor)
+    session.add(row)
+    session.flush()
+    audit(session, actor, "adjust", f"{amount:,.2f} for {rep_id} in {period}: {reason.strip()}", period=str(period),
+          rep_id=rep_id, entity="adjustment", entity_id=str(row.id), after={"amount": amount, "reason": reason, "deal_id": deal_id}, at=now)
+    invalidate_from(session, period, actor, f"adjustment {row.id} added")
+    return row
+
+
+EXPORT_COLUMNS = ["rep_id", "name", "team", "period", "currency", "amount", *COMPONENTS, "status"]
+
+
+@dataclass
+class PayoutRow:
+    rep_id: str
+    name: str
+    team: str
+    period: str
+    currency: str
+    amount: Decimal
+    components: dict[str, Decimal]
+
+
+def payout_rows(session: Session, period: Period) -> list[PayoutRow]:
+    """One row per rep for the month: net payout and components, from the stored lines."""
+    comps: dict[str, dict[str, Decimal]] = defaultdict(lambda: {k: ZERO for k in COMPONENTS})
+    for rep_id, kind, total in session.execute(
+        select(PayoutLineRow.rep_id, PayoutLineRow.kind, func.sum(PayoutLineRow.amount))
+        .where(PayoutLineRow.period == str(period)).group_by(PayoutLineRow.rep_id, PayoutLineRow.kind)
+    ):
+        comps[rep_id][kind] = total  # sum() keeps the Cents type: already a Decimal amount
+    out = []
+    for rp, rep in session.execute(
+        select(RepPeriod, RepRow).join(RepRow, RepRow.rep_id == RepPeriod.rep_id)
+        .where(RepPeriod.period == str(period)).order_by(RepPeriod.rep_id)
+    ):
+        c = comps[rp.rep_id]
+        total = sum(c.values(), ZERO)
+        if total != rp.payout:
+            raise CompErrors(f"ledger inconsistency: {rp.rep_id} lines sum to {total} but the payout is {rp.payout}")
+        out.append(PayoutRow(rp.rep_id, rep.name, rep.team, str(period), rp.currency, rp.payout, dict(c)))
+    return out
+
+
+def export_payouts(session: Session, period: Period, out: Path, *, preliminary: bool = False) -> tuple[int, Decimal]:
+    """Write the payroll file. Refuses an unlocked month unless ``preliminary``. Written atomically."""
+    status = period_status(session, period)
+    if status != "locked" and not preliminary:
+        raise CompErrors(f"period {period} is not locked ({status}): lock it first, or pass --preliminary")
+    if status == "open":
+        raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}`")
+    rows = payout_rows(session, period)
+    label = "locked" if status == "locked" else "PRELIMINARY"
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(EXPORT_COLUMNS)
+    for r in rows:
+        w.writerow([r.rep_id, r.name, r.team, r.period, r.currency, money_str(r.amount),
+                    *(money_str(r.components[k]) for k in COMPONENTS), label])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".payouts-", dir=out.parent)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+        fh.write(buf.getvalue())
+    os.replace(tmp, out)
+    total = sum((r.amount for r in rows), ZERO)
+    return len(rows), total
+
+
+def status_rows(session: Session) -> list[dict]:
+    reps = dict(session.execute(select(RepPeriod.period, func.count()).group_by(RepPeriod.period)).all())
+    out = []
+    for row in session.scalars(select(PeriodRow).order_by(PeriodRow.period)):
+        out.append({
+            "period": row.period,
+            "status": row.status,
+            "reps": reps.get(row.period, 0),
+            "lines": row.line_count,
+            "total_payout": money_str(row.total_payout) if row.total_payout is not None else None,
+            "runs": row.runs,
+            "calculated_at": row.calculated_at.isoformat(sep=" ") if row.calculated_at else None,
+            "locked_at": row.locked_at.isoformat(sep=" ") if row.locked_at else None,
+            "locked_by": row.locked_by,
+        })
+    return out
+
+
+def audit_rows(session: Session, period: str | None = None, rep_id: str | None = None, limit: int | None = None) -> list[dict]:
+    q = select(AuditRow).order_by(AuditRow.id)
+    if period:
+        q = q.where(AuditRow.period == period)
+    if rep_id:
+        q = q.where(AuditRow.rep_id == rep_id)
+    rows = session.scalars(q).all()
+    if limit:
+        rows = rows[-limit:]
+    return [
+        {"id": a.id, "at": a.at.isoformat(sep=" "), "actor": a.actor, "action": a.action, "period": a.period,
+         "rep_id": a.rep_id, "entity": a.entity, "entity_id": a.entity_id, "summary": a.summary,
+         "before": a.before, "after": a.after}
+        for a in rows
+    ]

@@ -1,0 +1,168 @@
+"""Small shared pieces of the ledger: clock, audit entries, periods, bulk inserts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from compengine.core.errors import CompErrors
+from compengine.core.money import to_cents
+from compengine.core.periods import Period
+from compengine.ledger.models import AuditRow, PayoutLineRow, PeriodRow, RepPeriod
+
+
+def utcnow() -> datetime:
+    """The ledger's clock (naive UTC). Only the edges read it; the engine never does."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    summary: str,
+    *,
+    period: str | None = None,
+    rep_id: str | None = None,
+    entity: str = "",
+    entity_id: str = "",
+    before: Any = None,
+    after: Any = None,
+    at: datetime | None = None,
+) -> None:
+    session.add(
+        AuditRow(
+            at=at or utcnow(),
+            actor=actor,
+            action=action,
+            period=period,
+            rep_id=rep_id,
+            entity=entity,
+            entity_id=entity_id,
+            summary=summary,
+            before=None if before is None else json.dumps(_jsonable(before), sort_keys=True),
+            after=None if after is None else json.dumps(_jsonable(after), sort_keys=True),
+        )
+    )
+
+
+def ensure_period(session: Session, period: Period | str) -> None:
+    """Create the period row (status open) if it does not exist; safe under concurrency."""
+    p = str(period)
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(PeriodRow) if dialect == "postgresql" else sqlite_insert(PeriodRow)
+    session.execute(
+        ins.values(period=p, status="open", runs=0, plan_versions="{}", line_count=0).on_conflict_do_nothing(
+            index_elements=["period"]
+        )
+    )
+
+
+def lock_period_row(session: Session, period: Period | str) -> PeriodRow:
+    """The period row, created if needed, locked FOR UPDATE (PostgreSQL) for this transaction."""
+    ensure_period(session, period)
+    row = session.execute(select(PeriodRow).where(PeriodRow.period == str(period)).with_for_update()).scalar_one()
+    return row
+
+
+def period_status(session: Session, period: Period | str) -> str:
+    row = session.get(PeriodRow, str(period))
+    return row.status if row else "open"
+
+
+def refuse_if_locked(session: Session, period: Period | str, doing: str) -> None:
+    if period_status(session, period) == "locked":
+        raise CompErrors(f"period {period} is locked: cannot {doing}; late changes go into the next open month")
+
+
+def first_open_period(session: Session, on_or_after: Period) -> Period:
+    locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))
+    p = on_or_after
+    while str(p) in locked:
+        p = p.next()
+    return p
+
+
+def invalidate_from(session: Session, period: Period, actor: str, why: str) -> list[str]:
+    """Calculated (unlocked) periods from ``period`` on go back to open: their lines are stale."""
+    rows = session.scalars(
+        select(PeriodRow).where(PeriodRow.period >= str(period), PeriodRow.status == "calculated").order_by(PeriodRow.period)
+    ).all()
+    out = []
+    for row in rows:
+        session.execute(delete(PayoutLineRow).where(PayoutLineRow.period == row.period))
+        session.execute(delete(RepPeriod).where(RepPeriod.period == row.period))
+        session.execute(
+            update(PeriodRow)
+            .where(PeriodRow.period == row.period)
+            .values(status="open", total_payout=None, line_count=0)
+        )
+        audit(session, actor, "period.invalidate", f"{row.period} needs a new close run: {why}", period=row.period,
+              entity="period", entity_id=row.period)
+        out.append(row.period)
+    return out
+
+
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite. Values must be plain
+    (int, str, date, None); convert money with :func:`cents` first."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    count = 0
+    if dialect == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        return count
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(tuple(_sqlite_value(v) for v in row))
+        if len(batch) >= 50000:
+            conn.exec_driver_sql(sql, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        conn.exec_driver_sql(sql, batch)
+        count += len(batch)
+    return count
+
+
+def _sqlite_value(v: Any) -> Any:
+    """SQLAlchemy's own SQLite storage format for dates and datetimes (text)."""
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def cents(value: Decimal | None) -> int | None:
+    return None if value is None else to_cents(value)
+
+
+def dtext(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
