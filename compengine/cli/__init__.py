@@ -31,12 +31,14 @@ def main(ctx: click.Context, db_url: str, actor: str | None) -> None:
 
 def _register() -> None:
     from compengine.cli import calc, ledger_cmds, plans_cmd
+    from compengine.cli import crm_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
     for cmd in (ledger_cmds.db, ledger_cmds.import_cmd, ledger_cmds.close, ledger_cmds.adjust, ledger_cmds.payouts,
                 ledger_cmds.status, ledger_cmds.audit_cmd):
         main.add_command(cmd)
+    main.add_command(crm_cmd.import_crm)
 
 
 _register()
