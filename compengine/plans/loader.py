@@ -36,9 +36,9 @@ class _Located:
             out: dict[Any, Any] = {}
             for knode, vnode in node.value:
                 key = self.build(knode, loc + ("<key>",))
+                self.lines[loc + (str(key),)] = knode.start_mark.line + 1  # a duplicate points at itself
                 if key in out:
                     raise LocatedError(loc + (str(key),), f"duplicate key {key!r}")
-                self.lines[loc + (str(key),)] = knode.start_mark.line + 1
                 out[key] = self.build(vnode, loc + (str(key),))
             return out
         if isinstance(node, yaml.SequenceNode):

@@ -1,0 +1,344 @@
+"""Plan files: the example plans load; bad plans fail with file, line and field named."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compengine.cli import main
+from compengine.plans import load_plan_file, load_plan_text, load_plans
+from compengine.plans.loader import parse_plan_text
+from helpers_engine import dedent
+
+PLANS = Path(__file__).resolve().parent.parent / "plans"
+
+GOOD = """\
+id: ok
+currency: USD
+quota:
+  annual: 1200000
+rates:
+  new_logo: 0.10
+"""
+
+
+def errors_of(text: str, file: str = "bad.yaml") -> list[str]:
+    plan, errors = load_plan_text(text, file)
+    assert plan is None, "expected the plan to be rejected"
+    return [str(e) for e in errors]
+
+
+# --------------------------------------------------------------------------- the examples
+
+
+def test_every_example_plan_loads():
+    plans, errors = load_plans(PLANS)
+    assert errors == []
+    assert sorted(plans) == ["ae-2026", "am-2026", "mgr-2026", "se-2026"]
+
+
+def test_ae_plan_compiles_bands_ramp_cap_spiff_clawback_draw():
+    plan, errors = load_plan_file(PLANS / "ae.yaml")
+    assert not errors and plan is not None
+    assert (plan.currency, plan.rounding, plan.measure, plan.mode) == ("USD", "half_up", "period", "marginal")
+    assert plan.annual_quota == Decimal(1200000)
+    assert dict(plan.rates) == {"new_logo": Decimal("0.10"), "expansion": Decimal("0.05"), "renewal": Decimal("0.02")}
+    assert [(t.index, t.lower, t.upper, t.multiplier) for t in plan.tiers] == [
+        (1, Decimal(0), Decimal("1.0"), Decimal("1.0")),
+        (2, Decimal("1.0"), Decimal("1.5"), Decimal("1.5")),
+        (3, Decimal("1.5"), None, Decimal("2.0")),
+    ]
+    assert [plan.ramp_pct(t) for t in (1, 3, 4, 6, 7, 9, 10, None)] == [0, 0, 50, 50, 75, 75, 100, 100]
+    assert plan.monthly_quota(None, 5) == Decimal("50000.00")  # 1,200,000 x 50% / 12
+    assert plan.monthly_quota(Decimal(600000), None) == Decimal("50000.00")
+    assert plan.cap == Decimal(50000)
+    assert [(s.id, s.amount, s.deal_type, s.min_term_months) for s in plan.spiffs] == [
+        ("multi-year", Decimal(500), "new_logo", 24)
+    ]
+    assert plan.clawback_days == 90
+    assert plan.draw is not None and (plan.draw.amount, plan.draw.months, plan.draw.recoverable) == (3000, 6, True)
+    assert plan.override_rate is None
+    assert plan.source.file.endswith("ae.yaml") and plan.source.line == 4  # the id line, after the comments
+
+
+def test_am_se_manager_plans():
+    am = load_plan_file(PLANS / "am.yaml")[0]
+    se = load_plan_file(PLANS / "se.yaml")[0]
+    mgr = load_plan_file(PLANS / "manager.yaml")[0]
+    assert am is not None and se is not None and mgr is not None
+    assert (am.measure, am.mode, am.tiers[0].multiplier) == ("ytd", "retroactive", Decimal("0.5"))
+    assert se.draw is not None and se.draw.recoverable is False
+    assert (mgr.override_rate, mgr.rounding) == (Decimal("0.01"), "half_even")
+    # no accelerators: one open band at x1.0
+    assert [(t.upper, t.multiplier) for t in mgr.tiers] == [(None, Decimal("1.0"))]
+
+
+def test_only_id_currency_quota_rates_are_required():
+    plan, errors = load_plan_text(GOOD, "min.yaml")
+    assert errors == [] and plan is not None
+    assert plan.name == "ok" and plan.measure == "period" and plan.rounding == "half_up"
+    assert plan.rates["expansion"] == 0 and plan.cap is None and plan.spiffs == () and plan.draw is None
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _walk(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _walk(v)
+    else:
+        yield value
+
+
+def test_yaml_numbers_never_become_floats():
+    text = (PLANS / "ae.yaml").read_text() + "rounding: half_up\n"
+    spec, errors, _ = parse_plan_text(text, "ae.yaml")
+    assert spec is not None and not errors
+    values = list(_walk(spec.model_dump()))
+    assert not any(isinstance(v, float) for v in values)
+    assert spec.rates.new_logo == Decimal("0.10") and str(spec.rates.new_logo) == "0.10"
+    assert str(spec.accelerators.tiers[1].upto) == "1.5"
+    # a value that a float would change: 0.1 + 0.2 style drift never appears
+    plan, _ = load_plan_text(GOOD.replace("0.10", "0.123456789012345678901234567"), "x.yaml")
+    assert plan is not None and plan.rates["new_logo"] == Decimal("0.123456789012345678901234567")
+
+
+# --------------------------------------------------------------------------- bad plans: file, line, field
+
+
+def test_tiers_not_ascending_names_line_and_field():
+    text = dedent("""
+        id: t
+        currency: USD
+        quota:
+          annual: 1200000
+        rates:
+          new_logo: 0.10
+        accelerators:
+          tiers:
+            - {upto: 1.0, multiplier: 1.0}
+            - {upto: 0.8, multiplier: 1.5}
+            - {multiplier: 2.0}
+    """)
+    assert errors_of(text) == [
+        "bad.yaml:10: accelerators.tiers[1].upto: must be greater than 1.0 (tiers ascend and must not overlap)"
+    ]
+
+
+def test_overlapping_tiers():
+    text = GOOD + dedent("""
+        accelerators:
+          tiers:
+            - {upto: 1.5, multiplier: 1.0}
+            - {upto: 1.5, multiplier: 1.5}
+            - {multiplier: 2.0}
+    """)
+    assert errors_of(text) == [
+        "bad.yaml:10: accelerators.tiers[1].upto: must be greater than 1.5 (tiers ascend and must not overlap)"
+    ]
+
+
+def test_open_tier_must_be_last():
+    text = GOOD + dedent("""
+        accelerators:
+          mode: marginal
+          tiers:
+            - {multiplier: 1.0}
+            - {upto: 1.5, multiplier: 1.5}
+    """)
+    assert errors_of(text) == ["bad.yaml:10: accelerators.tiers[0].upto: only the last tier may be open (no upto)"]
+
+
+def test_last_tier_must_be_open():
+    text = GOOD + "accelerators:\n  tiers:\n    - {upto: 1.0, multiplier: 1.0}\n"
+    assert errors_of(text) == ["bad.yaml:9: accelerators.tiers[0].upto: the last tier must be open: remove its upto"]
+
+
+def test_unknown_keys_at_top_and_nested():
+    text = dedent("""
+        id: t
+        currency: USD
+        quota: {annual: 1200000}
+        rates:
+          new_logo: 0.10
+          upsell: 0.05
+        colour: red
+    """)
+    assert errors_of(text) == [
+        "bad.yaml:6: rates.upsell: unknown key 'upsell'",
+        "bad.yaml:7: colour: unknown key 'colour'",
+    ]
+
+
+def test_negative_rate_and_other_bounds():
+    text = dedent("""
+        id: t
+        currency: USD
+        quota: {annual: -5}
+        rates:
+          new_logo: 0.10
+          renewal: -0.02
+        cap: {per_period: 0}
+    """)
+    assert errors_of(text) == [
+        "bad.yaml:3: quota.annual: input should be greater than or equal to 0",
+        "bad.yaml:6: rates.renewal: input should be greater than or equal to 0",
+        "bad.yaml:7: cap.per_period: input should be greater than 0",
+    ]
+
+
+def test_ramp_overlap():
+    text = GOOD + dedent("""
+        ramp:
+          - {months: [4, 6], quota_pct: 50}
+          - {months: [1, 4], quota_pct: 0}
+    """)
+    # the step that starts later ([4, 6], line 8) overlaps the earlier one
+    assert errors_of(text) == ["bad.yaml:8: ramp[0].months: overlaps tenure months [1, 4]"]
+
+
+def test_bad_ramp_range_and_percent():
+    text = GOOD + "ramp:\n  - {months: [3, 1], quota_pct: 150}\n"
+    errs = errors_of(text)
+    assert "bad.yaml:8: ramp[0].months: must be [first, last] tenure months with 1 <= first <= last" in errs
+    assert "bad.yaml:8: ramp[0].quota_pct: input should be less than or equal to 100" in errs
+
+
+def test_missing_required_keys():
+    text = "# a plan without quota and rates\nid: t\ncurrency: USD\n"
+    assert errors_of(text) == ["bad.yaml:2: quota: is required", "bad.yaml:2: rates: is required"]
+
+
+def test_invalid_yaml():
+    text = "id: t\ncurrency: USD\nquota: {annual: 1\nrates: {new_logo: 0.1}\n"
+    errs = errors_of(text)
+    assert len(errs) == 1 and errs[0].startswith("bad.yaml:4: not valid YAML: ")
+
+
+def test_duplicate_yaml_key():
+    assert errors_of(GOOD + "currency: EUR\n") == ["bad.yaml:7: currency: duplicate key 'currency'"]
+
+
+def test_number_with_leading_zero_is_refused_not_read_as_octal():
+    text = GOOD + "ramp:\n  - {months: [1, 010], quota_pct: 0}\n"
+    assert errors_of(text) == ["bad.yaml:8: ramp[0].months[1]: not a plain decimal number: '010'"]
+
+
+def test_bad_enums_and_codes():
+    text = dedent("""
+        id: t
+        currency: usd
+        rounding: banker
+        quota: {annual: 1, measure: quarter}
+        rates: {new_logo: 0.1}
+        accelerators: {mode: stepped, tiers: [{multiplier: 1}]}
+    """)
+    errs = errors_of(text)
+    assert [e.split(": ")[0:2] for e in errs] == [
+        ["bad.yaml:2", "currency"],
+        ["bad.yaml:3", "rounding"],
+        ["bad.yaml:4", "quota.measure"],
+        ["bad.yaml:6", "accelerators.mode"],
+    ]
+
+
+def test_spiff_and_draw_sections():
+    text = GOOD + dedent("""
+        spiffs:
+          - {id: a, amount: 100, when: {deal_type: upsell}}
+          - {id: a, amount: 0}
+        draw: {amount: 1000, months: 0}
+    """)
+    errs = errors_of(text)
+    assert "bad.yaml:8: spiffs[0].when.deal_type: input should be 'new_logo', 'expansion' or 'renewal'" in errs
+    assert "bad.yaml:9: spiffs[1].amount: input should be greater than 0" in errs
+    assert "bad.yaml:10: draw.months: input should be greater than or equal to 1" in errs
+
+
+def test_empty_and_non_mapping_files():
+    assert errors_of("") == ["bad.yaml:1: the file is empty"]
+    assert errors_of("- a\n- b\n") == ["bad.yaml:1: a plan file must be a mapping of keys"]
+
+
+def test_duplicate_plan_id_across_two_files(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text("# the same id again\nname: copy\n" + GOOD)
+    plans, errors = load_plans(tmp_path)
+    assert list(plans) == ["ok"]
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    assert [str(e) for e in errors] == [f"{b}:3: id: plan id 'ok' is already used by {a}:1"]
+
+
+def test_load_plans_collects_errors_of_every_file(tmp_path):
+    (tmp_path / "one.yaml").write_text(GOOD + "bogus: 1\n")
+    (tmp_path / "two.yaml").write_text(GOOD.replace("0.10", "-1"))
+    (tmp_path / "notes.txt").write_text("ignored")
+    plans, errors = load_plans(tmp_path)
+    assert plans == {}
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'one.yaml'}:7: bogus: unknown key 'bogus'",
+        f"{tmp_path / 'two.yaml'}:6: rates.new_logo: input should be greater than or equal to 0",
+    ]
+
+
+def test_load_plans_on_empty_or_missing_folder(tmp_path):
+    assert [e.message for e in load_plans(tmp_path)[1]] == ["no plan files (*.yaml) in this folder"]
+    assert [e.message for e in load_plans(tmp_path / "nope")[1]] == ["not a folder of plan files"]
+
+
+# --------------------------------------------------------------------------- compengine plans validate
+
+
+def test_plans_validate_cli_ok():
+    res = CliRunner().invoke(main, ["plans", "validate", str(PLANS)])
+    assert res.exit_code == 0, res.output
+    assert "4 plan(s) valid" in res.stdout
+
+
+def test_plans_validate_cli_prints_every_error_and_exits_1(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD + "bogus: 1\n")
+    (tmp_path / "b.yaml").write_text(GOOD.replace("0.10", "-1"))
+    (tmp_path / "c.yaml").write_text(GOOD.replace("id: ok", "id: c"))
+    (tmp_path / "d.yaml").write_text(GOOD.replace("id: ok", "id: c"))
+    res = CliRunner().invoke(main, ["plans", "validate", str(tmp_path)])
+    assert res.exit_code == 1
+    assert f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'" in res.stderr
+    assert f"{tmp_path / 'b.yaml'}:6: rates.new_logo: input should be greater than or equal to 0" in res.stderr
+    assert f"{tmp_path / 'd.yaml'}:1: id: plan id 'c' is already used by {tmp_path / 'c.yaml'}:1" in res.stderr
+    assert "3 error(s) in plan files" in res.stderr
+
+
+def test_plans_validate_cli_duplicates_across_paths(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text("\n" + GOOD)
+    res = CliRunner().invoke(main, ["plans", "validate", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
+    assert res.exit_code == 1
+    assert f"{tmp_path / 'b.yaml'}:2: id: plan id 'ok' is already used by {tmp_path / 'a.yaml'}:1" in res.stderr
+
+
+def test_plans_validate_cli_json(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD + "bogus: 1\n")
+    res = CliRunner().invoke(main, ["plans", "validate", "--json", str(tmp_path)])
+    assert res.exit_code == 1
+    import json
+
+    out = json.loads(res.stdout)
+    assert out == {"ok": False, "plans": [], "errors": [f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'"]}
+
+
+def test_plans_show_cli():
+    res = CliRunner().invoke(main, ["plans", "show", str(PLANS / "ae.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "band 2 (100%–150%): x1.5" in res.stdout
+    assert "ramp: tenure months 4-6 at 50% of quota" in res.stdout
+
+
+@pytest.mark.parametrize("name", ["ae.yaml", "am.yaml", "se.yaml", "manager.yaml"])
+def test_example_plan_files_have_no_unknown_keys_and_validate_alone(name):
+    res = CliRunner().invoke(main, ["plans", "validate", str(PLANS / name)])
+    assert res.exit_code == 0, res.output
