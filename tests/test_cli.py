@@ -146,3 +146,13 @@ def test_calc_bad_plans_folder_fails(tmp_path):
     assert res.exit_code == 1
     assert res.stdout == ""
     assert f"{tmp_path / 'x.yaml'}:1: currency: is required" in res.stderr
+
+
+def test_plans_readme_json_example_is_real_output():
+    """The JSON example in plans/README.md is `calc --rep R1 --json` on the example company, first line only."""
+    readme = (ROOT / "plans" / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```json\n", 1)[1].split("```", 1)[0]
+    documented = json.loads(block)
+    real = calc_json("--rep", "R1")
+    real["reps"][0]["lines"] = real["reps"][0]["lines"][:1]
+    assert documented == real

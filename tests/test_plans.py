@@ -342,3 +342,36 @@ def test_plans_show_cli():
 def test_example_plan_files_have_no_unknown_keys_and_validate_alone(name):
     res = CliRunner().invoke(main, ["plans", "validate", str(PLANS / name)])
     assert res.exit_code == 0, res.output
+
+
+# --------------------------------------------------------------------------- the documentation
+
+
+def _spec_keys(model, prefix: str = "") -> list[str]:
+    """Every key a plan file accepts, dotted (``spiffs[].when.product`` style)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    out = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        out.append(key)
+        ann = field.annotation
+        inner = [ann, *typing.get_args(ann)]
+        for t in inner:
+            for cand in [t, *typing.get_args(t)]:
+                if isinstance(cand, type) and issubclass(cand, BaseModel):
+                    is_list = typing.get_origin(t) is list or typing.get_origin(ann) is list
+                    out.extend(_spec_keys(cand, key + ("[]." if is_list else ".")))
+    return sorted(set(out))
+
+
+def test_every_plan_key_is_documented_in_plans_readme():
+    from compengine.plans.schema import PlanSpec
+
+    readme = (PLANS / "README.md").read_text(encoding="utf-8")
+    keys = _spec_keys(PlanSpec)
+    assert "spiffs[].when.min_term_months" in keys and "accelerators.tiers" in keys
+    missing = [k for k in keys if f"`{k}`" not in readme]
+    assert missing == []
