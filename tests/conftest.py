@@ -46,31 +46,44 @@ def pytest_report_header(config):  # noqa: ANN001
     return f"postgres: {PG_URL} answers; ledger tests run on SQLite and PostgreSQL"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):  # noqa: ANN001
-    """A URL of an empty ledger database, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
+def require_pg() -> None:
+    """Skip (or, under CI=true, fail) when PostgreSQL does not answer."""
     problem = pg_problem()
     if problem:
         if IN_CI:
             pytest.fail(f"{problem} (CI=true: PostgreSQL tests must run)")
         print(f"\nSKIP reason: {problem}")
         pytest.skip(problem)
+
+
+def new_pg_schema() -> str:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    raw = PG_URL.replace("+psycopg", "")
-    with psycopg.connect(raw, autocommit=True) as conn:
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
+
+
+def drop_pg_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):  # noqa: ANN001
+    """A URL of an empty ledger database, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    require_pg()
+    schema = new_pg_schema()
     try:
         yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     finally:
-        from sqlalchemy import create_engine  # noqa: F401  (engines are disposed by the tests)
-
-        with psycopg.connect(raw, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        drop_pg_schema(schema)
 
 
 @pytest.fixture

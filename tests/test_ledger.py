@@ -281,7 +281,7 @@ def test_late_amendment_becomes_adjustment_in_next_open_month(ledger, tmp_path):
     assert not [ln for r in dec.reps for ln in r.lines if ln.kind == "adjustment"]
 
 
-def test_late_cancellation_claws_back_in_the_open_month(ledger, tmp_path):
+def _cancel_d1_after_lock(ledger, tmp_path, when: str):  # noqa: ANN001
     with transaction(ledger) as s:
         import_folder(s, ACME, PLANS, "ops")
     close_through(ledger, "2026-10", lock_until="2026-10")
@@ -290,17 +290,32 @@ def test_late_cancellation_claws_back_in_the_open_month(ledger, tmp_path):
     def change(rows):
         for r in rows:
             if r["deal_id"] == "D1":
-                r["cancelled_on"] = "2026-10-30"  # effective in locked October, recorded late
+                r["cancelled_on"] = when
     rewrite(data / "deals.csv", change)
+    from compengine.ledger.store import ensure_period
+
     with transaction(ledger) as s:
         import_folder(s, data, PLANS, "ops")
-        from compengine.ledger.store import ensure_period
-
         ensure_period(s, Period.parse("2026-11"))
     with transaction(ledger) as s:
-        res = run_close(s, Period.parse("2026-11"), "ops")
+        return run_close(s, Period.parse("2026-11"), "ops")
+
+
+def test_late_cancellation_claws_back_in_the_open_month(ledger, tmp_path):
+    res = _cancel_d1_after_lock(ledger, tmp_path, "2026-11-05")  # D1 closed 2026-10-03, October is locked
     claws = {(ln.rep_id, ln.deal_id): (ln.amount, ln.ref_period) for r in res.reps for ln in r.lines if ln.kind == "clawback"}
     assert claws == {("R1", "D1"): (Decimal("-6000.00"), "2026-10"), ("M1", "D1"): (Decimal("-600.00"), "2026-10")}
+
+
+def test_late_cancellation_inside_the_close_month_recalculates_it(ledger, tmp_path):
+    # Cancelled on 2026-10-30, recorded after October was locked: October is recalculated without D1,
+    # so R1's later October deals move down a band. D2: 48,000 all in band 1 = 4,800 (was 5,200);
+    # D3: 30,000 all in band 1 at 5% = 1,500 (was 2,250); D1: 0 (was 6,000). M1's override on D1: -600.
+    res = _cancel_d1_after_lock(ledger, tmp_path, "2026-10-30")
+    adj = {(ln.rep_id, ln.deal_id): ln.amount for r in res.reps for ln in r.lines if ln.kind == "adjustment"}
+    assert adj == {("R1", "D1"): Decimal("-6000.00"), ("R1", "D2"): Decimal("-400.00"), ("R1", "D3"): Decimal("-750.00"),
+                   ("M1", "D1"): Decimal("-600.00")}
+    assert not [ln for r in res.reps for ln in r.lines if ln.kind == "clawback" and ln.deal_id == "D1"]
 
 
 def test_draw_balance_carries_across_months(ledger):

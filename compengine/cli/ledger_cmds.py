@@ -122,7 +122,9 @@ def close_run(ctx: Context, period, as_json: bool, no_explain: bool) -> None:
     with transaction(engine) as session:
         result = run_close(session, period, ctx.who, progress=lambda m: _stderr(f"close {period}: {m}"))
     if as_json:
-        click.echo(result_json(result), nl=False)
+        for e in result.exceptions:
+            _stderr(f"warning: {e}")
+        click.echo(result_json(result, detail=False), nl=False)
     else:
         click.echo(result_text(result, show_explain=not no_explain), nl=False)
 

@@ -181,6 +181,8 @@ def load_cancellations(session: Session, period: Period) -> list[Cancellation]:
     rows = []
     for deal_id, close_date, cancelled_on, event_id in candidates:
         cancel_period = str(Period.of(cancelled_on))
+        if Period.of(close_date) == Period.of(cancelled_on):
+            continue  # cancelled in its close month: never credited (late: the late-change recalculation reverses it)
         if cancel_period == str(period):
             rows.append((deal_id, close_date, cancelled_on))
         elif cancel_period in locks and event_id > (locks[cancel_period] or 0):
@@ -251,17 +253,22 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
     ).all()
     for lperiod, last_event_id, versions in locked:
         changed = session.execute(
-            select(DealEvent.deal_id, DealEvent.kind, DealEvent.amount)
+            select(DealEvent.deal_id, DealEvent.kind, DealEvent.amount, DealEvent.effective)
             .join(DealRow, DealRow.deal_id == DealEvent.deal_id)
             .where(DealRow.close_period == lperiod, DealEvent.id > (last_event_id or 0),
-                   DealEvent.kind.in_(("amended", "splits_changed")))
+                   DealEvent.kind.in_(("amended", "splits_changed", "cancelled")))
             .order_by(DealEvent.id)
         ).all()
-        if not changed:
-            continue
         what = {}
-        for deal_id, kind, amount in changed:
-            what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
+        for deal_id, kind, amount, effective in changed:
+            if kind == "cancelled":
+                if effective is None or str(Period.of(effective)) != lperiod:
+                    continue  # cancelled in a later month: a clawback, not a recalculation
+                what[deal_id] = f"cancelled on {effective} in its close month"
+            else:
+                what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
+        if not what:
+            continue
         lp = Period.parse(lperiod)
         inputs = load_inputs(session, lp, json.loads(versions) or None)
         shadow = inputs.calculate()
@@ -332,7 +339,10 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     say("loading inputs")
     inputs = load_inputs(session, period)
     say("recalculating late changes")
-    inputs.adjustments = late_change_adjustments(session, period, inputs.plans) + inputs.adjustments
+    late = late_change_adjustments(session, period, inputs.plans)
+    inputs.adjustments = late + inputs.adjustments
+    if late and inputs.cancellations:
+        inputs.cancellations = _with_late_changes(inputs.cancellations, late)
     say(f"calculating {len(inputs.credits):,} credit lines")
     result = inputs.calculate()
     say("storing lines")
@@ -391,6 +401,19 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
           period=str(period), entity="period", entity_id=str(period),
           after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes}, at=now)
     return row
+
+
+def _with_late_changes(cancellations: list[Cancellation], late: list[Adjustment]) -> list[Cancellation]:
+    """A deal corrected and cancelled in the same run: the clawback reverses the corrected earnings."""
+    extra: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for a in late:
+        if a.deal_id:
+            extra[(a.rep_id, a.deal_id)][0 if a.ref == LATE_COMMISSION else 1] += a.amount
+    out = []
+    for x in cancellations:
+        comm, other = extra.get((x.rep_id, x.deal_id), (ZERO, ZERO))
+        out.append(Cancellation(x.rep_id, x.deal_id, x.close_date, x.cancelled_on, x.commission + comm, x.other + other, x.period))
+    return out
 
 
 def _chunks(items: list, size: int):
