@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors, Source
@@ -111,23 +111,33 @@ def load_credits(session: Session, periods: list[str]) -> list[Credit]:
     """Credits of the deals closed in the given months (current amounts and splits)."""
     if not periods:
         return []
+    # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
+    # type processing would dominate. Money arrives as integer cents, dates as text on SQLite.
+    conn = session.connection()
+    marks = ", ".join(f":p{i}" for i in range(len(periods)))
+    params = {f"p{i}": p for i, p in enumerate(periods)}
+    as_date = _date_reader(conn.dialect.name)
     deals: list[Deal] = []
-    for row in session.execute(
-        select(DealRow.deal_id, DealRow.account, DealRow.deal_type, DealRow.amount, DealRow.currency, DealRow.close_date,
-               DealRow.owner_id, DealRow.term_months, DealRow.product, DealRow.cancelled_on)
-        .where(DealRow.close_period.in_(periods))
-        .order_by(DealRow.deal_id)
+    append = deals.append
+    for deal_id, account, deal_type, amount, currency, close_date, owner, term, product, cancelled in conn.execute(
+        text("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
+             f"cancelled_on FROM deals WHERE close_period IN ({marks}) ORDER BY deal_id"), params
     ):
-        deals.append(Deal(*row))
+        append(Deal(deal_id, account, deal_type, from_cents(amount), currency, as_date(close_date), owner, term, product,
+                    as_date(cancelled) if cancelled is not None else None))
     splits: dict[str, list[Split]] = defaultdict(list)
-    for deal_id, rep_id, pct, role in session.execute(
-        select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role)
-        .join(DealRow, DealRow.deal_id == SplitRow.deal_id)
-        .where(DealRow.close_period.in_(periods), SplitRow.superseded_at.is_(None))
-        .order_by(SplitRow.deal_id, SplitRow.id)
+    for deal_id, rep_id, pct, role in conn.execute(
+        text("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
+             f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL ORDER BY s.deal_id, s.id"), params
     ):
-        splits[deal_id].append(Split(deal_id, rep_id, pct, role))
+        splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
     return credit_deals(deals, splits)
+
+
+def _date_reader(dialect: str) -> Callable[[object], date]:
+    if dialect == "sqlite":
+        return lambda v: date.fromisoformat(v)  # type: ignore[arg-type]
+    return lambda v: v  # type: ignore[return-value]
 
 
 def load_state(session: Session, period: Period) -> dict[str, RepState]:
@@ -346,15 +356,16 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     say(f"calculating {len(inputs.credits):,} credit lines")
     result = inputs.calculate()
     say("storing lines")
-    session.execute(delete(PayoutLineRow).where(PayoutLineRow.period == str(period)))
-    session.execute(delete(RepPeriod).where(RepPeriod.period == str(period)))
+    conn = session.connection()
+    conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == str(period)))
+    conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == str(period)))
     pstr = str(period)
     lines = (
         (pstr, ln.rep_id, ln.seq, ln.kind, cents(ln.amount), ln.deal_id, cents(ln.credit), dtext(ln.rate),
          dtext(ln.multiplier), ln.tier, ln.rule, ln.explain, ln.ref_period, ln.ref, ln.role, dtext(ln.split_pct))
         for r in result.reps for ln in r.lines
     )
-    count = bulk_insert(session, "payout_lines", LINE_COLUMNS, lines)
+    count = bulk_insert(session, "payout_lines", LINE_COLUMNS, lines, has_dates=False)
     bulk_insert(
         session, "rep_periods",
         ["period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota",

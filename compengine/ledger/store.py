@@ -123,9 +123,11 @@ def invalidate_from(session: Session, period: Period, actor: str, why: str) -> l
     return out
 
 
-def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                has_dates: bool = True) -> int:
     """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite. Values must be plain
-    (int, str, date, None); convert money with :func:`cents` first."""
+    (int, str, date, datetime, None); convert money with :func:`cents` first. ``has_dates=False``
+    skips the per-value date conversion SQLite needs (a hot path for payout lines)."""
     conn = session.connection()
     dialect = conn.dialect.name
     count = 0
@@ -140,7 +142,7 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iter
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
     batch: list[Sequence[Any]] = []
     for row in rows:
-        batch.append(tuple(_sqlite_value(v) for v in row))
+        batch.append(tuple(_sqlite_value(v) for v in row) if has_dates else row)
         if len(batch) >= 50000:
             conn.exec_driver_sql(sql, batch)
             count += len(batch)
@@ -161,8 +163,14 @@ def _sqlite_value(v: Any) -> Any:
 
 
 def cents(value: Decimal | None) -> int | None:
-    return None if value is None else to_cents(value)
+    """Integer minor units of a cent amount (fast path for the usual two-place Decimal)."""
+    if value is None:
+        return None
+    if value.as_tuple().exponent == -2:
+        return int(value.scaleb(2))
+    return to_cents(value)
 
 
 def dtext(value: Decimal | None) -> str | None:
+    """Canonical text of an exact decimal."""
     return None if value is None else f"{value:f}"

@@ -1,0 +1,107 @@
+"""Benchmark: import and close one month of ~1,000,000 credit lines (10,000 reps) in the ledger.
+
+    .venv/bin/python benchmarks/bench_ledger.py --db sqlite:////tmp/bench.db
+    .venv/bin/python benchmarks/bench_ledger.py --db postgresql://postgres@127.0.0.1/test
+
+Generates a seeded company (one month of deals) into a temporary folder, imports
+it (one transaction), then runs the close of the month twice (the second run
+replaces the first: the idempotent rerun). Prints seconds, rows/s and the
+process's peak memory. Each phase runs in a fresh process so peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_generate(out: str, reps: int, deals: int) -> dict:
+    from compengine.generate import generate
+
+    t = time.perf_counter()
+    s = generate(out, seed=2026, reps=reps, deals=deals, year=2026, months=1, plans_dir=REPO / "plans")
+    return {"seconds": time.perf_counter() - t, "reps": s.reps, "deals": deals, "peak_mb": peak_mb()}
+
+
+def phase_import(db: str, data: str) -> dict:
+    from compengine.ledger import import_folder, open_ledger, transaction
+
+    engine = open_ledger(db)
+    t = time.perf_counter()
+    with transaction(engine) as s:
+        rep = import_folder(s, data, Path(data) / "plans", "bench")
+    secs = time.perf_counter() - t
+    return {"seconds": secs, "deals": rep.deals_added, "deals_per_s": rep.deals_added / secs, "peak_mb": peak_mb()}
+
+
+def phase_close(db: str, period: str) -> dict:
+    from compengine.core.periods import Period
+    from compengine.ledger import open_ledger, run_close, transaction
+
+    engine = open_ledger(db)
+    marks: dict[str, float] = {}
+    t0 = time.perf_counter()
+    last = [t0]
+
+    def progress(msg: str) -> None:
+        now = time.perf_counter()
+        marks[msg] = now - t0
+        last[0] = now
+
+    with transaction(engine) as s:
+        res = run_close(s, Period.parse(period), "bench", progress=progress)
+    secs = time.perf_counter() - t0
+    lines = sum(len(r.lines) for r in res.reps)
+    credits = sum(1 for r in res.reps for ln in r.lines if ln.kind == "commission")
+    return {"seconds": secs, "reps": len(res.reps), "payout_lines": lines, "commission_lines": credits,
+            "lines_per_s": lines / secs, "phases": marks, "total": str(res.total_payout), "peak_mb": peak_mb()}
+
+
+def run_phase(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--phase", *args], check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", default=None, help="ledger URL (default: a temporary SQLite file)")
+    ap.add_argument("--reps", type=int, default=10000)
+    ap.add_argument("--deals", type=int, default=880000)
+    ap.add_argument("--phase", nargs="*", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.phase:
+        name, *rest = a.phase
+        fn = {"generate": phase_generate, "import": phase_import, "close": phase_close}[name]
+        conv = [int(x) if x.isdigit() else x for x in rest]
+        print(json.dumps(fn(*conv)))
+        return
+    tmp = tempfile.mkdtemp(prefix="bench-ledger-")
+    db = a.db or f"sqlite:///{tmp}/ledger.db"
+    data = os.path.join(tmp, "data")
+    print(f"ledger {db.split('@')[-1]}, data {data}", flush=True)
+    g = run_phase("generate", data, str(a.reps), str(a.deals))
+    print(f"generate: {g['seconds']:.1f} s ({g['reps']} reps, {g['deals']:,} deals)", flush=True)
+    i = run_phase("import", db, data)
+    print(f"import:   {i['seconds']:.1f} s, {i['deals_per_s']:,.0f} deals/s, peak {i['peak_mb']:.0f} MB", flush=True)
+    for attempt in ("first", "rerun"):
+        c = run_phase("close", db, "2026-01")
+        print(f"close ({attempt}): {c['seconds']:.1f} s, {c['payout_lines']:,} payout lines "
+              f"({c['commission_lines']:,} commission) for {c['reps']:,} reps, {c['lines_per_s']:,.0f} lines/s, "
+              f"peak {c['peak_mb']:.0f} MB; phases {json.dumps({k: round(v, 1) for k, v in c['phases'].items()})}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
