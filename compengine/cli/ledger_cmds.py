@@ -268,3 +268,44 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
         return
     for r in rows:
         click.echo(f"{r['at']}  {r['actor']:<12} {r['action']:<18} {r['summary']}")
+
+
+@click.command("statements")
+@click.argument("period", callback=period_arg)
+@click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the PDFs [default: out/statements/PERIOD].")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: the number of cores].")
+@click.option("--html", is_flag=True, help="Also write each statement's HTML next to its PDF.")
+@click.option("--force", is_flag=True, help="Render every statement, even those unchanged since the last run.")
+@click.option("--company", envvar="COMPENGINE_COMPANY", default="Acme Software Inc.", show_default=True,
+              help="Company name in the header (or set COMPENGINE_COMPANY).")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Templates folder [default: statements/ in the repository].")
+@pass_ctx
+@handles_errors("no statement was written")
+def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | None, jobs: int | None, html: bool,
+               force: bool, company: str, templates_dir: Path | None) -> None:
+    """Render one PDF statement per rep for a calculated month, from the ledger.
+
+    A locked month's statements say LOCKED, a calculated one PRELIMINARY. Reruns
+    render only the statements whose content changed.
+
+    \b
+    Example:
+      compengine statements 2026-10
+      compengine statements 2026-10 --rep R1 --html --out /tmp/statements
+    """
+    import os
+
+    from compengine.cli.statements_cmd import render_with_progress
+    from compengine.ledger import transaction
+    from compengine.ledger.statement_source import ledger_statement_data
+
+    engine = _ledger(ctx)
+    with transaction(engine) as session:
+        items = ledger_statement_data(session, period, company, rep_ids=rep_ids)
+    if not items:
+        raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
+    out = out_dir or Path("out") / "statements" / str(period)
+    render_with_progress(items, out, jobs or os.cpu_count(), force=force, html=html, templates=templates_dir)
