@@ -274,15 +274,20 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
 
 
 def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError]:
-    """A deal must be in the currency of every receiver's plan in its close month."""
+    """A deal must be in the currency of every receiver's plan in its close month.
+
+    The receivers are those the credit stage pays: the primary split reps (the owner
+    when there are none) and the overlay reps.
+    """
     errors: list[CompError] = []
     by_rep = group_assignments(data.assignments)
-    receivers: dict[str, list[str]] = defaultdict(list)
+    primary: dict[str, list[str]] = defaultdict(list)
+    overlay: dict[str, list[str]] = defaultdict(list)
     for s in data.splits:
-        receivers[s.deal_id].append(s.rep_id)
+        (primary if s.role == "primary" else overlay)[s.deal_id].append(s.rep_id)
     for d in data.deals:
         period = Period.of(d.close_date)
-        for rep_id in [d.owner_id, *receivers.get(d.deal_id, ())]:
+        for rep_id in [*(primary.get(d.deal_id) or [d.owner_id]), *overlay.get(d.deal_id, ())]:
             a = resolve_assignment(by_rep.get(rep_id, ()), period)
             if a is None or a.plan_id not in plans:
                 continue

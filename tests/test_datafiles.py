@@ -168,6 +168,23 @@ def test_currency_of_a_split_receiver_is_checked_too(tmp_path):
     ]
 
 
+def test_currency_is_checked_against_receivers_not_an_owner_without_credit(tmp_path):
+    plans_dir = tmp_path / "plans"
+    plans_dir.mkdir()
+    for p in PLANS.glob("*.yaml"):
+        (plans_dir / p.name).write_text(p.read_text())
+    (plans_dir / "eu.yaml").write_text("id: eu\ncurrency: EUR\nquota: {annual: 1}\nrates: {new_logo: 0.1}\n")
+    # D2 is in EUR, owned by R1 (USD plan) but credited 100% to R2 (EUR plan): R1 receives nothing
+    folder = make_folder(
+        tmp_path,
+        assignments=GOOD["assignments.csv"].replace("R2,ae-2026", "R2,eu"),
+        deals=deals("D2,Initech,new_logo,80000.00,EUR,2026-10-14,R1,36,Platform,"),
+        splits="deal_id,rep_id,split_pct,role\nD2,R2,100,primary\n",
+    )
+    plans, _ = load_plans(plans_dir)
+    assert read_data_folder(folder, plans)[1] == []
+
+
 def test_bad_currency_code(tmp_path):
     errs = errors_for(tmp_path, deals=deals("D1,Globex,new_logo,60000.00,usd,2026-10-03,R1,12,Platform,"), splits=None)
     assert errs == ["deals.csv:2: currency: not a currency code 'usd' (e.g. USD)"]

@@ -430,6 +430,39 @@ def test_ytd_clawback_of_last_years_deal_is_not_repaid_by_a_true_up(tmp_path):
     assert feb.state.carry_balance == Decimal("3000.00")
 
 
+def test_switching_to_a_ytd_plan_mid_year_starts_a_new_year_to_date(tmp_path):
+    plans = {
+        "per.yaml": FLAT.replace("id: p", "id: per") + "    clawback: {window_days: 90}\n",
+        "y.yaml": """
+            id: y
+            currency: USD
+            quota: {annual: 1200000, measure: ytd}
+            rates: {new_logo: 0.10}
+            accelerators:
+              mode: retroactive
+              tiers:
+                - {upto: 1.0, multiplier: 1.0}
+                - {multiplier: 2.0}
+            clawback: {window_days: 90}
+        """,
+    }
+    res = months(tmp_path, plans, "2026-03", "2026-08", reps=REP,
+                 assignments="R1,per,2026-01-01,2026-06-30,\nR1,y,2026-07-01,,", deals="""
+        A,Stark,new_logo,300000.00,USD,2026-03-10,R1,12,,
+        C,Wayne,new_logo,50000.00,USD,2026-06-15,R1,12,,2026-07-20
+        B,Acme,new_logo,10000.00,USD,2026-07-20,R1,12,,
+    """)
+    # under the period plan: March A 300,000 x 10% = 30,000.00 ; June C 50,000 x 10% = 5,000.00
+    assert amounts(rep(res["2026-03"], "R1")) == [("commission", "A", "30000.00")]
+    # July, first month on y: YTD = July only (quota 100,000, credit B 10,000 = 10%, x1.0): B 1,000.00 and no
+    # true-up for A, paid under the other plan; C (closed in June, cancelled after 35 days) is clawed back
+    jul = rep(res["2026-07"], "R1")
+    assert jul.ytd_quota == Decimal("100000.00") and jul.ytd_credited == Decimal("10000.00")
+    assert amounts(jul) == [("commission", "B", "1000.00"), ("clawback", "C", "-5000.00"), ("carry_forward", None, "4000.00")]
+    # August: B still earns 1,000.00, 1,000.00 paid under y: nothing to true up (C's commission was never in y's tally)
+    assert rep(res["2026-08"], "R1").lines == []
+
+
 # --------------------------------------------------------------------------- draws
 
 DRAW_PLAN = """

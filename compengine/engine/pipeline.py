@@ -367,10 +367,17 @@ def _calculate(
         lines: list[Line] = []
         ytd_quota = ytd_credited = None
         comm_paid_delta = ZERO
-        clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period)
+        # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
+        same_tally = prior.ytd_year == period.year and prior.ytd_plan in (None, plan.id)
+        tally = prior.ytd_paid if same_tally else ZERO
+        on_plan = _months_on_plan(plan, assignments.get(rep_id, ()), period) if plan.measure == "ytd" else None
+        clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period, on_plan)
         if plan.measure == "ytd":
+            assert on_plan is not None
             prior_credits = sorted(
-                (c for c in ytd_by_rep.get(rep_id, ()) if c.currency == plan.currency and counts(c, plan)), key=_credit_key
+                (c for c in ytd_by_rep.get(rep_id, ())
+                 if c.currency == plan.currency and counts(c, plan) and Period.of(c.close_date) in on_plan),
+                key=_credit_key,
             )
             ytd_quota = _ytd_quota(plan, assignments.get(rep_id, ()), hire, period)
             prior_total = sum((c.credit for c in prior_credits), ZERO)
@@ -381,7 +388,7 @@ def _calculate(
             lines.extend(comm)
             # commission clawed back this month leaves the paid tally first, so the
             # true-up re-bands the remaining deals instead of reversing it twice
-            paid = (prior.ytd_paid if prior.ytd_year == period.year else ZERO) - clawed
+            paid = tally - clawed
             true_up = earned_before - paid
             if true_up != 0:
                 lines.append(
@@ -498,8 +505,7 @@ def _calculate(
             components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
         payout = sum((ln.amount for ln in lines), ZERO)
         assert payout == earnings, (rep_id, payout, earnings)
-        ytd_paid = (prior.ytd_paid if prior.ytd_year == period.year else ZERO) + comm_paid_delta
-        new_state = RepState(draw_bal, carry, ytd_paid, period.year)
+        new_state = RepState(draw_bal, carry, tally + comm_paid_delta, period.year, plan.id)
         results.append(
             RepResult(rep_id, plan.id, plan.currency, plan.measure, quota, credited, attainment, ytd_quota, ytd_credited,
                       tenure, lines, components, payout, new_state, notes)
@@ -507,17 +513,31 @@ def _calculate(
     return PeriodResult(pstr, results, exceptions)
 
 
-def _clawed_commission(cancels: Iterable[Cancellation], plan: Plan, period: Period) -> Decimal:
+def _clawed_commission(
+    cancels: Iterable[Cancellation], plan: Plan, period: Period, on_plan: set[Period] | None = None
+) -> Decimal:
     """Commission paid earlier in this plan year on deals clawed back this month.
 
-    It leaves the year-to-date paid tally (commission paid in an earlier year was
-    never in this year's tally, so it is not taken out of it).
+    It leaves the year-to-date paid tally. Commission paid in an earlier year, or
+    (``on_plan`` given) in a month the rep was on another plan, was never in this
+    tally, so it is not taken out of it.
     """
-    return sum(
-        (x.commission for x in cancels
-         if plan.clawback_applies(x.close_date, x.cancelled_on) and Period.parse(x.period).year == period.year),
-        ZERO,
-    )
+    total = ZERO
+    for x in cancels:
+        if not plan.clawback_applies(x.close_date, x.cancelled_on):
+            continue
+        paid_in = Period.parse(x.period)
+        if paid_in.year == period.year and (on_plan is None or paid_in in on_plan):
+            total += x.commission
+    return total
+
+
+def _months_on_plan(plan: Plan, rep_assignments: Sequence[Assignment], period: Period) -> set[Period]:
+    """The months of the plan year through ``period`` in which the rep's assignment is this plan."""
+    return {
+        m for m in period.year_start().months_through(period)
+        if (a := resolve_assignment(rep_assignments, m)) is not None and a.plan_id == plan.id
+    }
 
 
 def _attain_dec(credit: Decimal, quota: Decimal) -> Decimal:

@@ -117,6 +117,7 @@ class RepState:
     carry_balance: Decimal = ZERO  # negative months carried forward, still to be recovered
     ytd_paid: Decimal = ZERO  # commission + true-ups - commission clawed back, plan year to date
     ytd_year: int = 0
+    ytd_plan: str | None = None  # the plan ytd_paid was tallied under (None: unknown, taken as the same plan)
 
 
 EMPTY_STATE = RepState()
