@@ -148,10 +148,9 @@ def load_state(session: Session, period: Period) -> dict[str, RepState]:
         .group_by(RepPeriod.rep_id)
         .subquery()
     )
-    q = select(RepPeriod.rep_id, RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.ytd_paid, RepPeriod.ytd_year).join(
-        latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period)
-    )
-    return {rep_id: RepState(db, cb, yp, yy) for rep_id, db, cb, yp, yy in session.execute(q)}
+    q = select(RepPeriod.rep_id, RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.ytd_paid, RepPeriod.ytd_year,
+               RepPeriod.ytd_plan).join(latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period))
+    return {rep_id: RepState(db, cb, yp, yy, plan) for rep_id, db, cb, yp, yy, plan in session.execute(q)}
 
 
 def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tuple[str, str], list]:
@@ -255,8 +254,12 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
 
 def late_change_adjustments(session: Session, period: Period, plans_now: dict[str, Plan]) -> list[Adjustment]:
     """Recalculate locked months whose deals changed after the lock; the differences
-    (per rep and deal, commission and other earnings) become adjustment lines now."""
+    (per rep and deal, commission and other earnings) become adjustment lines now.
+    A line that pays a dispute approved by correction names it in its explain text."""
+    from compengine.ledger.disputes import correction_disputes  # disputes reads load_inputs from here
+
     out: list[Adjustment] = []
+    disputed = correction_disputes(session, period)
     locked = session.execute(
         select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.plan_versions)
         .where(PeriodRow.status == "locked", PeriodRow.period < str(period)).order_by(PeriodRow.period)
@@ -315,6 +318,9 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             label = "commission" if part == 0 else "SPIFF/override"
             reason = (f"Late change: {deal_id} ({cause}) recalculated for {lperiod}: {label} "
                       f"{now_paid[key]:,.2f}, was {was_paid[key]:,.2f}")
+            ids = sorted(disputed.get((rep_id, deal_id, lperiod), []) + disputed.get((rep_id, None, lperiod), []))
+            if ids:
+                reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"
             out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod,
                                   LATE_COMMISSION if part == 0 else LATE_OTHER, counts_as_commission=part == 0))
     return out
@@ -369,10 +375,11 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     bulk_insert(
         session, "rep_periods",
         ["period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota",
-         "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year", "notes"],
+         "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year", "ytd_plan",
+         "notes"],
         ((pstr, r.rep_id, r.plan_id, r.currency, r.measure, cents(r.quota), cents(r.credited), dtext(r.attainment),
           cents(r.ytd_quota), cents(r.ytd_credited), r.tenure_month, cents(r.payout), cents(r.state.draw_balance),
-          cents(r.state.carry_balance), cents(r.state.ytd_paid), r.state.ytd_year, "\n".join(r.notes))
+          cents(r.state.carry_balance), cents(r.state.ytd_paid), r.state.ytd_year, r.state.ytd_plan, "\n".join(r.notes))
          for r in result.reps),
     )
     total = result.total_payout

@@ -146,6 +146,7 @@ class RepPeriod(Base):
     carry_balance: Mapped[Decimal] = mapped_column(Cents)
     ytd_paid: Mapped[Decimal] = mapped_column(Cents)
     ytd_year: Mapped[int] = mapped_column(Integer)
+    ytd_plan: Mapped[str | None] = mapped_column(String(64), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
