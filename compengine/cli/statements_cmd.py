@@ -1,0 +1,84 @@
+"""``compengine statements-calc``: rep statements as PDF from plan files and CSVs, no database.
+
+A stand-in until the ledger's ``compengine statements PERIOD`` lands: both call
+:func:`compengine.statements.render_statements`; this one builds the statements
+from :func:`compengine.statements.calc_statement_data` (always preliminary).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from compengine.cli.common import handles_errors, period_arg
+from compengine.core.errors import CompErrors
+from compengine.datafiles import read_data_folder
+from compengine.plans import load_plans
+from compengine.statements import RenderReport, StatementData, calc_statement_data, render_statements
+
+
+def render_with_progress(items: list[StatementData], out: Path, jobs: int | None, *, force: bool, html: bool,
+                         templates: Path | None) -> RenderReport:
+    """Render with a progress bar on stderr, then print what was done.
+
+    Shared by every command that renders statements (this one and the ledger's
+    ``compengine statements``): they build the items, this does the rest.
+    ``jobs`` None = one worker per core.
+    """
+    with click.progressbar(length=len(items), label="Rendering statements", file=sys.stderr,
+                           show_pos=True) as bar:
+        report = render_statements(items, out, jobs, force=force, html=html, templates_dir=templates,
+                                   progress=lambda _path, _status: bar.update(1))
+    for pdf, message in report.failed:
+        click.echo(f"{pdf}: {message}", err=True)
+    click.echo(f"{len(report.rendered)} rendered, {len(report.skipped)} unchanged (skipped)"
+               + (f", {len(report.failed)} failed" if report.failed else "") + f" in {report.out_dir}")
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} statement(s) failed to render; the others are in {report.out_dir}")
+    return report
+
+
+@click.command("statements-calc")
+@click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Data folder with the CSVs.")
+@click.option("--period", required=True, callback=period_arg, help="Month of the statements, YYYY-MM.")
+@click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/statements"),
+              show_default=True, help="Folder for the PDFs (and the manifest of what they contain).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: the number of cores].")
+@click.option("--html", is_flag=True, help="Also write each statement's HTML next to its PDF.")
+@click.option("--force", is_flag=True, help="Render every statement, even those unchanged since the last run.")
+@click.option("--company", default=None, help="Company name for the header [default: the data folder's name].")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Templates folder [default: statements/ in the repository].")
+@handles_errors("no statement was written")
+def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], out_dir: Path,
+                    jobs: int | None, html: bool, force: bool, company: str | None, templates_dir: Path | None) -> None:
+    """Render one PDF statement per rep for PERIOD from plan files and CSVs (preliminary).
+
+    Calculates the plan year through PERIOD, as `compengine calc` does, and
+    writes statement-PERIOD-REP.pdf files. Statements whose content has not
+    changed since the last run in the same folder are not rendered again.
+
+    \b
+    Example:
+      compengine statements-calc --plans plans --data examples/acme --period 2026-10
+      compengine statements-calc --plans plans --data examples/acme --period 2026-10 --rep R1 --html --out /tmp/st
+    """
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    unknown = [r for r in rep_ids if r not in data.reps]
+    if unknown:
+        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    name = company or data_dir.resolve().name.replace("_", " ").replace("-", " ").title()
+    items = calc_statement_data(data, plans, period, name, rep_ids=rep_ids)
+    if not items:
+        raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
+    render_with_progress(items, out_dir, jobs, force=force, html=html, templates=templates_dir)

@@ -1,0 +1,619 @@
+"""The statement view model: what a statement shows, as plain values, and how it is laid out.
+
+Two steps, both pure (no I/O, no clock):
+
+* :class:`StatementData` is the input: one rep's month as the engine or the
+  ledger computed it (figures, payout lines, balances, year to date, disputes).
+  It is built by :func:`compengine.statements.build.statement_data_from_calc`
+  from files, or by the ledger from the database; both must fill it the same way.
+* :func:`statement_view` turns it into a :class:`StatementView`: every label,
+  percent, date and rate already written out as text, every amount an
+  already-rounded cent :class:`~decimal.Decimal` (the template formats amounts
+  with its one ``money`` filter, :func:`format_money`, and does no arithmetic).
+
+The only arithmetic here is the breakdown of commission into its base and its
+accelerators (``base = round(credit x rate)`` per commission line, in the plan's
+rounding mode, the one named rounding boundary of this module; ``accelerators =
+line amount - base``, so the two add up to the commission line exactly), sums
+of already-rounded lines, and the opening balances (closing minus this month's
+movements). :func:`statement_view` refuses data that does not tie out: the
+components must equal the lines by kind and add up to the payout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from compengine.core.money import CENT, CONTEXT, ZERO, round_money
+from compengine.core.periods import Period
+from compengine.engine.records import COMPONENTS, Line
+from compengine.plans.model import Plan
+
+STATUSES = ("locked", "preliminary")
+HUNDRED = Decimal(100)
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True, slots=True)
+class DealInfo:
+    """What a statement shows about a deal behind a line."""
+
+    account: str  # customer account name
+    deal_type: str  # new_logo | expansion | renewal
+    close_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class YtdMonth:
+    """One row of the year-to-date table: a month of the plan year the rep was paid in."""
+
+    period: str  # YYYY-MM
+    credited: Decimal  # credit counted that month (cents)
+    payout: Decimal  # net payout of that month (cents)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    """A dispute the rep raised that touches this month."""
+
+    id: str  # the dispute's id, e.g. "7"
+    status: str  # open | approved | rejected (shown as written)
+    deal_id: str | None  # the deal disputed, if any
+    amount_claimed: Decimal | None  # what the rep claims (cents), if stated
+    reason: str  # the rep's words
+    resolution: str = ""  # finance's note once resolved ("" while open)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementData:
+    """One rep's month, as the statement needs it. All amounts are cent Decimals, already rounded.
+
+    ``lines`` are the rep's payout lines of the month (every kind, in ``seq``
+    order); ``components`` sums them by kind (keys of
+    :data:`compengine.engine.records.COMPONENTS`) and ``payout`` is their total.
+    The adjustment lines (kind ``adjustment``, with ``explain`` = reason,
+    ``ref_period``, ``ref`` and maybe ``deal_id``) are part of ``lines``;
+    :attr:`adjustments` lists them.
+    """
+
+    company: str  # company name, printed in the header of every page
+    period: str  # the month, YYYY-MM
+    status: str  # "locked" (final) or "preliminary" (may still change)
+    rep_id: str
+    rep_name: str
+    team: str  # "" when unknown
+    email: str  # "" when unknown
+    manager_name: str | None  # the rep's manager's name, None without a manager
+    plan: Plan  # the compiled plan of the month: id, name, currency, rounding, tiers, ramp, draw
+    measure: str  # "period" or "ytd": what attainment is measured on
+    quota: Decimal  # the month's quota (after ramp)
+    credited: Decimal  # credit counted this month
+    attainment: Decimal  # credited / quota (ytd plans: ytd_credited / ytd_quota), 4 places; 0 without quota
+    ytd_quota: Decimal | None  # ytd plans only: quota of the plan year through this month
+    ytd_credited: Decimal | None  # ytd plans only: credit of the plan year through this month
+    tenure_month: int | None  # 1 = the hire month; None without a hire date (shows ramp and draw months)
+    lines: tuple[Line, ...]  # the month's payout lines, every kind, in seq order
+    deals: Mapping[str, DealInfo]  # deal_id -> DealInfo for (at least) every deal_id in lines
+    components: Mapping[str, Decimal]  # kind -> sum of lines of that kind (missing kinds count as 0)
+    payout: Decimal  # net payout of the month = sum of lines
+    ytd: tuple[YtdMonth, ...]  # months of the plan year through this one, in order (this month last)
+    draw_balance: Decimal  # draw still to be recovered, after this month
+    carry_balance: Decimal  # negative balance carried forward, after this month
+    disputes: tuple[Dispute, ...] = field(default=())  # disputes touching this month
+
+    @property
+    def adjustments(self) -> tuple[Line, ...]:
+        """The adjustment lines of the month (late corrections, manual adjustments, approved disputes)."""
+        return tuple(ln for ln in self.lines if ln.kind == "adjustment")
+
+    @property
+    def currency(self) -> str:
+        return self.plan.currency
+
+
+# --------------------------------------------------------------------------- view
+
+
+@dataclass(frozen=True, slots=True)
+class BarTick:
+    x: str  # position in SVG units
+    label: str  # "100%"
+
+
+@dataclass(frozen=True, slots=True)
+class BarBand:
+    x: str
+    width: str
+    label: str  # "x1.5"
+    label_x: str
+    shade: int  # 0, 1, 2...: alternating fills
+
+
+@dataclass(frozen=True, slots=True)
+class AttainmentBar:
+    """Geometry of the attainment bar, in SVG user units (the template only places it)."""
+
+    width: str  # total width of the SVG
+    track_x: str
+    track_width: str
+    fill_width: str  # the attained part
+    marker_x: str
+    marker_label: str  # "138.00%"
+    marker_anchor: str  # start | middle | end
+    overflow: bool  # attainment runs past the drawn scale
+    bands: tuple[BarBand, ...]
+    ticks: tuple[BarTick, ...]
+    description: str  # text alternative
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRow:
+    key: str  # component kind, or "commission_base" / "accelerators"
+    label: str
+    note: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DealLineRow:
+    seq: int
+    kind: str  # "Commission", "SPIFF", ...
+    deal_id: str
+    account: str
+    deal_type: str  # "New logo"
+    close_date: str
+    split: str  # "Primary 60%", "Overlay 50%", "" for a whole deal
+    credit: Decimal | None
+    rate: str  # "10%"
+    multiplier: str  # "x1.5"
+    band: str  # "2"
+    amount: Decimal
+    explain: str
+    negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OtherLineRow:
+    seq: int
+    kind: str
+    amount: Decimal
+    explain: str
+    negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentRow:
+    seq: int
+    reason: str
+    deal_id: str
+    ref_period: str
+    ref: str
+    amount: Decimal
+    negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeRow:
+    id: str
+    status: str
+    deal_id: str
+    amount_claimed: Decimal | None
+    reason: str
+    resolution: str
+
+
+@dataclass(frozen=True, slots=True)
+class YtdRow:
+    period: str
+    label: str  # "Oct 2026"
+    credited: Decimal
+    payout: Decimal
+    cumulative: Decimal
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    title: str
+    description: str
+    opening: Decimal
+    movements: tuple[tuple[str, Decimal], ...]  # (label, signed amount)
+    closing: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    label: str
+    value: Decimal | None  # money, formatted by the template
+    text: str  # used when value is None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementView:
+    """Everything the template prints, already rounded (amounts) or written out (the rest)."""
+
+    name: str  # file stem: statement-2026-10-R1
+    company: str
+    period: str
+    period_label: str  # "October 2026"
+    status: str  # locked | preliminary
+    status_label: str  # LOCKED | PRELIMINARY
+    status_note: str
+    rep_id: str
+    rep_name: str
+    team: str
+    email: str
+    manager: str
+    plan_id: str
+    plan_name: str
+    currency: str
+    measure_label: str
+    figures: tuple[Figure, ...]  # quota, credited, attainment (and ytd ones)
+    attainment_label: str
+    notes: tuple[str, ...]  # ramp, draw month, no quota...
+    bar: AttainmentBar | None
+    components: tuple[ComponentRow, ...]  # non-zero ones (commission base and accelerators always)
+    zero_components: str  # "true-ups, cap, ..." that are zero this month
+    payout: Decimal
+    deal_lines: tuple[DealLineRow, ...]
+    deal_lines_total: Decimal
+    other_lines: tuple[OtherLineRow, ...]
+    other_lines_total: Decimal
+    adjustments: tuple[AdjustmentRow, ...]
+    adjustments_total: Decimal
+    disputes: tuple[DisputeRow, ...]
+    ytd: tuple[YtdRow, ...]
+    ytd_credited: Decimal
+    ytd_payout: Decimal
+    balances: tuple[BalanceView, ...]
+
+
+class StatementDataError(ValueError):
+    """The data does not make a consistent statement (it would not tie out)."""
+
+
+KIND_LABELS = {
+    "commission": "Commission",
+    "true_up": "True-up",
+    "spiff": "SPIFF",
+    "cap": "Cap",
+    "clawback": "Clawback",
+    "override": "Override",
+    "adjustment": "Adjustment",
+    "balance_recovery": "Balance recovered",
+    "draw": "Draw",
+    "draw_recovery": "Draw recovery",
+    "carry_forward": "Carried forward",
+}
+COMPONENT_ROWS = (  # (key, label, note) in statement order; commission splits into base + accelerators
+    ("commission_base", "Commission", "credit × rate, at the base rate"),
+    ("accelerators", "Accelerators", "band multipliers above ×1"),
+    ("true_up", "True-ups", "earlier months re-rated year to date"),
+    ("spiff", "SPIFFs", "bonuses on qualifying deals"),
+    ("cap", "Cap", "commission above the monthly cap"),
+    ("clawback", "Clawbacks", "earlier deals cancelled"),
+    ("override", "Overrides", "on your team's credit"),
+    ("adjustment", "Adjustments", "see Adjustments below"),
+    ("draw", "Draw", "top-up to the draw amount"),
+    ("draw_recovery", "Draw recovery", "earlier draws paid back"),
+    ("balance_recovery", "Balance recovered", "negative balance from earlier months"),
+    ("carry_forward", "Carried forward", "negative month, recovered later"),
+)
+ALWAYS_SHOWN = ("commission_base", "accelerators")
+DEAL_TYPES = {"new_logo": "New logo", "expansion": "Expansion", "renewal": "Renewal"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+def format_money(value: Decimal | None) -> str:
+    """The one money format: thousands separators, two places, a leading minus. Never rounds.
+
+    Refuses floats and amounts with fractions of a cent (rounding happens before, never here).
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"money must be a Decimal, got {type(value).__name__} {value!r}")
+    if value != value.quantize(CENT, context=CONTEXT):
+        raise ValueError(f"{value} has fractions of a cent: round it before formatting")
+    if value == 0:
+        value = ZERO  # no "-0.00"
+    return f"{value:,.2f}"
+
+
+def statement_name(period: str, rep_id: str) -> str:
+    """The file stem of a statement: ``statement-2026-10-R1`` (unsafe characters in the rep id become ``_``)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in rep_id).lstrip(".") or "_"
+    return f"statement-{period}-{safe}"
+
+
+def _pct(x: Decimal) -> str:
+    """A rate or fraction as a percent, exactly: 0.1 -> 10%, 0.015 -> 1.5%."""
+    return f"{(x * HUNDRED).normalize():f}%"
+
+
+def _attainment(x: Decimal) -> str:
+    return f"{(x * HUNDRED).quantize(CENT, context=CONTEXT):f}%"
+
+
+def _mult(x: Decimal | None) -> str:
+    return "" if x is None else f"×{x:f}"
+
+
+def _period_label(period: str, short: bool = False) -> str:
+    p = Period.parse(period)
+    name = MONTHS[p.month - 1]
+    return f"{name[:3] if short else name} {p.year}"
+
+
+def _sum(values) -> Decimal:
+    return sum(values, ZERO)
+
+
+# --------------------------------------------------------------------------- the bar
+
+BAR_WIDTH = Decimal(300)
+BAR_LEFT = Decimal(4)
+BAR_RIGHT = Decimal(4)
+
+
+def _u(x: Decimal) -> str:
+    return f"{x.quantize(Decimal('0.1'), context=CONTEXT):f}"
+
+
+def _attainment_bar(plan: Plan, attainment: Decimal, label: str) -> AttainmentBar:
+    uppers = [t.upper for t in plan.tiers if t.upper is not None]
+    top = max(uppers + [Decimal(1)])
+    # the scale runs a quarter past the last threshold, or past the attainment (up to twice that threshold)
+    scale = max(top * Decimal("1.25"), min(attainment * Decimal("1.08"), top * 2))
+    scale = (scale * 4).to_integral_value(rounding="ROUND_CEILING", context=CONTEXT) / 4  # a quarter step
+    track = BAR_WIDTH - BAR_LEFT - BAR_RIGHT
+
+    def x_of(a: Decimal) -> Decimal:
+        return BAR_LEFT + track * min(a, scale) / scale
+
+    bands: list[BarBand] = []
+    ticks: list[BarTick] = []
+    for i, t in enumerate(plan.tiers):
+        lo = x_of(t.lower)
+        hi = x_of(t.upper if t.upper is not None else scale)
+        mid = (lo + hi) / 2
+        bands.append(BarBand(_u(lo), _u(hi - lo), f"×{t.multiplier:f}" if hi - lo >= 48 else "", _u(mid), i % 2))
+        if t.upper is not None:
+            ticks.append(BarTick(_u(hi), _pct(t.upper)))
+    if Decimal(1) not in uppers:  # quota itself is always marked
+        ticks.append(BarTick(_u(x_of(Decimal(1))), "100%"))
+        ticks.sort(key=lambda t: Decimal(t.x))
+    mx = x_of(attainment)
+    anchor = "middle"
+    if mx < BAR_LEFT + 22:
+        anchor = "start"
+    elif mx > BAR_WIDTH - BAR_RIGHT - 22:
+        anchor = "end"
+    bands_text = ", ".join(
+        f"{_pct(t.lower)}{'-' + _pct(t.upper) if t.upper is not None else '+'} ×{t.multiplier:f}" for t in plan.tiers
+    )
+    return AttainmentBar(
+        width=_u(BAR_WIDTH),
+        track_x=_u(BAR_LEFT),
+        track_width=_u(track),
+        fill_width=_u(mx - BAR_LEFT),
+        marker_x=_u(mx),
+        marker_label=label,
+        marker_anchor=anchor,
+        overflow=attainment > scale,
+        bands=tuple(bands),
+        ticks=tuple(ticks),
+        description=f"Attainment {label}; bands {bands_text}",
+    )
+
+
+# --------------------------------------------------------------------------- the view
+
+
+def _check(data: StatementData) -> None:
+    if data.status not in STATUSES:
+        raise StatementDataError(f"{data.rep_id} {data.period}: status must be locked or preliminary, got {data.status!r}")
+    try:
+        Period.parse(data.period)
+    except ValueError as exc:
+        raise StatementDataError(f"{data.rep_id}: {exc}") from None
+    by_kind: dict[str, Decimal] = {}
+    for ln in data.lines:
+        by_kind[ln.kind] = by_kind.get(ln.kind, ZERO) + ln.amount
+    for kind in set(by_kind) | set(data.components):
+        if kind not in KIND_LABELS:
+            raise StatementDataError(f"{data.rep_id} {data.period}: unknown line kind {kind!r}")
+        if by_kind.get(kind, ZERO) != data.components.get(kind, ZERO):
+            raise StatementDataError(
+                f"{data.rep_id} {data.period}: component {kind} is {data.components.get(kind, ZERO)} "
+                f"but its lines sum to {by_kind.get(kind, ZERO)}"
+            )
+    total = _sum(data.components.values())
+    if total != data.payout:
+        raise StatementDataError(f"{data.rep_id} {data.period}: components sum to {total}, payout is {data.payout}")
+
+
+def _base(ln: Line, rounding: str) -> Decimal:
+    """The base-rate part of a commission line: credit x rate, rounded once (plan's mode)."""
+    if ln.credit is None or ln.rate is None:
+        return ln.amount
+    return round_money(CONTEXT.multiply(ln.credit, ln.rate), rounding)
+
+
+def statement_view(data: StatementData) -> StatementView:
+    """Lay out one statement (pure). Raises :class:`StatementDataError` when the data does not tie out."""
+    _check(data)
+    plan = data.plan
+    comps = {k: data.components.get(k, ZERO) for k in COMPONENTS}
+
+    # components: commission = base + accelerators, exactly
+    base = _sum(_base(ln, plan.rounding) for ln in data.lines if ln.kind == "commission")
+    values = dict(comps)
+    values["commission_base"] = base
+    values["accelerators"] = comps["commission"] - base
+    rows: list[ComponentRow] = []
+    zero: list[str] = []
+    for key, label, note in COMPONENT_ROWS:
+        amount = values[key]
+        if key == "accelerators" and amount < 0:
+            label, note = "Decelerators", "band multipliers below ×1"
+        if amount != 0 or key in ALWAYS_SHOWN:
+            rows.append(ComponentRow(key, label, note, amount))
+        else:
+            zero.append(label.lower() if label != "SPIFFs" else label)
+    if _sum(r.amount for r in rows) != data.payout:  # pragma: no cover - guaranteed by _check
+        raise StatementDataError(f"{data.rep_id} {data.period}: breakdown does not add up to the payout")
+
+    # lines: deal lines, other lines, adjustments; each line appears exactly once
+    deal_rows: list[DealLineRow] = []
+    other_rows: list[OtherLineRow] = []
+    adj_rows: list[AdjustmentRow] = []
+    for ln in sorted(data.lines, key=lambda ln: ln.seq):
+        if ln.kind == "adjustment":
+            adj_rows.append(AdjustmentRow(ln.seq, ln.explain, ln.deal_id or "", ln.ref_period or "", ln.ref or "",
+                                          ln.amount, ln.amount < 0))
+        elif ln.deal_id:
+            info = data.deals.get(ln.deal_id)
+            if ln.role is None or ln.split_pct is None:
+                split = ""
+            elif ln.role == "primary" and ln.split_pct == HUNDRED:
+                split = "100%"
+            else:
+                split = f"{ln.role.capitalize()} {(ln.split_pct).normalize():f}%"
+            deal_rows.append(DealLineRow(
+                seq=ln.seq,
+                kind=KIND_LABELS[ln.kind],
+                deal_id=ln.deal_id,
+                account=info.account if info else "",
+                deal_type=DEAL_TYPES.get(info.deal_type, info.deal_type) if info else "",
+                close_date=info.close_date.isoformat() if info else "",
+                split=split,
+                credit=ln.credit,
+                rate=_pct(ln.rate) if ln.rate is not None else "",
+                multiplier=_mult(ln.multiplier),
+                band=str(ln.tier) if ln.tier is not None else "",
+                amount=ln.amount,
+                explain=ln.explain,
+                negative=ln.amount < 0,
+            ))
+        else:
+            other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0))
+
+    # summary figures
+    quota_basis = (data.ytd_quota if data.measure == "ytd" else data.quota) or ZERO
+    att_label = _attainment(data.attainment) if quota_basis > 0 else "n/a"
+    figures = [Figure("Quota this month", data.quota, ""), Figure("Credited this month", data.credited, "")]
+    if data.measure == "ytd":
+        figures.append(Figure("Quota year to date", data.ytd_quota or ZERO, ""))
+        figures.append(Figure("Credited year to date", data.ytd_credited or ZERO, ""))
+    figures.append(Figure("Attainment" + (" year to date" if data.measure == "ytd" else ""), None, att_label))
+    notes: list[str] = []
+    pct = plan.ramp_pct(data.tenure_month)
+    if data.tenure_month is not None and pct != HUNDRED:
+        notes.append(f"Ramp: month {data.tenure_month} since hire, quota at {pct.normalize():f}% of a full month.")
+    if quota_basis <= 0:
+        notes.append("No quota this month: credit is paid at base rates.")
+    if plan.draw is not None and plan.in_draw(data.tenure_month):
+        kind = "recoverable" if plan.draw.recoverable else "guaranteed, not recovered"
+        notes.append(f"Draw month {data.tenure_month} of {plan.draw.months}: pay is at least "
+                     f"{format_money(plan.draw.amount)} ({kind}).")
+    bar = _attainment_bar(plan, data.attainment, att_label) if quota_basis > 0 else None
+
+    # year to date
+    ytd_rows: list[YtdRow] = []
+    running = ZERO
+    quiet: list[YtdMonth] = []  # a run of months with nothing credited or paid: one row
+
+    def flush() -> None:
+        if quiet:
+            first, last = quiet[0].period, quiet[-1].period
+            label = _period_label(first, short=True)
+            if last != first:
+                label = f"{label[:3]}–{_period_label(last, short=True)}"
+            ytd_rows.append(YtdRow(first, label, ZERO, ZERO, running, False))
+            quiet.clear()
+
+    for m in data.ytd:
+        if m.credited == 0 and m.payout == 0 and m.period != data.period:
+            quiet.append(m)
+            continue
+        flush()
+        running += m.payout
+        ytd_rows.append(YtdRow(m.period, _period_label(m.period, short=True), m.credited, m.payout, running,
+                               m.period == data.period))
+    flush()
+
+    # balances: opening = closing - this month's movements
+    balances: list[BalanceView] = []
+    draw_line = comps["draw"]
+    draw_rec = comps["draw_recovery"]
+    if plan.in_draw(data.tenure_month) or data.draw_balance != 0 or draw_line != 0 or draw_rec != 0:
+        advanced = draw_line if (plan.draw is None or plan.draw.recoverable) else ZERO
+        if plan.draw is None:
+            desc = "No draw on this plan; a balance from an earlier plan is recovered from earnings."
+        elif plan.draw.recoverable:
+            desc = (f"Recoverable draw: {format_money(plan.draw.amount)} a month for the first {plan.draw.months} "
+                    f"months; top-ups are recovered from later earnings above the draw.")
+        else:
+            desc = (f"Guaranteed draw: {format_money(plan.draw.amount)} a month for the first {plan.draw.months} "
+                    f"months; top-ups are not recovered.")
+        balances.append(BalanceView(
+            "Draw balance", desc, data.draw_balance - advanced - draw_rec,
+            (("Advanced this month", advanced), ("Recovered this month", draw_rec)), data.draw_balance,
+        ))
+    bal_rec = comps["balance_recovery"]
+    carried = comps["carry_forward"]
+    if data.carry_balance != 0 or bal_rec != 0 or carried != 0:
+        balances.append(BalanceView(
+            "Negative balance carried", "When a month's lines sum to less than zero nothing is paid; the "
+            "difference is carried and recovered from later payouts.",
+            data.carry_balance - bal_rec - carried,
+            (("Recovered this month", bal_rec), ("Carried this month", carried)), data.carry_balance,
+        ))
+
+    locked = data.status == "locked"
+    return StatementView(
+        name=statement_name(data.period, data.rep_id),
+        company=data.company,
+        period=data.period,
+        period_label=_period_label(data.period),
+        status=data.status,
+        status_label=data.status.upper(),
+        status_note=("Final: the month is locked. Later corrections appear as adjustments in an open month."
+                     if locked else "Preliminary: figures may change until the month is locked."),
+        rep_id=data.rep_id,
+        rep_name=data.rep_name,
+        team=data.team,
+        email=data.email,
+        manager=data.manager_name or "",
+        plan_id=plan.id,
+        plan_name=plan.name,
+        currency=plan.currency,
+        measure_label="year to date" if data.measure == "ytd" else "monthly",
+        figures=tuple(figures),
+        attainment_label=att_label,
+        notes=tuple(notes),
+        bar=bar,
+        components=tuple(rows),
+        zero_components=", ".join(zero),
+        payout=data.payout,
+        deal_lines=tuple(deal_rows),
+        deal_lines_total=_sum(r.amount for r in deal_rows),
+        other_lines=tuple(other_rows),
+        other_lines_total=_sum(r.amount for r in other_rows),
+        adjustments=tuple(adj_rows),
+        adjustments_total=_sum(r.amount for r in adj_rows),
+        disputes=tuple(
+            DisputeRow(d.id, d.status, d.deal_id or "", d.amount_claimed, d.reason, d.resolution) for d in data.disputes
+        ),
+        ytd=tuple(ytd_rows),
+        ytd_credited=_sum(r.credited for r in ytd_rows),
+        ytd_payout=running,
+        balances=tuple(balances),
+    )
