@@ -18,7 +18,7 @@ from typing import Any
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import D
 from compengine.engine.driver import Dataset
-from compengine.engine.pipeline import check_splits, group_assignments, resolve_assignment
+from compengine.engine.pipeline import check_splits, gc_paused, group_assignments, resolve_assignment
 from compengine.engine.records import Assignment, Deal, Rep, Split
 from compengine.core.periods import Period
 from compengine.plans.model import Plan
@@ -98,7 +98,7 @@ class _Reader:
                         CompError(Source(self.file, line), f"has {len(row)} fields, the header has {width}")
                     )
                     continue
-                yield Source(self.file, line), {h: v.strip() for h, v in zip(header, row)}
+                yield Source(self.file, line), dict(zip(header, map(str.strip, row)))
 
     def field(self, src: Source, row: Mapping[str, str], name: str, parse: Callable[[str], Any], *, required: bool = True) -> Any:
         text = row.get(name, "")
@@ -107,6 +107,8 @@ class _Reader:
                 self.errors.append(CompError(src.at(name), "is required"))
                 raise RowError("skip")
             return None
+        if parse is _text:
+            return text
         try:
             return parse(text)
         except RowError as exc:
@@ -121,6 +123,7 @@ def _text(t: str) -> str:
     return t
 
 
+@gc_paused()
 def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None) -> tuple[Dataset, list[CompError]]:
     """Read and check a data folder. Returns the data set and every error found."""
     folder = Path(folder)
@@ -285,10 +288,18 @@ def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError
     overlay: dict[str, list[str]] = defaultdict(list)
     for s in data.splits:
         (primary if s.role == "primary" else overlay)[s.deal_id].append(s.rep_id)
+    period_of: dict[date, Period] = {}
+    plan_of: dict[tuple[str, Period], Assignment | None] = {}  # (rep, month) -> assignment: resolved once
     for d in data.deals:
-        period = Period.of(d.close_date)
+        period = period_of.get(d.close_date)
+        if period is None:
+            period = period_of[d.close_date] = Period.of(d.close_date)
         for rep_id in [*(primary.get(d.deal_id) or [d.owner_id]), *overlay.get(d.deal_id, ())]:
-            a = resolve_assignment(by_rep.get(rep_id, ()), period)
+            key = (rep_id, period)
+            if key in plan_of:
+                a = plan_of[key]
+            else:
+                a = plan_of[key] = resolve_assignment(by_rep.get(rep_id, ()), period)
             if a is None or a.plan_id not in plans:
                 continue
             cur = plans[a.plan_id].currency

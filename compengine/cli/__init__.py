@@ -32,6 +32,7 @@ def main(ctx: click.Context, db_url: str, actor: str | None) -> None:
 def _register() -> None:
     from compengine.cli import calc, ledger_cmds, plans_cmd
     from compengine.cli import crm_cmd
+    from compengine.cli import generate_cmd
     from compengine.cli import statements_cmd
 
     main.add_command(calc.calc)
@@ -40,6 +41,7 @@ def _register() -> None:
                 ledger_cmds.status, ledger_cmds.audit_cmd):
         main.add_command(cmd)
     main.add_command(crm_cmd.import_crm)
+    main.add_command(generate_cmd.generate)
     main.add_command(statements_cmd.statements_calc)
 
 

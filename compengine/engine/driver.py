@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
-from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, group_assignments, group_splits
+from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments, group_splits
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
 from compengine.plans.model import Plan
 
@@ -34,6 +35,7 @@ class Dataset:
         return Period.of(min(dates)) if dates else None
 
 
+@gc_paused()
 def calculate_through(
     data: Dataset, plans: Mapping[str, Plan], last: Period, *, first_wanted: Period | None = None
 ) -> list[PeriodResult]:
@@ -49,8 +51,12 @@ def calculate_through(
     by_period: dict[Period, list[Credit]] = defaultdict(list)
     cancelled_by_period: dict[Period, list[Credit]] = defaultdict(list)
     watched: set[str] = set()
+    period_of: dict[date, Period] = {}  # one Period per close date, not per credit
     for c in credits:
-        by_period[Period.of(c.close_date)].append(c)
+        p = period_of.get(c.close_date)
+        if p is None:
+            p = period_of[c.close_date] = Period.of(c.close_date)
+        by_period[p].append(c)
         if c.cancelled_on is not None:
             watched.add(c.deal_id)
     for d in data.deals:
@@ -58,7 +64,7 @@ def calculate_through(
             cancelled_by_period[Period.of(d.cancelled_on)].append(d)  # type: ignore[arg-type]
     assignments = group_assignments(data.assignments)
     state: dict[str, RepState] = {}
-    earned: dict[tuple[str, str], list] = {}  # (rep, deal) -> [commission, other, period]
+    earned: dict[str, dict[str, list]] = {}  # deal -> rep -> [commission, other, period]
     ytd: list[Credit] = []
     out: list[PeriodResult] = []
     for period in start.months_through(last):
@@ -68,9 +74,8 @@ def calculate_through(
         for d in sorted(cancelled_by_period.get(period, ()), key=lambda d: d.deal_id):
             if Period.of(d.close_date) >= period:
                 continue  # cancelled in its close month: handled by the pipeline
-            for (rep_id, deal_id), (comm, other, paid_in) in sorted(earned.items()):
-                if deal_id == d.deal_id:
-                    cancels.append(Cancellation(rep_id, deal_id, d.close_date, d.cancelled_on, comm, other, paid_in))
+            for rep_id, (comm, other, paid_in) in sorted(earned.get(d.deal_id, {}).items()):
+                cancels.append(Cancellation(rep_id, d.deal_id, d.close_date, d.cancelled_on, comm, other, paid_in))
         result = calculate_period(
             period,
             plans,
@@ -86,7 +91,7 @@ def calculate_through(
             state[r.rep_id] = r.state
             for ln in r.lines:
                 if ln.deal_id in watched and ln.kind in ("commission", "spiff", "override"):
-                    entry = earned.setdefault((ln.rep_id, ln.deal_id), [ZERO, ZERO, result.period])
+                    entry = earned.setdefault(ln.deal_id, {}).setdefault(ln.rep_id, [ZERO, ZERO, result.period])
                     if ln.kind == "commission":
                         entry[0] += ln.amount
                     else:
