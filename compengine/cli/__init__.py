@@ -34,6 +34,7 @@ def _register() -> None:
     from compengine.cli import crm_cmd
     from compengine.cli import generate_cmd
     from compengine.cli import statements_cmd
+    from compengine.cli import disputes_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
@@ -43,6 +44,7 @@ def _register() -> None:
     main.add_command(crm_cmd.import_crm)
     main.add_command(generate_cmd.generate)
     main.add_command(statements_cmd.statements_calc)
+    main.add_command(disputes_cmd.disputes)
 
 
 _register()
