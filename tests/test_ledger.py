@@ -54,6 +54,9 @@ def close_through(engine, last: str, actor: str = "tester", lock_until: str | No
         first = s.scalar(select(func.min(PeriodRow.period)))
     for p in Period.parse(first).months_through(Period.parse(last)):
         with transaction(engine) as s:
+            row = s.get(PeriodRow, str(p))
+            if row is not None and row.status == "locked":
+                continue
             run_close(s, p, actor)
         if lock_until and str(p) <= lock_until:
             with transaction(engine) as s:
@@ -444,3 +447,49 @@ def test_cli_bad_database_url_is_one_line():
     r = CliRunner().invoke(main, ["--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "status"])
     assert r.exit_code == 1
     assert r.output.startswith("Error: cannot open the ledger") and r.output.count("\n") == 1
+
+
+def test_ledger_equals_calc_over_a_generated_year(ledger, tmp_path):
+    from compengine.generate import generate
+
+    data_dir = tmp_path / "co"
+    generate(data_dir, seed=11, reps=30, deals=1200, year=2026, months=12, plans_dir=PLANS)
+    with transaction(ledger) as s:
+        import_folder(s, data_dir, PLANS, "ops")
+    plans, _ = load_plans(PLANS)
+    data, errors = read_data_folder(data_dir, plans)
+    assert not errors
+    expected = calculate_through(data, plans, Period.parse("2026-12"), first_wanted=Period.parse("2026-01"))
+    assert sum(len(r.reps) for r in expected) > 300
+    assert any(ln.kind == "clawback" for r in expected for rr in r.reps for ln in rr.lines)
+    assert any(ln.kind == "true_up" for r in expected for rr in r.reps for ln in rr.lines)
+    for want in expected:
+        with transaction(ledger) as s:
+            got = run_close(s, Period.parse(want.period), "ops")
+            lock_period(s, Period.parse(want.period), "ops")
+        assert result_dict(got) == result_dict(want), want.period
+
+
+def test_late_change_is_corrected_once_across_several_open_months(ledger, tmp_path):
+    # October locked; D1 (October) amended afterwards; November and December both run before either is locked:
+    # the correction lands in November only.
+    with transaction(ledger) as s:
+        import_folder(s, ACME, PLANS, "ops")
+    close_through(ledger, "2026-10", lock_until="2026-10")
+    data = copy_acme(tmp_path)
+
+    def change(rows):
+        for r in rows:
+            if r["deal_id"] == "D1":
+                r["amount"] = "50000.00"
+    rewrite(data / "deals.csv", change)
+    from compengine.ledger.store import ensure_period
+
+    with transaction(ledger) as s:
+        import_folder(s, data, PLANS, "ops")
+        ensure_period(s, Period.parse("2026-12"))
+    close_through(ledger, "2026-12")
+    nov = [ln for ln in lines_of(ledger, "2026-11") if ln[2] == "adjustment"]
+    dec = [ln for ln in lines_of(ledger, "2026-12") if ln[2] == "adjustment"]
+    assert sum(ln[4] for ln in nov) == Decimal("-1550.00")  # R1 -1,450 (D1, D2, D3) and M1 -100
+    assert dec == []

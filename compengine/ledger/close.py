@@ -296,12 +296,12 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             .where(PayoutLineRow.period == lperiod, PayoutLineRow.kind.in_(EARNED_KINDS), PayoutLineRow.deal_id.is_not(None))
         ):
             was_paid[(rep_id, deal_id, 0 if kind == "commission" else 1)] += amount
+        # corrections already made by earlier months' runs (months close in order, and rerunning a
+        # month invalidates the later ones, so every earlier month's lines are current)
         for rep_id, deal_id, rule, amount in session.execute(
             select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.rule, PayoutLineRow.amount)
-            .join(PeriodRow, PeriodRow.period == PayoutLineRow.period)
             .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == "adjustment",
-                   PayoutLineRow.rule.in_((LATE_COMMISSION, LATE_OTHER)), PayoutLineRow.period < str(period),
-                   PeriodRow.status == "locked")
+                   PayoutLineRow.rule.in_((LATE_COMMISSION, LATE_OTHER)), PayoutLineRow.period < str(period))
         ):
             was_paid[(rep_id, deal_id, 0 if rule == LATE_COMMISSION else 1)] += amount
         ytd_same_year = {
