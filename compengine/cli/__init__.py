@@ -39,7 +39,7 @@ def _register() -> None:
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
     for cmd in (ledger_cmds.db, ledger_cmds.import_cmd, ledger_cmds.close, ledger_cmds.adjust, ledger_cmds.payouts,
-                ledger_cmds.status, ledger_cmds.audit_cmd):
+                ledger_cmds.status, ledger_cmds.audit_cmd, ledger_cmds.statements):
         main.add_command(cmd)
     main.add_command(crm_cmd.import_crm)
     main.add_command(generate_cmd.generate)

@@ -23,11 +23,18 @@ from compengine.plans import load_plans
 @click.option("--manager-plan", default="mgr-2026", show_default=True, help="Plan id assigned to managers.")
 @click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Also check the written folder against these plan files (plan ids, currencies).")
+@click.option("--into-ledger", is_flag=True,
+              help="Also import into the ledger (--db); the default when --out is not given.")
 @json_option
+@click.pass_obj
 @handles_errors("nothing was written")
-def import_crm(fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manager_plan: str,
-               plans_dir: Path | None, as_json: bool) -> None:
-    """Convert the CRM export at PATH into compengine's inputs and report every row.
+def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manager_plan: str,
+               plans_dir: Path | None, into_ledger: bool, as_json: bool) -> None:
+    """Convert the CRM export at PATH into compengine's inputs, report every row, and import it.
+
+    Without --out the converted data goes straight into the ledger (--db, with
+    the plans in --plans, default plans/); with --out it is written as a data
+    folder (add --into-ledger to import it too).
 
     Reps, managers, won deals, deal types, hire dates and plan assignments are
     derived by the format's documented rules (docs/crm-adapters.md). The report
@@ -37,13 +44,17 @@ def import_crm(fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manage
 
     \b
     Example:
+      compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities
       compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities --out out/maven
       compengine calc --plans plans --data out/maven --period 2017-10
       compengine import-crm --format northwind ../shared/data/northwind --out out/northwind --json
     """
     if out_dir is None:
-        # The ledger import (--into-ledger) will be the other destination.
-        raise click.UsageError("say where the data goes: --out DATA_DIR")
+        into_ledger = True
+    if into_ledger and plans_dir is None:
+        plans_dir = Path("plans")
+        if not plans_dir.is_dir():
+            raise click.UsageError("importing into the ledger needs plan files: --plans PLANS_DIR")
     plans = None
     if plans_dir is not None:
         plans, errors = load_plans(plans_dir)
@@ -52,13 +63,31 @@ def import_crm(fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manage
     result = convert(fmt, path, rep_plan=rep_plan, manager_plan=manager_plan)
     if result.errors:
         raise CompErrors(result.errors)
-    written = write_to_folder(result, out_dir, plans)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="compengine-crm-") as tmp:
+        folder = out_dir if out_dir is not None else Path(tmp) / "data"
+        written = write_to_folder(result, folder, plans)
+        imported = None
+        if into_ledger:
+            from compengine.cli.ledger_cmds import _ledger
+            from compengine.ledger import import_folder, transaction
+
+            with transaction(_ledger(ctx)) as session:
+                imported = import_folder(session, folder, plans_dir, ctx.who)
     if as_json:
-        echo_json({"format": fmt, "out": str(out_dir), "written": [str(p) for p in written],
-                   "report": result.report.as_dict()})
+        echo_json({"format": fmt, "out": str(out_dir) if out_dir else None, "written": [str(p) for p in written] if out_dir else [],
+                   "report": result.report.as_dict(), "ledger": imported.as_dict() if imported else None})
         return
     click.echo(report_text(result.report), nl=False)
-    click.echo(f"wrote {out_dir}: {', '.join(p.name for p in written)}")
+    if out_dir is not None:
+        click.echo(f"wrote {out_dir}: {', '.join(p.name for p in written)}")
+    if imported is not None:
+        click.echo(f"ledger {ctx.db_url}: {imported.text()}")
+        last = result.report.summary.get("last_month")
+        if last:
+            click.echo(f"next: compengine close run {result.report.summary.get('first_month', last)} (then each month in order)")
+        return
     last = result.report.summary.get("last_month")
     if last:
         click.echo(f"next: compengine calc --plans {plans_dir or 'plans'} --data {out_dir} --period {last}")
