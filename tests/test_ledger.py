@@ -493,3 +493,17 @@ def test_late_change_is_corrected_once_across_several_open_months(ledger, tmp_pa
     dec = [ln for ln in lines_of(ledger, "2026-12") if ln[2] == "adjustment"]
     assert sum(ln[4] for ln in nov) == Decimal("-1550.00")  # R1 -1,450 (D1, D2, D3) and M1 -100
     assert dec == []
+
+
+def test_cli_close_run_and_lock_through_a_range(db_url):
+    run = CliRunner().invoke
+    db = ["--db", db_url]
+    assert run(main, [*db, "import", str(ACME), "--plans", str(PLANS)]).exit_code == 0
+    r = run(main, [*db, "close", "run", "2026-01", "--through", "2026-10", "--rep", "R1", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["period"] == "2026-10" and [x["rep_id"] for x in out["reps"]] == ["R1"]
+    r = run(main, [*db, "close", "lock", "2026-01", "--through", "2026-09"])
+    assert r.exit_code == 0 and r.output.count("locked: total payout") == 9
+    st = json.loads(run(main, [*db, "status", "--json"]).output)
+    assert [x["status"] for x in st] == ["locked"] * 9 + ["calculated"]

@@ -104,23 +104,39 @@ def close() -> None:
 
 @close.command("run")
 @click.argument("period", callback=period_arg)
+@click.option("--through", callback=period_arg, default=None,
+              help="Run every month from PERIOD through this one, in order (each in its own transaction).")
+@click.option("--rep", "rep_ids", multiple=True, help="Only show this rep (repeatable); every rep is calculated.")
 @json_option
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
 @pass_ctx
 @handles_errors("nothing was changed")
-def close_run(ctx: Context, period, as_json: bool, no_explain: bool) -> None:
+def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool) -> None:
     """Calculate a month from the ledger and store its payout lines (idempotent).
+
+    Prints the month's payout table (the last month's, with --through).
 
     \b
     Example:
       compengine close run 2026-10
+      compengine close run 2026-01 --through 2026-09 --no-explain
+      compengine close run 2026-10 --rep R1
       compengine close run 2026-10 --json > 2026-10.json
     """
+    from compengine.engine.driver import filter_reps
     from compengine.ledger import run_close, transaction
 
     engine = _ledger(ctx)
-    with transaction(engine) as session:
-        result = run_close(session, period, ctx.who, progress=lambda m: _stderr(f"close {period}: {m}"))
+    months = period.months_through(through) if through else [period]
+    if not months:
+        raise click.BadParameter(f"--through {through} is before {period}")
+    for p in months:
+        with transaction(engine) as session:
+            result = run_close(session, p, ctx.who, progress=lambda m, p=p: _stderr(f"close {p}: {m}"))
+        if len(months) > 1:
+            _stderr(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}")
+    if rep_ids:
+        result = filter_reps(result, rep_ids)
     if as_json:
         for e in result.exceptions:
             _stderr(f"warning: {e}")
@@ -131,23 +147,29 @@ def close_run(ctx: Context, period, as_json: bool, no_explain: bool) -> None:
 
 @close.command("lock")
 @click.argument("period", callback=period_arg)
+@click.option("--through", callback=period_arg, default=None, help="Lock every month from PERIOD through this one.")
 @click.option("--allow-open-disputes", is_flag=True, help="Lock although disputes are open (recorded in the audit log).")
 @pass_ctx
 @handles_errors("nothing was changed")
-def close_lock(ctx: Context, period, allow_open_disputes: bool) -> None:
+def close_lock(ctx: Context, period, through, allow_open_disputes: bool) -> None:
     """Lock a calculated month: its lines never change again.
 
     \b
     Example:
       compengine close lock 2026-10
+      compengine close lock 2026-01 --through 2026-09
     """
     from compengine.ledger import lock_period, transaction
 
     engine = _ledger(ctx)
-    with transaction(engine) as session:
-        row = lock_period(session, period, ctx.who, allow_open_disputes=allow_open_disputes)
-        total = row.total_payout
-    click.echo(f"{period} locked: total payout {total:,.2f}")
+    months = period.months_through(through) if through else [period]
+    if not months:
+        raise click.BadParameter(f"--through {through} is before {period}")
+    for p in months:
+        with transaction(engine) as session:
+            row = lock_period(session, p, ctx.who, allow_open_disputes=allow_open_disputes)
+            total = row.total_payout
+        click.echo(f"{p} locked: total payout {total:,.2f}")
 
 
 def _amount(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
