@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors, Source
 from compengine.core.money import ZERO, from_cents
 from compengine.core.periods import Period
-from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, group_assignments
+from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
 from compengine.ledger.models import (
     AdjustmentRow,
@@ -341,9 +341,14 @@ def previous_gap(session: Session, period: Period) -> str | None:
     return None
 
 
+@gc_paused()
 def run_close(session: Session, period: Period, actor: str, *, now: datetime | None = None,
               progress: Progress | None = None) -> PeriodResult:
-    """Calculate a month and store its lines (replacing the month's previous run)."""
+    """Calculate a month and store its lines (replacing the month's previous run).
+
+    The cyclic garbage collector is paused meanwhile: a month can make millions of
+    acyclic records, which reference counting frees (see ``engine.pipeline.gc_paused``).
+    """
     now = now or utcnow()
     say = progress or (lambda _m: None)
     row = lock_period_row(session, period)  # serialises concurrent closes of the month
