@@ -35,6 +35,7 @@ def _register() -> None:
     from compengine.cli import generate_cmd
     from compengine.cli import statements_cmd
     from compengine.cli import disputes_cmd
+    from compengine.cli import reconcile_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
@@ -45,6 +46,7 @@ def _register() -> None:
     main.add_command(generate_cmd.generate)
     main.add_command(statements_cmd.statements_calc)
     main.add_command(disputes_cmd.disputes)
+    main.add_command(reconcile_cmd.reconcile_cmd)
 
 
 _register()
