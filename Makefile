@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/compengine calc --plans plans --data examples/acme --period 2026-10
+	$(BIN)/compengine demo --out demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -31,7 +31,7 @@ def main(ctx: click.Context, db_url: str, actor: str | None) -> None:
 
 def _register() -> None:
     from compengine.cli import calc, ledger_cmds, plans_cmd
-    from compengine.cli import crm_cmd
+    from compengine.cli import crm_cmd, demo_cmd
     from compengine.cli import generate_cmd
     from compengine.cli import statements_cmd
     from compengine.cli import disputes_cmd
@@ -43,6 +43,7 @@ def _register() -> None:
                 ledger_cmds.status, ledger_cmds.audit_cmd, ledger_cmds.statements):
         main.add_command(cmd)
     main.add_command(crm_cmd.import_crm)
+    main.add_command(demo_cmd.demo)
     main.add_command(generate_cmd.generate)
     main.add_command(statements_cmd.statements_calc)
     main.add_command(disputes_cmd.disputes)
