@@ -449,8 +449,13 @@ def test_cli_import_crm_writes_and_reports(tmp_path):
     assert payload["report"]["summary"]["deals"] == 4
     assert payload["report"]["files"][1]["read"] == 17
 
-    res = runner.invoke(main, ["import-crm", "--format", "maven-crm", str(src)])
-    assert res.exit_code != 0 and "--out" in res.output
+    # without --out the converted data goes into the ledger (--db), with the plans in --plans
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    res = runner.invoke(main, ["--db", db, "import-crm", "--format", "maven-crm", str(src), "--plans", str(REPO / "plans"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["ledger"]["deals_added"] == 4
+    res = runner.invoke(main, ["--db", db, "import-crm", "--format", "maven-crm", str(src), "--plans", str(REPO / "plans")])
+    assert res.exit_code == 0 and "No changes" in res.output
 
     bad = tmp_path / "bad"
     bad.mkdir()
