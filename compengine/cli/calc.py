@@ -6,12 +6,9 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import handles_errors, json_option, period_arg
-from compengine.core.errors import CompErrors
-from compengine.datafiles import read_data_folder
+from compengine.cli.common import handles_errors, json_option, period_arg, read_plans_and_data
 from compengine.engine.driver import calculate_month, filter_reps
 from compengine.engine.report import result_json, result_text
-from compengine.plans import load_plans
 
 
 @click.command()
@@ -33,15 +30,7 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
       compengine calc --plans plans --data examples/acme --period 2026-10
       compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
     """
-    plans, errors = load_plans(plans_dir)
-    if errors:
-        raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, plans)
-    if errors:
-        raise CompErrors(errors)
-    unknown = [r for r in rep_ids if r not in data.reps]
-    if unknown:
-        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids)
     result = calculate_month(data, plans, period)
     if rep_ids:
         result = filter_reps(result, rep_ids)

@@ -75,3 +75,20 @@ def handles_errors(what: str) -> Callable:
 
 def progress_enabled() -> bool:
     return sys.stderr.isatty()
+
+
+def read_plans_and_data(plans_dir, data_dir, rep_ids=()):  # noqa: ANN001, ANN201
+    """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
+    from compengine.datafiles import read_data_folder
+    from compengine.plans import load_plans
+
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    unknown = [r for r in rep_ids if r not in data.reps]
+    if unknown:
+        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    return plans, data

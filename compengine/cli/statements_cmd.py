@@ -12,10 +12,7 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import handles_errors, period_arg
-from compengine.core.errors import CompErrors
-from compengine.datafiles import read_data_folder
-from compengine.plans import load_plans
+from compengine.cli.common import handles_errors, period_arg, read_plans_and_data
 from compengine.statements import RenderReport, StatementData, calc_statement_data, render_statements
 
 
@@ -68,15 +65,7 @@ def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str,
       compengine statements-calc --plans plans --data examples/acme --period 2026-10
       compengine statements-calc --plans plans --data examples/acme --period 2026-10 --rep R1 --html --out /tmp/st
     """
-    plans, errors = load_plans(plans_dir)
-    if errors:
-        raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, plans)
-    if errors:
-        raise CompErrors(errors)
-    unknown = [r for r in rep_ids if r not in data.reps]
-    if unknown:
-        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids)
     name = company or data_dir.resolve().name.replace("_", " ").replace("-", " ").title()
     items = calc_statement_data(data, plans, period, name, rep_ids=rep_ids)
     if not items:
