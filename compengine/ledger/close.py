@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors, Source
@@ -154,25 +154,47 @@ def load_state(session: Session, period: Period) -> dict[str, RepState]:
 
 
 def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tuple[str, str], list]:
-    """What each receiver was paid on each deal in months before ``before`` (incl. late-change lines)."""
+    """What each receiver was paid on each deal in months before ``before`` (incl. late-change lines).
+
+    Commission, SPIFF and override lines of a deal exist only in its close month, so they are read
+    month by month through the (period, rep, seq) index; late-change lines through the small
+    partial index of adjustment lines. (payout_lines has no full index on deal_id: it would halve
+    the speed of storing a big month.)
+    """
     out: dict[tuple[str, str], list] = {}
+    conn = session.connection()
+    by_period: dict[str, list[str]] = defaultdict(list)
     for chunk in _chunks(deal_ids, 500):
-        for rep_id, deal_id, kind, rule, amount, period, ref_period in session.execute(
-            select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.kind, PayoutLineRow.rule,
-                   PayoutLineRow.amount, PayoutLineRow.period, PayoutLineRow.ref_period)
-            .where(PayoutLineRow.deal_id.in_(chunk), PayoutLineRow.period < str(before))
+        for deal_id, close_period in session.execute(
+            select(DealRow.deal_id, DealRow.close_period).where(DealRow.deal_id.in_(chunk))
         ):
-            if kind in EARNED_KINDS:
-                part = 0 if kind == "commission" else 1
-                paid_in = period
-            elif kind == "adjustment" and rule in (LATE_COMMISSION, LATE_OTHER):
-                part = 0 if rule == LATE_COMMISSION else 1
-                paid_in = ref_period or period
-            else:
-                continue
-            entry = out.setdefault((rep_id, deal_id), [ZERO, ZERO, paid_in])
-            entry[part] += amount
-            entry[2] = min(entry[2], paid_in)
+            if close_period < str(before):
+                by_period[close_period].append(deal_id)
+
+    def add(rep_id: str, deal_id: str, part: int, cents_: int, paid_in: str) -> None:
+        entry = out.setdefault((rep_id, deal_id), [ZERO, ZERO, paid_in])
+        entry[part] += from_cents(cents_)
+        entry[2] = min(entry[2], paid_in)
+
+    for period, ids in sorted(by_period.items()):
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join(f":d{i}" for i in range(len(chunk)))
+            params = {f"d{i}": d for i, d in enumerate(chunk)} | {"p": period}
+            for rep_id, deal_id, kind, amount in conn.execute(text(
+                "SELECT rep_id, deal_id, kind, amount FROM payout_lines WHERE period = :p "
+                f"AND kind IN ('commission', 'spiff', 'override') AND deal_id IN ({marks})"), params
+            ):
+                add(rep_id, deal_id, 0 if kind == "commission" else 1, amount, period)
+    all_ids = [d for ids in by_period.values() for d in ids]
+    for chunk in _chunks(all_ids, 500):
+        marks = ", ".join(f":d{i}" for i in range(len(chunk)))
+        params = {f"d{i}": d for i, d in enumerate(chunk)} | {"b": str(before)}
+        for rep_id, deal_id, rule, amount, period, ref_period in conn.execute(text(
+            "SELECT rep_id, deal_id, rule, amount, period, ref_period FROM payout_lines "
+            f"WHERE kind = 'adjustment' AND deal_id IN ({marks}) AND period < :b"), params
+        ):
+            if rule in (LATE_COMMISSION, LATE_OTHER):
+                add(rep_id, deal_id, 0 if rule == LATE_COMMISSION else 1, amount, ref_period or period)
     return out
 
 
@@ -200,10 +222,12 @@ def load_cancellations(session: Session, period: Period) -> list[Cancellation]:
         return []
     ids = [r[0] for r in rows]
     done: set[str] = set()
+    conn = session.connection()
     for chunk in _chunks(ids, 500):
-        done.update(session.scalars(
-            select(PayoutLineRow.deal_id).where(PayoutLineRow.deal_id.in_(chunk), PayoutLineRow.kind == "clawback",
-                                                 PayoutLineRow.period < str(period)).distinct()))
+        marks = ", ".join(f":d{i}" for i in range(len(chunk)))
+        params = {f"d{i}": d for i, d in enumerate(chunk)} | {"b": str(period)}
+        done.update(r[0] for r in conn.execute(text(  # kind as a literal: the partial index of clawback lines
+            f"SELECT DISTINCT deal_id FROM payout_lines WHERE kind = 'clawback' AND deal_id IN ({marks}) AND period < :b"), params))
     pending = {r[0]: r for r in rows if r[0] not in done}
     earned = earned_on(session, list(pending), period)
     out = []
@@ -300,7 +324,7 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
         # month invalidates the later ones, so every earlier month's lines are current)
         for rep_id, deal_id, rule, amount in session.execute(
             select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.rule, PayoutLineRow.amount)
-            .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == "adjustment",
+            .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == literal_column("'adjustment'"),
                    PayoutLineRow.rule.in_((LATE_COMMISSION, LATE_OTHER)), PayoutLineRow.period < str(period))
         ):
             was_paid[(rep_id, deal_id, 0 if rule == LATE_COMMISSION else 1)] += amount

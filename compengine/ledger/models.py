@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from compengine.ledger.types import Cents, DecimalText
@@ -152,7 +153,15 @@ class RepPeriod(Base):
 
 class PayoutLineRow(Base):
     __tablename__ = "payout_lines"
-    __table_args__ = (Index("ix_payout_lines_period_rep", "period", "rep_id", "seq"), Index("ix_payout_lines_deal", "deal_id"))
+    # No full index on deal_id (it halves the speed of storing a big month): deal lookups go through
+    # the period index, and two small partial indexes serve the clawback and correction lines.
+    __table_args__ = (
+        Index("ix_payout_lines_period_rep", "period", "rep_id", "seq"),
+        Index("ix_payout_lines_clawback_deal", "deal_id", sqlite_where=text("kind = 'clawback'"),
+              postgresql_where=text("kind = 'clawback'")),
+        Index("ix_payout_lines_adjustment_deal", "deal_id", sqlite_where=text("kind = 'adjustment'"),
+              postgresql_where=text("kind = 'adjustment'")),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(7))
     rep_id: Mapped[str] = mapped_column(String(64))
