@@ -8,8 +8,9 @@ script checks), then times in one run:
 * ``naive``: one process, one statement after the other, the plain way:
   ``HTML(string=...).write_pdf(stylesheets=[CSS(filename=...)])`` (the
   stylesheet and its fonts are loaded again for every statement);
-* ``jobs=1``: :func:`render_statements` in this process (stylesheet and fonts
-  loaded once, reused);
+* ``jobs=1``: :func:`render_statements` with one worker process (stylesheet
+  and fonts loaded once per worker and reused; workers are replaced every 250
+  statements);
 * ``jobs=N``: :func:`render_statements` with N worker processes (default 2),
   into a fresh folder;
 * ``rerun``: :func:`render_statements` again on the same folder, nothing
@@ -28,6 +29,7 @@ import argparse
 import os
 import platform
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -139,6 +141,26 @@ def naive(items: list[StatementData], out: Path) -> None:
             str(out / f"{statement_name_of(s)}.pdf"), stylesheets=[css], font_config=fonts)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker processes, once joined)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Phase:
+    """Wall-clock and CPU seconds of a block, and the 1-minute load average before and after it."""
+
+    def __enter__(self) -> "Phase":
+        self.load0 = os.getloadavg()[0]
+        self.cpu0, self.t0 = cpu_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = cpu_seconds() - self.cpu0
+        self.load1 = os.getloadavg()[0]
+
+
 def page_counts(folder: Path) -> dict[int, int]:
     from pypdf import PdfReader
 
@@ -175,43 +197,47 @@ def main() -> int:
     t0 = time.perf_counter()
     items = synthetic(args.count, args.seed)
     t_build = time.perf_counter() - t0
-    rows: list[tuple[str, int, float]] = []
+    rows: list[tuple[str, int, Phase]] = []
+
+    def report(what: str, n: int, ph: Phase, short: str) -> None:
+        rows.append((what, n, ph))
+        print(f"{short:<11}{ph.wall:8.1f} s wall, {ph.cpu:8.1f} s CPU, rendered {n}, load {ph.load0:.1f} -> {ph.load1:.1f}",
+              flush=True)
+
     with tempfile.TemporaryDirectory(prefix="bench-statements-") as tmp:
         tmpdir = Path(tmp)
-        t = time.perf_counter()
-        naive(items, tmpdir / "naive")
-        rows.append(("naive: one process, sequential, stylesheet loaded per statement", args.count,
-                     time.perf_counter() - t))
-        print(f"naive      {rows[-1][2]:8.1f} s", flush=True)
+        with Phase() as ph:
+            naive(items, tmpdir / "naive")
+        report("naive: one process, sequential, stylesheet and fonts loaded per statement", args.count, ph, "naive")
         pages = page_counts(tmpdir / "naive")
         if not args.skip_jobs1:
-            t = time.perf_counter()
-            rep = render_statements(items, tmpdir / "jobs1", jobs=1)
-            rows.append(("render_statements, jobs=1 (in process, stylesheet and fonts loaded once)",
-                         len(rep.rendered), time.perf_counter() - t))
-            print(f"jobs=1     {rows[-1][2]:8.1f} s", flush=True)
-        t = time.perf_counter()
-        rep = render_statements(items, tmpdir / "parallel", jobs=args.jobs)
-        rows.append((f"render_statements, jobs={args.jobs} (worker processes)", len(rep.rendered),
-                     time.perf_counter() - t))
-        print(f"jobs={args.jobs}     {rows[-1][2]:8.1f} s", flush=True)
+            with Phase() as ph:
+                rep = render_statements(items, tmpdir / "jobs1", jobs=1)
+            report("render_statements, jobs=1 (one worker process, stylesheet and fonts loaded once per worker)",
+                   len(rep.rendered), ph, "jobs=1")
+        with Phase() as ph:
+            rep = render_statements(items, tmpdir / "parallel", jobs=args.jobs)
+        report(f"render_statements, jobs={args.jobs} (worker processes)", len(rep.rendered), ph, f"jobs={args.jobs}")
         assert len(rep.rendered) == args.count and not rep.failed, rep.failed
-        t = time.perf_counter()
-        again = render_statements(items, tmpdir / "parallel", jobs=args.jobs)
-        rows.append(("rerun, nothing changed (hash check only)", len(again.rendered), time.perf_counter() - t))
-        print(f"rerun      {rows[-1][2]:8.1f} s, rendered {len(again.rendered)}", flush=True)
+        with Phase() as ph:
+            again = render_statements(items, tmpdir / "parallel", jobs=args.jobs)
+        report("rerun, nothing changed (hash check only)", len(again.rendered), ph, "rerun")
         assert again.rendered == () and len(again.skipped) == args.count
         changed = [replace(s, rep_name=s.rep_name + " Jr") if i == 0 else s for i, s in enumerate(items)]
-        t = time.perf_counter()
-        one = render_statements(changed, tmpdir / "parallel", jobs=args.jobs)
-        rows.append(("rerun after one statement changed", len(one.rendered), time.perf_counter() - t))
-        print(f"one change {rows[-1][2]:8.1f} s, rendered {len(one.rendered)}", flush=True)
+        with Phase() as ph:
+            one = render_statements(changed, tmpdir / "parallel", jobs=args.jobs)
+        report("rerun after one statement changed", len(one.rendered), ph, "one change")
+        assert len(one.rendered) == 1
 
     base = rows[0][2]
-    table = ["| run | statements rendered | seconds | statements/s | vs naive |", "|---|---:|---:|---:|---:|"]
-    for what, n, secs in rows:
-        rate = f"{args.count / secs:,.1f}" if "rerun" not in what else f"{args.count / secs:,.0f} checked"
-        table.append(f"| {what} | {n:,} | {secs:.1f} | {rate} | {base / secs:.2f}x |")
+    table = ["| run | rendered | wall s | statements/s | vs naive (wall) | CPU s | CPU s per statement | load avg before -> after |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for what, n, ph in rows:
+        rate = f"{args.count / ph.wall:,.2f}" if "rerun" not in what else f"{args.count / ph.wall:,.0f} checked"
+        per = f"{ph.cpu / n:.3f}" if n else "-"
+        vs = "-" if "rerun" in what else f"{base.wall / ph.wall:.2f}x"
+        table.append(f"| {what} | {n:,} | {ph.wall:.1f} | {rate} | {vs} | {ph.cpu:.1f} | {per} "
+                     f"| {ph.load0:.1f} -> {ph.load1:.1f} |")
     page_note = ", ".join(f"{c:,} with {p} page{'s' if p > 1 else ''}" for p, c in sorted(pages.items()))
     import weasyprint
 
@@ -222,7 +248,9 @@ def main() -> int:
         f"some SPIFFs, clawbacks and adjustments, ten months of year to date; pages: {page_note}. "
         f"WeasyPrint {weasyprint.__version__}, {os.cpu_count()} cores ({platform.machine()}), Python "
         f"{platform.python_version()}; run on {date.today().isoformat()}. Seconds are wall-clock, one run each, "
-        "in one process tree; statements/s = statements / seconds (for reruns: statements checked per second).",
+        "in one process tree; statements/s = statements / wall seconds (reruns: statements checked per second). "
+        "CPU s is user+system time of the benchmark and its worker processes; the load average (1 minute, "
+        "2 cores) shows how busy the machine was with other work, which slows the wall-clock figures.",
         "",
         *table,
     ])

@@ -297,12 +297,36 @@ def test_rerun_renders_nothing_and_one_change_renders_one(items, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_workers_are_replaced_in_big_runs(items, tmp_path, monkeypatch):
+    import compengine.statements.render as render
+
+    monkeypatch.setattr(render, "RECYCLE_AFTER", 1)  # a fresh pool of 2 workers for every 2 statements
+    batch = [items["A1"], items["R2"], items["S1"]]
+    seen: list[str] = []
+    report = render_statements(batch, tmp_path, jobs=2, progress=lambda _pdf, status: seen.append(status))
+    assert len(report.rendered) == 3 and report.failed == () and seen == ["rendered"] * 3
+    single = render_statements(batch, tmp_path / "one", jobs=1)  # more than RECYCLE_AFTER: a worker, not in process
+    assert len(single.rendered) == 3
+    assert net_payouts(text_of(tmp_path / "one" / "statement-2026-10-R2.pdf")) == ("3,000.00", "3,000.00")
+
+
 def test_html_copy_on_request(items, tmp_path):
     report = render_statements([items["R1"]], tmp_path, jobs=1, html=True)
     page = (tmp_path / "statement-2026-10-R1.html").read_text(encoding="utf-8")
     assert 'rel="stylesheet"' in page and "statement.css" in page and "Ravi Shah" in page
     assert len(report.rendered) == 1
     assert render_statements([items["R1"]], tmp_path, jobs=1, html=True).rendered == ()
+
+
+def test_the_hash_covers_the_stylesheet_not_other_files_in_the_folder(items, templates, tmp_path):
+    out = tmp_path / "out"
+    assert len(render_statements([items["S1"]], out, jobs=1, templates_dir=templates).rendered) == 1
+    (templates / "other-report.html.j2").write_text("{{ unrelated }}", encoding="utf-8")
+    (templates / "notes.txt").write_text("not a template", encoding="utf-8")
+    assert render_statements([items["S1"]], out, jobs=1, templates_dir=templates).rendered == ()
+    css = templates / "statement.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.extra { color: red; }\n", encoding="utf-8")
+    assert len(render_statements([items["S1"]], out, jobs=1, templates_dir=templates).rendered) == 1
 
 
 # --------------------------------------------------------------------------- failures write nothing

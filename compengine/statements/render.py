@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.statements.view import (
@@ -51,6 +52,7 @@ RENDERER_VERSION = "1"
 TEMPLATE = "statement.html.j2"
 STYLESHEET = "statement.css"
 MANIFEST = ".statements-manifest.json"
+RECYCLE_AFTER = 250  # statements a worker process renders before it is replaced (bounds its memory)
 FONT_MAGIC = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"wOFF", b"wOF2", b"ttcf")
 
 Progress = Callable[[Path, str], None]  # (pdf path, "rendered" | "skipped" | "failed")
@@ -164,6 +166,20 @@ def _digest(paths: Iterable[Path], folder: Path) -> str:
     return h.hexdigest()
 
 
+def _template_files(env: jinja2.Environment, folder: Path) -> list[Path]:
+    """The statement template and every template it includes, imports or extends (not the folder's other files)."""
+    seen: set[str] = set()
+    todo = [TEMPLATE]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        todo.extend(ref for ref in jinja2.meta.find_referenced_templates(env.parse(source)) if ref is not None)
+    return [folder / name for name in sorted(seen)]
+
+
 def load_templates(folder: Path | str | None = None) -> Templates:
     """Load and check the templates folder (default :func:`default_templates_dir`)."""
     folder = Path(folder) if folder is not None else default_templates_dir()
@@ -178,17 +194,18 @@ def load_templates(folder: Path | str | None = None) -> Templates:
         keep_trailing_newline=True,
     )
     env.filters["money"] = money_filter
+    template: jinja2.Template | None = None
+    sources: list[Path] = []
     try:
         template = env.get_template(TEMPLATE)
+        sources = _template_files(env, folder)
     except jinja2.TemplateError as exc:
         errors.append(_template_error(exc, tpl_path, "loading it"))
-        template = None
     fonts, font_errors = check_fonts(css_path)
     errors.extend(font_errors)
-    if errors:
+    if errors or template is None:
         raise CompErrors(errors)
-    assert template is not None
-    digest = _digest([*folder.rglob("*.j2"), css_path, *fonts], folder)
+    digest = _digest([*sources, css_path, *fonts], folder)
     return Templates(folder, template, css_path, fonts, digest)
 
 
@@ -306,8 +323,9 @@ def render_statements(
 ) -> RenderReport:
     """Render one PDF per item into ``out_dir``, skipping those whose content has not changed.
 
-    ``jobs``: worker processes (default ``os.cpu_count()``; 1 renders in this
-    process). ``force``: render even unchanged statements. ``html``: also write
+    ``jobs``: worker processes (default ``os.cpu_count()``; with 1, up to
+    :data:`RECYCLE_AFTER` statements are rendered in this process). ``force``:
+    render even unchanged statements. ``html``: also write
     ``statement-PERIOD-REP.html`` (linking the stylesheet in the templates folder).
     ``progress`` is called in this process once per item as it is done.
 
@@ -382,7 +400,7 @@ def render_statements(
             progress(pdf, "rendered" if err is None else "failed")
 
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if len(todo) <= 1 or (jobs == 1 and len(todo) <= RECYCLE_AFTER):
             for pdf, digest, job in todo:
                 done(pdf, digest, _render_job(job, css_path, base_url))
         else:
@@ -410,28 +428,41 @@ def _render_parallel(
     base_url: str,
     done: Callable[[Path, str, str | None], None],
 ) -> None:
-    """Keep at most a few jobs per worker in flight (the HTML of a whole company is not queued at once)."""
-    window = jobs * 4
-    pending: dict[Any, tuple[Path, str]] = {}
-    it = iter(todo)
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(css_path,)) as pool:
-        while True:
-            while len(pending) < window:
-                nxt = next(it, None)
-                if nxt is None:
+    """Render in worker processes, a fresh pool every ``jobs x RECYCLE_AFTER`` statements.
+
+    WeasyPrint's memory grows a little with every document a process renders
+    (about 0.15 MB here), so workers are replaced before it adds up over a big
+    company. At most a few jobs per worker are in flight, so the HTML of a whole
+    company is never queued at once.
+    """
+    chunk = jobs * RECYCLE_AFTER
+    for first in range(0, len(todo), chunk):
+        part = todo[first:first + chunk]
+        workers = min(jobs, len(part))
+        window = workers * 4
+        pending: dict[Any, tuple[Path, str]] = {}
+        it = iter(part)
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(css_path,)) as pool:
+            while True:
+                while len(pending) < window:
+                    nxt = next(it, None)
+                    if nxt is None:
+                        break
+                    pdf, digest, job = nxt
+                    try:
+                        pending[pool.submit(_render_job, job, css_path, base_url)] = (pdf, digest)
+                    except Exception as exc:  # the pool broke (a worker was killed): the rest fail too
+                        done(pdf, digest, f"worker failed: {type(exc).__name__}: {exc}")
+                if not pending:
                     break
-                pdf, digest, job = nxt
-                pending[pool.submit(_render_job, job, css_path, base_url)] = (pdf, digest)
-            if not pending:
-                break
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                pdf, digest = pending.pop(fut)
-                try:
-                    err = fut.result()
-                except Exception as exc:  # the worker died (e.g. killed): report, keep going
-                    err = f"worker failed: {type(exc).__name__}: {exc}"
-                done(pdf, digest, err)
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    pdf, digest = pending.pop(fut)
+                    try:
+                        err = fut.result()
+                    except Exception as exc:  # the worker died (e.g. killed): report, keep going
+                        err = f"worker failed: {type(exc).__name__}: {exc}"
+                    done(pdf, digest, err)
 
 
 def statement_name_of(data: StatementData) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from compengine.core.money import CENT, CONTEXT, ZERO, round_money
 from compengine.core.periods import Period
@@ -448,6 +448,11 @@ def _base(ln: Line, rounding: str) -> Decimal:
 
 def statement_view(data: StatementData) -> StatementView:
     """Lay out one statement (pure). Raises :class:`StatementDataError` when the data does not tie out."""
+    with localcontext(CONTEXT):  # never the ambient decimal context
+        return _view(data)
+
+
+def _view(data: StatementData) -> StatementView:
     _check(data)
     plan = data.plan
     comps = {k: data.components.get(k, ZERO) for k in COMPONENTS}
