@@ -302,5 +302,32 @@ def test_deal_fingerprints_are_the_same_in_python_and_in_sql(ledger):
         got = {i: conn.execute(text(f"SELECT {_fingerprint_sql('CAST(:d AS VARCHAR(64))', conn.dialect.name)}"), {"d": i}).scalar()
                for i in ids}
     assert got == {i: _fingerprint(i) for i in ids}
-    assert len(set(got.values())) == len(ids)  # these differ in their last four characters
-    assert _fingerprint("D000123") == _fingerprint("D100123")  # only the last four count: the per-deal trace decides
+    assert len(set(got.values())) == len(ids)  # these differ in their last three characters
+    assert _fingerprint("D000123") == _fingerprint("D100123")  # only the last three count: the per-deal trace decides
+
+
+def test_commission_base_is_credit_times_rate_rounded_in_each_plans_mode(ledger, tmp_path):
+    """The SQL base (half up, with half-even plans' exact half cents corrected) equals the statements' rule."""
+    from compengine.core.money import CONTEXT, round_money
+    from compengine.ledger.close import load_plan_versions
+    from compengine.ledger.models import PayoutLineRow, RepPeriod
+
+    data = tmp_path / "acme"
+    shutil.copytree(ACME, data)
+    with (data / "deals.csv").open("a") as fh:  # M1's plan rounds half-even: 10,000.10 x 5% = 500.005 -> 500.00
+        fh.write("D10,Tyrell,new_logo,10000.10,USD,2026-10-05,M1,12,Platform,\n")
+        fh.write("D11,Cyberdyne,new_logo,10000.30,USD,2026-10-06,M1,12,Platform,\n")  # 500.015 -> 500.02
+    with transaction(ledger) as s:
+        import_folder(s, data, PLANS, "ops")
+    close_months(ledger, "2026-10", "2026-09")
+    r = rec(ledger)
+    assert r.ok, r.exceptions[:5]
+    with transaction(ledger) as s:
+        plans, _ = load_plan_versions(s, json.loads(s.get(PeriodRow, "2026-10").plan_versions))
+        plan_of = dict(s.execute(select(RepPeriod.rep_id, RepPeriod.plan_id).where(RepPeriod.period == "2026-10")).all())
+        want: dict[str, Decimal] = {}
+        for ln in s.scalars(select(PayoutLineRow).where(PayoutLineRow.period == "2026-10", PayoutLineRow.kind == "commission")):
+            exact = CONTEXT.multiply(ln.credit, ln.rate)
+            want[ln.rep_id] = want.get(ln.rep_id, Decimal("0.00")) + round_money(exact, plans[plan_of[ln.rep_id]].rounding)
+    assert want["M1"] == Decimal("1000.02")  # half up would give 1,000.03
+    assert {x.rep_id: x.components["commission_base"] for x in r.reps if x.rep_id in want} == want

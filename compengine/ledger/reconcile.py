@@ -548,12 +548,12 @@ class _Comm:
     prints: int = 0  # sum of credit (cents) x deal fingerprint, see _fingerprint
 
 
-# A deal fingerprint: a number below 32**4 from the last four characters of its id, the same in Python,
+# A deal fingerprint: a number below 32**3 from the last three characters of its id, the same in Python,
 # SQLite and PostgreSQL. Summing credit (cents) x fingerprint per rep, on the lines and on the deals,
 # checks that each rep's credit sits on the right deals without grouping a million lines by deal; a
-# difference is then traced deal by deal. (The sums stay inside 64-bit integers up to about 88 billion
+# difference is then traced deal by deal. (The sums stay inside 64-bit integers up to about 2.8 trillion
 # of credit per rep and month.)
-PRINT_CHARS, PRINT_MOD, PRINT_BASE = 4, 31, 32
+PRINT_CHARS, PRINT_MOD, PRINT_BASE = 3, 31, 32
 
 
 def _fingerprint(deal_id: str | None) -> int:
@@ -609,35 +609,41 @@ def _half_up_sql(col: str, n: int, d: int) -> str:
 def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # noqa: ANN001
                   ) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm]]:
     """One pass over the month's lines, by rep: the sum and count of all lines (the statement net) and,
-    of the commission lines, their amount, primary and overlay credit and base (credit x rate, rounded)."""
+    of the commission lines, their amount, primary and overlay credit, deal fingerprints and base
+    (credit x rate rounded half up; for plans that round half-even, the exact half cents are corrected)."""
     rates = sorted({f"{r:f}" for plan in plans.values() for r in plan.rates.values()})
+    any_even = any(plan.rounding != "half_up" for plan in plans.values())
 
     def run(rates: list[str]) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm], int]:
-        whens = []
+        base_whens, tie_whens = [], []
         params: dict = {"p": p}
         for i, r in enumerate(rates):
             n, d = _scaled(Decimal(r))
-            whens.append(f"WHEN rate = :r{i} THEN {_half_up_sql('credit', n, d)}")
+            base_whens.append(f"WHEN rate = :r{i} THEN {_half_up_sql('credit', n, d)}")
+            # half-even differs from half up on an exact half cent with an even quotient: one cent toward zero
+            tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit) * {n}) % {d}) = {d} AND ((ABS(credit) * {n}) / {d}) % 2 = 0 "
+                             "THEN (CASE WHEN credit < 0 THEN 1 ELSE -1 END)")
             params[f"r{i}"] = r
-        base = f"(CASE {' '.join(whens)} ELSE NULL END)" if whens else "NULL"
+        base = f"(CASE {' '.join(base_whens)} ELSE NULL END)" if base_whens else "NULL"
+        ties = f"(CASE {' '.join(tie_whens)} ELSE 0 END)" if tie_whens and any_even else "0"
         prints = _print_sql("credit", "deal_id", conn.dialect.name)
-        sql = (f"SELECT rep_id, COUNT(*), SUM(amount), "
-               f"SUM(CASE WHEN kind = 'commission' THEN 1 ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' THEN amount ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' AND role = 'overlay' THEN credit ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' THEN credit ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' THEN {base} ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' AND {base} IS NULL THEN 1 ELSE 0 END), "
-               f"SUM(CASE WHEN kind = 'commission' THEN {prints} ELSE 0 END) "
+        comm_only = "FILTER (WHERE kind = 'commission')"
+        sql = (f"SELECT rep_id, COUNT(*), SUM(amount), COUNT(*) {comm_only}, SUM(amount) {comm_only}, "
+               f"SUM(credit) FILTER (WHERE kind = 'commission' AND role = 'overlay'), SUM(credit) {comm_only}, "
+               f"SUM({base}) {comm_only}, COUNT({base}) {comm_only}, SUM({prints}) {comm_only}, SUM({ties}) {comm_only} "
                f"FROM payout_lines WHERE period = :p GROUP BY rep_id")
         nets, comm, unknown = {}, {}, 0
-        for rep_id, n, total, nc, amount, over, credit, base_c, unk, fp in conn.execute(text(sql), params):
+        for rep_id, n, total, nc, amount, over, credit, base_c, based, fp, tie in conn.execute(text(sql), params):
             nets[rep_id] = (from_cents(total or 0), n)
             if nc:
                 over, credit = from_cents(over or 0), from_cents(credit or 0)
+                rp = rps.get(rep_id)
+                plan = plans.get(rp.plan_id) if rp else None
+                if plan is not None and plan.rounding != "half_up":
+                    base_c = (base_c or 0) + (tie or 0)
                 comm[rep_id] = _Comm(nc, from_cents(amount or 0), credit - over, over, from_cents(base_c or 0),
                                      int(fp or 0))
-            unknown += unk or 0
+                unknown += nc - based
         return nets, comm, unknown
 
     nets, comm, unknown = run(rates)
@@ -645,20 +651,6 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         found = [r for (r,) in conn.execute(text("SELECT DISTINCT rate FROM payout_lines WHERE period = :p AND kind = 'commission' "
                                                  "AND rate IS NOT NULL"), {"p": p})]
         nets, comm, _ = run(sorted(set(found)))
-    # plans that round half-even: their base is recomputed exactly from their (few) lines
-    even = sorted(r for r, rp in rps.items() if r in comm and plans.get(rp.plan_id) and plans[rp.plan_id].rounding != "half_up")
-    for chunk in _chunks(even, 500):
-        bases: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        stmt = text("SELECT rep_id, credit, rate, amount FROM payout_lines WHERE period = :p AND kind = 'commission' "
-                    "AND rep_id IN :reps").bindparams(bindparam("reps", expanding=True))
-        for rep_id, credit, rate, amount in conn.execute(stmt, {"p": p, "reps": chunk}):
-            if credit is None or rate is None:
-                bases[rep_id] += from_cents(amount)
-            else:
-                mode = plans[rps[rep_id].plan_id].rounding
-                bases[rep_id] += round_money(CONTEXT.multiply(from_cents(credit), Decimal(rate)), mode)
-        for rep_id in chunk:
-            comm[rep_id].base = bases.get(rep_id, ZERO)
     return nets, comm
 
 
