@@ -28,6 +28,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def phase_generate(out: str, reps: int, deals: int) -> dict:
     from compengine.generate import generate
 
@@ -53,6 +58,7 @@ def phase_close(db: str, period: str) -> dict:
 
     engine = open_ledger(db)
     marks: dict[str, float] = {}
+    c0 = cpu_s()
     t0 = time.perf_counter()
     last = [t0]
 
@@ -66,7 +72,7 @@ def phase_close(db: str, period: str) -> dict:
     secs = time.perf_counter() - t0
     lines = sum(len(r.lines) for r in res.reps)
     credits = sum(1 for r in res.reps for ln in r.lines if ln.kind == "commission")
-    return {"seconds": secs, "reps": len(res.reps), "payout_lines": lines, "commission_lines": credits,
+    return {"seconds": secs, "cpu_seconds": cpu_s() - c0, "reps": len(res.reps), "payout_lines": lines, "commission_lines": credits,
             "lines_per_s": lines / secs, "phases": marks, "total": str(res.total_payout), "peak_mb": peak_mb()}
 
 
@@ -90,6 +96,26 @@ def main() -> None:
         return
     tmp = tempfile.mkdtemp(prefix="bench-ledger-")
     db = a.db or f"sqlite:///{tmp}/ledger.db"
+    schema = None
+    if db.startswith("postgresql"):  # a schema of its own, dropped at the end
+        import uuid
+
+        import psycopg
+
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        raw = db
+        db = f"{db}{'&' if '?' in db else '?'}options=-csearch_path%3D{schema}"
+    try:
+        _run(db, tmp, a)
+    finally:
+        if schema:
+            with psycopg.connect(raw, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _run(db: str, tmp: str, a: argparse.Namespace) -> None:
     data = os.path.join(tmp, "data")
     print(f"ledger {db.split('@')[-1]}, data {data}", flush=True)
     g = run_phase("generate", data, str(a.reps), str(a.deals))
@@ -98,7 +124,7 @@ def main() -> None:
     print(f"import:   {i['seconds']:.1f} s, {i['deals_per_s']:,.0f} deals/s, peak {i['peak_mb']:.0f} MB", flush=True)
     for attempt in ("first", "rerun"):
         c = run_phase("close", db, "2026-01")
-        print(f"close ({attempt}): {c['seconds']:.1f} s, {c['payout_lines']:,} payout lines "
+        print(f"close ({attempt}): {c['seconds']:.1f} s ({c['cpu_seconds']:.1f} s CPU), {c['payout_lines']:,} payout lines "
               f"({c['commission_lines']:,} commission) for {c['reps']:,} reps, {c['lines_per_s']:,.0f} lines/s, "
               f"peak {c['peak_mb']:.0f} MB; phases {json.dumps({k: round(v, 1) for k, v in c['phases'].items()})}", flush=True)
 
