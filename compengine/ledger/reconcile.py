@@ -612,7 +612,7 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
     of the commission lines, their amount, primary and overlay credit, deal fingerprints and base
     (credit x rate rounded half up; for plans that round half-even, the exact half cents are corrected)."""
     rates = sorted({f"{r:f}" for plan in plans.values() for r in plan.rates.values()})
-    any_even = any(plan.rounding != "half_up" for plan in plans.values())
+    even_plans = sorted(plan_id for plan_id, plan in plans.items() if plan.rounding != "half_up")
 
     def run(rates: list[str]) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm], int]:
         base_whens, tie_whens = [], []
@@ -625,15 +625,23 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
                              "THEN (CASE WHEN credit < 0 THEN 1 ELSE -1 END)")
             params[f"r{i}"] = r
         base = f"(CASE {' '.join(base_whens)} ELSE NULL END)" if base_whens else "NULL"
-        ties = f"(CASE {' '.join(tie_whens)} ELSE 0 END)" if tie_whens and any_even else "0"
+        known = ", ".join(f":r{i}" for i in range(len(rates))) or "NULL"
         prints = _print_sql("credit", "deal_id", conn.dialect.name)
         comm_only = "FILTER (WHERE kind = 'commission')"
+        if even_plans and tie_whens:  # only the lines of reps on half-even plans
+            ties = (f"SUM(CASE {' '.join(tie_whens)} ELSE 0 END) FILTER (WHERE kind = 'commission' AND rep_id IN "
+                    "(SELECT rep_id FROM rep_periods WHERE period = :p AND plan_id IN :even))")
+            params["even"] = even_plans
+        else:
+            ties = "0"
         sql = (f"SELECT rep_id, COUNT(*), SUM(amount), COUNT(*) {comm_only}, SUM(amount) {comm_only}, "
                f"SUM(credit) FILTER (WHERE kind = 'commission' AND role = 'overlay'), SUM(credit) {comm_only}, "
-               f"SUM({base}) {comm_only}, COUNT({base}) {comm_only}, SUM({prints}) {comm_only}, SUM({ties}) {comm_only} "
+               f"SUM({base}) {comm_only}, COUNT(*) FILTER (WHERE kind = 'commission' AND rate IN ({known})), "
+               f"SUM({prints}) {comm_only}, {ties} "
                f"FROM payout_lines WHERE period = :p GROUP BY rep_id")
+        stmt = text(sql).bindparams(bindparam("even", expanding=True)) if "even" in params else text(sql)
         nets, comm, unknown = {}, {}, 0
-        for rep_id, n, total, nc, amount, over, credit, base_c, based, fp, tie in conn.execute(text(sql), params):
+        for rep_id, n, total, nc, amount, over, credit, base_c, based, fp, tie in conn.execute(stmt, params):
             nets[rep_id] = (from_cents(total or 0), n)
             if nc:
                 over, credit = from_cents(over or 0), from_cents(credit or 0)
