@@ -315,3 +315,16 @@ def load_folder_or_raise(folder: Path | str, plans: Mapping[str, Plan]) -> Datas
     if errors:
         raise CompErrors(errors)
     return data
+
+
+def read_plans_and_folder(plans_dir: Path | str, data_dir: Path | str) -> tuple[dict[str, Plan], Dataset]:
+    """Plan files and a data folder, checked against each other; every error raised as CompErrors."""
+    from compengine.plans.loader import load_plans
+
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    return plans, data

@@ -79,16 +79,19 @@ def progress_enabled() -> bool:
 
 def read_plans_and_data(plans_dir, data_dir, rep_ids=()):  # noqa: ANN001, ANN201
     """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
-    from compengine.datafiles import read_data_folder
-    from compengine.plans import load_plans
+    from compengine.datafiles import read_plans_and_folder
 
-    plans, errors = load_plans(plans_dir)
-    if errors:
-        raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, plans)
-    if errors:
-        raise CompErrors(errors)
+    plans, data = read_plans_and_folder(plans_dir, data_dir)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
     return plans, data
+
+
+def months_arg(period: Period, through: Period | None) -> list[Period]:
+    """PERIOD alone, or PERIOD through --through (refusing a range that runs backwards)."""
+    if through is None:
+        return [period]
+    if through < period:
+        raise click.BadParameter(f"--through {through} is before {period}")
+    return period.months_through(through)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg
+from compengine.cli.common import Context, echo_json, handles_errors, json_option, months_arg, period_arg
 from compengine.core.errors import CompErrors
 from compengine.core.money import D
 from compengine.engine.report import result_json, result_text
@@ -127,9 +127,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
     from compengine.ledger import run_close, transaction
 
     engine = _ledger(ctx)
-    months = period.months_through(through) if through else [period]
-    if not months:
-        raise click.BadParameter(f"--through {through} is before {period}")
+    months = months_arg(period, through)
     for p in months:
         with transaction(engine) as session:
             result = run_close(session, p, ctx.who, progress=lambda m, p=p: _stderr(f"close {p}: {m}"))
@@ -162,9 +160,7 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool) -> None
     from compengine.ledger import lock_period, transaction
 
     engine = _ledger(ctx)
-    months = period.months_through(through) if through else [period]
-    if not months:
-        raise click.BadParameter(f"--through {through} is before {period}")
+    months = months_arg(period, through)
     for p in months:
         with transaction(engine) as session:
             row = lock_period(session, p, ctx.who, allow_open_disputes=allow_open_disputes)

@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.periods import Period
-from compengine.datafiles import read_data_folder
+from compengine.datafiles import read_plans_and_folder
 from compengine.ledger.models import AssignmentRow, DealRow, ImportBatch, PeriodRow, PlanVersion, RepRow, SplitRow
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
-from compengine.plans import load_plans
 from compengine.plans.loader import plan_files
 
 
@@ -97,12 +96,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     The caller owns the transaction: commit on success, roll back on error or dry run.
     """
     now = now or utcnow()
-    plans, errors = load_plans(plans_dir)
-    if errors:
-        raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, plans)
-    if errors:
-        raise CompErrors(errors)
+    plans, data = read_plans_and_folder(plans_dir, data_dir)
     report = ImportReport(dry_run=dry_run)
     locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))
     batch = ImportBatch(at=now, actor=actor, source=str(data_dir))
