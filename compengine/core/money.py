@@ -49,7 +49,9 @@ def D(value: object) -> Decimal:
     raise TypeError(f"cannot make a Decimal from {type(value).__name__}")
 
 
-_ROUNDERS = {
+# ``QUANTIZE[mode](value, CENT)`` is ``round_money(value, mode)``: the engine's hot loops
+# call it directly (one function call less per line, millions of lines).
+QUANTIZE = {
     mode: Context(prec=34, rounding=rounding, traps=[InvalidOperation, DivisionByZero, Overflow]).quantize
     for mode, rounding in ROUNDING_MODES.items()
 }
@@ -60,7 +62,7 @@ def round_money(value: Decimal, mode: str = "half_up") -> Decimal:
 
     (A context per mode, built once: called millions of times in a big close.)
     """
-    return _ROUNDERS[mode](value, CENT)
+    return QUANTIZE[mode](value, CENT)
 
 
 def money_str(value: Decimal | None) -> str:

@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
+from functools import partial
+from operator import itemgetter
 
 from compengine.core.errors import CompError, Source
-from compengine.core.money import CONTEXT, ZERO, allocate, round_money
+from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round_money
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
@@ -105,9 +107,6 @@ def check_splits(deals: Iterable[Deal], splits: Iterable[Split], splits_file: st
     return errors
 
 
-_make_credit = Credit._make  # from a tuple: faster than the keyword-parsing constructor
-
-
 def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Split]]) -> list[Credit]:
     """Credit each deal to its receivers: ``amount x split_pct / 100``.
 
@@ -118,26 +117,30 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     """
     out: list[Credit] = []
     append = out.append
-    hundred = [HUNDRED]
+    new = tuple.__new__
+    get = splits_by_deal.get
     for d in deals:
-        rows = splits_by_deal.get(d.deal_id)
-        base = (d.deal_id, d.deal_type, d.close_date)
-        tail = (d.amount, d.account, d.term_months, d.product, d.cancelled_on, d.currency)
+        deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, _src = d
+        rows = get(deal_id)
         if not rows:
-            append(_make_credit((d.owner_id, *base, d.amount, "primary", hundred[0], *tail)))
+            append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
+                                term, product, cancelled, currency)))
             continue
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id)
         if prim:
-            parts = allocate(d.amount, [s.split_pct for s in prim])
+            parts = allocate(amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
-                append(_make_credit((s.rep_id, *base, part, "primary", s.split_pct, *tail)))
+                append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account,
+                                    term, product, cancelled, currency)))
         else:
-            append(_make_credit((d.owner_id, *base, d.amount, "primary", HUNDRED, *tail)))
+            append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
+                                term, product, cancelled, currency)))
         for s in rows:
             if s.role == "overlay":
-                part = round_money(CONTEXT.divide(CONTEXT.multiply(d.amount, s.split_pct), HUNDRED))
-                append(_make_credit((s.rep_id, *base, part, "overlay", s.split_pct, *tail)))
+                part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
+                append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "overlay", s.split_pct, amount, account,
+                                    term, product, cancelled, currency)))
     return out
 
 
@@ -235,17 +238,27 @@ class _Rater:
 
 
 def _commission_lines(
-    rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal
-) -> tuple[list[Line], Decimal]:
+    rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal, lines: list[Line]
+) -> tuple[Decimal, Decimal]:
+    """Append the commission lines of ``credits`` to ``lines`` (numbered on from its length).
+
+    Returns the cumulative credit after them and the sum of their amounts.
+    """
     plan = rater.plan
-    lines: list[Line] = []
     pos = start
-    rounding = rater.rounding
+    total = ZERO
+    rounding = QUANTIZE[rater.rounding]
+    append = lines.append
+    seq = len(lines)
+    portions = rater.portions
     # what depends only on (deal type, band): worked out once per call, not per line
     per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str, str]] = {}
     for c in credits:
-        share = "" if c.split_pct == HUNDRED and c.role == "primary" else f" ({c.role} {_pct(c.split_pct / HUNDRED)} of {_fmt(c.deal_amount)})"
-        for portion, tier in rater.portions(pos, c.credit):
+        split_pct = c.split_pct
+        role = c.role
+        share = "" if split_pct == HUNDRED and role == "primary" else f" ({role} {_pct(split_pct / HUNDRED)} of {c.deal_amount:,.2f})"
+        head = f"{c.deal_id} {c.deal_type} {c.account}: credit "
+        for portion, tier in portions(pos, c.credit):
             key = (c.deal_type, tier.index if tier is not None else 0)
             known = per_band.get(key)
             if known is None:
@@ -254,17 +267,15 @@ def _commission_lines(
                 band = tier.label() if tier is not None else "no quota this month"
                 tier_no = tier.index if tier is not None else None
                 rule = f"rates.{c.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
-                known = per_band[key] = (rate, mult, band, tier_no, rule, _pct(rate))
-            rate, mult, band, tier_no, rule, rate_pct = known
-            amount = round_money(portion * rate * mult, rounding)
-            explain = (
-                f"{c.deal_id} {c.deal_type} {c.account}: credit {_fmt(portion)}{share} in {band} "
-                f"at {rate_pct} x {mult} = {_fmt(amount)}"
-            )
-            lines.append(Line(rep_id, period, 0, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule, explain,
-                              role=c.role, split_pct=c.split_pct))
+                known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule)
+            rate, mult, middle, tier_no, rule = known
+            amount = rounding(portion * rate * mult, CENT)
+            total += amount
+            seq += 1
+            append(_make_line((rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
+                               f"{head}{portion:,.2f}{share}{middle}{amount:,.2f}", None, None, role, split_pct)))
         pos += c.credit
-    return lines, pos
+    return pos, total
 
 
 def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) -> Decimal:
@@ -285,11 +296,12 @@ def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) ->
 # --------------------------------------------------------------------------- calculate
 
 
-_make_line = Line._make
+_make_line = partial(tuple.__new__, Line)  # a Line from a full tuple, without Line._make's checks
 
-
-def _credit_key(c: Credit) -> tuple:
-    return (c.close_date, c.deal_id, ROLE_ORDER.get(c.role, 9))
+# A rep's credits in deal order: (close date, deal). Sorts are stable and credit_deals
+# emits a deal's primary credit before its overlays, so the rare receiver with both on
+# one deal keeps primary first (the order ROLE_ORDER names).
+_credit_key = itemgetter(3, 1)
 
 
 def calculate_period(
@@ -311,8 +323,40 @@ def calculate_period(
     ``cancellations`` what each receiver earned on earlier deals cancelled in the
     month; ``state`` each rep's balances after the previous month.
     """
+    exceptions: list[str] = []
     with localcontext(CONTEXT), gc_paused():
-        return _calculate(period, plans, reps, assignments, credits, ytd_credits, cancellations, adjustments, state or {})
+        results = list(_calculate(period, plans, reps, assignments, credits, ytd_credits, cancellations, adjustments,
+                                  state or {}, exceptions, (0, 1)))
+    return PeriodResult(str(period), results, exceptions)
+
+
+def iter_period_part(
+    period: Period,
+    plans: Mapping[str, Plan],
+    reps: Mapping[str, Rep],
+    assignments: Mapping[str, Sequence[Assignment]],
+    credits: Sequence[Credit],
+    *,
+    ytd_credits: Sequence[Credit] = (),
+    cancellations: Sequence[Cancellation] = (),
+    adjustments: Sequence[Adjustment] = (),
+    state: Mapping[str, RepState] | None = None,
+    exceptions: list[str],
+    part: tuple[int, int] = (0, 1),
+) -> Iterator[RepResult]:
+    """:func:`calculate_period` rep by rep, for one part of the month's reps.
+
+    ``part=(i, n)`` takes the i-th of n consecutive slices of the reps (in rep order,
+    cut so each slice has about the same number of credits to rate, overrides
+    included). Each rep's result is yielded as soon as it is made, so a caller can
+    store it while the next is calculated; ``exceptions`` receives the part's
+    exceptions. Parts 0..n-1 concatenated (results, and exceptions) equal
+    :func:`calculate_period`: exceptions not tied to one rep's calculation come with
+    part 0. Iterate it inside ``with localcontext(CONTEXT)`` (the engine's decimal
+    context); the cyclic garbage collector should be paused meanwhile (:func:`gc_paused`).
+    """
+    return _calculate(period, plans, reps, assignments, credits, ytd_credits, cancellations, adjustments, state or {},
+                      exceptions, part)
 
 
 def _calculate(
@@ -325,9 +369,11 @@ def _calculate(
     cancellations: Sequence[Cancellation],
     adjustments: Sequence[Adjustment],
     state: Mapping[str, RepState],
-) -> PeriodResult:
+    rep_exceptions: list[str],
+    part: tuple[int, int],
+) -> Iterator[RepResult]:
     pstr = str(period)
-    exceptions: list[str] = []
+    exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
 
     # classify: plan per rep in the month
     active: dict[str, tuple[Assignment, Plan]] = {}
@@ -352,8 +398,6 @@ def _calculate(
     month_by_rep: dict[str, list[Credit]] = defaultdict(list)
     for c in credits:
         month_by_rep[c.rep_id].append(c)
-    for cs in month_by_rep.values():  # in deal order once (stable), for the rep's own lines and the overrides
-        cs.sort(key=_credit_key)
     ytd_by_rep: dict[str, list[Credit]] = defaultdict(list)
     for c in ytd_credits:
         ytd_by_rep[c.rep_id].append(c)
@@ -380,8 +424,23 @@ def _calculate(
         else:
             exceptions.append(f"{adj.rep_id}: adjustment {_fmt(adj.amount)} ({adj.reason}) but no plan assignment in {pstr}; not paid")
 
-    results: list[RepResult] = []
-    for rep_id, (assignment, plan) in active.items():
+    if part[0] == 0:
+        rep_exceptions.extend(exceptions)
+    exceptions = rep_exceptions
+    todo = list(active.items())
+    if part != (0, 1):
+        todo = _part_of(todo, part, month_by_rep, reports_of)
+    # each credit list this part reads, in deal order, once (stable): for the rep's own lines and the overrides
+    wanted: set[str] = set()
+    for rep_id, (_a, plan) in todo:
+        wanted.add(rep_id)
+        if plan.override_rate is not None:
+            wanted.update(reports_of.get(rep_id, ()))
+    for rep_id in wanted:
+        cs = month_by_rep.get(rep_id)
+        if cs:
+            cs.sort(key=_credit_key)
+    for rep_id, (assignment, plan) in todo:
         rep = reps.get(rep_id)
         hire = rep.hire_date if rep else None
         tenure = tenure_month(hire, period)
@@ -402,7 +461,11 @@ def _calculate(
                 notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
         credited = sum((c.credit for c in mine), ZERO)
 
+        # Lines are numbered as they are made (seq = position in the rep's list, from 1);
+        # the hot ones (commission, SPIFF, override) are built positionally.
         lines: list[Line] = []
+        append = lines.append
+        rounder = QUANTIZE[plan.rounding]
         ytd_quota = ytd_credited = None
         comm_paid_delta = ZERO
         # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
@@ -424,15 +487,15 @@ def _calculate(
             ytd_credited = prior_total + credited
             rater = _Rater(plan, ytd_quota, ytd_credited)
             earned_before = _earnings_total(rater, prior_credits, ZERO)
-            comm, _ = _commission_lines(rater, rep_id, pstr, mine, prior_total)
-            lines.extend(comm)
+            _, comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
             # commission clawed back this month leaves the paid tally first, so the
             # true-up re-bands the remaining deals instead of reversing it twice
             paid = tally - clawed
             true_up = earned_before - paid
+            commission_total = comm_sum + true_up
             if true_up != 0:
-                lines.append(
-                    Line(rep_id, pstr, 0, "true_up", true_up, rule="quota.measure: ytd",
+                append(
+                    Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
                          explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
                                   f"at YTD attainment {_attain(ytd_credited, ytd_quota)}; {_fmt(paid)} paid so far"))
                 )
@@ -440,42 +503,44 @@ def _calculate(
             comm_paid_delta += true_up
         else:
             rater = _Rater(plan, quota, credited)
-            comm, _ = _commission_lines(rater, rep_id, pstr, mine, ZERO)
-            lines.extend(comm)
+            _, comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+            commission_total = comm_sum
             attainment = _attain_dec(credited, quota)
-        commission_total = sum((ln.amount for ln in lines), ZERO)
-        comm_paid_delta += sum((ln.amount for ln in comm), ZERO)
+        comm_paid_delta += comm_sum
+        earnings = commission_total
 
         # adjust: SPIFFs (outside the cap)
-        spiff_lines: list[Line] = []
         if plan.spiffs:
             for c in mine:
-                for s in plan.spiffs:
-                    if s.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
-                        amt = round_money(s.amount * c.split_pct / HUNDRED, plan.rounding)
+                for sp in plan.spiffs:
+                    if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
+                        amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
                         share = "" if c.split_pct == HUNDRED else f" x {_pct(c.split_pct / HUNDRED)} {c.role} split"
-                        spiff_lines.append(Line(rep_id, pstr, 0, "spiff", amt, c.deal_id, rule=f"spiffs.{s.id}",
-                                                explain=f"SPIFF {s.id} on {c.deal_id}: {_fmt(s.amount)}{share} = {_fmt(amt)}",
-                                                role=c.role, split_pct=c.split_pct))
+                        append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
+                                           f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
+                                           None, None, c.role, c.split_pct)))
+                        earnings += amt
         # cap on commission and true-ups
-        cap_lines: list[Line] = []
         if plan.cap is not None and commission_total > plan.cap:
             over = plan.cap - commission_total
-            cap_lines.append(Line(rep_id, pstr, 0, "cap", over, rule="cap.per_period",
-                                  explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
+            append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
+                        explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
+            earnings += over
         # overrides on direct reports' credit
-        override_lines: list[Line] = []
         if plan.override_rate is not None:
-            o_rate, o_pct, o_rounding = plan.override_rate, _pct(plan.override_rate), plan.rounding
+            o_rate, o_pct, plan_currency = plan.override_rate, _pct(plan.override_rate), plan.currency
             for report in sorted(reports_of.get(rep_id, ())):
+                head = f"Override on {report}'s "
                 for c in month_by_rep.get(report, ()):
-                    if c.currency != plan.currency or (c.cancelled_on is not None and not counts(c, plan)):
+                    if c.currency != plan_currency or (c.cancelled_on is not None and not counts(c, plan)):
                         continue
-                    amt = round_money(c.credit * o_rate, o_rounding)
-                    override_lines.append(Line(rep_id, pstr, 0, "override", amt, c.deal_id, c.credit, o_rate, rule="override.rate",
-                                               explain=f"Override on {report}'s {c.deal_id} credit {_fmt(c.credit)} at {o_pct} = {_fmt(amt)}"))
+                    credit_ = c.credit
+                    amt = rounder(credit_ * o_rate, CENT)
+                    earnings += amt
+                    append(_make_line((rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, None, None,
+                                       "override.rate", f"{head}{c.deal_id} credit {credit_:,.2f} at {o_pct} = {amt:,.2f}",
+                                       None, None, None, None)))
         # clawbacks of earlier deals cancelled this month
-        claw_lines: list[Line] = []
         for x in sorted(cancels_by_rep.get(rep_id, ()), key=lambda x: (x.cancelled_on, x.deal_id)):
             if not plan.clawback_applies(x.close_date, x.cancelled_on):
                 notes.append(f"{x.deal_id} cancelled on {x.cancelled_on}, outside the clawback window: nothing reversed")
@@ -484,30 +549,25 @@ def _calculate(
             if amt == 0:
                 continue
             days = (x.cancelled_on - x.close_date).days
-            claw_lines.append(Line(rep_id, pstr, 0, "clawback", amt, x.deal_id, rule="clawback.window_days", ref_period=x.period,
-                                   explain=(f"Clawback: {x.deal_id} (closed {x.close_date}) cancelled on {x.cancelled_on}, {days} days later, "
-                                            f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
+            append(Line(rep_id, pstr, len(lines) + 1, "clawback", amt, x.deal_id, rule="clawback.window_days", ref_period=x.period,
+                        explain=(f"Clawback: {x.deal_id} (closed {x.close_date}) cancelled on {x.cancelled_on}, {days} days later, "
+                                 f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
+            earnings += amt
         comm_paid_delta -= clawed
-        adj_lines: list[Line] = []
         for adj in adjust_by_rep.get(rep_id, ()):
-            adj_lines.append(Line(rep_id, pstr, 0, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual", explain=adj.reason,
-                                  ref_period=adj.ref_period, ref=adj.ref))
+            append(Line(rep_id, pstr, len(lines) + 1, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual",
+                        explain=adj.reason, ref_period=adj.ref_period, ref=adj.ref))
+            earnings += adj.amount
             if adj.counts_as_commission:
                 comm_paid_delta += adj.amount
-        lines.extend(spiff_lines)
-        lines.extend(cap_lines)
-        lines.extend(override_lines)
-        lines.extend(claw_lines)
-        lines.extend(adj_lines)
 
         # pay
-        earnings = sum((ln.amount for ln in lines), ZERO)
         carry = prior.carry_balance
         draw_bal = prior.draw_balance
         if carry > 0 and earnings > 0:
             rec = min(carry, earnings)
-            lines.append(Line(rep_id, pstr, 0, "balance_recovery", -rec, rule="carried balance",
-                              explain=f"Recovers {_fmt(rec)} of the {_fmt(carry)} negative balance carried from earlier months"))
+            append(Line(rep_id, pstr, len(lines) + 1, "balance_recovery", -rec, rule="carried balance",
+                        explain=f"Recovers {_fmt(rec)} of the {_fmt(carry)} negative balance carried from earlier months"))
             earnings -= rec
             carry -= rec
         if plan.in_draw(tenure):
@@ -516,42 +576,66 @@ def _calculate(
             if earnings < draw_amt:
                 top = draw_amt - earnings
                 how = "recoverable: added to the draw balance" if plan.draw.recoverable else "guaranteed: not recovered"
-                lines.append(Line(rep_id, pstr, 0, "draw", top, rule="draw.amount",
-                                  explain=f"Draw month {tenure} of {plan.draw.months}: earnings {_fmt(earnings)} topped up to the {_fmt(draw_amt)} draw ({how})"))
+                append(Line(rep_id, pstr, len(lines) + 1, "draw", top, rule="draw.amount",
+                            explain=f"Draw month {tenure} of {plan.draw.months}: earnings {_fmt(earnings)} topped up to the {_fmt(draw_amt)} draw ({how})"))
                 if plan.draw.recoverable:
                     draw_bal += top
                 earnings = draw_amt
             elif draw_bal > 0:
                 rec = min(draw_bal, earnings - draw_amt)
                 if rec > 0:
-                    lines.append(Line(rep_id, pstr, 0, "draw_recovery", -rec, rule="draw.recoverable",
-                                      explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, from earnings above the {_fmt(draw_amt)} draw"))
+                    append(Line(rep_id, pstr, len(lines) + 1, "draw_recovery", -rec, rule="draw.recoverable",
+                                explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, from earnings above the {_fmt(draw_amt)} draw"))
                     draw_bal -= rec
                     earnings -= rec
         elif draw_bal > 0 and earnings > 0:
             rec = min(draw_bal, earnings)
-            lines.append(Line(rep_id, pstr, 0, "draw_recovery", -rec, rule="draw.recoverable",
-                              explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, after the draw months"))
+            append(Line(rep_id, pstr, len(lines) + 1, "draw_recovery", -rec, rule="draw.recoverable",
+                        explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, after the draw months"))
             draw_bal -= rec
             earnings -= rec
         if earnings < 0:
-            lines.append(Line(rep_id, pstr, 0, "carry_forward", -earnings, rule="negative month",
-                              explain=f"This month's lines sum to {_fmt(earnings)}: nothing is paid and {_fmt(-earnings)} is carried forward, recovered from later payouts"))
+            append(Line(rep_id, pstr, len(lines) + 1, "carry_forward", -earnings, rule="negative month",
+                        explain=f"This month's lines sum to {_fmt(earnings)}: nothing is paid and {_fmt(-earnings)} is carried forward, recovered from later payouts"))
             carry += -earnings
             earnings = ZERO
 
-        lines = [_make_line((ln[0], ln[1], i, *ln[3:])) for i, ln in enumerate(lines, start=1)]  # = ln._replace(seq=i)
-        components = {k: ZERO for k in COMPONENTS}
+        components = dict.fromkeys(COMPONENTS, ZERO)
+        payout = ZERO
         for ln in lines:
-            components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
-        payout = sum((ln.amount for ln in lines), ZERO)
+            kind, amount = ln[3], ln[4]
+            components[kind] = components.get(kind, ZERO) + amount
+            payout += amount
         assert payout == earnings, (rep_id, payout, earnings)
         new_state = RepState(draw_bal, carry, tally + comm_paid_delta, period.year, plan.id)
-        results.append(
-            RepResult(rep_id, plan.id, plan.currency, plan.measure, quota, credited, attainment, ytd_quota, ytd_credited,
-                      tenure, lines, components, payout, new_state, notes)
-        )
-    return PeriodResult(pstr, results, exceptions)
+        yield RepResult(rep_id, plan.id, plan.currency, plan.measure, quota, credited, attainment, ytd_quota, ytd_credited,
+                        tenure, lines, components, payout, new_state, notes)
+
+
+def _part_of(
+    todo: list[tuple[str, tuple[Assignment, Plan]]],
+    part: tuple[int, int],
+    month_by_rep: Mapping[str, Sequence[Credit]],
+    reports_of: Mapping[str, Sequence[str]],
+) -> list[tuple[str, tuple[Assignment, Plan]]]:
+    """The i-th of n consecutive slices of ``todo``, cut by the number of credits each rep rates."""
+    i, n = part
+    if not 0 <= i < n:
+        raise ValueError(f"part {i} of {n}")
+    weights = []
+    for rep_id, (_a, plan) in todo:
+        w = 1 + len(month_by_rep.get(rep_id, ()))
+        if plan.override_rate is not None:
+            w += sum(len(month_by_rep.get(r, ())) for r in reports_of.get(rep_id, ()))
+        weights.append(w)
+    total = sum(weights)
+    out = []
+    before = 0
+    for item, w in zip(todo, weights):
+        if i * total <= before * n < (i + 1) * total:
+            out.append(item)
+        before += w
+    return out
 
 
 def _clawed_commission(

@@ -45,8 +45,9 @@ class Assignment:
         return self.start <= last and (self.end is None or self.end >= first)
 
 
-@dataclass(frozen=True, slots=True)
-class Deal:
+class Deal(NamedTuple):
+    """A closed-won deal (a NamedTuple: a month can load a million of them)."""
+
     deal_id: str
     account: str
     deal_type: str

@@ -10,8 +10,10 @@ replaces the month's lines. It is idempotent. ``lock_period`` freezes a month.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +25,7 @@ from compengine.core.errors import CompErrors, Source
 from compengine.core.money import ZERO, from_cents
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
 from compengine.ledger.models import (
     AdjustmentRow,
     AssignmentRow,
@@ -37,7 +39,17 @@ from compengine.ledger.models import (
     RepRow,
     SplitRow,
 )
-from compengine.ledger.store import audit, bulk_insert, cents, dtext, invalidate_from, lock_period_row, utcnow
+from compengine.ledger.store import (
+    audit,
+    bulk_insert,
+    cents_encoder,
+    invalidate_from,
+    lock_period_row,
+    null_token,
+    text_encoder,
+    utcnow,
+)
+from compengine.ledger.workers import calculate_and_store, can_fork
 from compengine.plans.loader import load_plan_text
 from compengine.plans.model import Plan
 
@@ -46,7 +58,13 @@ LATE_COMMISSION = "late_change.commission"
 LATE_OTHER = "late_change.other"
 LINE_COLUMNS = ["period", "rep_id", "seq", "kind", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule",
                 "explain", "ref_period", "ref", "role", "split_pct"]
+NULLABLE_LINE_COLUMNS = ("deal_id", "credit", "rate", "multiplier", "tier", "ref_period", "ref", "role", "split_pct")
+REP_PERIOD_COLUMNS = ["period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota",
+                      "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year",
+                      "ytd_plan", "notes"]
+NULLABLE_REP_PERIOD_COLUMNS = ("ytd_quota", "ytd_credited", "tenure_month", "ytd_plan")
 Progress = Callable[[str], None]
+PARALLEL_MIN_CREDITS = 50_000  # below this a month calculates faster in one process than it forks
 
 
 @dataclass
@@ -113,31 +131,39 @@ def load_credits(session: Session, periods: list[str]) -> list[Credit]:
         return []
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
     # type processing would dominate. Money arrives as integer cents, dates as text on SQLite.
+    # Deals come in no particular order (sorting them cost a second a million): the engine
+    # orders each rep's credits itself, and a deal's credits stay together in split order.
     conn = session.connection()
-    marks = ", ".join(f":p{i}" for i in range(len(periods)))
-    params = {f"p{i}": p for i, p in enumerate(periods)}
-    as_date = _date_reader(conn.dialect.name)
-    deals: list[Deal] = []
-    append = deals.append
-    for deal_id, account, deal_type, amount, currency, close_date, owner, term, product, cancelled in conn.execute(
-        text("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
-             f"cancelled_on FROM deals WHERE close_period IN ({marks}) ORDER BY deal_id"), params
-    ):
-        append(Deal(deal_id, account, deal_type, from_cents(amount), currency, as_date(close_date), owner, term, product,
-                    as_date(cancelled) if cancelled is not None else None))
-    splits: dict[str, list[Split]] = defaultdict(list)
-    for deal_id, rep_id, pct, role in conn.execute(
-        text("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
-             f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL ORDER BY s.deal_id, s.id"), params
-    ):
-        splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
+    dialect = conn.dialect.name
+    raw = conn.connection.driver_connection
+    mark = "?" if dialect == "sqlite" else "%s"
+    marks = ", ".join(mark for _ in periods)
+    make_deal = Deal._make
+    cur = raw.cursor()
+    try:
+        cur.execute("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
+                    f"cancelled_on FROM deals WHERE close_period IN ({marks})", list(periods))
+        rows = cur.fetchall()
+        if dialect == "sqlite":
+            as_date = date.fromisoformat
+            dates: dict[str, date] = {}
+            deals = [make_deal((deal_id, account, deal_type, from_cents(amount), currency,
+                                dates.get(close) or dates.setdefault(close, as_date(close)), owner, term, product,
+                                as_date(cancelled) if cancelled is not None else None, None))
+                     for deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled in rows]
+        else:
+            deals = [make_deal((deal_id, account, deal_type, from_cents(amount), currency, close, owner, term, product,
+                                cancelled, None))
+                     for deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled in rows]
+        del rows
+        splits: dict[str, list[Split]] = defaultdict(list)
+        cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
+                    f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL ORDER BY s.deal_id, s.id", list(periods))
+        for deal_id, rep_id, pct, role in cur.fetchall():
+            splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
+    finally:
+        cur.close()
     return credit_deals(deals, splits)
-
-
-def _date_reader(dialect: str) -> Callable[[object], date]:
-    if dialect == "sqlite":
-        return lambda v: date.fromisoformat(v)  # type: ignore[arg-type]
-    return lambda v: v  # type: ignore[return-value]
 
 
 def load_state(session: Session, period: Period) -> dict[str, RepState]:
@@ -365,11 +391,33 @@ def previous_gap(session: Session, period: Period) -> str | None:
     return None
 
 
+def close_workers(requested: int | None, credit_lines: int) -> int:
+    """How many worker processes calculate a close: ``requested`` if given, else the
+    ``COMPENGINE_CLOSE_WORKERS`` environment variable, else 2 for a month of at least
+    :data:`PARALLEL_MIN_CREDITS` credit lines on a machine with two or more cores, else 1
+    (1 = calculate in this process). Without ``fork`` (Windows) always 1; the automatic
+    choice is made on Linux only (elsewhere ask for workers explicitly)."""
+    if not can_fork():
+        return 1
+    if requested is None:
+        env = os.environ.get("COMPENGINE_CLOSE_WORKERS", "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise CompErrors(f"COMPENGINE_CLOSE_WORKERS must be a whole number of at least 1, not {env!r}")
+            requested = int(env)
+        else:
+            big = credit_lines >= PARALLEL_MIN_CREDITS and (os.cpu_count() or 1) >= 2
+            requested = 2 if big and sys.platform.startswith("linux") else 1
+    return max(1, requested)
+
+
 @gc_paused()
 def run_close(session: Session, period: Period, actor: str, *, now: datetime | None = None,
-              progress: Progress | None = None) -> PeriodResult:
+              progress: Progress | None = None, workers: int | None = None) -> PeriodResult:
     """Calculate a month and store its lines (replacing the month's previous run).
 
+    A big month is calculated in worker processes while this one stores their lines
+    (``workers``: see :func:`close_workers` and ``ledger.workers``); the lines are the same.
     The cyclic garbage collector is paused meanwhile: a month can make millions of
     acyclic records, which reference counting frees (see ``engine.pipeline.gc_paused``).
     """
@@ -388,29 +436,25 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     inputs.adjustments = late + inputs.adjustments
     if late and inputs.cancellations:
         inputs.cancellations = _with_late_changes(inputs.cancellations, late)
-    say(f"calculating {len(inputs.credits):,} credit lines")
-    result = inputs.calculate()
-    say("storing lines")
     conn = session.connection()
     conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == str(period)))
     conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == str(period)))
     pstr = str(period)
-    lines = (
-        (pstr, ln.rep_id, ln.seq, ln.kind, cents(ln.amount), ln.deal_id, cents(ln.credit), dtext(ln.rate),
-         dtext(ln.multiplier), ln.tier, ln.rule, ln.explain, ln.ref_period, ln.ref, ln.role, dtext(ln.split_pct))
-        for r in result.reps for ln in r.lines
-    )
-    count = bulk_insert(session, "payout_lines", LINE_COLUMNS, lines, has_dates=False)
-    bulk_insert(
-        session, "rep_periods",
-        ["period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota",
-         "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year", "ytd_plan",
-         "notes"],
-        ((pstr, r.rep_id, r.plan_id, r.currency, r.measure, cents(r.quota), cents(r.credited), dtext(r.attainment),
-          cents(r.ytd_quota), cents(r.ytd_credited), r.tenure_month, cents(r.payout), cents(r.state.draw_balance),
-          cents(r.state.carry_balance), cents(r.state.ytd_paid), r.state.ytd_year, r.state.ytd_plan, "\n".join(r.notes))
-         for r in result.reps),
-    )
+    null = null_token(session)
+
+    n_workers = close_workers(workers, len(inputs.credits))
+    if n_workers > 1:
+        say(f"calculating {len(inputs.credits):,} credit lines in {n_workers} worker processes, storing lines as they come")
+        result, count = calculate_and_store(inputs, pstr, n_workers, null,
+                                            lambda shape, rows: store_shaped(session, shape, rows, pstr))
+    else:
+        say(f"calculating {len(inputs.credits):,} credit lines")
+        result = inputs.calculate()
+        say("storing lines")
+        count = bulk_insert(session, "payout_lines", LINE_COLUMNS, line_rows(result.reps, pstr, null), has_dates=False,
+                            nullable=NULLABLE_LINE_COLUMNS)
+    bulk_insert(session, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows(result.reps, pstr, null), has_dates=False,
+                nullable=NULLABLE_REP_PERIOD_COLUMNS)
     total = result.total_payout
     session.execute(
         update(PeriodRow).where(PeriodRow.period == pstr).values(
@@ -422,6 +466,71 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
           + (f"; {', '.join(later)} to run again" if later else ""), period=pstr, entity="period", entity_id=pstr,
           after={"reps": len(result.reps), "lines": count, "total": total}, at=now)
     return result
+
+
+def line_rows(reps: Iterable[RepResult], pstr: str, null: object) -> Iterator[tuple]:
+    """The ``payout_lines`` rows (:data:`LINE_COLUMNS`) of a month's results; NULLs as ``null``."""
+    money, text_ = cents_encoder(null), text_encoder(null)
+    for r in reps:
+        for (rep_id, _p, seq, kind, amount, deal_id, credit, rate, mult, tier, rule, explain, ref_period, ref, role,
+             split_pct) in r.lines:
+            yield (pstr, rep_id, seq, kind, money(amount), deal_id or null, money(credit), text_(rate), text_(mult),
+                   null if tier is None else tier, rule, explain, ref_period or null, ref or null, role or null,
+                   text_(split_pct))
+
+
+# The shapes of the rows the close workers send (``ledger.workers``): commission and
+# override lines, almost all of a big month, leave out the columns that are constant for
+# their kind; any other line goes whole (LINE_COLUMNS). The month is a constant too.
+LINE_SHAPES: tuple[tuple[list[str], dict[str, str | None]], ...] = (
+    (["rep_id", "seq", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule", "explain", "role", "split_pct"],
+     {"kind": "commission", "ref_period": None, "ref": None}),
+    (["rep_id", "seq", "amount", "deal_id", "credit", "rate", "explain"],
+     {"kind": "override", "rule": "override.rate", "multiplier": None, "tier": None, "ref_period": None, "ref": None,
+      "role": None, "split_pct": None}),
+    (LINE_COLUMNS, {}),
+)
+
+
+def shaped_line_rows(r: RepResult, pstr: str, null: object) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """A rep's payout-line rows split by :data:`LINE_SHAPES` (commission, override, whole)."""
+    money, text_ = cents_encoder(null), text_encoder(null)
+    comm: list[tuple] = []
+    over: list[tuple] = []
+    other: list[tuple] = []
+    for (rep_id, _p, seq, kind, amount, deal_id, credit, rate, mult, tier, rule, explain, ref_period, ref, role,
+         split_pct) in r.lines:
+        if kind == "commission" and ref_period is None and ref is None and deal_id and role:
+            comm.append((rep_id, seq, money(amount), deal_id, money(credit), text_(rate), text_(mult),
+                         null if tier is None else tier, rule, explain, role, text_(split_pct)))
+        elif (kind == "override" and rule == "override.rate" and deal_id and mult is None and tier is None
+              and ref_period is None and ref is None and role is None and split_pct is None):
+            over.append((rep_id, seq, money(amount), deal_id, money(credit), text_(rate), explain))
+        else:
+            other.append((pstr, rep_id, seq, kind, money(amount), deal_id or null, money(credit), text_(rate), text_(mult),
+                          null if tier is None else tier, rule, explain, ref_period or null, ref or null, role or null,
+                          text_(split_pct)))
+    return comm, over, other
+
+
+def store_shaped(session: Session, shape: int, rows: list[tuple], pstr: str) -> int:
+    """Insert rows of one of :data:`LINE_SHAPES` into ``payout_lines``."""
+    columns, constants = LINE_SHAPES[shape]
+    if shape < 2:
+        constants = {"period": pstr, **constants}
+    return bulk_insert(session, "payout_lines", columns, rows, has_dates=False, nullable=NULLABLE_LINE_COLUMNS,
+                       constants=constants)
+
+
+def rep_period_rows(reps: Iterable[RepResult], pstr: str, null: object) -> Iterator[tuple]:
+    """The ``rep_periods`` rows (:data:`REP_PERIOD_COLUMNS`) of a month's results; NULLs as ``null``."""
+    money, text_ = cents_encoder(null), text_encoder(null)
+    for r in reps:
+        st = r.state
+        yield (pstr, r.rep_id, r.plan_id, r.currency, r.measure, money(r.quota), money(r.credited), text_(r.attainment),
+               money(r.ytd_quota), money(r.ytd_credited), null if r.tenure_month is None else r.tenure_month,
+               money(r.payout), money(st.draw_balance), money(st.carry_balance), money(st.ytd_paid), st.ytd_year,
+               st.ytd_plan or null, "\n".join(r.notes))
 
 
 def lock_period(session: Session, period: Period, actor: str, *, allow_open_disputes: bool = False,

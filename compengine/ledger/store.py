@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -123,23 +123,49 @@ def invalidate_from(session: Session, period: Period, actor: str, why: str) -> l
     return out
 
 
+def null_token(session: Session) -> Any:
+    """What a bulk row holds for SQL NULL in a ``nullable`` column: ``''`` on SQLite, None elsewhere.
+
+    Python's sqlite3 binds None through its adapter protocol, about 1.2 µs per value
+    (three times an int): with two million payout lines of up to eight empty
+    columns that was a quarter of a close. Rows for SQLite carry ``''`` instead and
+    the INSERT turns it back into NULL with ``NULLIF(?, '')`` (only for the columns
+    the caller names as nullable, none of which ever holds an empty string).
+    """
+    return "" if session.get_bind().dialect.name == "sqlite" else None
+
+
 def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
-                has_dates: bool = True) -> int:
+                has_dates: bool = True, nullable: Sequence[str] = (), constants: Mapping[str, str | None] | None = None) -> int:
     """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite. Values must be plain
     (int, str, date, datetime, None); convert money with :func:`cents` first. ``has_dates=False``
-    skips the per-value date conversion SQLite needs (a hot path for payout lines)."""
+    skips the per-value date conversion SQLite needs (a hot path for payout lines).
+    ``nullable`` names columns whose NULLs the rows give as :func:`null_token` (see there).
+    ``constants`` are columns with the same value in every row (text or NULL), left out of
+    the rows: SQLite gets them as literals in the statement (nothing to bind per row)."""
     conn = session.connection()
     dialect = conn.dialect.name
+    constants = dict(constants or {})
     count = 0
     if dialect == "postgresql":
+        tail = tuple(constants.values())
+        names = [*columns, *constants]
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
+            with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                write = copy.write_row
+                if tail:
+                    for row in rows:
+                        write((*row, *tail))
+                        count += 1
+                else:
+                    for row in rows:
+                        write(row)
+                        count += 1
         return count
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    marks = [("NULLIF(?, '')" if c in nullable else "?") for c in columns]
+    marks += ["NULL" if v is None else "'" + v.replace("'", "''") + "'" for v in constants.values()]
+    sql = f"INSERT INTO {table} ({', '.join([*columns, *constants])}) VALUES ({', '.join(marks)})"
     batch: list[Sequence[Any]] = []
     for row in rows:
         batch.append(tuple(_sqlite_value(v) for v in row) if has_dates else row)
@@ -174,3 +200,29 @@ def cents(value: Decimal | None) -> int | None:
 def dtext(value: Decimal | None) -> str | None:
     """Canonical text of an exact decimal."""
     return None if value is None else f"{value:f}"
+
+
+def cents_encoder(null: Any) -> Callable[[Decimal | None], Any]:
+    """:func:`cents` for bulk rows: None becomes ``null``; raises on fractions of a cent.
+
+    (About 0.4 µs a value instead of 1.7: no ``as_tuple``; a close encodes four million.)
+    """
+    def encode(value: Decimal | None) -> Any:
+        if value is None:
+            return null
+        scaled = value.scaleb(2)
+        whole = int(scaled)
+        if whole != scaled:
+            raise ValueError(f"{value} has fractions of a cent")
+        return whole
+    return encode
+
+
+def text_encoder(null: Any) -> Callable[[Decimal | None], Any]:
+    """:func:`dtext` for bulk rows: None becomes ``null``; ``str`` where it is already canonical."""
+    def encode(value: Decimal | None) -> Any:
+        if value is None:
+            return null
+        s = str(value)
+        return s if "E" not in s else f"{value:f}"
+    return encode

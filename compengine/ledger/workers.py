@@ -1,0 +1,277 @@
+"""A big month calculated in worker processes while this process stores the lines.
+
+The close's transaction belongs to this process, and SQLite has one writer, so the
+rows are written here. The engine's work is what is shared out: ``workers`` forked
+processes each calculate one part of the month's reps
+(:func:`compengine.engine.pipeline.iter_period_part`) and stream their payout
+lines, already encoded as ``payout_lines`` rows, back through a pipe; this process
+inserts each batch as it arrives (executemany on SQLite, COPY on PostgreSQL). On
+two cores the insert of one batch overlaps the calculation of the next.
+
+The workers inherit the loaded inputs by ``fork`` (nothing is sent to them), never
+touch the database connection, and leave with ``os._exit``. A worker that fails
+sends its error and this process raises it: the caller's transaction rolls back
+and nothing is written. The results come back without a Python object per line:
+each rep's lines are its stored rows, decoded when first read (:class:`StoredLines`).
+Same lines, same order, same totals as one process (``tests/test_close_workers.py``
+compares both, row by row).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pickle
+import selectors
+import signal
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from decimal import Decimal, localcontext
+from typing import Any, overload
+
+from compengine.core.errors import CompErrors
+from compengine.core.money import CONTEXT, from_cents
+from compengine.engine.pipeline import iter_period_part
+from compengine.engine.records import Line, PeriodResult, RepResult
+
+FRAME_ROWS = 20_000  # rows per message: big enough to amortise pickling, small enough to overlap
+_HEADER = struct.Struct("!QB")  # payload length, frame type
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork")
+
+
+class StoredLines(Sequence[Line]):
+    """A rep's payout lines as the rows sent for storing (see ``close.LINE_SHAPES``),
+    decoded into :class:`Line` (in seq order) the first time they are read."""
+
+    __slots__ = ("_period", "_rows", "_lines")
+
+    def __init__(self, period: str, rows: tuple[list[tuple], list[tuple], list[tuple]]) -> None:
+        self._period = period
+        self._rows: tuple[list[tuple], list[tuple], list[tuple]] | None = rows
+        self._lines: list[Line] | None = None
+
+    def _decoded(self) -> list[Line]:
+        if self._lines is None:
+            assert self._rows is not None
+            comm, over, other = self._rows
+            p = self._period
+            lines = [_commission_line(p, row) for row in comm]
+            lines += [_override_line(p, row) for row in over]
+            lines += [decode_line(row) for row in other]
+            lines.sort(key=lambda ln: ln.seq)
+            self._lines = lines
+            self._rows = None
+        return self._lines
+
+    def __len__(self) -> int:
+        if self._rows is not None:
+            return sum(len(rows) for rows in self._rows)
+        return len(self._decoded())
+
+    @overload
+    def __getitem__(self, i: int) -> Line: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Line]: ...
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        return self._decoded()[i]
+
+    def __iter__(self) -> Iterator[Line]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (StoredLines, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"StoredLines({len(self)} lines)"
+
+
+def _nullable(v: Any) -> Any:
+    return None if v is None or v == "" else v
+
+
+def _dec(v: Any) -> Decimal | None:
+    return None if v is None or v == "" else Decimal(v)
+
+
+def _money(v: Any) -> Decimal | None:
+    return None if v is None or v == "" else from_cents(v)
+
+
+def _commission_line(period: str, row: tuple) -> Line:
+    rep_id, seq, amount, deal_id, credit, rate, mult, tier, rule, explain, role, split_pct = row
+    return Line(rep_id, period, seq, "commission", from_cents(amount), deal_id, _money(credit), _dec(rate), _dec(mult),
+                _nullable(tier), rule, explain, None, None, role, _dec(split_pct))
+
+
+def _override_line(period: str, row: tuple) -> Line:
+    rep_id, seq, amount, deal_id, credit, rate, explain = row
+    return Line(rep_id, period, seq, "override", from_cents(amount), deal_id, _money(credit), _dec(rate), None, None,
+                "override.rate", explain, None, None, None, None)
+
+
+def decode_line(row: tuple) -> Line:
+    """A whole ``payout_lines`` row (``close.LINE_COLUMNS``) back into a Line."""
+    (period, rep_id, seq, kind, amount, deal_id, credit, rate, mult, tier, rule, explain, ref_period, ref, role,
+     split_pct) = row
+    return Line(rep_id, period, seq, kind, from_cents(amount), _nullable(deal_id), _money(credit), _dec(rate), _dec(mult),
+                _nullable(tier), rule, explain, _nullable(ref_period), _nullable(ref), _nullable(role), _dec(split_pct))
+
+
+_PICKLED = 255  # frame type of a pickled message; 0-2 are rows of a shape, marshalled
+
+
+def _write_frame(fd: int, kind: int, payload: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(payload), kind) + payload)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 22))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int) -> tuple[int, Any] | None:
+    head = _read_exact(fd, _HEADER.size)
+    if head is None:
+        return None
+    size, kind = _HEADER.unpack(head)
+    data = _read_exact(fd, size)
+    if data is None:
+        return None
+    # rows are tuples of str, int and None: marshal reads them about twice as fast as pickle
+    return kind, (pickle.loads(data) if kind == _PICKLED else marshal.loads(data))
+
+
+def _work(inputs: Any, pstr: str, null: object, part: tuple[int, int], fd: int) -> None:
+    """In the forked worker: calculate a part, stream its rows, send the results. Never returns."""
+    from compengine.ledger.close import shaped_line_rows
+
+    code = 1
+    try:
+        exceptions: list[str] = []
+        summaries: list[tuple[RepResult, tuple[int, int, int]]] = []
+        batches: tuple[list[tuple], list[tuple], list[tuple]] = ([], [], [])
+        with localcontext(CONTEXT):
+            for r in iter_period_part(inputs.period, inputs.plans, inputs.reps, inputs.assignments, inputs.credits,
+                                      ytd_credits=inputs.ytd_credits, cancellations=inputs.cancellations,
+                                      adjustments=inputs.adjustments, state=inputs.state, exceptions=exceptions,
+                                      part=part):
+                shaped = shaped_line_rows(r, pstr, null)
+                for shape, rows in enumerate(shaped):
+                    batch = batches[shape]
+                    batch.extend(rows)
+                    if len(batch) >= FRAME_ROWS:
+                        _write_frame(fd, shape, marshal.dumps(batch))
+                        batch.clear()
+                summaries.append((replace(r, lines=[]), (len(shaped[0]), len(shaped[1]), len(shaped[2]))))
+        for shape, batch in enumerate(batches):
+            if batch:
+                _write_frame(fd, shape, marshal.dumps(batch))
+        _write_frame(fd, _PICKLED, pickle.dumps(("done", summaries, exceptions), protocol=pickle.HIGHEST_PROTOCOL))
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
+        try:
+            _write_frame(fd, _PICKLED, pickle.dumps(("error", f"{type(e).__name__}: {e}")))
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def calculate_and_store(
+    inputs: Any,
+    pstr: str,
+    workers: int,
+    null: object,
+    store: Callable[[int, list[tuple]], int],
+) -> tuple[PeriodResult, int]:
+    """Calculate ``inputs`` (a ``LedgerInputs``) in ``workers`` processes; ``store(shape, rows)``
+    each batch of rows here as it arrives. Returns the month's result and the number of rows stored."""
+    pids: list[int] = []
+    fds: dict[int, int] = {}
+    reaped: set[int] = set()
+    try:
+        for i in range(workers):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker
+                os.close(r)
+                for other in fds:
+                    os.close(other)
+                _work(inputs, pstr, null, (i, workers), w)
+            os.close(w)
+            pids.append(pid)
+            fds[r] = i
+        rows_of: list[tuple[list[tuple], list[tuple], list[tuple]]] = [([], [], []) for _ in range(workers)]
+        done: list[tuple | None] = [None] * workers
+        count = 0
+        sel = selectors.DefaultSelector()
+        for fd, i in fds.items():
+            sel.register(fd, selectors.EVENT_READ, i)
+        remaining = workers
+        while remaining:
+            for key, _ in sel.select():
+                i = key.data
+                frame = _read_frame(key.fd)
+                if frame is None:
+                    raise CompErrors(f"calculation worker {i + 1} of {workers} ended without its results; nothing was stored")
+                kind, payload = frame
+                if kind == _PICKLED:
+                    if payload[0] == "error":
+                        raise CompErrors(f"calculation worker {i + 1} of {workers} failed: {payload[1]}; nothing was stored")
+                    done[i] = payload[1:]
+                    sel.unregister(key.fd)
+                    remaining -= 1
+                else:
+                    count += store(kind, payload)
+                    rows_of[i][kind].extend(payload)
+        sel.close()
+        for pid in pids:
+            os.waitpid(pid, 0)
+            reaped.add(pid)
+        reps: list[RepResult] = []
+        exceptions: list[str] = []
+        for i in range(workers):
+            summaries, part_exceptions = done[i]  # type: ignore[misc]
+            exceptions.extend(part_exceptions)
+            at = [0, 0, 0]
+            for summary, counts in summaries:
+                parts = []
+                for shape, n in enumerate(counts):
+                    parts.append(rows_of[i][shape][at[shape]:at[shape] + n])
+                    at[shape] += n
+                summary.lines = StoredLines(pstr, tuple(parts))  # type: ignore[assignment]
+                reps.append(summary)
+            rows_of[i] = ([], [], [])
+        return PeriodResult(pstr, reps, exceptions), count
+    finally:
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for pid in pids:
+            if pid in reaped:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass

@@ -1,0 +1,148 @@
+"""A big month's close in worker processes (``ledger.workers``) stores and returns exactly
+what the one-process close does; a failing worker writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from compengine.core.errors import CompErrors
+from compengine.core.periods import Period
+from compengine.datafiles import read_data_folder
+from compengine.engine.pipeline import calculate_period, iter_period_part
+from compengine.engine.report import result_dict
+from compengine.ledger import import_folder, lock_period, run_close, transaction
+from compengine.ledger.close import close_workers, load_inputs
+from compengine.ledger.models import PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.workers import StoredLines
+from compengine.plans import load_plans
+
+REPO = Path(__file__).resolve().parents[1]
+PLANS = REPO / "plans"
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory) -> Path:  # noqa: ANN001
+    """A seeded company over four months: splits, overlays, overrides, SPIFFs, draws, clawbacks."""
+    from compengine.generate import generate
+
+    out = tmp_path_factory.mktemp("co") / "data"
+    generate(out, seed=5, reps=40, deals=1600, year=2026, months=4, plans_dir=PLANS)
+    return out
+
+
+def stored(engine, period: str) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001
+    cols = [c for c in PayoutLineRow.__table__.columns if c.name != "id"]
+    with transaction(engine) as s:
+        lines = [tuple(r) for r in s.execute(select(*cols).where(PayoutLineRow.period == period)
+                                             .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))]
+        reps = [tuple(r) for r in s.execute(select(*RepPeriod.__table__.columns).where(RepPeriod.period == period)
+                                            .order_by(RepPeriod.rep_id))]
+    return lines, reps
+
+
+def test_workers_store_and_return_what_one_process_does(ledger, company):
+    with transaction(ledger) as s:
+        import_folder(s, company, PLANS, "ops")
+    kinds: set[str] = set()
+    for p in Period.parse("2026-01").months_through(Period.parse("2026-04")):
+        with transaction(ledger) as s:
+            one = run_close(s, p, "ops", workers=1)
+        want = stored(ledger, str(p))
+        for n in (2, 3):
+            with transaction(ledger) as s:
+                many = run_close(s, p, "ops", workers=n)
+            assert all(isinstance(r.lines, StoredLines) for r in many.reps)
+            assert stored(ledger, str(p)) == want, (str(p), n)
+            assert result_dict(many) == result_dict(one), (str(p), n)
+            assert many.exceptions == one.exceptions
+        kinds |= {ln.kind for r in one.reps for ln in r.lines}
+        with transaction(ledger) as s:
+            lock_period(s, p, "ops")
+    # the data exercised every shape the workers send: commission, override and whole rows
+    assert {"commission", "override", "spiff", "clawback"} <= kinds
+
+
+def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):
+    with transaction(ledger) as s:
+        import_folder(s, company, PLANS, "ops")
+
+    def broken(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise ValueError("boom in the worker")
+
+    monkeypatch.setattr("compengine.ledger.close.shaped_line_rows", broken)
+    with pytest.raises(CompErrors, match=r"calculation worker \d of 2 failed: ValueError: boom in the worker"):
+        with transaction(ledger) as s:
+            run_close(s, Period.parse("2026-01"), "ops", workers=2)
+    with transaction(ledger) as s:
+        assert s.scalars(select(PayoutLineRow.id).limit(1)).first() is None
+        row = s.get(PeriodRow, "2026-01")
+        assert row is None or row.status == "open"
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(min_value=1, max_value=7), month=st.sampled_from(["2026-01", "2026-03"]))
+def test_parts_of_a_month_concatenate_to_the_month(company, n, month):
+    plans, _ = load_plans(PLANS)
+    data, errors = read_data_folder(company, plans)
+    assert not errors
+    from compengine.engine.driver import calculate_through
+
+    # state and earlier months as the driver builds them; then the month in parts
+    period = Period.parse(month)
+    whole = calculate_through(data, plans, period, first_wanted=period)[-1]
+    from decimal import localcontext
+
+    from compengine.core.money import CONTEXT
+
+    inputs = _driver_inputs(data, plans, period)
+    reps, exceptions = [], []
+    for i in range(n):
+        part_exceptions: list[str] = []
+        with localcontext(CONTEXT):
+            reps += list(iter_period_part(period, plans, *inputs["args"], **inputs["kw"], exceptions=part_exceptions,
+                                          part=(i, n)))
+        exceptions += part_exceptions
+    direct = calculate_period(period, plans, *inputs["args"], **inputs["kw"])
+    assert [r.rep_id for r in reps] == [r.rep_id for r in direct.reps]
+    assert reps == direct.reps
+    assert exceptions == direct.exceptions
+    if month == "2026-01":  # the first month needs no carried state: the driver's result is the same month
+        assert result_dict(direct) == result_dict(whole)
+
+
+def _driver_inputs(data, plans, period: Period) -> dict:  # noqa: ANN001
+    """Inputs of one month from a data folder, without carried balances (enough to compare parts)."""
+    from compengine.engine.pipeline import credit_deals, group_assignments, group_splits
+
+    credits = credit_deals(data.deals, group_splits(data.splits))
+    month = [c for c in credits if Period.of(c.close_date) == period]
+    ytd = [c for c in credits if Period.of(c.close_date).year == period.year and Period.of(c.close_date) < period]
+    return {"args": (data.reps, group_assignments(data.assignments), month), "kw": {"ytd_credits": ytd}}
+
+
+def test_close_workers_choice(monkeypatch):
+    monkeypatch.delenv("COMPENGINE_CLOSE_WORKERS", raising=False)
+    assert close_workers(None, 10) == 1
+    assert close_workers(3, 10) == 3
+    monkeypatch.setenv("COMPENGINE_CLOSE_WORKERS", "4")
+    assert close_workers(None, 10) == 4
+    monkeypatch.setenv("COMPENGINE_CLOSE_WORKERS", "two")
+    with pytest.raises(CompErrors, match="COMPENGINE_CLOSE_WORKERS must be a whole number"):
+        close_workers(None, 10)
+
+
+def test_load_inputs_reads_every_credit_of_the_month(ledger, company):
+    with transaction(ledger) as s:
+        import_folder(s, company, PLANS, "ops")
+        inputs = load_inputs(s, Period.parse("2026-02"))
+    plans, _ = load_plans(PLANS)
+    data, _ = read_data_folder(company, plans)
+    from compengine.engine.pipeline import credit_deals, group_splits
+
+    want = sorted(c for c in credit_deals(data.deals, group_splits(data.splits)) if Period.of(c.close_date) == Period.parse("2026-02"))
+    assert sorted(inputs.credits) == want
