@@ -146,3 +146,24 @@ def test_load_inputs_reads_every_credit_of_the_month(ledger, company):
 
     want = sorted(c for c in credit_deals(data.deals, group_splits(data.splits)) if Period.of(c.close_date) == Period.parse("2026-02"))
     assert sorted(inputs.credits) == want
+
+
+def test_cli_close_run_summary_leaves_out_the_lines(tmp_path):
+    from click.testing import CliRunner
+
+    from compengine.cli import main
+
+    db = ["--db", f"sqlite:///{tmp_path / 'l.db'}"]
+    run = CliRunner().invoke
+    assert run(main, [*db, "import", str(REPO / "examples" / "acme"), "--plans", str(PLANS)]).exit_code == 0
+    full = run(main, [*db, "close", "run", "2026-01", "--through", "2026-10"])
+    short = run(main, [*db, "close", "run", "2026-10", "--summary"])
+    assert full.exit_code == 0 and short.exit_code == 0, short.output
+    full, short = full.stdout, short.stdout
+    # same header, reps and payouts; the lines' table and explain sentences only in the full output
+    assert full.splitlines()[0] == short.splitlines()[0]
+    payouts = [ln for ln in full.splitlines() if ln.startswith("  = payout")]
+    assert payouts and payouts == [ln for ln in short.splitlines() if ln.startswith("  = payout")]
+    assert "  kind " in full and "  kind " not in short
+    assert any(ln.strip().endswith("line(s)") and ln.strip() != "0 line(s)" for ln in short.splitlines())
+    assert len(short) < len(full)

@@ -109,9 +109,12 @@ def close() -> None:
 @click.option("--rep", "rep_ids", multiple=True, help="Only show this rep (repeatable); every rep is calculated.")
 @json_option
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
+@click.option("--summary", is_flag=True,
+              help="Text output: one block per rep (measures, components, payout), without the lines; for big months.")
 @pass_ctx
 @handles_errors("nothing was changed")
-def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool) -> None:
+def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool,
+              summary: bool) -> None:
     """Calculate a month from the ledger and store its payout lines (idempotent).
 
     Prints the month's payout table (the last month's, with --through).
@@ -122,6 +125,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
       compengine close run 2026-01 --through 2026-09 --no-explain
       compengine close run 2026-10 --rep R1
       compengine close run 2026-10 --json > 2026-10.json
+      compengine close run 2026-10 --summary
     """
     from compengine.engine.driver import filter_reps
     from compengine.ledger import run_close, transaction
@@ -140,7 +144,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
             _stderr(f"warning: {e}")
         click.echo(result_json(result, detail=False), nl=False)
     else:
-        click.echo(result_text(result, show_explain=not no_explain), nl=False)
+        click.echo(result_text(result, show_explain=not no_explain, show_lines=not summary), nl=False)
 
 
 @close.command("lock")

@@ -89,8 +89,11 @@ def _m(x: Decimal) -> str:
     return f"{x:,.2f}"
 
 
-def result_text(result: PeriodResult, *, show_explain: bool = True) -> str:
-    """A readable table per rep: lines, then the components and the payout."""
+def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True) -> str:
+    """A readable table per rep: lines, then the components and the payout.
+
+    ``show_lines=False`` gives the summary: each rep's measures, components and payout only
+    (the way to read a month of a million lines at a terminal)."""
     out: list[str] = [f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}", ""]
     for r in result.reps:
         att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
@@ -98,7 +101,9 @@ def result_text(result: PeriodResult, *, show_explain: bool = True) -> str:
         if r.measure == "ytd":
             head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
         out.append(head)
-        if r.lines:
+        if not show_lines:
+            out.append(f"  {len(r.lines)} line(s)")
+        elif r.lines:
             out.append(f"  {'kind':<16} {'deal':<12} {'credit':>14} {'rate':>7} {'mult':>5} {'amount':>12}")
             for ln in r.lines:
                 credit = _m(ln.credit) if ln.credit is not None else ""
