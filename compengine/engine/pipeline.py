@@ -43,7 +43,6 @@ from compengine.plans.model import Plan, Tier
 
 HUNDRED = Decimal(100)
 ATTAINMENT_PLACES = Decimal("0.0001")
-ROLE_ORDER = {"primary": 0, "overlay": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +238,9 @@ class _Rater:
 
 def _commission_lines(
     rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal, lines: list[Line]
-) -> tuple[Decimal, Decimal]:
-    """Append the commission lines of ``credits`` to ``lines`` (numbered on from its length).
-
-    Returns the cumulative credit after them and the sum of their amounts.
-    """
+) -> Decimal:
+    """Append the commission lines of ``credits`` to ``lines`` (numbered on from its length),
+    consuming credit from cumulative ``start``. Returns the sum of their amounts."""
     plan = rater.plan
     pos = start
     total = ZERO
@@ -252,7 +249,7 @@ def _commission_lines(
     seq = len(lines)
     portions = rater.portions
     # what depends only on (deal type, band): worked out once per call, not per line
-    per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str, str]] = {}
+    per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str]] = {}
     for c in credits:
         split_pct = c.split_pct
         role = c.role
@@ -275,7 +272,7 @@ def _commission_lines(
             append(_make_line((rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
                                f"{head}{portion:,.2f}{share}{middle}{amount:,.2f}", None, None, role, split_pct)))
         pos += c.credit
-    return pos, total
+    return total
 
 
 def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) -> Decimal:
@@ -300,7 +297,7 @@ _make_line = partial(tuple.__new__, Line)  # a Line from a full tuple, without L
 
 # A rep's credits in deal order: (close date, deal). Sorts are stable and credit_deals
 # emits a deal's primary credit before its overlays, so the rare receiver with both on
-# one deal keeps primary first (the order ROLE_ORDER names).
+# one deal keeps primary first.
 _credit_key = itemgetter(3, 1)
 
 
@@ -325,8 +322,9 @@ def calculate_period(
     """
     exceptions: list[str] = []
     with localcontext(CONTEXT), gc_paused():
-        results = list(_calculate(period, plans, reps, assignments, credits, ytd_credits, cancellations, adjustments,
-                                  state or {}, exceptions, (0, 1)))
+        results = list(iter_period_part(period, plans, reps, assignments, credits, ytd_credits=ytd_credits,
+                                        cancellations=cancellations, adjustments=adjustments, state=state,
+                                        exceptions=exceptions))
     return PeriodResult(str(period), results, exceptions)
 
 
@@ -355,25 +353,9 @@ def iter_period_part(
     part 0. Iterate it inside ``with localcontext(CONTEXT)`` (the engine's decimal
     context); the cyclic garbage collector should be paused meanwhile (:func:`gc_paused`).
     """
-    return _calculate(period, plans, reps, assignments, credits, ytd_credits, cancellations, adjustments, state or {},
-                      exceptions, part)
-
-
-def _calculate(
-    period: Period,
-    plans: Mapping[str, Plan],
-    reps: Mapping[str, Rep],
-    assignments: Mapping[str, Sequence[Assignment]],
-    credits: Sequence[Credit],
-    ytd_credits: Sequence[Credit],
-    cancellations: Sequence[Cancellation],
-    adjustments: Sequence[Adjustment],
-    state: Mapping[str, RepState],
-    rep_exceptions: list[str],
-    part: tuple[int, int],
-) -> Iterator[RepResult]:
+    state = state or {}
     pstr = str(period)
-    exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
+    month_exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
 
     # classify: plan per rep in the month
     active: dict[str, tuple[Assignment, Plan]] = {}
@@ -383,7 +365,7 @@ def _calculate(
             continue
         plan = plans.get(a.plan_id)
         if plan is None:
-            exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
+            month_exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
             continue
         active[rep_id] = (a, plan)
 
@@ -405,7 +387,7 @@ def _calculate(
         if rep_id not in active:
             cs = month_by_rep[rep_id]
             total = sum((c.credit for c in cs), ZERO)
-            exceptions.append(
+            month_exceptions.append(
                 f"{rep_id}: {len(cs)} credit line(s) totalling {_fmt(total)} but no plan assignment in {pstr}; not paid"
             )
     reports_of: dict[str, list[str]] = defaultdict(list)
@@ -416,17 +398,16 @@ def _calculate(
     for x in cancellations:
         cancels_by_rep[x.rep_id].append(x)
         if x.rep_id not in active:
-            exceptions.append(f"{x.rep_id}: {x.deal_id} cancelled on {x.cancelled_on} but no plan assignment in {pstr}; nothing reversed")
+            month_exceptions.append(f"{x.rep_id}: {x.deal_id} cancelled on {x.cancelled_on} but no plan assignment in {pstr}; nothing reversed")
     adjust_by_rep: dict[str, list[Adjustment]] = defaultdict(list)
     for adj in adjustments:
         if adj.rep_id in active:
             adjust_by_rep[adj.rep_id].append(adj)
         else:
-            exceptions.append(f"{adj.rep_id}: adjustment {_fmt(adj.amount)} ({adj.reason}) but no plan assignment in {pstr}; not paid")
+            month_exceptions.append(f"{adj.rep_id}: adjustment {_fmt(adj.amount)} ({adj.reason}) but no plan assignment in {pstr}; not paid")
 
     if part[0] == 0:
-        rep_exceptions.extend(exceptions)
-    exceptions = rep_exceptions
+        exceptions.extend(month_exceptions)
     todo = list(active.items())
     if part != (0, 1):
         todo = _part_of(todo, part, month_by_rep, reports_of)
@@ -487,7 +468,7 @@ def _calculate(
             ytd_credited = prior_total + credited
             rater = _Rater(plan, ytd_quota, ytd_credited)
             earned_before = _earnings_total(rater, prior_credits, ZERO)
-            _, comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
+            comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
             # commission clawed back this month leaves the paid tally first, so the
             # true-up re-bands the remaining deals instead of reversing it twice
             paid = tally - clawed
@@ -503,7 +484,7 @@ def _calculate(
             comm_paid_delta += true_up
         else:
             rater = _Rater(plan, quota, credited)
-            _, comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+            comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
             commission_total = comm_sum
             attainment = _attain_dec(credited, quota)
         comm_paid_delta += comm_sum
