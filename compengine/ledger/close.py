@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors, Source
 from compengine.core.money import ZERO, from_cents
 from compengine.core.periods import Period
-from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments
+from compengine.engine.pipeline import (
+    Cancellation,
+    calculate_period,
+    credit_deals,
+    gc_paused,
+    group_assignments,
+    iter_period_part,
+)
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
 from compengine.ledger.models import (
     AdjustmentRow,
@@ -84,6 +91,12 @@ class LedgerInputs:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state)
+
+    def iter_part(self, exceptions: list[str], part: tuple[int, int]) -> Iterator[RepResult]:
+        """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`)."""
+        return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
+                                ytd_credits=self.ytd_credits, cancellations=self.cancellations,
+                                adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part)
 
 
 # ------------------------------------------------------------------ loading
@@ -451,8 +464,7 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
         say(f"calculating {len(inputs.credits):,} credit lines")
         result = inputs.calculate()
         say("storing lines")
-        count = bulk_insert(session, "payout_lines", LINE_COLUMNS, line_rows(result.reps, pstr, null), has_dates=False,
-                            nullable=NULLABLE_LINE_COLUMNS)
+        count = sum(store_shaped(session, shape, rows, pstr) for shape, rows in shaped_batches(result.reps, pstr, null))
     bulk_insert(session, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows(result.reps, pstr, null), has_dates=False,
                 nullable=NULLABLE_REP_PERIOD_COLUMNS)
     total = result.total_payout
@@ -468,20 +480,9 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     return result
 
 
-def line_rows(reps: Iterable[RepResult], pstr: str, null: object) -> Iterator[tuple]:
-    """The ``payout_lines`` rows (:data:`LINE_COLUMNS`) of a month's results; NULLs as ``null``."""
-    money, text_ = cents_encoder(null), text_encoder(null)
-    for r in reps:
-        for (rep_id, _p, seq, kind, amount, deal_id, credit, rate, mult, tier, rule, explain, ref_period, ref, role,
-             split_pct) in r.lines:
-            yield (pstr, rep_id, seq, kind, money(amount), deal_id or null, money(credit), text_(rate), text_(mult),
-                   null if tier is None else tier, rule, explain, ref_period or null, ref or null, role or null,
-                   text_(split_pct))
-
-
-# The shapes of the rows the close workers send (``ledger.workers``): commission and
-# override lines, almost all of a big month, leave out the columns that are constant for
-# their kind; any other line goes whole (LINE_COLUMNS). The month is a constant too.
+# The shapes in which a close stores its lines (in this process or from ``ledger.workers``):
+# commission and override lines, almost all of a big month, leave out the columns that are
+# constant for their kind; any other line goes whole (LINE_COLUMNS). The month is a constant too.
 LINE_SHAPES: tuple[tuple[list[str], dict[str, str | None]], ...] = (
     (["rep_id", "seq", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule", "explain", "role", "split_pct"],
      {"kind": "commission", "ref_period": None, "ref": None}),
@@ -511,6 +512,26 @@ def shaped_line_rows(r: RepResult, pstr: str, null: object) -> tuple[list[tuple]
                           null if tier is None else tier, rule, explain, ref_period or null, ref or null, role or null,
                           text_(split_pct)))
     return comm, over, other
+
+
+def shaped_batches(reps: Iterable[RepResult], pstr: str, null: object, size: int = 20_000,
+                   counts: list[tuple[int, int, int]] | None = None) -> Iterator[tuple[int, list[tuple]]]:
+    """``(shape, rows)`` batches of about ``size`` rows of the reps' lines, in rep order within a
+    shape. ``counts``, if given, receives each rep's (commission, override, whole) row counts."""
+    batches: list[list[tuple]] = [[], [], []]
+    for r in reps:
+        shaped = shaped_line_rows(r, pstr, null)
+        for shape, rows in enumerate(shaped):
+            batch = batches[shape]
+            batch.extend(rows)
+            if len(batch) >= size:
+                yield shape, batch
+                batches[shape] = []  # the consumer may keep the batch it was given
+        if counts is not None:
+            counts.append((len(shaped[0]), len(shaped[1]), len(shaped[2])))
+    for shape, batch in enumerate(batches):
+        if batch:
+            yield shape, batch
 
 
 def store_shaped(session: Session, shape: int, rows: list[tuple], pstr: str) -> int:

@@ -32,10 +32,9 @@ from typing import Any, overload
 
 from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT, from_cents
-from compengine.engine.pipeline import iter_period_part
 from compengine.engine.records import Line, PeriodResult, RepResult
 
-FRAME_ROWS = 20_000  # rows per message: big enough to amortise pickling, small enough to overlap
+FRAME_ROWS = 20_000  # rows per message: big enough to amortise marshalling, small enough to overlap
 _HEADER = struct.Struct("!QB")  # payload length, frame type
 
 
@@ -158,30 +157,24 @@ def _read_frame(fd: int) -> tuple[int, Any] | None:
 
 def _work(inputs: Any, pstr: str, null: object, part: tuple[int, int], fd: int) -> None:
     """In the forked worker: calculate a part, stream its rows, send the results. Never returns."""
-    from compengine.ledger.close import shaped_line_rows
+    from compengine.ledger.close import shaped_batches
 
     code = 1
     try:
         exceptions: list[str] = []
-        summaries: list[tuple[RepResult, tuple[int, int, int]]] = []
-        batches: tuple[list[tuple], list[tuple], list[tuple]] = ([], [], [])
+        summaries: list[RepResult] = []
+        counts: list[tuple[int, int, int]] = []
+
+        def results() -> Iterator[RepResult]:
+            for r in inputs.iter_part(exceptions, part):
+                yield r
+                summaries.append(replace(r, lines=[]))  # its lines are encoded by now
+
         with localcontext(CONTEXT):
-            for r in iter_period_part(inputs.period, inputs.plans, inputs.reps, inputs.assignments, inputs.credits,
-                                      ytd_credits=inputs.ytd_credits, cancellations=inputs.cancellations,
-                                      adjustments=inputs.adjustments, state=inputs.state, exceptions=exceptions,
-                                      part=part):
-                shaped = shaped_line_rows(r, pstr, null)
-                for shape, rows in enumerate(shaped):
-                    batch = batches[shape]
-                    batch.extend(rows)
-                    if len(batch) >= FRAME_ROWS:
-                        _write_frame(fd, shape, marshal.dumps(batch))
-                        batch.clear()
-                summaries.append((replace(r, lines=[]), (len(shaped[0]), len(shaped[1]), len(shaped[2]))))
-        for shape, batch in enumerate(batches):
-            if batch:
-                _write_frame(fd, shape, marshal.dumps(batch))
-        _write_frame(fd, _PICKLED, pickle.dumps(("done", summaries, exceptions), protocol=pickle.HIGHEST_PROTOCOL))
+            for shape, rows in shaped_batches(results(), pstr, null, FRAME_ROWS, counts):
+                _write_frame(fd, shape, marshal.dumps(rows))
+        message = ("done", list(zip(summaries, counts)), exceptions)
+        _write_frame(fd, _PICKLED, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
         code = 0
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
         try:
