@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, getcontext, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compengine.core.money import CENT, D, Money, allocate, from_cents, money_str, round_money, to_cents
 
@@ -119,6 +121,20 @@ def test_cents_round_trip():
     assert from_cents(12345) == Decimal("123.45")
     with pytest.raises(ValueError):
         to_cents(Decimal("1.005"))
+
+
+@given(st.integers(min_value=-(10**18), max_value=10**18), st.integers(min_value=-3, max_value=6))
+def test_to_cents_is_exact_in_any_notation(cents, extra_places):
+    """Any spelling of a cent amount (1, 1.5, 1.50, 1.500000, 1E+2) converts exactly; a
+    value with a fraction of a cent (1.005, 0.125, -0.001) is refused, never rounded."""
+    value = from_cents(cents)
+    spelled = value.quantize(Decimal(1).scaleb(-2 - extra_places)) if extra_places >= 0 else value.normalize()
+    assert spelled == value
+    assert to_cents(spelled) == cents
+    assert to_cents(-spelled) == -cents
+    for fraction in (Decimal("0.001"), Decimal("0.005"), Decimal("0.0001")):
+        with pytest.raises(ValueError):
+            to_cents(value + fraction)
 
 
 # --------------------------------------------------------------------------- Money
