@@ -84,6 +84,28 @@ def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):
         assert row is None or row.status == "open"
 
 
+def test_a_failing_rerun_keeps_the_previous_run(ledger, company, monkeypatch):
+    """The workers' rerun deletes the month's previous lines while they start; when a worker
+    fails, that delete is rolled back with the rest: the previous run stays whole."""
+    with transaction(ledger) as s:
+        import_folder(s, company, PLANS, "ops")
+    with transaction(ledger) as s:
+        run_close(s, Period.parse("2026-01"), "ops", workers=1)
+    before = stored(ledger, "2026-01")
+    assert before[0] and before[1]
+
+    def broken(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
+        raise ValueError("boom in the worker")
+
+    monkeypatch.setattr("compengine.ledger.close.shaped_line_rows", broken)
+    with pytest.raises(CompErrors, match=r"calculation worker \d of 2 failed"):
+        with transaction(ledger) as s:
+            run_close(s, Period.parse("2026-01"), "ops", workers=2)
+    assert stored(ledger, "2026-01") == before
+    with transaction(ledger) as s:
+        assert s.get(PeriodRow, "2026-01").runs == 1
+
+
 @settings(max_examples=6, deadline=None)
 @given(n=st.integers(min_value=1, max_value=7), month=st.sampled_from(["2026-01", "2026-03"]))
 def test_parts_of_a_month_concatenate_to_the_month(company, n, month):
