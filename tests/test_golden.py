@@ -15,7 +15,7 @@ from compengine.core.periods import Period
 from compengine.engine import Dataset, Deal, calculate_month
 from compengine.engine.records import Assignment, Rep
 from compengine.plans import load_plan_text
-from helpers_engine import amounts, comp, load_case, months, rep, table
+from helpers_engine import amounts, comp, load_case, months, rep, table, write_case
 
 REP = "R1,Ravi,,,West,2020-01-01"  # long tenure: no ramp, no draw months
 ASSIGN = "R1,p,2026-01-01,,"
@@ -461,6 +461,83 @@ def test_switching_to_a_ytd_plan_mid_year_starts_a_new_year_to_date(tmp_path):
     assert amounts(jul) == [("commission", "B", "1000.00"), ("clawback", "C", "-5000.00"), ("carry_forward", None, "4000.00")]
     # August: B still earns 1,000.00, 1,000.00 paid under y: nothing to true up (C's commission was never in y's tally)
     assert rep(res["2026-08"], "R1").lines == []
+
+
+YTD_PLAN_Y = """
+    id: y
+    currency: USD
+    quota: {annual: 1200000, measure: ytd}
+    rates: {new_logo: 0.10}
+    accelerators:
+      mode: retroactive
+      tiers:
+        - {upto: 1.0, multiplier: 1.0}
+        - {multiplier: 2.0}
+"""
+
+
+# R1: y in Jan-Feb, the period plan in March, y again from April. R2: y in Jan-Feb, no plan in
+# March (a leave), y again from April.
+RETURNING = {
+    "reps": "R1,Ravi,,,West,2020-01-01\nR2,Rosa,,,West,2020-01-01",
+    "assignments": "\n".join([
+        "R1,y,2026-01-01,2026-02-28,", "R1,per,2026-03-01,2026-03-31,", "R1,y,2026-04-01,,",
+        "R2,y,2026-01-01,2026-02-28,", "R2,y,2026-04-01,,",
+    ]),
+    "deals": """
+        A1,Stark,new_logo,100000.00,USD,2026-01-10,R1,12,,
+        B1,Acme,new_logo,10000.00,USD,2026-04-10,R1,12,,
+        A2,Wayne,new_logo,100000.00,USD,2026-01-12,R2,12,,
+        B2,Umbrella,new_logo,10000.00,USD,2026-04-12,R2,12,,
+    """,
+}
+
+
+def returning_plans() -> dict[str, str]:
+    return {"y.yaml": YTD_PLAN_Y, "per.yaml": FLAT.replace("id: p", "id: per")}
+
+
+def test_returning_to_a_ytd_plan_after_another_plan_starts_a_new_year_to_date(tmp_path):
+    """Only another plan in between ends y's year to date; a month without a plan does not."""
+    res = months(tmp_path, returning_plans(), "2026-01", "2026-05", **RETURNING)
+    for r in ("R1", "R2"):
+        # January: YTD quota 100,000, credit 100,000 = 100% (a boundary is in the lower band): 10,000.00
+        assert amounts(rep(res["2026-01"], r)) == [("commission", f"A{r[1]}", "10000.00")]
+        # February: YTD 100,000 of 200,000 = 50%, still band 1: earned 10,000.00, paid 10,000.00, no true-up
+        assert rep(res["2026-02"], r).lines == []
+    # R1 in April, back on y after a month on per: y's year to date starts again in April (quota
+    # 100,000, credit B1 10,000 = 10%): B1 10,000 x 10% = 1,000.00. January's A1 was paid under the
+    # old stint and is not paid again (before the fix a true-up of +10,000.00 paid it twice).
+    apr1 = rep(res["2026-04"], "R1")
+    assert (apr1.ytd_quota, apr1.ytd_credited) == (Decimal("100000.00"), Decimal("10000.00"))
+    assert amounts(apr1) == [("commission", "B1", "1000.00")]
+    # R2 in April, back on y after a month without a plan: the year to date goes on (quota 300,000 over
+    # Jan, Feb, Apr; credit 110,000 = 36.67%, band 1): B2 1,000.00; earned on A2 10,000.00 = paid, no true-up
+    apr2 = rep(res["2026-04"], "R2")
+    assert (apr2.ytd_quota, apr2.ytd_credited) == (Decimal("300000.00"), Decimal("110000.00"))
+    assert amounts(apr2) == [("commission", "B2", "1000.00")]
+    # May: nothing new for either; the tallies hold what was paid (R1 1,000.00 in this stint; R2 11,000.00)
+    assert rep(res["2026-05"], "R1").lines == [] and rep(res["2026-05"], "R2").lines == []
+    assert rep(res["2026-05"], "R1").state.ytd_paid == Decimal("1000.00")
+    assert rep(res["2026-05"], "R2").state.ytd_paid == Decimal("11000.00")
+
+
+def test_returning_to_a_ytd_plan_closes_the_same_in_the_ledger(ledger, tmp_path):
+    """The ledger carries the tally's plan in rep_periods: its closes pay what the calculation does."""
+    from compengine.engine.report import result_dict
+    from compengine.ledger import import_folder, run_close, transaction
+
+    plans_dir, data_dir = write_case(tmp_path / "ledger", returning_plans(), **RETURNING)
+    with transaction(ledger) as s:
+        import_folder(s, data_dir, plans_dir, "ops")
+    want = months(tmp_path / "calc", returning_plans(), "2026-01", "2026-05", **RETURNING)
+    got = {}
+    for p in Period.parse("2026-01").months_through(Period.parse("2026-05")):
+        with transaction(ledger) as s:
+            got[str(p)] = run_close(s, p, "ops")
+        assert result_dict(got[str(p)]) == result_dict(want[str(p)]), str(p)
+    assert amounts(rep(got["2026-04"], "R1")) == [("commission", "B1", "1000.00")]  # no second payment of A1
+    assert amounts(rep(got["2026-04"], "R2")) == [("commission", "B2", "1000.00")]
 
 
 # --------------------------------------------------------------------------- draws

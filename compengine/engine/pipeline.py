@@ -463,7 +463,7 @@ def iter_period_part(
                  and (c.close_date.year, c.close_date.month) in months_on),
                 key=_credit_key,
             )
-            ytd_quota = _ytd_quota(plan, assignments.get(rep_id, ()), hire, period)
+            ytd_quota = _ytd_quota(plan, assignments.get(rep_id, ()), hire, on_plan)
             prior_total = sum((c.credit for c in prior_credits), ZERO)
             ytd_credited = prior_total + credited
             rater = _Rater(plan, ytd_quota, ytd_credited)
@@ -639,11 +639,19 @@ def _clawed_commission(
 
 
 def _months_on_plan(plan: Plan, rep_assignments: Sequence[Assignment], period: Period) -> set[Period]:
-    """The months of the plan year through ``period`` in which the rep's assignment is this plan."""
-    return {
-        m for m in period.year_start().months_through(period)
-        if (a := resolve_assignment(rep_assignments, m)) is not None and a.plan_id == plan.id
-    }
+    """The months of the plan year through ``period`` that make this plan's year to date: those
+    on this plan since the rep was last on another plan. A month without a plan (a leave) does not
+    end it; a month on another plan does, as it ends the paid tally (``RepState.ytd_plan``): a rep
+    who comes back starts a new year to date, and what the earlier stint paid is not paid again."""
+    out: set[Period] = set()
+    for m in reversed(period.year_start().months_through(period)):
+        a = resolve_assignment(rep_assignments, m)
+        if a is None:
+            continue
+        if a.plan_id != plan.id:
+            break
+        out.add(m)
+    return out
 
 
 def _attain_dec(credit: Decimal, quota: Decimal) -> Decimal:
@@ -658,14 +666,13 @@ def _attain(credit: Decimal, quota: Decimal) -> str:
     return f"{(credit / quota * 100).quantize(Decimal('0.01'), context=CONTEXT)}%"
 
 
-def _ytd_quota(plan: Plan, rep_assignments: Sequence[Assignment], hire: date | None, period: Period) -> Decimal:
-    """Cumulative quota over the plan year's months (Jan..period) in which the rep is on this plan."""
+def _ytd_quota(plan: Plan, rep_assignments: Sequence[Assignment], hire: date | None, on_plan: set[Period]) -> Decimal:
+    """Cumulative quota over the months of the year to date (:func:`_months_on_plan`)."""
     total = ZERO
-    for m in period.year_start().months_through(period):
-        a = resolve_assignment(rep_assignments, m)
-        if a is None or a.plan_id != plan.id:
-            continue
+    for m in sorted(on_plan):
         if hire is not None and Period.of(hire) > m:
             continue
+        a = resolve_assignment(rep_assignments, m)
+        assert a is not None
         total += plan.monthly_quota(a.annual_quota, tenure_month(hire, m))
     return total
