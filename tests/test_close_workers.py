@@ -189,3 +189,54 @@ def test_cli_close_run_summary_leaves_out_the_lines(tmp_path):
     assert "  kind " in full and "  kind " not in short
     assert any(ln.strip().endswith("line(s)") and ln.strip() != "0 line(s)" for ln in short.splitlines())
     assert len(short) < len(full)
+
+
+def test_a_big_month_at_a_terminal_is_summarised_unless_asked(tmp_path, monkeypatch):
+    """At a terminal, a month of more than TERMINAL_LINE_LIMIT lines prints one block per rep and
+    says how to see the lines; --lines prints them; redirected output always has every line."""
+    from click.testing import CliRunner
+
+    from compengine.cli import common, main
+
+    db = ["--db", f"sqlite:///{tmp_path / 'l.db'}"]
+    run = CliRunner().invoke
+    assert run(main, [*db, "import", str(REPO / "examples" / "acme"), "--plans", str(PLANS)]).exit_code == 0
+    redirected = run(main, [*db, "close", "run", "2026-01", "--through", "2026-10"])
+    assert redirected.exit_code == 0 and "  kind " in redirected.stdout
+    n_lines = sum(1 for ln in redirected.stdout.splitlines() if ln.startswith("  ") and ln.split()[0] in
+                  ("commission", "spiff", "override", "true_up", "cap", "clawback", "draw", "draw_recovery",
+                   "adjustment", "carry_forward", "balance_recovery"))
+    assert n_lines > 20
+    monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(common, "TERMINAL_LINE_LIMIT", n_lines - 1)
+    for cmd in ([*db, "close", "run", "2026-10"],
+                ["calc", "--plans", str(PLANS), "--data", str(REPO / "examples" / "acme"), "--period", "2026-10"]):
+        big = run(main, cmd)
+        assert big.exit_code == 0, big.output
+        assert "  kind " not in big.stdout and " line(s)" in big.stdout
+        assert f"{n_lines:,} payout lines: one block per rep shown here; --lines prints every line" in big.stderr
+        every = run(main, [*cmd, "--lines"])
+        assert every.stdout == redirected.stdout and "payout lines:" not in every.stderr
+    monkeypatch.setattr(common, "TERMINAL_LINE_LIMIT", n_lines)  # at the limit: every line
+    assert run(main, [*db, "close", "run", "2026-10"]).stdout == redirected.stdout
+
+
+def test_streamed_text_is_the_text(company):
+    """The CLI prints a month rep by rep (iter_result_text): joined, it is result_text, laid out as
+    the header, one block per rep and the exceptions, separated by blank lines."""
+    from compengine.engine.driver import calculate_month
+    from compengine.engine.report import iter_result_text, result_text
+
+    plans, _ = load_plans(PLANS)
+    data, errors = read_data_folder(company, plans)
+    assert not errors
+    for month in ("2026-01", "2026-04"):
+        res = calculate_month(data, plans, Period.parse(month))
+        for show_lines in (True, False):
+            streamed = "".join(iter_result_text(res, show_lines=show_lines))
+            assert streamed == result_text(res, show_lines=show_lines)
+            blocks = streamed.rstrip("\n").split("\n\n")
+            assert blocks[0] == f"Period {month}: {len(res.reps)} rep(s), total payout {res.total_payout:,.2f}"
+            assert [b.split()[0] for b in blocks[1:1 + len(res.reps)]] == [r.rep_id for r in res.reps]
+            assert blocks[1 + len(res.reps):] == (
+                ["Exceptions to review:\n" + "\n".join(f"  - {e}" for e in res.exceptions)] if res.exceptions else [])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import handles_errors, json_option, period_arg, read_plans_and_data
+from compengine.cli.common import echo_result, handles_errors, json_option, lines_option, period_arg, read_plans_and_data
 from compengine.engine.driver import calculate_month, filter_reps
-from compengine.engine.report import result_json, result_text
+from compengine.engine.report import result_json
 
 
 @click.command()
@@ -17,13 +17,16 @@ from compengine.engine.report import result_json, result_text
 @click.option("--period", required=True, callback=period_arg, help="Month to compute, YYYY-MM.")
 @click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentence under each line.")
+@lines_option
 @json_option
 @handles_errors("nothing was computed")
-def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, as_json: bool) -> None:
+def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, all_lines: bool,
+         as_json: bool) -> None:
     """Compute a month's payouts from plan files and CSVs, without a database.
 
     Runs every month from the data's first month through PERIOD (balances, draws,
-    ytd measures and clawbacks carry over) and prints PERIOD.
+    ytd measures and clawbacks carry over) and prints PERIOD (at a terminal, a
+    month of more than 5,000 lines as one block per rep; --lines prints them all).
 
     \b
     Example:
@@ -40,4 +43,4 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
             click.echo(f"warning: {e}", err=True)
         click.echo(result_json(result, detail=False), nl=False)
     else:
-        click.echo(result_text(result, show_explain=not no_explain), nl=False)
+        echo_result(result, show_explain=not no_explain, all_lines=all_lines)

@@ -95,3 +95,34 @@ def months_arg(period: Period, through: Period | None) -> list[Period]:
     if through < period:
         raise click.BadParameter(f"--through {through} is before {period}")
     return period.months_through(through)
+
+
+# At a terminal, a month with more payout lines than this is shown one block per rep (the
+# summary): a million-line month would print four million lines and take as long as the close.
+TERMINAL_LINE_LIMIT = 5000
+
+lines_option = click.option(
+    "--lines", "all_lines", is_flag=True,
+    help=f"Print every line even at a terminal (a month of more than {TERMINAL_LINE_LIMIT:,} lines is summarised there).")
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = True, all_lines: bool = False) -> None:
+    """Print a month's result as text, a rep at a time. At a terminal, a month of more than
+    :data:`TERMINAL_LINE_LIMIT` lines is printed as the summary unless ``all_lines``; redirected
+    to a file or a pipe, every line is printed."""
+    from compengine.engine.report import iter_result_text
+
+    hidden = 0
+    if show_lines and not all_lines:
+        count = sum(len(r.lines) for r in result.reps)
+        if count > TERMINAL_LINE_LIMIT and stdout_is_terminal():
+            show_lines, hidden = False, count
+    for chunk in iter_result_text(result, show_explain=show_explain, show_lines=show_lines):
+        click.echo(chunk, nl=False)
+    if hidden:  # last, where the eye is when the output stops
+        click.echo(f"{hidden:,} payout lines: one block per rep shown here; --lines prints every line, "
+                   "--rep R one rep's, --json the data (or redirect to a file)", err=True)

@@ -7,10 +7,19 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import Context, echo_json, handles_errors, json_option, months_arg, period_arg
+from compengine.cli.common import (
+    Context,
+    echo_json,
+    echo_result,
+    handles_errors,
+    json_option,
+    lines_option,
+    months_arg,
+    period_arg,
+)
 from compengine.core.errors import CompErrors
 from compengine.core.money import D
-from compengine.engine.report import result_json, result_text
+from compengine.engine.report import result_json
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -111,13 +120,15 @@ def close() -> None:
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
 @click.option("--summary", is_flag=True,
               help="Text output: one block per rep (measures, components, payout), without the lines; for big months.")
+@lines_option
 @pass_ctx
 @handles_errors("nothing was changed")
 def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool,
-              summary: bool) -> None:
+              summary: bool, all_lines: bool) -> None:
     """Calculate a month from the ledger and store its payout lines (idempotent).
 
-    Prints the month's payout table (the last month's, with --through).
+    Prints the month's payout table (the last month's, with --through); at a
+    terminal, a month of more than 5,000 lines as one block per rep (--lines: all).
 
     \b
     Example:
@@ -144,7 +155,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
             _stderr(f"warning: {e}")
         click.echo(result_json(result, detail=False), nl=False)
     else:
-        click.echo(result_text(result, show_explain=not no_explain, show_lines=not summary), nl=False)
+        echo_result(result, show_explain=not no_explain, show_lines=not summary, all_lines=all_lines)
 
 
 @close.command("lock")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -94,13 +95,18 @@ def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: 
 
     ``show_lines=False`` gives the summary: each rep's measures, components and payout only
     (the way to read a month of a million lines at a terminal)."""
-    out: list[str] = [f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}", ""]
+    return "".join(iter_result_text(result, show_explain=show_explain, show_lines=show_lines)).rstrip() + "\n"
+
+
+def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True) -> Iterator[str]:
+    """:func:`result_text` a rep at a time (for printing a big month without building it whole)."""
+    yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}\n"
     for r in result.reps:
         att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
         head = f"{r.rep_id}  plan {r.plan_id}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
         if r.measure == "ytd":
             head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
-        out.append(head)
+        out: list[str] = ["", head]
         if not show_lines:
             out.append(f"  {len(r.lines)} line(s)")
         elif r.lines:
@@ -126,7 +132,6 @@ def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: 
         for n in r.notes:
             out.append(f"  note: {n}")
         out.append("")
+        yield "\n".join(out)
     if result.exceptions:
-        out.append("Exceptions to review:")
-        out.extend(f"  - {e}" for e in result.exceptions)
-    return "\n".join(out).rstrip() + "\n"
+        yield "\nExceptions to review:\n" + "".join(f"  - {e}\n" for e in result.exceptions)
