@@ -67,14 +67,20 @@ def test_workers_store_and_return_what_one_process_does(ledger, company):
     assert {"commission", "override", "spiff", "clawback"} <= kinds
 
 
-def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):
-    with transaction(ledger) as s:
-        import_folder(s, company, PLANS, "ops")
+def break_the_workers(monkeypatch) -> None:  # noqa: ANN001
+    """Make every worker fail while encoding its first rep's lines."""
 
     def broken(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
         raise ValueError("boom in the worker")
 
     monkeypatch.setattr("compengine.ledger.close.shaped_line_rows", broken)
+
+
+def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):
+    with transaction(ledger) as s:
+        import_folder(s, company, PLANS, "ops")
+
+    break_the_workers(monkeypatch)
     with pytest.raises(CompErrors, match=r"calculation worker \d of 2 failed: ValueError: boom in the worker"):
         with transaction(ledger) as s:
             run_close(s, Period.parse("2026-01"), "ops", workers=2)
@@ -85,8 +91,8 @@ def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):
 
 
 def test_a_failing_rerun_keeps_the_previous_run(ledger, company, monkeypatch):
-    """The workers' rerun deletes the month's previous lines while they start; when a worker
-    fails, that delete is rolled back with the rest: the previous run stays whole."""
+    """A rerun deletes the month's previous lines before the workers start; when a worker fails,
+    that delete is rolled back with the rest: the previous run stays whole."""
     with transaction(ledger) as s:
         import_folder(s, company, PLANS, "ops")
     with transaction(ledger) as s:
@@ -94,10 +100,7 @@ def test_a_failing_rerun_keeps_the_previous_run(ledger, company, monkeypatch):
     before = stored(ledger, "2026-01")
     assert before[0] and before[1]
 
-    def broken(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
-        raise ValueError("boom in the worker")
-
-    monkeypatch.setattr("compengine.ledger.close.shaped_line_rows", broken)
+    break_the_workers(monkeypatch)
     with pytest.raises(CompErrors, match=r"calculation worker \d of 2 failed"):
         with transaction(ledger) as s:
             run_close(s, Period.parse("2026-01"), "ops", workers=2)

@@ -118,6 +118,21 @@ YTD_RETRO = """
         - {multiplier: 1.5}
 """
 
+# YTD, retroactive, new logos at 10%, x2.0 above 100%, clawback within 90 days (the clawback,
+# plan-switch and plan-return cases below)
+YTD_X2 = """
+    id: y
+    currency: USD
+    quota: {annual: 1200000, measure: ytd}
+    rates: {new_logo: 0.10}
+    accelerators:
+      mode: retroactive
+      tiers:
+        - {upto: 1.0, multiplier: 1.0}
+        - {multiplier: 2.0}
+    clawback: {window_days: 90}
+"""
+
 
 def test_ytd_retroactive_true_up_and_negative_month(tmp_path):
     res = months(tmp_path, {"p.yaml": YTD_RETRO}, "2026-01", "2026-04", reps=REP, assignments=ASSIGN, deals="""
@@ -384,19 +399,7 @@ def test_deal_cancelled_in_its_close_month_is_never_credited(tmp_path):
 
 
 def test_ytd_clawback_leaves_the_paid_tally_and_rebands_the_rest(tmp_path):
-    plan = """
-        id: p
-        currency: USD
-        quota: {annual: 1200000, measure: ytd}
-        rates: {new_logo: 0.10}
-        accelerators:
-          mode: retroactive
-          tiers:
-            - {upto: 1.0, multiplier: 1.0}
-            - {multiplier: 2.0}
-        clawback: {window_days: 90}
-    """
-    res = months(tmp_path, {"p.yaml": plan}, "2026-01", "2026-03", reps=REP, assignments=ASSIGN, deals="""
+    res = months(tmp_path, {"p.yaml": YTD_X2.replace("id: y", "id: p")}, "2026-01", "2026-03", reps=REP, assignments=ASSIGN, deals="""
         A,Stark,new_logo,50000.00,USD,2026-01-10,R1,12,,2026-02-15
         B,Wayne,new_logo,80000.00,USD,2026-01-20,R1,12,,
     """)
@@ -433,18 +436,7 @@ def test_ytd_clawback_of_last_years_deal_is_not_repaid_by_a_true_up(tmp_path):
 def test_switching_to_a_ytd_plan_mid_year_starts_a_new_year_to_date(tmp_path):
     plans = {
         "per.yaml": FLAT.replace("id: p", "id: per") + "    clawback: {window_days: 90}\n",
-        "y.yaml": """
-            id: y
-            currency: USD
-            quota: {annual: 1200000, measure: ytd}
-            rates: {new_logo: 0.10}
-            accelerators:
-              mode: retroactive
-              tiers:
-                - {upto: 1.0, multiplier: 1.0}
-                - {multiplier: 2.0}
-            clawback: {window_days: 90}
-        """,
+        "y.yaml": YTD_X2,
     }
     res = months(tmp_path, plans, "2026-03", "2026-08", reps=REP,
                  assignments="R1,per,2026-01-01,2026-06-30,\nR1,y,2026-07-01,,", deals="""
@@ -462,18 +454,6 @@ def test_switching_to_a_ytd_plan_mid_year_starts_a_new_year_to_date(tmp_path):
     # August: B still earns 1,000.00, 1,000.00 paid under y: nothing to true up (C's commission was never in y's tally)
     assert rep(res["2026-08"], "R1").lines == []
 
-
-YTD_PLAN_Y = """
-    id: y
-    currency: USD
-    quota: {annual: 1200000, measure: ytd}
-    rates: {new_logo: 0.10}
-    accelerators:
-      mode: retroactive
-      tiers:
-        - {upto: 1.0, multiplier: 1.0}
-        - {multiplier: 2.0}
-"""
 
 
 # R1: y in Jan-Feb, the period plan in March, y again from April. R2: y in Jan-Feb, no plan in
@@ -494,7 +474,7 @@ RETURNING = {
 
 
 def returning_plans() -> dict[str, str]:
-    return {"y.yaml": YTD_PLAN_Y, "per.yaml": FLAT.replace("id: p", "id: per")}
+    return {"y.yaml": YTD_X2, "per.yaml": FLAT.replace("id: p", "id: per")}
 
 
 def test_returning_to_a_ytd_plan_after_another_plan_starts_a_new_year_to_date(tmp_path):

@@ -121,20 +121,18 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     for d in deals:
         deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, _src = d
         rows = get(deal_id)
-        if not rows:
-            append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
-                                term, product, cancelled, currency)))
-            continue
         # by receiver, so leftover cents go out in the same order whatever the row order
-        prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id)
+        prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
         if prim:
             parts = allocate(amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
                 append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account,
                                     term, product, cancelled, currency)))
-        else:
+        else:  # no split rows, or only overlays: the owner takes 100%
             append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
                                 term, product, cancelled, currency)))
+        if not rows:
+            continue
         for s in rows:
             if s.role == "overlay":
                 part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
@@ -463,7 +461,7 @@ def iter_period_part(
                  and (c.close_date.year, c.close_date.month) in months_on),
                 key=_credit_key,
             )
-            ytd_quota = _ytd_quota(plan, assignments.get(rep_id, ()), hire, on_plan)
+            ytd_quota = _ytd_quota(plan, hire, on_plan)
             prior_total = sum((c.credit for c in prior_credits), ZERO)
             ytd_credited = prior_total + credited
             rater = _Rater(plan, ytd_quota, ytd_credited)
@@ -620,7 +618,7 @@ def _part_of(
 
 
 def _clawed_commission(
-    cancels: Iterable[Cancellation], plan: Plan, period: Period, on_plan: set[Period] | None = None
+    cancels: Iterable[Cancellation], plan: Plan, period: Period, on_plan: Mapping[Period, Assignment] | None = None
 ) -> Decimal:
     """Commission paid earlier in this plan year on deals clawed back this month.
 
@@ -638,19 +636,20 @@ def _clawed_commission(
     return total
 
 
-def _months_on_plan(plan: Plan, rep_assignments: Sequence[Assignment], period: Period) -> set[Period]:
-    """The months of the plan year through ``period`` that make this plan's year to date: those
-    on this plan since the rep was last on another plan. A month without a plan (a leave) does not
-    end it; a month on another plan does, as it ends the paid tally (``RepState.ytd_plan``): a rep
-    who comes back starts a new year to date, and what the earlier stint paid is not paid again."""
-    out: set[Period] = set()
+def _months_on_plan(plan: Plan, rep_assignments: Sequence[Assignment], period: Period) -> dict[Period, Assignment]:
+    """The months of the plan year through ``period`` that make this plan's year to date, with the
+    rep's assignment in each: those on this plan since the rep was last on another plan. A month
+    without a plan (a leave) does not end it; a month on another plan does, as it ends the paid
+    tally (``RepState.ytd_plan``): a rep who comes back starts a new year to date, and what the
+    earlier stint paid is not paid again."""
+    out: dict[Period, Assignment] = {}
     for m in reversed(period.year_start().months_through(period)):
         a = resolve_assignment(rep_assignments, m)
         if a is None:
             continue
         if a.plan_id != plan.id:
             break
-        out.add(m)
+        out[m] = a
     return out
 
 
@@ -666,13 +665,11 @@ def _attain(credit: Decimal, quota: Decimal) -> str:
     return f"{(credit / quota * 100).quantize(Decimal('0.01'), context=CONTEXT)}%"
 
 
-def _ytd_quota(plan: Plan, rep_assignments: Sequence[Assignment], hire: date | None, on_plan: set[Period]) -> Decimal:
+def _ytd_quota(plan: Plan, hire: date | None, on_plan: Mapping[Period, Assignment]) -> Decimal:
     """Cumulative quota over the months of the year to date (:func:`_months_on_plan`)."""
     total = ZERO
-    for m in sorted(on_plan):
+    for m, a in sorted(on_plan.items()):
         if hire is not None and Period.of(hire) > m:
             continue
-        a = resolve_assignment(rep_assignments, m)
-        assert a is not None
         total += plan.monthly_quota(a.annual_quota, tenure_month(hire, m))
     return total

@@ -193,16 +193,12 @@ def _canonical(value: Decimal) -> str:
     return s if "E" not in s else f"{value:f}"
 
 
-def dtext(value: Decimal | None) -> str | None:
-    """Canonical text of an exact decimal, or None."""
-    return None if value is None else _canonical(value)
-
-
 def cents_encoder(null: Any) -> Callable[[Decimal | None], Any]:
     """:func:`cents` for bulk rows: None becomes ``null`` (see :func:`null_token`)."""
     return lambda value: null if value is None else to_cents(value)
 
 
 def text_encoder(null: Any) -> Callable[[Decimal | None], Any]:
-    """:func:`dtext` for bulk rows: None becomes ``null`` (see :func:`null_token`)."""
+    """Canonical text of exact decimals for bulk rows (as ``types.DecimalText`` stores them):
+    None becomes ``null`` (see :func:`null_token`)."""
     return lambda value: null if value is None else _canonical(value)
