@@ -118,7 +118,7 @@ class SplitRow(Base):
 class PeriodRow(Base):
     __tablename__ = "periods"
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | calculated | locked
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | calculated | stale | locked
     calculated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     locked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -127,6 +127,12 @@ class PeriodRow(Base):
     total_payout: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # deal events seen when locked
+    calc_watermark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # deal events seen by the last run
+    results_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)  # SHA-256 of the stored results
+    exceptions: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON: the last run's exceptions
+    exceptions_accepted: Mapped[str | None] = mapped_column(Text, nullable=True)  # reason given at lock
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # payroll file written
+    exported_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class RepPeriod(Base):
@@ -238,6 +244,8 @@ class AuditRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     before: Mapped[str | None] = mapped_column(Text, nullable=True)
     after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the chain: hash of the entry before
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ImportBatch(Base):
@@ -247,3 +255,43 @@ class ImportBatch(Base):
     actor: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class PeriodSeal(Base):
+    """One row per lock: SHA-256 over the month's lines, rep totals and the previous seal."""
+
+    __tablename__ = "period_seals"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    lines_digest: Mapped[str] = mapped_column(String(64))
+    line_count: Mapped[int] = mapped_column(Integer)
+    total_payout: Mapped[Decimal] = mapped_column(Cents)
+    prev_seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seal: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(DateTime)
+    sealed_by: Mapped[str] = mapped_column(String(100))
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Setting(Base):
+    """Ledger-wide settings: ``company`` (statements), ``first_period`` (close start)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class OpeningBalance(Base):
+    """A rep's balances when the ledger starts mid-year (``close start --opening-balances``)."""
+
+    __tablename__ = "opening_balances"
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))  # the ledger's first month
+    ytd_credited: Mapped[Decimal] = mapped_column(Cents)
+    ytd_paid: Mapped[Decimal] = mapped_column(Cents)
+    draw_balance: Mapped[Decimal] = mapped_column(Cents)
+    carry_balance: Mapped[Decimal] = mapped_column(Cents)
+    source: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
