@@ -158,7 +158,7 @@ def test_approve_with_amount_in_an_unlocked_month_pays_in_that_month(ledger):
     with transaction(ledger) as s:
         res = resolve(s, did, "finance", True, "SPIFF owed", amount=Decimal("250.00"))
         assert res.lands_in == "2026-10"
-        assert s.get(PeriodRow, "2026-10").status == "open"  # its lines are stale until the next run
+        assert s.get(PeriodRow, "2026-10").status == "stale"  # its lines are stale until the next run
     with transaction(ledger) as s:
         result = run_close(s, OCT, "ops")
     assert [(ln.ref, ln.amount) for ln in result.rep("R2").lines if ln.kind == "adjustment"] == [(f"dispute:{did}", Decimal("250.00"))]

@@ -155,7 +155,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def close_next(self) -> None:
         st_ = self._status()
         for m in MONTHS:
-            if st_.get(str(m)) in ("open", None):
+            if st_.get(str(m)) in ("open", "stale", None):
                 with transaction(self.engine) as s:
                     run_close(s, m, "machine")
                 return
@@ -170,7 +170,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def close_all_open(self) -> None:
         for m in MONTHS:
-            if self._status().get(str(m)) in ("open", None):
+            if self._status().get(str(m)) in ("open", "stale", None):
                 with transaction(self.engine) as s:
                     run_close(s, m, "machine")
 

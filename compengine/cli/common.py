@@ -45,9 +45,11 @@ def period_arg(ctx: click.Context, param: click.Parameter, value: str | None) ->
 def fail_with(errors: CompErrors, what: str = "nothing was changed") -> None:
     """Print every error (file:line: field: message) to stderr, then exit with a one-line reason."""
     n = len(errors.errors)
-    if n > 1:
+    if n > 1 or errors.headline:
         for e in errors.errors:
             click.echo(str(e), err=True)
+    if errors.headline:
+        raise click.ClickException(f"{errors.headline}; {what}")
     raise click.ClickException(f"{n} error{'s' if n != 1 else ''} in input; {what}" if n > 1 else f"{errors.errors[0]}; {what}")
 
 

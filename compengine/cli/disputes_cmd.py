@@ -53,7 +53,7 @@ def open_cmd(ctx: Context, rep_id: str, period, deal_id: str | None, reason: str
     from compengine.ledger import transaction
     from compengine.ledger.disputes import dispute_dict, open_dispute
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), what=f"disputes open {rep_id} {period} by {ctx.who}") as session:
         row = open_dispute(session, rep_id, period, reason, ctx.who, deal_id=deal_id, amount=amount)
         data = dispute_dict(row)
     if as_json:
@@ -84,7 +84,7 @@ def list_cmd(ctx: Context, status: str | None, rep_id: str | None, period, as_js
     from compengine.ledger import transaction
     from compengine.ledger.disputes import dispute_dict, list_disputes
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         rows = [dispute_dict(r) for r in list_disputes(session, status, rep_id, period)]
     if as_json:
         echo_json(rows)
@@ -117,7 +117,7 @@ def show_cmd(ctx: Context, dispute_id: int, as_json: bool) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.disputes import dispute_dict, show_dispute
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         row, events = show_dispute(session, dispute_id)
         data = dispute_dict(row, events)
     if as_json:
@@ -153,7 +153,7 @@ def comment_cmd(ctx: Context, dispute_id: int, text: str) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.disputes import comment
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), what=f"disputes comment {dispute_id} by {ctx.who}") as session:
         comment(session, dispute_id, text, ctx.who)
     click.echo(f"dispute {dispute_id}: comment added")
 
@@ -194,7 +194,7 @@ def resolve_cmd(ctx: Context, dispute_id: int, decision: str | None, amount: Dec
         raise click.UsageError("--approve needs either --amount X or --correction")
     if decision == "reject" and (amount is not None or correction):
         raise click.UsageError("--reject takes no --amount and no --correction")
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), what=f"disputes resolve {dispute_id} by {ctx.who}") as session:
         res = resolve(session, dispute_id, ctx.who, decision == "approve", note, amount=amount, by_correction=correction)
         data = dispute_dict(res.dispute)
         data.update({"lands_in": res.lands_in, "changes": res.changes})

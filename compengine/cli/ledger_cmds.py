@@ -39,6 +39,13 @@ def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _progress():  # noqa: ANN202
+    """Progress lines on stderr at a terminal only: a script's ``2>log`` stays quiet."""
+    from compengine.cli.common import progress_enabled
+
+    return _stderr if progress_enabled() else (lambda _m: None)
+
+
 @click.group("db")
 def db() -> None:
     """Manage the ledger database schema.
@@ -85,15 +92,13 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_
       compengine import examples/acme --plans plans
       compengine import examples/acme --plans plans --dry-run
     """
-    from compengine.ledger import import_folder
-    from compengine.ledger.db import session_factory
+    from compengine.ledger import import_folder, transaction
 
     engine = _ledger(ctx)
-    with session_factory(engine)() as session:
-        with session.begin():
-            report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run)
-            if dry_run:
-                session.rollback()
+    with transaction(engine, what=f"import {data_dir} by {ctx.who}") as session:
+        report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run)
+        if dry_run:
+            session.rollback()
     if as_json:
         echo_json(report.as_dict())
     else:
@@ -143,16 +148,21 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
 
     engine = _ledger(ctx)
     months = months_arg(period, through)
+    say = _progress()
     for p in months:
-        with transaction(engine) as session:
-            result = run_close(session, p, ctx.who, progress=lambda m, p=p: _stderr(f"close {p}: {m}"))
+        with transaction(engine, what=f"close run {p} by {ctx.who}") as session:
+            result = run_close(session, p, ctx.who, progress=lambda m, p=p: say(f"close {p}: {m}"))
         if len(months) > 1:
-            _stderr(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}")
+            _stderr(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
+                    + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
+        if len(months) > 1 or as_json:  # every month's exceptions, not only the last one's (printed below)
+            for e in result.exceptions:
+                _stderr(f"close {p}: exception: {e}")
+        for note in result.notices:
+            _stderr(f"close {p}: {note}")
     if rep_ids:
         result = filter_reps(result, rep_ids)
     if as_json:
-        for e in result.exceptions:
-            _stderr(f"warning: {e}")
         for chunk in iter_result_json(result, detail=False):  # a rep at a time: a big month is GBs of JSON
             click.echo(chunk, nl=False)
     else:
@@ -161,27 +171,132 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
 
 @close.command("lock")
 @click.argument("period", callback=period_arg)
-@click.option("--through", callback=period_arg, default=None, help="Lock every month from PERIOD through this one.")
+@click.option("--through", callback=period_arg, default=None,
+              help="Lock every month from PERIOD through this one: all of them or, if one is refused, none.")
 @click.option("--allow-open-disputes", is_flag=True, help="Lock although disputes are open (recorded in the audit log).")
+@click.option("--accept-exceptions", "accept_exceptions", metavar="REASON", default=None,
+              help="Lock although the month has exceptions (credit that cannot be paid); the reason is kept on the "
+                   "month, in the audit log and shown by reconcile.")
 @pass_ctx
-@handles_errors("nothing was changed")
-def close_lock(ctx: Context, period, through, allow_open_disputes: bool) -> None:
-    """Lock a calculated month: its lines never change again.
+@handles_errors("nothing was locked")
+def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_exceptions: str | None) -> None:
+    """Lock a calculated month: its lines never change again, and a seal is written.
+
+    Refused when the month is open or stale (run it first), an earlier month is
+    not locked, it has open disputes, or it has exceptions (credit that cannot
+    be paid: a rep without a plan that month, a currency mismatch), each named.
 
     \b
     Example:
       compengine close lock 2026-10
       compengine close lock 2026-01 --through 2026-09
+      compengine close lock 2026-10 --accept-exceptions "R9 left in September; paid by payroll directly"
     """
     from compengine.ledger import lock_period, transaction
 
     engine = _ledger(ctx)
     months = months_arg(period, through)
-    for p in months:
-        with transaction(engine) as session:
-            row = lock_period(session, p, ctx.who, allow_open_disputes=allow_open_disputes)
-            total = row.total_payout
-        click.echo(f"{p} locked: total payout {total:,.2f}")
+    totals = []
+    with transaction(engine, what=f"close lock {months[0]}{f'..{months[-1]}' if len(months) > 1 else ''} by {ctx.who}") as session:
+        for p in months:
+            row = lock_period(session, p, ctx.who, allow_open_disputes=allow_open_disputes,
+                              accept_exceptions=accept_exceptions)
+            totals.append((p, row.total_payout, row.exceptions_accepted))
+    for p, total, accepted in totals:
+        click.echo(f"{p} locked: total payout {total:,.2f}" + (" (exceptions accepted)" if accepted else ""))
+
+
+@close.command("show")
+@click.argument("period", callback=period_arg)
+@click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
+@json_option
+@click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
+@click.option("--summary", is_flag=True, help="Text output: one block per rep, without the lines.")
+@lines_option
+@pass_ctx
+@handles_errors("nothing to show")
+def close_show(ctx: Context, period, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool, summary: bool,
+               all_lines: bool) -> None:
+    """Print a calculated, stale or locked month as its close run stored it (read-only).
+
+    The same output as `close run`, read from the ledger without calculating or
+    writing anything: a locked month can always be read.
+
+    \b
+    Example:
+      compengine close show 2026-10
+      compengine close show 2026-10 --rep R1 --json
+    """
+    from compengine.ledger import transaction
+    from compengine.ledger.close import stored_result
+
+    with transaction(_ledger(ctx), write=False) as session:
+        result, prow = stored_result(session, period, rep_ids)
+        status, accepted = prow.status, prow.exceptions_accepted
+    if rep_ids and not result.reps:
+        raise click.ClickException(f"no rep {', '.join(rep_ids)} in {period}")
+    _stderr(f"{period} is {status}" + (": its lines are from before the change that made it stale" if status == "stale" else "")
+            + (f"; exceptions accepted at lock: {accepted}" if accepted else ""))
+    if as_json:
+        for chunk in iter_result_json(result, detail=False):
+            click.echo(chunk, nl=False)
+    else:
+        echo_result(result, show_explain=not no_explain, show_lines=not summary, all_lines=all_lines)
+
+
+@close.command("reopen")
+@click.argument("period", callback=period_arg)
+@click.option("--reason", required=True, help="Why the locked month must change (kept in the audit log).")
+@pass_ctx
+@handles_errors("nothing was changed")
+def close_reopen(ctx: Context, period, reason: str) -> None:
+    """Reopen the latest locked month, while its payouts have not been exported.
+
+    After `payouts export` the month stays locked: correct it in the next open
+    month instead (an adjustment, or import the change and the late change is
+    paid there).
+
+    \b
+    Example:
+      compengine close reopen 2026-10 --reason "Q3 SPIFF rates were loaded for the wrong plan"
+    """
+    from compengine.ledger import transaction
+    from compengine.ledger.start import reopen_period
+
+    with transaction(_ledger(ctx), what=f"close reopen {period} by {ctx.who}") as session:
+        report = reopen_period(session, period, ctx.who, reason)
+    click.echo(report.text())
+
+
+@close.command("start")
+@click.argument("period", callback=period_arg)
+@click.option("--opening-balances", "opening", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of each rep's balances on the first day: rep_id, ytd_credited, ytd_paid, draw_balance, "
+                   "carry_balance[, ytd_deal_type].")
+@json_option
+@pass_ctx
+@handles_errors("nothing was changed")
+def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> None:
+    """Make PERIOD the ledger's first month (adopting compengine mid-year).
+
+    Months before it are never required by a close; empty months before it are
+    removed; the opening balances carry each rep's year to date, draw and
+    carry-forward balances into PERIOD. Only before the ledger's first close.
+
+    \b
+    Example:
+      compengine close start 2026-07 --opening-balances opening-2026-07.csv
+    """
+    from compengine.ledger import transaction
+    from compengine.ledger.start import start_ledger
+
+    with transaction(_ledger(ctx), what=f"close start {period} by {ctx.who}") as session:
+        report = start_ledger(session, period, ctx.who, opening)
+    if as_json:
+        echo_json({"first_period": report.period, "opening_balances": report.opening_balances,
+                   "removed_placeholders": report.removed_placeholders})
+    else:
+        click.echo(report.text())
 
 
 def _amount(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
@@ -210,7 +325,7 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
     from compengine.ledger import add_adjustment, transaction
 
     engine = _ledger(ctx)
-    with transaction(engine) as session:
+    with transaction(engine, what=f"adjust {rep_id} {period} by {ctx.who}") as session:
         row = add_adjustment(session, rep_id, period, amount, reason, ctx.who, deal_id=deal_id)
         adj_id = row.id
     if as_json:
@@ -246,8 +361,8 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
     from compengine.ledger import export_payouts, transaction
 
     engine = _ledger(ctx)
-    with transaction(engine) as session:
-        n, total = export_payouts(session, period, out, preliminary=preliminary)
+    with transaction(engine, what=f"payouts export {period} by {ctx.who}") as session:
+        n, total = export_payouts(session, period, out, preliminary=preliminary, actor=ctx.who)
     click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
 
 
@@ -264,7 +379,7 @@ def status(ctx: Context, as_json: bool) -> None:
     """
     from compengine.ledger import status_rows, transaction
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         rows = status_rows(session)
     if as_json:
         echo_json(rows)
@@ -295,7 +410,7 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
     """
     from compengine.ledger import audit_rows, transaction
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         rows = audit_rows(session, str(period) if period else None, rep_id, limit)
     if as_json:
         echo_json(rows)
@@ -337,7 +452,7 @@ def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | N
     from compengine.ledger.statement_source import ledger_statement_data
 
     engine = _ledger(ctx)
-    with transaction(engine) as session:
+    with transaction(engine, write=False) as session:
         items = ledger_statement_data(session, period, company, rep_ids=rep_ids)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")

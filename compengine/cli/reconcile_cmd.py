@@ -52,7 +52,7 @@ def reconcile_cmd(ctx: Context, period, as_json: bool, out: Path | None, payout_
 
     if out is not None and out.suffix.lower() not in (".html", ".htm", ".pdf", ".csv"):
         raise click.BadParameter("the report must end in .html, .pdf or .csv", param_hint="--out")
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         rec = reconcile(session, period, payout_file=payout_file)
     if out is not None:
         write_report(rec, out)

@@ -44,12 +44,13 @@ class CompError:
 class CompErrors(Exception):
     """Raised at an edge with every error found, not only the first."""
 
-    def __init__(self, errors: list[CompError] | CompError | str) -> None:
+    def __init__(self, errors: list[CompError] | CompError | str, *, headline: str | None = None) -> None:
         if isinstance(errors, str):
             errors = [CompError(None, errors)]
         elif isinstance(errors, CompError):
             errors = [errors]
         self.errors = list(errors)
+        self.headline = headline  # one line that sums the errors up (else a count of input errors)
         super().__init__(self.summary())
 
     def summary(self) -> str:

@@ -184,6 +184,7 @@ class PeriodResult:
     period: str
     reps: list[RepResult]
     exceptions: list[str]
+    notices: list[str] = field(default_factory=list)  # what the caller is told besides exceptions (e.g. stale months)
 
     @property
     def total_payout(self) -> Decimal:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, literal_column, select, text, update
+from sqlalchemy import and_, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors, Source
@@ -31,8 +31,21 @@ from compengine.engine.pipeline import (
     gc_paused,
     group_assignments,
     iter_period_part,
+    resolve_assignment,
 )
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
+from compengine.engine.records import (
+    COMPONENTS,
+    Adjustment,
+    Assignment,
+    Credit,
+    Deal,
+    Line,
+    PeriodResult,
+    Rep,
+    RepResult,
+    RepState,
+    Split,
+)
 from compengine.ledger.models import (
     AdjustmentRow,
     AssignmentRow,
@@ -53,9 +66,11 @@ from compengine.ledger.store import (
     invalidate_from,
     lock_period_row,
     null_token,
+    results_digest,
     text_encoder,
     utcnow,
 )
+from compengine.ledger.start import first_period, opening_credits, opening_state
 from compengine.ledger.workers import calculate_and_store, can_fork
 from compengine.plans.loader import load_plan_text
 from compengine.plans.model import Plan
@@ -189,7 +204,8 @@ def load_state(session: Session, period: Period) -> dict[str, RepState]:
     )
     q = select(RepPeriod.rep_id, RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.ytd_paid, RepPeriod.ytd_year,
                RepPeriod.ytd_plan).join(latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period))
-    return {rep_id: RepState(db, cb, yp, yy, plan) for rep_id, db, cb, yp, yy, plan in session.execute(q)}
+    state = {rep_id: RepState(db, cb, yp, yy, plan) for rep_id, db, cb, yp, yy, plan in session.execute(q)}
+    return opening_state(session, period, set(state)) | state
 
 
 def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tuple[str, str], list]:
@@ -293,17 +309,24 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         plans, ids = load_plans_latest(session)
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
     credits = load_credits(session, [str(period)])
+    assignments = load_assignments(session)
     ytd: list[Credit] = []
-    if any(p.measure == "ytd" for p in plans.values()) and ytd_periods:
-        assignments = load_assignments(session)
+    if any(p.measure == "ytd" for p in plans.values()):
+        ytd_plan_of = {}
+        for rep_id, rows in assignments.items():
+            a = resolve_assignment(rows, period)
+            if a is not None and a.plan_id in plans and plans[a.plan_id].measure == "ytd":
+                ytd_plan_of[rep_id] = plans[a.plan_id]
         ytd_reps = {r for r, rows in assignments.items() if any(plans.get(a.plan_id) and plans[a.plan_id].measure == "ytd" for a in rows)}
-        ytd = [c for c in load_credits(session, ytd_periods) if c.rep_id in ytd_reps]
+        if ytd_periods:
+            ytd = [c for c in load_credits(session, ytd_periods) if c.rep_id in ytd_reps]
+        ytd += opening_credits(session, period, {r: p.currency for r, p in ytd_plan_of.items()})
     return LedgerInputs(
         period=period,
         plans=plans,
         plan_version_ids=ids,
         reps=load_reps(session),
-        assignments=load_assignments(session),
+        assignments=assignments,
         credits=credits,
         ytd_credits=ytd,
         cancellations=load_cancellations(session, period),
@@ -394,7 +417,11 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
 
 def previous_gap(session: Session, period: Period) -> str | None:
     """The first earlier month of the ledger that is neither calculated nor locked."""
-    rows = dict(session.execute(select(PeriodRow.period, PeriodRow.status).where(PeriodRow.period < str(period))).all())
+    start = first_period(session)
+    q = select(PeriodRow.period, PeriodRow.status).where(PeriodRow.period < str(period))
+    if start is not None:
+        q = q.where(PeriodRow.period >= str(start))
+    rows = dict(session.execute(q).all())
     if not rows:
         return None
     first = Period.parse(min(rows))
@@ -436,13 +463,20 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     """
     now = now or utcnow()
     say = progress or (lambda _m: None)
-    row = lock_period_row(session, period)  # serialises concurrent closes of the month
+    row = lock_period_row(session, period)  # the writer lock is held (ledger.db.transaction): re-checked here
     if row.status == "locked":
         raise CompErrors(f"period {period} is locked: its lines cannot change; late changes go into the next open month")
     gap = previous_gap(session, period)
     if gap is not None:
         raise CompErrors(f"period {gap} has not been calculated: close the months in order (run {gap} first)")
+    pstr = str(period)
+    # Months after this one that are calculated depend on its results: if this run changes
+    # nothing they read, they stay as they are (compared through ``results_digest``).
+    later_calculated = session.scalar(select(func.count()).select_from(PeriodRow).where(
+        PeriodRow.period > pstr, PeriodRow.status == "calculated")) or 0
+    old_digest = results_digest(session, period) if later_calculated and row.line_count else None
     say("loading inputs")
+    watermark = session.scalar(select(func.max(DealEvent.id))) or 0
     inputs = load_inputs(session, period)
     say("recalculating late changes")
     late = late_change_adjustments(session, period, inputs.plans)
@@ -450,9 +484,8 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     if late and inputs.cancellations:
         inputs.cancellations = _with_late_changes(inputs.cancellations, late)
     conn = session.connection()
-    conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == str(period)))
-    conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == str(period)))
-    pstr = str(period)
+    conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == pstr))
+    conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == pstr))
     null = null_token(session)
 
     n_workers = close_workers(workers, len(inputs.credits))
@@ -468,15 +501,25 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     bulk_insert(session, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows(result.reps, pstr, null), has_dates=False,
                 nullable=NULLABLE_REP_PERIOD_COLUMNS)
     total = result.total_payout
+    new_digest = results_digest(session, period) if later_calculated else None
     session.execute(
         update(PeriodRow).where(PeriodRow.period == pstr).values(
-            status="calculated", calculated_at=now, runs=PeriodRow.runs + 1,
+            status="calculated", calculated_at=now, runs=PeriodRow.runs + 1, calc_watermark=watermark,
+            results_digest=new_digest, exceptions=json.dumps(result.exceptions), exceptions_accepted=None,
             plan_versions=json.dumps(inputs.plan_version_ids, sort_keys=True), total_payout=total, line_count=count)
     )
-    later = invalidate_from(session, period.next(), actor, f"{period} was recalculated")
+    session.expire(row)
+    later: list[str] = []
+    if later_calculated and new_digest != old_digest:
+        later = invalidate_from(session, period.next(), actor, f"{period} was recalculated with different results")
+    if later:
+        result.notices.append(f"{', '.join(later)} now stale: {period} was recalculated with different results; "
+                              "run them again")
     audit(session, actor, "close.run", f"{period}: {len(result.reps)} reps, {count} lines, total {total:,.2f}"
-          + (f"; {', '.join(later)} to run again" if later else ""), period=pstr, entity="period", entity_id=pstr,
-          after={"reps": len(result.reps), "lines": count, "total": total}, at=now)
+          + (f"; {', '.join(later)} now stale" if later else "")
+          + (f"; {len(result.exceptions)} exception(s)" if result.exceptions else ""), period=pstr, entity="period",
+          entity_id=pstr, after={"reps": len(result.reps), "lines": count, "total": total,
+                                 "exceptions": len(result.exceptions)}, at=now)
     return result
 
 
@@ -555,29 +598,106 @@ def rep_period_rows(reps: Iterable[RepResult], pstr: str, null: object) -> Itera
 
 
 def lock_period(session: Session, period: Period, actor: str, *, allow_open_disputes: bool = False,
-                now: datetime | None = None) -> PeriodRow:
+                accept_exceptions: str | None = None, now: datetime | None = None) -> PeriodRow:
+    """Lock a calculated month: its lines never change again, and a seal is written.
+
+    Refused, naming why, when the month is not calculated (open, or stale since its
+    last run), an earlier month is not locked, a deal event of the month was recorded
+    after its last run (the watermark moved), it has open disputes (unless
+    ``allow_open_disputes``) or exceptions, i.e. credit that cannot be paid (unless
+    ``accept_exceptions`` gives the reason, kept on the month and in the audit log).
+    """
     now = now or utcnow()
     row = lock_period_row(session, period)
+    pstr = str(period)
     if row.status == "locked":
         raise CompErrors(f"period {period} is already locked (by {row.locked_by} at {row.locked_at:%Y-%m-%d %H:%M})")
+    if row.status == "stale":
+        raise CompErrors(f"period {period} is stale: something it depends on changed since its last close run; "
+                         f"run `compengine close run {period}` first")
     if row.status != "calculated":
         raise CompErrors(f"period {period} has not been calculated since its last change: run `compengine close run {period}` first")
-    gap = session.scalar(select(PeriodRow.period).where(PeriodRow.period < str(period), PeriodRow.status != "locked")
+    start = first_period(session)
+    gap = session.scalar(select(PeriodRow.period).where(PeriodRow.period < pstr, PeriodRow.status != "locked",
+                                                        PeriodRow.period >= str(start or ""))
                          .order_by(PeriodRow.period).limit(1))
     if gap is not None:
         raise CompErrors(f"period {gap} is not locked: lock months in order")
+    if row.calc_watermark is not None:
+        moved = session.scalar(
+            select(func.count()).select_from(DealEvent).join(DealRow, DealRow.deal_id == DealEvent.deal_id)
+            .where(DealEvent.id > row.calc_watermark,
+                   or_(DealRow.close_period == pstr, and_(DealEvent.kind == "cancelled", DealEvent.effective >= period.start,
+                                                          DealEvent.effective <= period.end)))) or 0
+        if moved:
+            raise CompErrors(f"period {period}: {moved} deal event(s) of the month were recorded after its last close run; "
+                             f"run `compengine close run {period}` again")
     open_disputes = session.scalar(select(func.count()).select_from(DisputeRow)
-                                   .where(DisputeRow.period == str(period), DisputeRow.status == "open")) or 0
+                                   .where(DisputeRow.period == pstr, DisputeRow.status == "open")) or 0
     if open_disputes and not allow_open_disputes:
         raise CompErrors(f"period {period} has {open_disputes} open dispute(s): resolve them or lock with --allow-open-disputes")
+    exceptions = json.loads(row.exceptions or "[]")
+    accepted = (accept_exceptions or "").strip()
+    if accept_exceptions is not None and not accepted:
+        raise CompErrors("--accept-exceptions needs a reason")
+    if exceptions and not accepted:
+        raise CompErrors([f"{period}: exception: {e}" for e in exceptions],
+                         headline=f"period {period} has {len(exceptions)} exception(s), credit that cannot be paid (listed "
+                                  "above): fix the data and run the month again, or lock with --accept-exceptions REASON")
     row.status = "locked"
     row.last_event_id = session.scalar(select(func.max(DealEvent.id))) or 0
     row.locked_at = now
     row.locked_by = actor
-    audit(session, actor, "close.lock", f"{period} locked" + (f" with {open_disputes} open dispute(s) allowed" if open_disputes else ""),
-          period=str(period), entity="period", entity_id=str(period),
-          after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes}, at=now)
+    row.exceptions_accepted = accepted if exceptions else None
+    audit(session, actor, "close.lock", f"{period} locked"
+          + (f" with {open_disputes} open dispute(s) allowed" if open_disputes else "")
+          + (f" with {len(exceptions)} exception(s) accepted: {accepted}" if exceptions else ""),
+          period=pstr, entity="period", entity_id=pstr,
+          after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes,
+                 "exceptions_accepted": {"reason": accepted, "exceptions": exceptions} if exceptions else None}, at=now)
     return row
+
+
+def period_exceptions(session: Session, period: Period) -> tuple[list[str], str | None]:
+    """The exceptions of a month's last close run, and the reason they were accepted at lock (if they were)."""
+    row = session.get(PeriodRow, str(period))
+    if row is None:
+        return [], None
+    return json.loads(row.exceptions or "[]"), row.exceptions_accepted
+
+
+def stored_result(session: Session, period: Period, rep_ids: Iterable[str] = ()) -> tuple[PeriodResult, PeriodRow]:
+    """A calculated, stale or locked month as its close run stored it, read-only: the same
+    :class:`PeriodResult` that ``run_close`` returned (lines, measures, balances, exceptions)."""
+    prow = session.get(PeriodRow, str(period))
+    if prow is None or (prow.status == "open" and not prow.line_count):
+        raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}` first")
+    pstr = str(period)
+    wanted = sorted(set(rep_ids))
+    rq = select(RepPeriod).where(RepPeriod.period == pstr).order_by(RepPeriod.rep_id)
+    lq = select(PayoutLineRow).where(PayoutLineRow.period == pstr).order_by(PayoutLineRow.rep_id, PayoutLineRow.seq)
+    if wanted:
+        rq, lq = rq.where(RepPeriod.rep_id.in_(wanted)), lq.where(PayoutLineRow.rep_id.in_(wanted))
+    lines: dict[str, list] = defaultdict(list)
+    for ln in session.scalars(lq):
+        lines[ln.rep_id].append(Line(rep_id=ln.rep_id, period=ln.period, seq=ln.seq, kind=ln.kind, amount=ln.amount,
+                                     deal_id=ln.deal_id, credit=ln.credit, rate=ln.rate, multiplier=ln.multiplier,
+                                     tier=ln.tier, rule=ln.rule, explain=ln.explain, ref_period=ln.ref_period, ref=ln.ref,
+                                     role=ln.role, split_pct=ln.split_pct))
+    reps = []
+    for rp in session.scalars(rq):
+        rep_lines = lines.get(rp.rep_id, [])
+        components = {k: ZERO for k in COMPONENTS}
+        for ln in rep_lines:
+            components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
+        reps.append(RepResult(
+            rep_id=rp.rep_id, plan_id=rp.plan_id, currency=rp.currency, measure=rp.measure, quota=rp.quota,
+            credited=rp.credited, attainment=rp.attainment, ytd_quota=rp.ytd_quota, ytd_credited=rp.ytd_credited,
+            tenure_month=rp.tenure_month, lines=rep_lines, components=components, payout=rp.payout,
+            state=RepState(draw_balance=rp.draw_balance, carry_balance=rp.carry_balance, ytd_paid=rp.ytd_paid,
+                           ytd_year=rp.ytd_year, ytd_plan=rp.ytd_plan),
+            notes=rp.notes.split("\n") if rp.notes else []))
+    return PeriodResult(pstr, reps, json.loads(prow.exceptions or "[]")), prow
 
 
 def _with_late_changes(cancellations: list[Cancellation], late: list[Adjustment]) -> list[Cancellation]:

@@ -1,14 +1,28 @@
-"""Connecting to the ledger: engines, sessions, schema upgrades.
+"""Connecting to the ledger: engines, sessions, schema upgrades, and how writers take turns.
 
 The caller owns the session and the transaction. ``open_ledger(url)`` returns an
 engine whose schema is current (an empty database is created through the
-Alembic migrations first). SQLite gets WAL, foreign keys, a busy timeout and
-``BEGIN IMMEDIATE`` transactions so two writers queue instead of failing;
-PostgreSQL serialises closes with row locks (see ``close``).
+Alembic migrations first).
+
+**One writer at a time, readers never wait.** Every command that changes the
+ledger (import, close run, lock, reopen, adjust, disputes, settings) runs in
+``transaction(engine, what="...")``: a write transaction that first takes the
+ledger's writer lock, then reads and writes. On SQLite that lock is
+``BEGIN IMMEDIATE`` (WAL, one writer); on PostgreSQL it is a transaction-scoped
+advisory lock (:data:`WRITER_LOCK`), taken before the first read, so whatever a
+writer reads cannot change until it commits: no lost update, no deadlock, no
+duplicate key between two imports. A writer waits for the one before it at most
+:func:`lock_wait` seconds (``COMPENGINE_LOCK_WAIT``, default 60) and then fails
+with one line naming what holds the ledger (on PostgreSQL, from the holder's
+``application_name``). Readers (status, statements, reconcile, audit, verify,
+close show) run in ``transaction(engine, write=False)``: a deferred transaction
+on SQLite (a WAL snapshot), ``REPEATABLE READ, READ ONLY`` on PostgreSQL (one
+snapshot for the whole report); they never wait for a writer.
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +32,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from compengine.core.errors import CompErrors
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -36,14 +53,15 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_wait() * 1000)}")
             cur.execute("PRAGMA cache_size=-262144")  # 256 MB of page cache: big closes insert into indexes
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers take a WAL snapshot (BEGIN DEFERRED) and never wait; writers queue
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("compengine_read") else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -87,9 +105,72 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+WRITER_LOCK = 0x636F6D70  # the PostgreSQL advisory lock every ledger writer holds ("comp")
+
+
+def lock_wait() -> float:
+    """Seconds a writer waits for the one before it: ``COMPENGINE_LOCK_WAIT``, default 60."""
+    raw = os.environ.get("COMPENGINE_LOCK_WAIT", "").strip()
+    try:
+        value = float(raw) if raw else 60.0
+    except ValueError:
+        raise CompErrors(f"COMPENGINE_LOCK_WAIT must be a number of seconds, not {raw!r}") from None
+    return max(0.0, value)
+
+
+def _holder(engine: Engine) -> str:
+    """What holds the PostgreSQL writer lock, from the holder's application_name."""
+    try:
+        with engine.connect() as conn:
+            name = conn.exec_driver_sql(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %(k)s LIMIT 1",
+                {"k": WRITER_LOCK}).scalar()
+    except Exception:  # noqa: BLE001 - only for the message
+        name = None
+    name = (name or "").removeprefix("compengine: ")
+    return f"another command is writing to the ledger ({name})" if name else "another command is writing to the ledger"
+
+
+def _take_writer_lock(session: Session, what: str) -> None:
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE (see make_engine) already made this the only writer
+    wait_ms = int(lock_wait() * 1000)
+    conn.exec_driver_sql("SELECT set_config('application_name', %(n)s, true), set_config('lock_timeout', %(t)s, true)",
+                         {"n": f"compengine: {what}"[:63], "t": f"{wait_ms}ms" if wait_ms else "1ms"})
+    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": WRITER_LOCK})
+    conn.exec_driver_sql("SELECT set_config('lock_timeout', '0', true)")
+
+
+def _busy(exc: OperationalError) -> bool:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return "database is locked" in text or "lock timeout" in text or "deadlock detected" in text
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One session, one transaction: committed on success, rolled back on any error."""
-    with session_factory(engine)() as session:
-        with session.begin():
-            yield session
+def transaction(engine: Engine, *, write: bool = True, what: str = "a change") -> Iterator[Session]:
+    """One session, one transaction: committed on success, rolled back on any error.
+
+    ``write=True`` (the default) takes the ledger's writer lock before anything is
+    read (see the module docstring); ``what`` says what this writer does ("close run
+    2026-10 by ana"), shown to a writer that waits for it too long. ``write=False``
+    is a read-only snapshot that never waits for writers.
+    """
+    bind = engine.execution_options(compengine_read=True) if not write else engine
+    try:
+        with sessionmaker(bind, expire_on_commit=False)() as session:
+            with session.begin():
+                if write:
+                    _take_writer_lock(session, what)
+                else:
+                    conn = session.connection()
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield session
+    except OperationalError as exc:
+        if not _busy(exc):
+            raise
+        who = _holder(engine) if engine.dialect.name == "postgresql" else "another command is writing to the ledger"
+        raise CompErrors(f"{who} and did not finish within {lock_wait():g} s (COMPENGINE_LOCK_WAIT); "
+                         f"nothing was changed by {what}: try again") from None

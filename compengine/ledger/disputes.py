@@ -86,8 +86,8 @@ class Resolution:
 # ------------------------------------------------------------------ reading
 
 
-def get_dispute(session: Session, dispute_id: int) -> DisputeRow:
-    row = session.get(DisputeRow, dispute_id)
+def get_dispute(session: Session, dispute_id: int, *, for_update: bool = False) -> DisputeRow:
+    row = session.get(DisputeRow, dispute_id, with_for_update=for_update, populate_existing=for_update)
     if row is None:
         raise CompErrors(f"no dispute {dispute_id}")
     return row
@@ -205,7 +205,7 @@ def resolve(session: Session, dispute_id: int, actor: str, approve: bool, note: 
             by_correction: bool = False, now: datetime | None = None) -> Resolution:
     """Approve (with an amount, or by correction of the data) or reject an open dispute."""
     now = now or utcnow()
-    row = get_dispute(session, dispute_id)
+    row = get_dispute(session, dispute_id, for_update=True)  # re-read under a row lock: approve pays once
     if row.status != "open":
         raise CompErrors(f"dispute {row.id} is already {row.status} (by {row.resolved_by} at {row.resolved_at:%Y-%m-%d %H:%M}); "
                          "open a new dispute to take it further")

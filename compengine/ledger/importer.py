@@ -22,6 +22,7 @@ from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.periods import Period
 from compengine.datafiles import read_plans_and_folder
 from compengine.ledger.models import AssignmentRow, DealRow, ImportBatch, PeriodRow, PlanVersion, RepRow, SplitRow
+from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
 from compengine.plans.loader import plan_files
 
@@ -98,7 +99,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     now = now or utcnow()
     plans, data = read_plans_and_folder(plans_dir, data_dir)
     report = ImportReport(dry_run=dry_run)
-    locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))
+    locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))  # under the writer lock
+    ledger_start = first_period(session)
     batch = ImportBatch(at=now, actor=actor, source=str(data_dir))
     session.add(batch)
     session.flush()
@@ -186,6 +188,10 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         src = d.source or Source("deals.csv")
         period = Period.of(d.close_date)
         old = have.get(d.deal_id)
+        if ledger_start is not None and period < ledger_start:
+            errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
+                                    "(`compengine close start`): its credit belongs in the opening balances"))
+            continue
         if old is None:
             if str(period) in locked:
                 errors.append(CompError(src.at("close_date"), f"{period} is locked: a new deal cannot close in it; "
@@ -270,6 +276,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
 
     # periods covered by the data exist from now on
     periods = {Period.of(a.start) for a in data.assignments} | {Period.of(d.close_date) for d in data.deals}
+    if ledger_start is not None:  # months before the ledger's first are never required, so never created
+        periods = {max(p, ledger_start) for p in periods}
     if periods:
         for p in min(periods).months_through(max(periods)):
             ensure_period(session, p)

@@ -293,5 +293,6 @@ class OpeningBalance(Base):
     ytd_paid: Mapped[Decimal] = mapped_column(Cents)
     draw_balance: Mapped[Decimal] = mapped_column(Cents)
     carry_balance: Mapped[Decimal] = mapped_column(Cents)
+    ytd_deal_type: Mapped[str | None] = mapped_column(String(20), nullable=True)  # prices ytd_credited on ytd plans
     source: Mapped[str] = mapped_column(String(300))
     recorded_at: Mapped[datetime] = mapped_column(DateTime)

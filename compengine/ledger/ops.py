@@ -20,7 +20,7 @@ from compengine.core.money import ZERO, money_str
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.ledger.models import AdjustmentRow, AuditRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
-from compengine.ledger.store import audit, ensure_period, invalidate_from, period_status, utcnow
+from compengine.ledger.store import audit, invalidate_from, lock_period_row, period_status, utcnow
 
 
 def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decimal, reason: str, actor: str, *,
@@ -36,9 +36,8 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
         raise CompErrors("an adjustment of 0.00 changes nothing")
     if amount != amount.quantize(Decimal("0.01")):
         raise CompErrors(f"amount {amount} has fractions of a cent")
-    if period_status(session, period) == "locked":
+    if lock_period_row(session, period).status == "locked":  # read under the row lock: a racing lock is seen
         raise CompErrors(f"period {period} is locked: adjust the next open month instead")
-    ensure_period(session, period)
     row = AdjustmentRow(rep_id=rep_id, period=str(period), amount=amount, reason=reason.strip(), kind=kind, deal_id=deal_id,
                         ref_period=ref_period, dispute_id=dispute_id, counts_as_commission=counts_as_commission,
                         created_at=now, created_by=actor)
@@ -85,13 +84,17 @@ def payout_rows(session: Session, period: Period) -> list[PayoutRow]:
     return out
 
 
-def export_payouts(session: Session, period: Period, out: Path, *, preliminary: bool = False) -> tuple[int, Decimal]:
+def export_payouts(session: Session, period: Period, out: Path, *, preliminary: bool = False,
+                   actor: str = "compengine") -> tuple[int, Decimal]:
     """Write the payroll file. Refuses an unlocked month unless ``preliminary``. Written atomically."""
     status = period_status(session, period)
     if status != "locked" and not preliminary:
         raise CompErrors(f"period {period} is not locked ({status}): lock it first, or pass --preliminary")
     if status == "open":
         raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}`")
+    if status == "stale":
+        raise CompErrors(f"period {period} is stale: something it depends on changed since its last close run; "
+                         f"run `compengine close run {period}` first")
     rows = payout_rows(session, period)
     label = "locked" if status == "locked" else "PRELIMINARY"
     buf = io.StringIO()
@@ -106,6 +109,12 @@ def export_payouts(session: Session, period: Period, out: Path, *, preliminary: 
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
         fh.write(buf.getvalue())
     os.replace(tmp, out)
+    if status == "locked":  # paid out: from now on the month cannot be reopened
+        prow = session.get(PeriodRow, str(period))
+        if prow.exported_at is None:
+            prow.exported_at, prow.exported_by = utcnow(), actor
+        audit(session, actor, "payouts.export", f"{period}: payout file {out} written ({len(rows)} reps)",
+              period=str(period), entity="period", entity_id=str(period), after={"file": str(out), "reps": len(rows)})
     total = sum((r.amount for r in rows), ZERO)
     return len(rows), total
 

@@ -78,7 +78,7 @@ MAX_DETAIL = 200  # findings and notes listed one by one; the rest are counted
 class Finding:
     """An exception: something that does not tie out, and who or what causes it."""
 
-    check: str  # credit | credited | statement | payout_file | period | lines
+    check: str  # credit | credited | statement | payout_file | period | lines | unpaid
     message: str
     rep_id: str | None = None
     deal_id: str | None = None
@@ -444,6 +444,16 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
                                           f"{_m(ledger_total)}", difference=prow.total_payout - ledger_total))
     if prow.line_count != line_count:
         findings.append(Finding("period", f"{p}: the period records {prow.line_count:,} lines but {line_count:,} are stored"))
+    if prow.status == "stale":
+        findings.append(Finding("period", f"{p} is stale: something it depends on changed after its last close run; "
+                                          f"run `compengine close run {p}` again"))
+    # -- credit the close could not pay (the same exceptions gate the lock)
+    unpaid = json.loads(prow.exceptions or "[]")
+    if unpaid and prow.exceptions_accepted:
+        notes.append(f"{len(unpaid)} exception(s) accepted at lock by {prow.locked_by or '?'}: {prow.exceptions_accepted}")
+        notes.extend(f"  accepted: {e}" for e in unpaid)
+    else:
+        findings.extend(Finding("unpaid", e, rep_id=e.split(":", 1)[0]) for e in unpaid)
 
     say("reps, teams, liabilities, month over month")
     # -- assemble reps

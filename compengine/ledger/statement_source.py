@@ -29,6 +29,9 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
     prow = session.get(PeriodRow, str(period))
     if prow is None or prow.status == "open":
         raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}` first")
+    if prow.status == "stale":
+        raise CompErrors(f"period {period} is stale: something it depends on changed since its last close run; "
+                         f"run `compengine close run {period}` first")
     status = "locked" if prow.status == "locked" else "preliminary"
     versions = json.loads(prow.plan_versions or "{}")
     plans, _ = load_plan_versions(session, versions) if versions else load_plans_latest(session)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import to_cents
 from compengine.core.periods import Period
-from compengine.ledger.models import AuditRow, PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.models import AuditRow, PeriodRow
 
 
 def utcnow() -> datetime:
@@ -86,6 +87,8 @@ def lock_period_row(session: Session, period: Period | str) -> PeriodRow:
 
 
 def period_status(session: Session, period: Period | str) -> str:
+    """``open`` (never calculated, or reopened), ``calculated``, ``stale`` (calculated, then
+    something it depends on changed: run it again) or ``locked``."""
     row = session.get(PeriodRow, str(period))
     return row.status if row else "open"
 
@@ -104,22 +107,26 @@ def first_open_period(session: Session, on_or_after: Period) -> Period:
 
 
 def invalidate_from(session: Session, period: Period, actor: str, why: str) -> list[str]:
-    """Calculated (unlocked) periods from ``period`` on go back to open: their lines are stale."""
+    """Calculated months from ``period`` on become ``stale``: something they depend on changed.
+
+    Their lines stay (readable, marked stale) until the next close run replaces them;
+    a stale month cannot be locked, exported or followed by a close of the month
+    after it. The period rows are locked (FOR UPDATE, in month order) and their
+    status re-checked under the lock: a locked month is never touched.
+    """
     rows = session.scalars(
-        select(PeriodRow).where(PeriodRow.period >= str(period), PeriodRow.status == "calculated").order_by(PeriodRow.period)
+        select(PeriodRow).where(PeriodRow.period >= str(period), PeriodRow.status == "calculated")
+        .order_by(PeriodRow.period).with_for_update()
     ).all()
     out = []
     for row in rows:
-        session.execute(delete(PayoutLineRow).where(PayoutLineRow.period == row.period))
-        session.execute(delete(RepPeriod).where(RepPeriod.period == row.period))
-        session.execute(
-            update(PeriodRow)
-            .where(PeriodRow.period == row.period)
-            .values(status="open", total_payout=None, line_count=0)
-        )
-        audit(session, actor, "period.invalidate", f"{row.period} needs a new close run: {why}", period=row.period,
-              entity="period", entity_id=row.period)
+        if row.status != "calculated":  # re-checked under the lock
+            continue
+        row.status = "stale"
+        audit(session, actor, "period.stale", f"{row.period} needs a new close run: {why}", period=row.period,
+              entity="period", entity_id=row.period, before={"status": "calculated"}, after={"status": "stale"})
         out.append(row.period)
+    session.flush()
     return out
 
 
@@ -202,3 +209,26 @@ def text_encoder(null: Any) -> Callable[[Decimal | None], Any]:
     """Canonical text of exact decimals for bulk rows (as ``types.DecimalText`` stores them):
     None becomes ``null`` (see :func:`null_token`)."""
     return lambda value: null if value is None else _canonical(value)
+
+
+# What later months read of a month's results: every payout line but its explain text,
+# and every rep's measures and balances but the notes (see ``results_digest``).
+DIGEST_LINE_SQL = ("SELECT rep_id, seq, kind, amount, deal_id, credit, rate, multiplier, tier, rule, ref_period, ref, role, "
+                   "split_pct FROM payout_lines WHERE period = :p ORDER BY rep_id, seq")
+DIGEST_REP_SQL = ("SELECT rep_id, plan_id, currency, measure, quota, credited, attainment, ytd_quota, ytd_credited, "
+                  "tenure_month, payout, draw_balance, carry_balance, ytd_paid, ytd_year, ytd_plan FROM rep_periods "
+                  "WHERE period = :p ORDER BY rep_id")
+
+
+def results_digest(session: Session, period: Period | str) -> str:
+    """SHA-256 of what later months depend on in ``period``'s stored results (lines and
+    rep measures and balances; not the wording). Two runs with equal digests leave the
+    months after them as they were. Streams the rows: a month can hold millions."""
+    h = hashlib.sha256()
+    conn = session.connection()
+    for sql in (DIGEST_LINE_SQL, DIGEST_REP_SQL):
+        result = conn.execution_options(stream_results=True, yield_per=20_000).execute(text(sql), {"p": str(period)})
+        for part in result.partitions():
+            h.update(repr([tuple(r) for r in part]).encode())
+        h.update(b"|")
+    return h.hexdigest()

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("ytd_paid", sa.BigInteger(), nullable=False),
         sa.Column("draw_balance", sa.BigInteger(), nullable=False),
         sa.Column("carry_balance", sa.BigInteger(), nullable=False),
+        sa.Column("ytd_deal_type", sa.String(length=20), nullable=True),
         sa.Column("source", sa.String(length=300), nullable=False),
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["rep_id"], ["reps.rep_id"], name=op.f("fk_opening_balances_rep_id_reps")),
