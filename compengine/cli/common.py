@@ -42,6 +42,23 @@ def period_arg(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(str(exc)) from None
 
 
+def _encoding(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r} (e.g. utf-8, cp1252, latin-1)") from None
+    return value
+
+
+encoding_option = click.option(
+    "--encoding", default=None, callback=_encoding,
+    help="Encoding of the CSV files [default: UTF-8 (with or without a BOM), else Windows-1252].")
+
+
 def fail_with(errors: CompErrors, what: str = "nothing was changed") -> None:
     """Print every error (file:line: field: message) to stderr, then exit with a one-line reason."""
     n = len(errors.errors)
@@ -77,11 +94,11 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def read_plans_and_data(plans_dir, data_dir, rep_ids=()):  # noqa: ANN001, ANN201
+def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201
     """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
     from compengine.datafiles import read_plans_and_folder
 
-    plans, data = read_plans_and_folder(plans_dir, data_dir)
+    plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")

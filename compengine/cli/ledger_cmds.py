@@ -11,6 +11,7 @@ from compengine.cli.common import (
     Context,
     echo_json,
     echo_result,
+    encoding_option,
     handles_errors,
     json_option,
     lines_option,
@@ -71,10 +72,11 @@ def db_upgrade(ctx: Context) -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@encoding_option
 @json_option
 @pass_ctx
 @handles_errors("nothing was imported")
-def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_json: bool) -> None:
+def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, encoding: str | None, as_json: bool) -> None:
     """Import a data folder (reps, assignments, deals, splits CSVs) and plan files in one transaction.
 
     Any bad row and nothing is written. Re-importing the same files changes nothing.
@@ -91,7 +93,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_
     engine = _ledger(ctx)
     with session_factory(engine)() as session:
         with session.begin():
-            report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run)
+            report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run, encoding=encoding)
             if dry_run:
                 session.rollback()
     if as_json:

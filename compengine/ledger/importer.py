@@ -90,13 +90,14 @@ class ImportReport:
 
 
 def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str, actor: str,
-                  *, now: datetime | None = None, dry_run: bool = False) -> ImportReport:
+                  *, now: datetime | None = None, dry_run: bool = False, encoding: str | None = None) -> ImportReport:
     """Import a data folder and its plans. Raises CompErrors (and writes nothing) on any bad input.
 
+    ``encoding``: of the CSV files (default: detected, see :func:`compengine.datafiles.detect_encoding`).
     The caller owns the transaction: commit on success, roll back on error or dry run.
     """
     now = now or utcnow()
-    plans, data = read_plans_and_folder(plans_dir, data_dir)
+    plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
     report = ImportReport(dry_run=dry_run)
     locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))
     batch = ImportBatch(at=now, actor=actor, source=str(data_dir))
