@@ -134,6 +134,7 @@ class _Reader:
         self.file = str(path)
         self.errors = errors
         self.encoding = encoding
+        self.incomplete = False  # the file could not be read to its end: references to it are not checked
 
     def rows(self) -> Iterator[tuple[Source, dict[str, str]]]:
         try:
@@ -143,16 +144,19 @@ class _Reader:
             fh = self.path.open(newline="", encoding=encoding)
         except OSError as exc:
             self.errors.append(CompError(Source(self.file), f"cannot read: {exc.strerror}"))
+            self.incomplete = True
             return
         with fh:
             reader = csv.reader(fh)
             try:
                 yield from self._rows(reader)
             except UnicodeDecodeError as exc:
+                self.incomplete = True
                 self.errors.append(CompError(Source(self.file, _undecodable_line(self.path, encoding)),
                                              f"not {self.encoding or encoding} text ({exc.reason}); "
                                              "give the file's encoding with --encoding"))
             except csv.Error as exc:
+                self.incomplete = True
                 self.errors.append(CompError(Source(self.file, reader.line_num), f"cannot read this row: {exc}"))
 
     def _rows(self, reader: Any) -> Iterator[tuple[Source, dict[str, str]]]:
@@ -160,12 +164,14 @@ class _Reader:
             header = next(reader)
         except StopIteration:
             self.errors.append(CompError(Source(self.file, 1), "the file is empty: expected a header row"))
+            self.incomplete = True
             return
         header = [h.strip() for h in header]
         missing = [c for c in COLUMNS[self.name] if c not in header]
         if missing:
             hint = _header_hint(header, COLUMNS[self.name], missing)
             self.errors.append(CompError(Source(self.file, 1), f"missing column(s): {', '.join(missing)}{hint}"))
+            self.incomplete = True
             return
         width = len(header)
         for row in reader:
@@ -244,7 +250,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         """True when ``rep_id`` is not a good rep; reported unless its own row was the bad one."""
         if rep_id in reps:
             return False
-        if rep_id not in bad_reps:
+        if rep_id not in bad_reps and not rd.incomplete:
             reader.error(src, field, f"unknown rep {rep_id!r}")
         return True
 
@@ -356,7 +362,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
                 continue
             ok = True
             if deal_id not in good_deals:
-                if deal_id not in bad_deals:  # else the deal's own row is reported
+                if deal_id not in bad_deals and not rdl.incomplete:  # else the deal's own row is reported
                     rs.error(src, "deal_id", f"unknown deal {deal_id!r}")
                 ok = False
             if unknown_rep(rs, src, "rep_id", rep_id):
