@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from compengine.cli import main
+from compengine.core.errors import CompErrors
 from compengine.plans import load_plan_file, load_plan_text, load_plans
 from compengine.plans.loader import parse_plan_text
 from helpers_engine import dedent
@@ -483,3 +484,11 @@ def test_plans_validate_warns_about_rates_above_one(tmp_path):
 def test_plans_validate_does_not_warn_about_the_example_plans():
     res = CliRunner().invoke(main, ["plans", "validate", str(PLANS)])
     assert res.exit_code == 0 and "warning" not in res.stderr
+
+
+def test_plans_show_refuses_a_bad_plan_in_one_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD + "spiffs: &s [*s]\n")
+    res = CliRunner().invoke(main, ["plans", "show", str(path)])
+    assert res.exit_code == 1 and not isinstance(res.exception, CompErrors)
+    assert res.stderr == f"Error: {path}:7: YAML aliases (*s) are not allowed in plan files: write the value out; nothing to show\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import echo_json, json_option
+from compengine.cli.common import echo_json, handles_errors, json_option
 from compengine.core.errors import CompError, CompErrors
 from compengine.plans import load_plan_file, load_plans
 from compengine.plans.loader import rate_warnings
@@ -72,6 +72,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
 @plans.command("show")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handles_errors("nothing to show")
 def show(path: Path) -> None:
     """Show how a plan file is understood: quota, rates, bands, ramp and the rest.
 
