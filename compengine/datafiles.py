@@ -76,7 +76,8 @@ def parse_int(text: str) -> int:
 
 
 def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when the file is UTF-8 (a byte order mark or not), else ``cp1252`` (Excel's
+    """``utf-8-sig`` when the file is UTF-8 (a byte order mark or not), ``utf-16`` when it starts
+    with a UTF-16 byte order mark, else ``cp1252`` (Excel's
     Western European), or ``latin-1`` when the file has bytes Windows-1252 leaves undefined.
 
     Reads the file in chunks: a big file is not held in memory.
@@ -84,6 +85,9 @@ def detect_encoding(path: Path) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with path.open("rb") as fh:
+            if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return "utf-16"  # Excel's "Unicode Text"
+            fh.seek(0)
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)

@@ -505,3 +505,12 @@ def test_header_problems_get_a_hint(tmp_path, header, hint):
 def test_an_unreadable_row_is_an_error_not_a_traceback(tmp_path):
     errs = errors_for(tmp_path, deals=deals('D1,"' + "x" * 200_000 + '",new_logo,10.00,USD,2026-10-03,R1,12,,'), splits=None)
     assert errs == ["deals.csv:2: cannot read this row: field larger than field limit (131072)"]
+
+
+def test_excel_unicode_text_is_read_and_its_tabs_get_a_hint(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder / "reps.csv").write_bytes(dedent(GOOD["reps.csv"]).replace(",", "\t").encode("utf-16"))
+    _, errs = read(folder)
+    assert [e.replace(str(folder) + "/", "") for e in errs] == [
+        "reps.csv:1: missing column(s): rep_id, name, email, manager_id, team, hire_date; "
+        "the file is separated by tabs: compengine reads commas"]

@@ -74,13 +74,36 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def _holds_data(path: Path) -> bool:
+    """Whether a SQLite ledger holds anything a command committed (the schema alone is nothing)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        for table in ("audit_log", "reps", "periods", "import_batches"):
+            try:
+                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                    return True
+            except sqlite3.Error:
+                continue
+        return False
+    finally:
+        con.close()
+
+
 def discard_new_ledger(ctx: Context | None) -> None:
-    """After a failed command: remove the SQLite file the command created (and its -wal/-shm)."""
+    """After a failed command: remove the SQLite file the command created (and its -wal/-shm),
+    unless something was committed to it before the failure."""
     if ctx is None or ctx.new_sqlite is None:
         return
     for engine in ctx.engines:
         engine.dispose()
     path = ctx.new_sqlite
+    if not path.exists() or _holds_data(path):
+        return
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
               path.with_name(path.name + "-journal")):
         try:
