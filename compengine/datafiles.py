@@ -2,11 +2,20 @@
 
 Every row is checked; every problem becomes a :class:`CompError` naming the file,
 the row (the line number in the file, header = line 1) and the column. Callers
-compute nothing when the list of errors is not empty.
+compute nothing when the list of errors is not empty. A row with an error yields
+that one error: rows that refer to it (a split of a bad deal, a deal of a bad rep)
+are not reported again.
+
+Files are read as UTF-8 (with or without a byte order mark) or, when they are not
+UTF-8, as Windows-1252 (what Excel writes); ``encoding`` forces one. Numbers are
+plain ASCII digits (:func:`compengine.core.money.parse_plain_number`), amounts at most
+:data:`compengine.core.money.MAX_AMOUNT`, dates ``YYYY-MM-DD`` within
+:data:`compengine.core.periods.FIRST_DATE` .. :data:`compengine.core.periods.LAST_DATE`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from compengine.core.errors import CompError, CompErrors, Source
-from compengine.core.money import D
+from compengine.core.money import check_amount, parse_plain_number
+from compengine.core.periods import parse_date as _parse_date
 from compengine.engine.driver import Dataset
 from compengine.engine.pipeline import check_splits, gc_paused, group_assignments, resolve_assignment
 from compengine.engine.records import Assignment, Deal, Rep, Split
@@ -34,6 +44,9 @@ COLUMNS = {
     "splits.csv": ["deal_id", "rep_id", "split_pct", "role"],
 }
 REQUIRED_FILES = ("reps.csv", "assignments.csv", "deals.csv")
+MAX_TERM_MONTHS = 1200  # a hundred years: more is a typo
+# Windows-1252 leaves these five bytes undefined; a file with them is read as Latin-1.
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 
 
 class RowError(ValueError):
@@ -42,63 +55,139 @@ class RowError(ValueError):
 
 def parse_date(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise RowError(f"not a date {text!r}: expected YYYY-MM-DD") from None
+        return _parse_date(text)
+    except ValueError as exc:
+        raise RowError(str(exc)) from None
 
 
 def parse_decimal(text: str) -> Decimal:
     try:
-        return D(text)
-    except ValueError:
-        raise RowError(f"not a number {text!r}") from None
+        return parse_plain_number(text)
+    except ValueError as exc:
+        raise RowError(str(exc)) from None
 
 
 def parse_int(text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        shown = text if len(text) <= 30 else text[:12] + "..."
+        raise RowError(f"not a whole number {shown!r}")
+    return int(text)
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` when the file is UTF-8 (a byte order mark or not), ``utf-16`` when it starts
+    with a UTF-16 byte order mark, else ``cp1252`` (Excel's
+    Western European), or ``latin-1`` when the file has bytes Windows-1252 leaves undefined.
+
+    Reads the file in chunks: a big file is not held in memory.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return int(text.strip())
-    except ValueError:
-        raise RowError(f"not a whole number {text!r}") from None
+        with path.open("rb") as fh:
+            if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return "utf-16"  # Excel's "Unicode Text"
+            fh.seek(0)
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if not _CP1252_UNDEFINED.isdisjoint(chunk):
+                return "latin-1"
+    return "cp1252"
+
+
+def _undecodable_line(path: Path, encoding: str) -> int | None:
+    """The line of the first byte that does not decode (the reader decodes in blocks, so it cannot say)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+def _header_hint(header: list[str], wanted: list[str], missing: list[str]) -> str:
+    """What is probably wrong with a header that lacks columns (or "")."""
+    joined = ",".join(header)
+    if len(header) == 1 and joined.count(";") >= 1:
+        return ("; the file is separated by semicolons: compengine reads commas "
+                "(in Excel: Save As \"CSV UTF-8 (Comma delimited)\")")
+    if len(header) == 1 and "\t" in joined:
+        return "; the file is separated by tabs: compengine reads commas"
+    lower = {h.lower(): h for h in header}
+    cased = [(c, lower[c.lower()]) for c in missing if c.lower() in lower]
+    if cased:
+        c, h = cased[0]
+        return f"; column names are lower case: write {c!r}, not {h!r}"
+    return ""
 
 
 class _Reader:
     """Reads one CSV and collects its errors."""
 
-    def __init__(self, path: Path, name: str, errors: list[CompError]) -> None:
+    def __init__(self, path: Path, name: str, errors: list[CompError], encoding: str | None = None) -> None:
         self.path = path
         self.name = name
         self.file = str(path)
         self.errors = errors
+        self.encoding = encoding
+        self.incomplete = False  # the file could not be read to its end: references to it are not checked
 
     def rows(self) -> Iterator[tuple[Source, dict[str, str]]]:
         try:
-            fh = self.path.open(newline="", encoding="utf-8-sig")
+            encoding = self.encoding or detect_encoding(self.path)
+            if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+                encoding = "utf-8-sig"  # a byte order mark is not part of the first column's name
+            fh = self.path.open(newline="", encoding=encoding)
         except OSError as exc:
             self.errors.append(CompError(Source(self.file), f"cannot read: {exc.strerror}"))
+            self.incomplete = True
             return
         with fh:
             reader = csv.reader(fh)
             try:
-                header = next(reader)
-            except StopIteration:
-                self.errors.append(CompError(Source(self.file, 1), "the file is empty: expected a header row"))
-                return
-            header = [h.strip() for h in header]
-            missing = [c for c in COLUMNS[self.name] if c not in header]
-            if missing:
-                self.errors.append(CompError(Source(self.file, 1), f"missing column(s): {', '.join(missing)}"))
-                return
-            width = len(header)
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not v.strip() for v in row):
-                    continue
-                if len(row) != width:
-                    self.errors.append(
-                        CompError(Source(self.file, line), f"has {len(row)} fields, the header has {width}")
-                    )
-                    continue
-                yield Source(self.file, line), dict(zip(header, map(str.strip, row)))
+                yield from self._rows(reader)
+            except UnicodeDecodeError as exc:
+                self.incomplete = True
+                self.errors.append(CompError(Source(self.file, _undecodable_line(self.path, encoding)),
+                                             f"not {self.encoding or encoding} text ({exc.reason}); "
+                                             "give the file's encoding with --encoding"))
+            except csv.Error as exc:
+                self.incomplete = True
+                self.errors.append(CompError(Source(self.file, reader.line_num), f"cannot read this row: {exc}"))
+
+    def _rows(self, reader: Any) -> Iterator[tuple[Source, dict[str, str]]]:
+        try:
+            header = next(reader)
+        except StopIteration:
+            self.errors.append(CompError(Source(self.file, 1), "the file is empty: expected a header row"))
+            self.incomplete = True
+            return
+        header = [h.strip() for h in header]
+        missing = [c for c in COLUMNS[self.name] if c not in header]
+        if missing:
+            hint = _header_hint(header, COLUMNS[self.name], missing)
+            self.errors.append(CompError(Source(self.file, 1), f"missing column(s): {', '.join(missing)}{hint}"))
+            self.incomplete = True
+            return
+        width = len(header)
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not v.strip() for v in row):
+                continue
+            if len(row) != width:
+                self.errors.append(
+                    CompError(Source(self.file, line), f"has {len(row)} fields, the header has {width}")
+                )
+                continue
+            yield Source(self.file, line), dict(zip(header, map(str.strip, row)))
 
     def field(self, src: Source, row: Mapping[str, str], name: str, parse: Callable[[str], Any], *, required: bool = True) -> Any:
         text = row.get(name, "")
@@ -124,8 +213,12 @@ def _text(t: str) -> str:
 
 
 @gc_paused()
-def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None) -> tuple[Dataset, list[CompError]]:
-    """Read and check a data folder. Returns the data set and every error found."""
+def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None, *,
+                     encoding: str | None = None) -> tuple[Dataset, list[CompError]]:
+    """Read and check a data folder. Returns the data set and every error found.
+
+    ``encoding``: of every CSV (default: UTF-8, or Windows-1252 for a file that is not UTF-8).
+    """
     folder = Path(folder)
     errors: list[CompError] = []
     if not folder.is_dir():
@@ -138,7 +231,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
 
     # reps
     reps: dict[str, Rep] = {}
-    rd = _Reader(folder / "reps.csv", "reps.csv", errors)
+    bad_reps: set[str] = set()  # ids whose own row had an error: rows referring to them are not reported again
+    rd = _Reader(folder / "reps.csv", "reps.csv", errors, encoding)
     pending_managers: list[tuple[Source, str]] = []
     for src, row in rd.rows():
         try:
@@ -146,6 +240,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             name = rd.field(src, row, "name", _text)
             hire = rd.field(src, row, "hire_date", parse_date, required=False)
         except RowError:
+            bad_reps.add(row.get("rep_id", ""))
             continue
         if rep_id in reps:
             rd.error(src, "rep_id", f"duplicate rep {rep_id!r} (first at line {reps[rep_id].source.line})")  # type: ignore[union-attr]
@@ -154,13 +249,21 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if manager:
             pending_managers.append((src, manager))
         reps[rep_id] = Rep(rep_id, name, row.get("email", ""), manager, row.get("team", ""), hire, src)
+
+    def unknown_rep(reader: _Reader, src: Source, field: str, rep_id: str) -> bool:
+        """True when ``rep_id`` is not a good rep; reported unless its own row was the bad one."""
+        if rep_id in reps:
+            return False
+        if rep_id not in bad_reps and not rd.incomplete:
+            reader.error(src, field, f"unknown rep {rep_id!r}")
+        return True
+
     for src, manager in pending_managers:
-        if manager not in reps:
-            rd.error(src, "manager_id", f"unknown rep {manager!r}")
+        unknown_rep(rd, src, "manager_id", manager)
 
     # assignments
     assignments: list[Assignment] = []
-    ra = _Reader(folder / "assignments.csv", "assignments.csv", errors)
+    ra = _Reader(folder / "assignments.csv", "assignments.csv", errors, encoding)
     for src, row in ra.rows():
         try:
             rep_id = ra.field(src, row, "rep_id", _text)
@@ -171,8 +274,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         except RowError:
             continue
         ok = True
-        if rep_id not in reps:
-            ra.error(src, "rep_id", f"unknown rep {rep_id!r}")
+        if unknown_rep(ra, src, "rep_id", rep_id):
             ok = False
         if plans is not None and plan_id not in plans:
             ra.error(src, "plan_id", f"unknown plan {plan_id!r} (known: {', '.join(sorted(plans)) or 'none'})")
@@ -182,6 +284,9 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             ok = False
         if quota is not None and quota < 0:
             ra.error(src, "annual_quota", "must not be negative")
+            ok = False
+        elif quota is not None and (problem := check_amount(quota)):
+            ra.error(src, "annual_quota", problem)
             ok = False
         if ok:
             assignments.append(Assignment(rep_id, plan_id, start, end, quota, src))
@@ -195,7 +300,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
     # deals
     deals: list[Deal] = []
     seen: dict[str, int] = {}
-    rdl = _Reader(folder / "deals.csv", "deals.csv", errors)
+    bad_deals: set[str] = set()  # ids whose own row had an error
+    rdl = _Reader(folder / "deals.csv", "deals.csv", errors, encoding)
     for src, row in rdl.rows():
         try:
             deal_id = rdl.field(src, row, "deal_id", _text)
@@ -207,6 +313,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             term = rdl.field(src, row, "term_months", parse_int, required=False)
             cancelled = rdl.field(src, row, "cancelled_on", parse_date, required=False)
         except RowError:
+            bad_deals.add(row.get("deal_id", ""))
             continue
         ok = True
         if deal_id in seen:
@@ -219,17 +326,16 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if amount <= 0:
             rdl.error(src, "amount", f"must be positive, got {amount}")
             ok = False
-        elif amount != amount.quantize(Decimal("0.01")):
-            rdl.error(src, "amount", f"{amount} has fractions of a cent")
+        elif problem := check_amount(amount):
+            rdl.error(src, "amount", problem)
             ok = False
-        if not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+        if not (len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper()):
             rdl.error(src, "currency", f"not a currency code {currency!r} (e.g. USD)")
             ok = False
-        if owner not in reps:
-            rdl.error(src, "owner_id", f"unknown rep {owner!r}")
+        if unknown_rep(rdl, src, "owner_id", owner):
             ok = False
-        if term is not None and term < 0:
-            rdl.error(src, "term_months", "must not be negative")
+        if term is not None and term > MAX_TERM_MONTHS:
+            rdl.error(src, "term_months", f"must be at most {MAX_TERM_MONTHS}, got {term}")
             ok = False
         if cancelled is not None and cancelled < close:
             rdl.error(src, "cancelled_on", f"{cancelled} is before close_date {close}")
@@ -239,12 +345,16 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
                 Deal(deal_id, row.get("account", ""), deal_type, amount, currency, close, owner, term,
                      row.get("product") or None, cancelled, src)
             )
+        else:
+            bad_deals.add(deal_id)
 
     # splits
     splits: list[Split] = []
     sp_path = folder / "splits.csv"
     if sp_path.is_file():
-        rs = _Reader(sp_path, "splits.csv", errors)
+        rs = _Reader(sp_path, "splits.csv", errors, encoding)
+        bad_split_deals: set[str] = set()  # deals with a bad split row: their sums are not checked again
+        good_deals = {d.deal_id for d in deals}
         for src, row in rs.rows():
             try:
                 deal_id = rs.field(src, row, "deal_id", _text)
@@ -252,13 +362,14 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
                 pct = rs.field(src, row, "split_pct", parse_decimal)
                 role = rs.field(src, row, "role", _text, required=False) or "primary"
             except RowError:
+                bad_split_deals.add(row.get("deal_id", ""))
                 continue
             ok = True
-            if deal_id not in seen:
-                rs.error(src, "deal_id", f"unknown deal {deal_id!r}")
+            if deal_id not in good_deals:
+                if deal_id not in bad_deals and not rdl.incomplete:  # else the deal's own row is reported
+                    rs.error(src, "deal_id", f"unknown deal {deal_id!r}")
                 ok = False
-            if rep_id not in reps:
-                rs.error(src, "rep_id", f"unknown rep {rep_id!r}")
+            if unknown_rep(rs, src, "rep_id", rep_id):
                 ok = False
             if not (0 < pct <= 100):
                 rs.error(src, "split_pct", f"must be more than 0 and at most 100, got {pct}")
@@ -268,7 +379,10 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
                 ok = False
             if ok:
                 splits.append(Split(deal_id, rep_id, pct, role, src))
-        errors.extend(check_splits(deals, splits, str(sp_path)))
+            else:
+                bad_split_deals.add(deal_id)
+        checked = [s for s in splits if s.deal_id not in bad_split_deals]
+        errors.extend(check_splits(deals, checked, str(sp_path)))
 
     data = Dataset(reps, assignments, deals, splits)
     if plans is not None:
@@ -310,21 +424,22 @@ def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError
     return errors
 
 
-def load_folder_or_raise(folder: Path | str, plans: Mapping[str, Plan]) -> Dataset:
-    data, errors = read_data_folder(folder, plans)
+def load_folder_or_raise(folder: Path | str, plans: Mapping[str, Plan], *, encoding: str | None = None) -> Dataset:
+    data, errors = read_data_folder(folder, plans, encoding=encoding)
     if errors:
         raise CompErrors(errors)
     return data
 
 
-def read_plans_and_folder(plans_dir: Path | str, data_dir: Path | str) -> tuple[dict[str, Plan], Dataset]:
+def read_plans_and_folder(plans_dir: Path | str, data_dir: Path | str, *,
+                          encoding: str | None = None) -> tuple[dict[str, Plan], Dataset]:
     """Plan files and a data folder, checked against each other; every error raised as CompErrors."""
     from compengine.plans.loader import load_plans
 
     plans, errors = load_plans(plans_dir)
     if errors:
         raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, plans)
+    data, errors = read_data_folder(data_dir, plans, encoding=encoding)
     if errors:
         raise CompErrors(errors)
     return plans, data

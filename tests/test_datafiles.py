@@ -91,12 +91,12 @@ def test_splits_file_is_optional(tmp_path):
 
 def test_bad_number(tmp_path):
     errs = errors_for(tmp_path, deals=deals("D1,Globex,new_logo,60 000,USD,2026-10-03,R1,12,Platform,"), splits=None)
-    assert errs == ["deals.csv:2: amount: not a number '60 000'"]
+    assert errs == ["deals.csv:2: amount: not a plain number '60 000': write it without separators (e.g. 60000.00)"]
 
 
 def test_bad_number_with_thousands_separator(tmp_path):
     errs = errors_for(tmp_path, deals=deals('D1,Globex,new_logo,"60,000.00",USD,2026-10-03,R1,12,Platform,'), splits=None)
-    assert errs == ["deals.csv:2: amount: not a number '60,000.00'"]
+    assert errs == ["deals.csv:2: amount: not a plain number '60,000.00': write it without separators (e.g. 60000.00)"]
 
 
 def test_bad_date(tmp_path):
@@ -213,7 +213,7 @@ def test_split_rows_checked_one_by_one(tmp_path):
         "splits.csv:3: role: unknown role 'lead' (expected primary or overlay)",
         "splits.csv:4: split_pct: must be more than 0 and at most 100, got 0",
         "splits.csv:5: deal_id: unknown deal 'D9'",
-        "splits.csv:2: split_pct: primary splits of deal D2 sum to 60, not 100",
+        # no follow-on "primary splits of deal D2 sum to 60": D2's bad split rows are reported
     ]
 
 
@@ -327,3 +327,190 @@ def test_calc_prints_all_errors(tmp_path):
     assert f"{folder}/deals.csv:2: amount: not a number 'abc'" in res.stderr
     assert f"{folder}/deals.csv:3: deal_type: unknown deal type 'upsell'" in res.stderr
     assert res.stdout == ""
+
+
+# --------------------------------------------------------------------------- issue 12: numbers, dates, encodings
+
+
+@pytest.mark.parametrize("amount, message", [
+    ("1e309", "not a plain number '1e309': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("1E+20", "not a plain number '1E+20': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("6e4", "not a plain number '6e4': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("60_000.00", "not a plain number '60_000.00': write it without separators (e.g. 60000.00)"),
+    ("\u0666\u0660\u0660\u0660\u0660", "not a number '\u0666\u0660\u0660\u0660\u0660': write it with the ASCII digits 0-9"),
+    ("999999999999999.99", "999999999999999.99 is above the maximum amount 999,999,999,999.99"),
+    ("1000000000000.00", "1000000000000.00 is above the maximum amount 999,999,999,999.99"),
+    ("9" * 5000, "number '999999999999...' is too long (5,000 characters, at most 30)"),
+    ("Infinity", "not a number 'Infinity'"),
+])
+def test_deal_amounts_must_be_plain_and_in_range(tmp_path, amount, message):
+    errs = errors_for(tmp_path, deals=deals(f"D1,Globex,new_logo,{amount},USD,2026-10-03,R1,12,Platform,"), splits=None)
+    assert errs == [f"deals.csv:2: amount: {message}"]
+
+
+def test_the_maximum_amount_itself_is_accepted(tmp_path):
+    assert errors_for(tmp_path, deals=deals("D1,Globex,new_logo,999999999999.99,USD,2026-10-03,R1,12,Platform,"),
+                      splits=None) == []
+
+
+@pytest.mark.parametrize("quota, message", [
+    ("0.001", "0.001 has fractions of a cent"),
+    ("6e4", "not a plain number '6e4': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("2000000000000", "2000000000000 is above the maximum amount 999,999,999,999.99"),
+    ("\u0666\u0660\u0660", "not a number '\u0666\u0660\u0660': write it with the ASCII digits 0-9"),
+])
+def test_assignment_quotas_must_be_plain_cents_in_range(tmp_path, quota, message):
+    errs = errors_for(tmp_path, assignments=GOOD["assignments.csv"].replace(",600000", f",{quota}"))
+    assert errs == [f"assignments.csv:4: annual_quota: {message}"]
+
+
+@pytest.mark.parametrize("pct, message", [
+    ("6e1", "not a plain number '6e1': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("6_0", "not a plain number '6_0': write it without separators (e.g. 60000.00)"),
+    ("\u0666\u0660", "not a number '\u0666\u0660': write it with the ASCII digits 0-9"),
+])
+def test_split_percents_must_be_plain(tmp_path, pct, message):
+    errs = errors_for(tmp_path, splits=f"deal_id,rep_id,split_pct,role\nD2,R1,{pct},primary\nD2,R2,40,primary\n")
+    assert errs == [f"splits.csv:2: split_pct: {message}"]  # and no follow-on "sum to 40" for D2
+
+
+@pytest.mark.parametrize("term, message", [
+    ("\u0661\u0662", "not a whole number '\u0661\u0662'"),
+    ("1_2", "not a whole number '1_2'"),
+    ("99999999999", "not a whole number '99999999999'"),
+    ("1201", "must be at most 1200, got 1201"),
+])
+def test_term_months_must_be_plain_and_plausible(tmp_path, term, message):
+    errs = errors_for(tmp_path, deals=deals(f"D1,Globex,new_logo,10.00,USD,2026-10-03,R1,{term},Platform,"), splits=None)
+    assert errs == [f"deals.csv:2: term_months: {message}"]
+
+
+@pytest.mark.parametrize("close, message", [
+    ("0206-11-03", "0206-11-03 is outside the supported dates 1970-01-01 to 2100-12-31"),
+    ("2101-01-01", "2101-01-01 is outside the supported dates 1970-01-01 to 2100-12-31"),
+    ("1969-12-31", "1969-12-31 is outside the supported dates 1970-01-01 to 2100-12-31"),
+    ("20261003", "not a date '20261003': expected YYYY-MM-DD"),
+    ("2026-W40-1", "not a date '2026-W40-1': expected YYYY-MM-DD"),
+])
+def test_dates_outside_the_plausible_range_are_refused(tmp_path, close, message):
+    errs = errors_for(tmp_path, deals=deals(f"D1,Globex,new_logo,10.00,USD,{close},R1,12,Platform,"), splits=None)
+    assert errs == [f"deals.csv:2: close_date: {message}"]
+
+
+def test_range_limits_apply_to_every_date_column(tmp_path):
+    errs = errors_for(
+        tmp_path,
+        reps=GOOD["reps.csv"].replace("2023-03-01", "1900-03-01"),
+        assignments=GOOD["assignments.csv"].replace("M1,mgr-2026,2026-01-01,,", "M1,mgr-2026,2026-01-01,2999-12-31,"),
+        deals=deals("D1,Globex,new_logo,10.00,USD,2026-10-03,R2,12,Platform,2206-11-03"),
+        splits=None,
+    )
+    assert errs == [
+        "reps.csv:3: hire_date: 1900-03-01 is outside the supported dates 1970-01-01 to 2100-12-31",
+        "assignments.csv:2: end: 2999-12-31 is outside the supported dates 1970-01-01 to 2100-12-31",
+        "deals.csv:2: cancelled_on: 2206-11-03 is outside the supported dates 1970-01-01 to 2100-12-31",
+    ]
+
+
+def test_one_bad_row_is_one_error_no_follow_ons(tmp_path):
+    """A bad deal row is not reported again by its splits; a bad rep row not by its deals,
+    assignments, splits or reports."""
+    errs = errors_for(
+        tmp_path,
+        reps=GOOD["reps.csv"].replace("R2,Jo,jo@x.example,M1,West,2023-06-15", "R2,Jo,jo@x.example,M1,West,2023-13-15")
+        .replace("M1,Maria,maria@x.example,,West,2022-01-10", "M1,Maria,maria@x.example,,West,10/01/2022"),
+        deals=deals(
+            "D1,Globex,new_logo,60000.00,USD,2026-10-03,R1,12,Platform,",
+            "D2,Initech,new_logo,8e4,USD,2026-10-14,R1,36,Platform,",
+            "D3,Umbrella,expansion,30000.00,USD,2026-10-22,R2,,,",
+            "D4,Hooli,upsell,30000.00,USD,2026-10-22,R1,,,",
+        ),
+        splits="deal_id,rep_id,split_pct,role\nD2,R1,60,primary\nD2,R2,40,primary\nD4,R1,100,primary\n"
+               "D1,R1,50,primary\nD1,R2,50,primary\n",
+    )
+    assert errs == [
+        "reps.csv:2: hire_date: not a date '10/01/2022': expected YYYY-MM-DD",
+        "reps.csv:4: hire_date: not a date '2023-13-15': expected YYYY-MM-DD",
+        "deals.csv:3: amount: not a plain number '8e4': write it in digits, without an exponent (e.g. 60000.00)",
+        "deals.csv:5: deal_type: unknown deal type 'upsell' (expected new_logo, expansion, renewal)",
+    ]
+
+
+def test_an_unknown_deal_is_still_reported(tmp_path):
+    errs = errors_for(tmp_path, splits="deal_id,rep_id,split_pct,role\nD2,R1,60,primary\nD2,R2,40,primary\nD7,R1,100,primary\n")
+    assert errs == ["splits.csv:4: deal_id: unknown deal 'D7'"]
+
+
+def write_cp1252(folder: Path) -> None:
+    (folder / "reps.csv").write_bytes(
+        "rep_id,name,email,manager_id,team,hire_date\r\nM1,Maria Müller,,,Zürich,2022-01-10\r\n"
+        "R1,José Nuñez,,M1,Zürich,2023-03-01\r\nR2,Zoë “Z” Smith,,M1,West,2023-06-15\r\n".encode("cp1252"))
+
+
+def test_windows_1252_files_are_detected(tmp_path):
+    folder = make_folder(tmp_path)
+    write_cp1252(folder)
+    data, errs = read(folder)
+    assert errs == []
+    assert data.reps["R1"].name == "José Nuñez"  # type: ignore[attr-defined]
+    assert data.reps["R2"].name == "Zoë “Z” Smith"  # type: ignore[attr-defined]
+
+
+def test_utf8_with_a_byte_order_mark_is_read(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder / "reps.csv").write_bytes(b"\xef\xbb\xbf" + dedent(GOOD["reps.csv"]).replace("Ravi", "Rávi").encode("utf-8"))
+    data, errs = read(folder)
+    assert errs == []
+    assert data.reps["R1"].name == "Rávi"  # type: ignore[attr-defined]
+
+
+def test_a_given_encoding_is_used_and_a_wrong_one_is_an_error(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder / "reps.csv").write_bytes(dedent(GOOD["reps.csv"]).replace("Ravi", "Rávi").encode("utf-8"))
+    plans, _ = load_plans(PLANS)
+    data, errs = read_data_folder(folder, plans, encoding="latin-1")
+    assert errs == [] and data.reps["R1"].name == "RÃ¡vi"  # type: ignore[attr-defined]
+    write_cp1252(folder)
+    _, errs = read_data_folder(folder, plans, encoding="utf-8")
+    # one error: the reps the file could not give are not reported as unknown elsewhere
+    assert [str(e).replace(str(folder) + "/", "") for e in errs] == [
+        "reps.csv:2: not utf-8 text (invalid start byte); give the file's encoding with --encoding"]
+
+
+def test_calc_reads_windows_1252_and_takes_encoding(tmp_path):
+    folder = make_folder(tmp_path)
+    write_cp1252(folder)
+    res = CliRunner().invoke(main, ["calc", "--plans", str(PLANS), "--data", str(folder), "--period", "2026-10"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["calc", "--plans", str(PLANS), "--data", str(folder), "--period", "2026-10",
+                                    "--encoding", "utf-8"])
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output and "not utf-8 text" in res.stderr and res.stdout == ""
+    res = CliRunner().invoke(main, ["calc", "--plans", str(PLANS), "--data", str(folder), "--period", "2026-10",
+                                    "--encoding", "klingon"])
+    assert res.exit_code == 2 and "unknown encoding 'klingon'" in res.stderr
+
+
+@pytest.mark.parametrize("header, hint", [
+    ("deal_id;account;deal_type;amount;currency;close_date;owner_id;term_months;product;cancelled_on",
+     "the file is separated by semicolons: compengine reads commas"),
+    ("Deal_ID,Account,Deal_Type,Amount,Currency,Close_Date,Owner_ID,Term_Months,Product,Cancelled_On",
+     "column names are lower case: write 'deal_id', not 'Deal_ID'"),
+])
+def test_header_problems_get_a_hint(tmp_path, header, hint):
+    errs = errors_for(tmp_path, deals=header + "\n", splits=None)
+    assert len(errs) == 1 and errs[0].startswith("deals.csv:1: missing column(s): deal_id, ") and hint in errs[0]
+
+
+def test_an_unreadable_row_is_an_error_not_a_traceback(tmp_path):
+    errs = errors_for(tmp_path, deals=deals('D1,"' + "x" * 200_000 + '",new_logo,10.00,USD,2026-10-03,R1,12,,'), splits=None)
+    assert errs == ["deals.csv:2: cannot read this row: field larger than field limit (131072)"]
+
+
+def test_excel_unicode_text_is_read_and_its_tabs_get_a_hint(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder / "reps.csv").write_bytes(dedent(GOOD["reps.csv"]).replace(",", "\t").encode("utf-16"))
+    _, errs = read(folder)
+    assert [e.replace(str(folder) + "/", "") for e in errs] == [
+        "reps.csv:1: missing column(s): rep_id, name, email, manager_id, team, hire_date; "
+        "the file is separated by tabs: compengine reads commas"]

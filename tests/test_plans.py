@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from compengine.cli import main
+from compengine.core.errors import CompErrors
 from compengine.plans import load_plan_file, load_plan_text, load_plans
 from compengine.plans.loader import parse_plan_text
 from helpers_engine import dedent
@@ -328,7 +330,7 @@ def test_plans_validate_cli_json(tmp_path):
     import json
 
     out = json.loads(res.stdout)
-    assert out == {"ok": False, "plans": [], "errors": [f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'"]}
+    assert out == {"ok": False, "plans": [], "errors": [f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'"], "warnings": []}
 
 
 def test_plans_show_cli():
@@ -375,3 +377,118 @@ def test_every_plan_key_is_documented_in_plans_readme():
     assert "spiffs[].when.min_term_months" in keys and "accelerators.tiers" in keys
     missing = [k for k in keys if f"`{k}`" not in readme]
     assert missing == []
+
+
+# --------------------------------------------------------------------------- issue 12: hostile and mistyped plans
+
+LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+)
+
+
+def refused_quickly(tmp_path: Path, text: str | bytes, name: str = "bad.yaml") -> list[str]:
+    """Load a plan file through the CLI's path (plans validate) and return its error lines; the
+    refusal must take under a second and no traceback."""
+    import time
+
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["plans", "validate", str(path)])
+    assert time.perf_counter() - t0 < 1.0
+    assert res.exit_code == 1 and res.exception is None or isinstance(res.exception, SystemExit), res.output
+    assert "Traceback" not in res.output and res.stdout == ""
+    return [line.replace(str(tmp_path) + "/", "") for line in res.stderr.splitlines()]
+
+
+def test_billion_laughs_is_refused_at_the_first_alias(tmp_path):
+    assert len(LAUGHS) < 600
+    assert refused_quickly(tmp_path, LAUGHS) == [
+        "bad.yaml:2: YAML aliases (*a) are not allowed in plan files: write the value out",
+        "Error: 1 error(s) in plan files",
+    ]
+
+
+def test_self_referencing_anchor_is_refused(tmp_path):
+    assert refused_quickly(tmp_path, GOOD + "spiffs: &s [*s]\n")[0] == (
+        "bad.yaml:7: YAML aliases (*s) are not allowed in plan files: write the value out")
+
+
+@pytest.mark.parametrize("nest", ["[" * 5000 + "]" * 5000, "{a: " * 5000 + "1" + "}" * 5000])
+def test_deep_nesting_is_refused(tmp_path, nest):
+    assert refused_quickly(tmp_path, GOOD + f"spiffs: {nest}\n")[0] == "bad.yaml:7: nested more than 20 levels deep"
+
+
+def test_too_many_values_are_refused(tmp_path):
+    text = GOOD + "spiffs:\n" + "".join(f"  - {{id: s{i}, amount: 5}}\n" for i in range(20_000))
+    assert refused_quickly(tmp_path, text)[0] == "bad.yaml:2005: more than 10,000 values: too big for a plan file"
+
+
+def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path):
+    assert refused_quickly(tmp_path, GOOD + "# padding\n" * 5_000_000)[0] == (
+        "bad.yaml: too big for a plan file (50,000,070 bytes, at most 1,000,000)")
+
+
+def test_a_plan_that_is_not_utf8_is_one_error(tmp_path):
+    assert refused_quickly(tmp_path, (GOOD + "name: Müller\n").encode("cp1252"))[0] == (
+        "bad.yaml:7: not UTF-8 text: save the plan file as UTF-8")
+
+
+@pytest.mark.parametrize("annual, message", [
+    ("9" * 5000, "number '999999999999...' is too long (5,000 characters, at most 30)"),
+    ("9" * 5000 + ".5", "number '999999999999...' is too long (5,002 characters, at most 30)"),
+    ("1e309", "not a plain number '1e309': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("1.0e+20", "not a plain number '1.0e+20': write it in digits, without an exponent"),
+    ("'6e4'", "not a plain number '6e4': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("\u0661\u0662\u0660\u0660", "not a number '\u0661\u0662\u0660\u0660': write it with the ASCII digits 0-9"),
+    ("1000000000000", "1000000000000 is above the maximum amount 999,999,999,999.99"),
+    ("0.001", "0.001 has fractions of a cent"),
+    (".inf", "not a number: '.inf'"),
+])
+def test_plan_money_must_be_a_plain_amount_in_range(annual, message):
+    assert errors_of(GOOD.replace("annual: 1200000", f"annual: {annual}")) == [f"bad.yaml:4: quota.annual: {message}"]
+
+
+@pytest.mark.parametrize("section, message", [
+    ("cap: {per_period: 1000000000000}", "cap.per_period: 1000000000000 is above the maximum amount 999,999,999,999.99"),
+    ("draw: {amount: 0.005, months: 3}", "draw.amount: 0.005 has fractions of a cent"),
+    ("spiffs: [{id: s, amount: 1e6}]", "spiffs[0].amount: not a plain number '1e6': write it in digits, without an exponent (e.g. 60000.00)"),
+    ("draw: {amount: 10, months: " + "9" * 5000 + "}", "draw.months: number '999999999999...' is too long (5,000 characters, at most 30)"),
+    ("clawback: {window_days: 99999999999}", "clawback.window_days: input should be less than or equal to 37200"),
+    ("override: {rate: 11}", "override.rate: input should be less than or equal to 10"),
+])
+def test_other_plan_numbers_are_bounded(section, message):
+    assert errors_of(GOOD + section + "\n") == [f"bad.yaml:7: {message}"]
+
+
+def test_a_quoted_plain_number_is_still_a_number():
+    plan, errors = load_plan_text(GOOD.replace("annual: 1200000", "annual: '1200000.00'"), "ok.yaml")
+    assert errors == [] and plan is not None and plan.annual_quota == Decimal("1200000.00")
+
+
+def test_plans_validate_warns_about_rates_above_one(tmp_path):
+    path = tmp_path / "pct.yaml"
+    path.write_text(GOOD.replace("new_logo: 0.10", "new_logo: 10\n  renewal: 1.0") + "override: {rate: 1.5}\n")
+    res = CliRunner().invoke(main, ["plans", "validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [
+        f"warning: {path}:6: rates.new_logo: 10 is above 1.0 (100%): a rate is a fraction, 10% is 0.10",
+        f"warning: {path}:8: override.rate: 1.5 is above 1.0 (100%): a rate is a fraction, 10% is 0.10",
+    ]
+    assert "1 plan(s) valid" in res.stdout
+    out = json.loads(CliRunner().invoke(main, ["plans", "validate", str(path), "--json"]).stdout)
+    assert out["ok"] is True and len(out["warnings"]) == 2
+
+
+def test_plans_validate_does_not_warn_about_the_example_plans():
+    res = CliRunner().invoke(main, ["plans", "validate", str(PLANS)])
+    assert res.exit_code == 0 and "warning" not in res.stderr
+
+
+def test_plans_show_refuses_a_bad_plan_in_one_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD + "spiffs: &s [*s]\n")
+    res = CliRunner().invoke(main, ["plans", "show", str(path)])
+    assert res.exit_code == 1 and not isinstance(res.exception, CompErrors)
+    assert res.stderr == f"Error: {path}:7: YAML aliases (*s) are not allowed in plan files: write the value out; nothing to show\n"

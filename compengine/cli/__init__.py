@@ -10,10 +10,10 @@ from __future__ import annotations
 import click
 
 from compengine import __version__
-from compengine.cli.common import Context
+from compengine.cli.common import Context, MainGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="compengine")
 @click.option("--db", "db_url", envvar="COMPENGINE_DB", default="sqlite:///compengine.db", show_default=True,
               help="Ledger database URL (or set COMPENGINE_DB).")

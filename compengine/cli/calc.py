@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import echo_result, handles_errors, json_option, lines_option, period_arg, read_plans_and_data
+from compengine.cli.common import (
+    echo_result,
+    encoding_option,
+    handles_errors,
+    json_option,
+    lines_option,
+    period_arg,
+    read_plans_and_data,
+)
 from compengine.engine.driver import calculate_month, filter_reps
 from compengine.engine.report import iter_result_json
 
@@ -19,9 +27,10 @@ from compengine.engine.report import iter_result_json
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentence under each line.")
 @lines_option
 @json_option
+@encoding_option
 @handles_errors("nothing was computed")
 def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, all_lines: bool,
-         as_json: bool) -> None:
+         as_json: bool, encoding: str | None) -> None:
     """Compute a month's payouts from plan files and CSVs, without a database.
 
     Runs every month from the data's first month through PERIOD (balances, draws,
@@ -33,7 +42,7 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
       compengine calc --plans plans --data examples/acme --period 2026-10
       compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
     """
-    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids)
+    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding)
     result = calculate_month(data, plans, period)
     if rep_ids:
         result = filter_reps(result, rep_ids)

@@ -6,7 +6,8 @@ import getpass
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -19,6 +20,10 @@ from compengine.core.periods import Period
 class Context:
     db_url: str
     actor: str | None = None
+    # a SQLite file this command created (removed again when the command fails) and the
+    # engines opened on it (disposed first)
+    new_sqlite: Path | None = None
+    engines: list[Any] = field(default_factory=list)
 
     @property
     def who(self) -> str:
@@ -28,6 +33,103 @@ class Context:
             return getpass.getuser()
         except Exception:  # pragma: no cover - no user database
             return os.environ.get("USER", "unknown")
+
+
+def db_url_problem(url: str) -> str | None:
+    """Why ``--db`` is not a usable database URL (None when it looks right), saying what to write."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if "://" not in url:
+        return (f"--db takes a database URL, not a file name: write sqlite:///{url} for the SQLite file {url}, "
+                "or postgresql://HOST/DB")
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() in ("postgres", "postgres+psycopg", "pgsql"):
+        return f"--db: write postgresql://{rest} (postgres:// is not a URL scheme SQLAlchemy knows)"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"--db: not a database URL: {url}"
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        path = Path(database)
+        if path.is_dir():
+            return f"--db: {database} is a folder: name a file in it, e.g. sqlite:///{path / 'compengine.db'}"
+        if not path.parent.is_dir():
+            return f"--db: the folder {path.parent} does not exist: create it first, or name a file in a folder that does"
+    return None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def _holds_data(path: Path) -> bool:
+    """Whether a SQLite ledger holds anything a command committed (the schema alone is nothing)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        for table in ("audit_log", "reps", "periods", "import_batches"):
+            try:
+                if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+                    return True
+            except sqlite3.Error:
+                continue
+        return False
+    finally:
+        con.close()
+
+
+def discard_new_ledger(ctx: Context | None) -> None:
+    """After a failed command: remove the SQLite file the command created (and its -wal/-shm),
+    unless something was committed to it before the failure."""
+    if ctx is None or ctx.new_sqlite is None:
+        return
+    for engine in ctx.engines:
+        engine.dispose()
+    path = ctx.new_sqlite
+    if not path.exists() or _holds_data(path):
+        return
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+              path.with_name(path.name + "-journal")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+    ctx.new_sqlite = None
+
+
+class MainGroup(click.Group):
+    """The top group: a command that fails leaves no SQLite file it created behind."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit as exc:
+            if exc.exit_code:
+                discard_new_ledger(ctx.obj)
+            raise
+        except SystemExit as exc:
+            if exc.code:
+                discard_new_ledger(ctx.obj)
+            raise
+        except BaseException:
+            discard_new_ledger(ctx.obj)
+            raise
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -40,6 +142,23 @@ def period_arg(ctx: click.Context, param: click.Parameter, value: str | None) ->
         return Period.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _encoding(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r} (e.g. utf-8, cp1252, latin-1)") from None
+    return value
+
+
+encoding_option = click.option(
+    "--encoding", default=None, callback=_encoding,
+    help="Encoding of the CSV files [default: UTF-8 (with or without a BOM), else Windows-1252].")
 
 
 def fail_with(errors: CompErrors, what: str = "nothing was changed") -> None:
@@ -79,11 +198,11 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def read_plans_and_data(plans_dir, data_dir, rep_ids=()):  # noqa: ANN001, ANN201
+def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201
     """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
     from compengine.datafiles import read_plans_and_folder
 
-    plans, data = read_plans_and_folder(plans_dir, data_dir)
+    plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")

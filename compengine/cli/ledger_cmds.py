@@ -9,30 +9,46 @@ import click
 
 from compengine.cli.common import (
     Context,
+    db_url_problem,
     echo_json,
     echo_result,
+    encoding_option,
     handles_errors,
     json_option,
     lines_option,
     months_arg,
     period_arg,
+    sqlite_file,
 )
 from compengine.core.errors import CompErrors
-from compengine.core.money import D
+from compengine.core.money import parse_amount
 from compengine.engine.report import iter_result_json
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def _check_db(ctx: Context) -> None:
+    """Refuse a --db that is not a usable URL; note a SQLite file this command is about to create."""
+    problem = db_url_problem(ctx.db_url)
+    if problem:
+        raise click.ClickException(problem)
+    path = sqlite_file(ctx.db_url)
+    if path is not None and not path.exists() and ctx.new_sqlite is None:
+        ctx.new_sqlite = path  # removed again if the command fails
+
+
 def _ledger(ctx: Context):
     from compengine.ledger import open_ledger
 
+    _check_db(ctx)
     try:
-        return open_ledger(ctx.db_url)
+        engine = open_ledger(ctx.db_url)
     except Exception as exc:  # connection problems are one-line failures, not tracebacks
         if isinstance(exc, CompErrors):
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
+    ctx.engines.append(engine)
+    return engine
 
 
 def _stderr(msg: str) -> None:
@@ -67,8 +83,11 @@ def db_upgrade(ctx: Context) -> None:
     """
     from compengine.ledger.db import make_engine, upgrade
 
+    _check_db(ctx)
     try:
-        before, after = upgrade(make_engine(ctx.db_url))
+        engine = make_engine(ctx.db_url)
+        ctx.engines.append(engine)
+        before, after = upgrade(engine)
     except Exception as exc:
         raise click.ClickException(f"cannot upgrade {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     click.echo(f"schema at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
@@ -78,10 +97,11 @@ def db_upgrade(ctx: Context) -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@encoding_option
 @json_option
 @pass_ctx
 @handles_errors("nothing was imported")
-def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_json: bool) -> None:
+def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, encoding: str | None, as_json: bool) -> None:
     """Import a data folder (reps, assignments, deals, splits CSVs) and plan files in one transaction.
 
     Any bad row and nothing is written. Re-importing the same files changes nothing.
@@ -96,7 +116,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, as_
 
     engine = _ledger(ctx)
     with transaction(engine, what=f"import {data_dir} by {ctx.who}") as session:
-        report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run)
+        report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run, encoding=encoding)
         if dry_run:
             session.rollback()
     if as_json:
@@ -301,7 +321,7 @@ def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> No
 
 def _amount(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
     try:
-        return D(value)
+        return parse_amount(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import echo_json, json_option
+from compengine.cli.common import echo_json, handles_errors, json_option
 from compengine.core.errors import CompError, CompErrors
 from compengine.plans import load_plan_file, load_plans
+from compengine.plans.loader import rate_warnings
 
 
 @click.group()
@@ -26,6 +27,9 @@ def plans() -> None:
 @json_option
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate plan files or folders of them; print every error as file:line: field: message.
+
+    A rate above 1.0 (100%) is a warning (almost always 10 written for 0.10); the exit
+    code stays 0.
 
     \b
     Example:
@@ -48,11 +52,15 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
                 errors.append(CompError(src.at("id"), f"plan id {pid!r} is already used by {found[pid]}"))
             else:
                 found[pid] = src
+    warnings = [w for pid in sorted(found) for w in rate_warnings(found[pid].file)]
     if as_json:
-        echo_json({"ok": not errors, "plans": sorted(found), "errors": [str(e) for e in errors]})
+        echo_json({"ok": not errors, "plans": sorted(found), "errors": [str(e) for e in errors],
+                   "warnings": [str(w) for w in warnings]})
         if errors:
             raise SystemExit(1)
         return
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
     if errors:
         for e in errors:
             click.echo(str(e), err=True)
@@ -64,6 +72,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
 @plans.command("show")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handles_errors("nothing to show")
 def show(path: Path) -> None:
     """Show how a plan file is understood: quota, rates, bands, ramp and the rest.
 

@@ -13,6 +13,7 @@ The rounding policy of compengine (see README, "Rounding"):
 
 from __future__ import annotations
 
+import re
 from decimal import (
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
@@ -27,6 +28,16 @@ CONTEXT = Context(prec=34, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Divi
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
+
+# The largest amount an input may hold (a deal, a quota, an adjustment, a plan's money
+# field): 999,999,999,999.99. In cents that is just under 10^14, so a month's sum of even
+# 90,000 such amounts still fits the signed 64-bit count of cents the ledger stores.
+MAX_AMOUNT = Decimal("999999999999.99")
+# The longest number an input may write (sign, digits and point): enough for any amount
+# and any rate, and short enough that no number costs time or memory to read.
+MAX_NUMBER_CHARS = 30
+_PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?|[-+]?\.[0-9]+", re.ASCII)
+_EXPONENT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+", re.ASCII)
 
 
 def D(value: object) -> Decimal:
@@ -47,6 +58,46 @@ def D(value: object) -> Decimal:
             raise ValueError(f"not a finite number: {value!r}")
         return d
     raise TypeError(f"cannot make a Decimal from {type(value).__name__}")
+
+
+def parse_plain_number(text: str) -> Decimal:
+    """A Decimal from a number written plainly in ASCII digits: ``-250``, ``60000.00``, ``0.10``.
+
+    Python's ``Decimal`` reads much more: ``6e4``, ``1E+20``, ``60_000.00``, Arabic-Indic
+    digits, ``Infinity``. Input files and options are read through this instead, and each
+    refusal (a ``ValueError``) says what to write.
+    """
+    text = text.strip()
+    shown = text if len(text) <= MAX_NUMBER_CHARS else text[:12] + "..."
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number {shown!r} is too long ({len(text):,} characters, at most {MAX_NUMBER_CHARS})")
+    if _PLAIN_NUMBER.fullmatch(text):
+        return Decimal(text)
+    if not text.isascii():
+        raise ValueError(f"not a number {text!r}: write it with the ASCII digits 0-9")
+    if _EXPONENT.fullmatch(text):
+        raise ValueError(f"not a plain number {text!r}: write it in digits, without an exponent (e.g. 60000.00)")
+    if any(c in text for c in "_, '") and _PLAIN_NUMBER.fullmatch(re.sub(r"[_, ']", "", text)):
+        raise ValueError(f"not a plain number {text!r}: write it without separators (e.g. 60000.00)")
+    raise ValueError(f"not a number {text!r}")
+
+
+def check_amount(value: Decimal) -> str | None:
+    """Why a cent amount read from input is out of range (None when it is fine)."""
+    if value != value.quantize(CENT, context=CONTEXT):
+        return f"{value} has fractions of a cent"
+    if abs(value) > MAX_AMOUNT:
+        return f"{value} is above the maximum amount {MAX_AMOUNT:,}"
+    return None
+
+
+def parse_amount(text: str) -> Decimal:
+    """A cent amount from input text: a plain number, whole cents, at most :data:`MAX_AMOUNT` either way."""
+    value = parse_plain_number(text)
+    problem = check_amount(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 # ``QUANTIZE[mode](value, CENT)`` is ``round_money(value, mode)``: the engine's hot loops

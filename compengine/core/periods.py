@@ -7,7 +7,28 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+# Dates read from input must fall in this range: a year like 0206 or 2206 is a typo, and
+# a month so far from the others would strand the ledger (every month between is closed).
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(2100, 12, 31)
+
+
+def parse_date(text: str) -> date:
+    """A date written ``YYYY-MM-DD`` (ASCII digits) within FIRST_DATE..LAST_DATE; ValueError says why not."""
+    text = text.strip()
+    if not _DATE_RE.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:12] + "..."
+        raise ValueError(f"not a date {shown!r}: expected YYYY-MM-DD")
+    try:
+        d = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date {text!r}: expected YYYY-MM-DD") from None
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise ValueError(f"{text} is outside the supported dates {FIRST_DATE} to {LAST_DATE}")
+    return d
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -15,16 +15,27 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import String, delete, select, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.periods import Period
-from compengine.datafiles import read_plans_and_folder
-from compengine.ledger.models import AssignmentRow, DealRow, ImportBatch, PeriodRow, PlanVersion, RepRow, SplitRow
+from compengine.datafiles import read_data_folder
+from compengine.ledger.models import (
+    AssignmentRow,
+    AuditRow,
+    Base,
+    DealEvent,
+    DealRow,
+    ImportBatch,
+    PeriodRow,
+    PlanVersion,
+    RepRow,
+    SplitRow,
+)
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
-from compengine.plans.loader import plan_files
+from compengine.plans.loader import load_plans, plan_files
 
 
 @dataclass
@@ -91,13 +102,20 @@ class ImportReport:
 
 
 def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str, actor: str,
-                  *, now: datetime | None = None, dry_run: bool = False) -> ImportReport:
+                  *, now: datetime | None = None, dry_run: bool = False, encoding: str | None = None) -> ImportReport:
     """Import a data folder and its plans. Raises CompErrors (and writes nothing) on any bad input.
 
+    ``encoding``: of the CSV files (default: detected, see :func:`compengine.datafiles.detect_encoding`).
     The caller owns the transaction: commit on success, roll back on error or dry run.
     """
     now = now or utcnow()
-    plans, data = read_plans_and_folder(plans_dir, data_dir)
+    plans, errors = load_plans(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, plans, encoding=encoding)
+    errors.extend(check_lengths(data, plans, data_dir, actor))  # with the others: every error at once
+    if errors:
+        raise CompErrors(errors)
     report = ImportReport(dry_run=dry_run)
     locked = set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "locked")))  # under the writer lock
     ledger_start = first_period(session)
@@ -293,6 +311,47 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     if not report.changed:
         session.delete(batch)
     return report
+
+
+def column_limits(model: type[Base]) -> dict[str, int]:
+    """The length of every limited text column of a table (``String(n)``), by column name."""
+    return {c.name: c.type.length for c in model.__table__.columns if isinstance(c.type, String) and c.type.length}
+
+
+def check_lengths(data, plans, data_dir: Path | str, actor: str) -> list[CompError]:  # noqa: ANN001
+    """Text longer than the column it is stored in, as ``file:line: field`` errors.
+
+    PostgreSQL refuses such text and SQLite keeps it; both refuse it here, before anything
+    is written. The limits are the models' ``String(n)`` lengths.
+    """
+    errors: list[CompError] = []
+    for model, records in ((RepRow, data.reps.values()), (AssignmentRow, data.assignments), (DealRow, data.deals),
+                           (SplitRow, data.splits)):
+        limits = column_limits(model)
+        for rec in records:
+            for name, limit in limits.items():
+                value = getattr(rec, name, None)
+                if isinstance(value, str) and len(value) > limit:
+                    src = rec.source or Source(f"{model.__tablename__}.csv")
+                    errors.append(CompError(src.at(name), f"is {len(value):,} characters long, at most {limit} fit"))
+    plan_limits = column_limits(PlanVersion)
+    for plan in plans.values():
+        if len(plan.id) > plan_limits["plan_id"]:
+            errors.append(CompError(plan.source.at("id"), f"is {len(plan.id):,} characters long, at most "
+                                                          f"{plan_limits['plan_id']} fit"))
+        if len(plan.source.file) > plan_limits["file"]:
+            errors.append(CompError(Source(plan.source.file), f"the path is {len(plan.source.file):,} characters long, "
+                                                              f"at most {plan_limits['file']} fit in the ledger"))
+    # the ledger records where each deal came from (file:line) and the folder of the import
+    longest = max([len(str(data_dir)), *(len(str(d.source)) for d in data.deals if d.source)])
+    limit = min(column_limits(DealEvent)["source"], column_limits(ImportBatch)["source"])
+    if longest > limit:
+        errors.append(CompError(Source(str(data_dir)), f"the path is too long to record in the ledger ({longest:,} "
+                                                       f"characters with a file name and line, at most {limit})"))
+    actor_limit = min(column_limits(AuditRow)["actor"], column_limits(ImportBatch)["actor"])
+    if len(actor) > actor_limit:
+        errors.append(CompError(None, f"the actor name (--as) is {len(actor):,} characters long, at most {actor_limit} fit"))
+    return errors
 
 
 def _chunks(items: list[str], size: int):

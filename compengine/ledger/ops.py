@@ -16,26 +16,49 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, money_str
+from compengine.core.money import MAX_AMOUNT, ZERO, money_str
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
-from compengine.ledger.models import AdjustmentRow, AuditRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
+from compengine.ledger.models import AdjustmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.store import audit, invalidate_from, lock_period_row, period_status, utcnow
+
+
+# How far past the latest month the ledger knows an adjustment may land: further is a typo
+# (2062 for 2026), and every month in between would have to be closed first.
+ADJUST_MONTHS_AHEAD = 12
 
 
 def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decimal, reason: str, actor: str, *,
                    deal_id: str | None = None, ref_period: str | None = None, dispute_id: int | None = None,
                    kind: str = "manual", counts_as_commission: bool = False, now: datetime | None = None) -> AdjustmentRow:
-    """Record an adjustment for an open month (it becomes an ``adjustment`` line at the next close run)."""
+    """Record an adjustment for an open month (it becomes an ``adjustment`` line at the next close run).
+
+    Refused: an unknown rep or deal, an amount of 0, of fractions of a cent or above
+    :data:`~compengine.core.money.MAX_AMOUNT` either way, a locked month, a month before the
+    ledger's first or more than :data:`ADJUST_MONTHS_AHEAD` months after its latest.
+    """
     now = now or utcnow()
     if session.get(RepRow, rep_id) is None:
         raise CompErrors(f"unknown rep {rep_id!r}")
+    if deal_id is not None and session.get(DealRow, deal_id) is None:
+        raise CompErrors(f"unknown deal {deal_id!r}: import it first, or leave out the deal")
     if not reason.strip():
         raise CompErrors("an adjustment needs a reason")
     if amount == 0:
         raise CompErrors("an adjustment of 0.00 changes nothing")
     if amount != amount.quantize(Decimal("0.01")):
         raise CompErrors(f"amount {amount} has fractions of a cent")
+    if abs(amount) > MAX_AMOUNT:
+        raise CompErrors(f"amount {amount} is beyond the maximum amount {MAX_AMOUNT:,} (either way)")
+    first, last = session.execute(select(func.min(PeriodRow.period), func.max(PeriodRow.period))).one()
+    if first is None:
+        raise CompErrors("the ledger has no months yet: import data first")
+    if str(period) < first:
+        raise CompErrors(f"period {period} is before the ledger's first month {first}")
+    latest = Period.parse(last)
+    if period.index > latest.index + ADJUST_MONTHS_AHEAD:
+        raise CompErrors(f"period {period} is more than {ADJUST_MONTHS_AHEAD} months after the ledger's latest month "
+                         f"{latest}: adjust a month up to {Period.from_index(latest.index + ADJUST_MONTHS_AHEAD)}")
     if lock_period_row(session, period).status == "locked":  # read under the row lock: a racing lock is seen
         raise CompErrors(f"period {period} is locked: adjust the next open month instead")
     row = AdjustmentRow(rep_id=rep_id, period=str(period), amount=amount, reason=reason.strip(), kind=kind, deal_id=deal_id,

@@ -3,6 +3,12 @@
 Numbers are read as ``Decimal`` from their text (never through float). Each
 value's line is remembered so a validation error reads
 ``plans/ae.yaml:14: accelerators.tiers[1].upto: must be greater than 1.0``.
+
+A plan file is small, so anything that is not is refused before it costs time or
+memory (``plans/README.md``, "Limits"): files over :data:`MAX_PLAN_BYTES`, YAML
+aliases (``*name``: a 570-byte "billion laughs" file expands to gigabytes),
+nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_NODES` values, numbers longer than
+:data:`~compengine.core.money.MAX_NUMBER_CHARS` characters or written with an exponent.
 """
 
 from __future__ import annotations
@@ -18,10 +24,49 @@ import yaml
 from pydantic import ValidationError
 
 from compengine.core.errors import CompError, Source
+from compengine.core.money import MAX_NUMBER_CHARS
 from compengine.plans.model import Plan, compile_plan
 from compengine.plans.schema import LocatedError, PlanSpec
 
 Loc = tuple[str | int, ...]
+
+MAX_PLAN_BYTES = 1_000_000  # a real plan is a few kilobytes
+MAX_DEPTH = 20  # levels of nested mappings and lists; a plan uses four
+MAX_NODES = 10_000  # values, keys, mappings and lists; a plan has a hundred or two
+
+
+class _Refused(yaml.YAMLError):
+    """A plan file that is refused for its shape (not its YAML syntax)."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """SafeLoader's composer, refusing aliases and deep nesting before they are expanded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(f"YAML aliases (*{event.anchor}) are not allowed in plan files: write the value out",
+                           event.start_mark)
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._nodes > MAX_NODES:
+                raise _Refused(f"more than {MAX_NODES:,} values: too big for a plan file", self.peek_event().start_mark)
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class _Located:
@@ -61,13 +106,24 @@ class _Located:
 _DECIMAL_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 
 
+_EXPONENT = re.compile(r"[eE]")
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
     tag = node.tag
+    if tag in ("tag:yaml.org,2002:float", "tag:yaml.org,2002:int") and len(node.value) > MAX_NUMBER_CHARS:
+        raise LocatedError((), f"number {node.value[:12] + '...'!r} is too long ({len(node.value):,} characters, "
+                               f"at most {MAX_NUMBER_CHARS})")
     if tag == "tag:yaml.org,2002:float":
+        if _EXPONENT.search(node.value) and not node.value.lower().endswith(("inf", "nan")):
+            raise LocatedError((), f"not a plain number {node.value!r}: write it in digits, without an exponent")
         try:
-            return Decimal(node.value.replace("_", ""))
+            d = Decimal(node.value.replace("_", ""))
         except InvalidOperation:
             raise LocatedError((), f"not a number: {node.value!r}") from None
+        if not d.is_finite():
+            raise LocatedError((), f"not a number: {node.value!r}")
+        return d
     if tag == "tag:yaml.org,2002:int":
         text = node.value.replace("_", "")
         if not _DECIMAL_INT.match(text):  # YAML 1.1 also reads 010 as octal, 1:30 as base 60, 0x1F ...
@@ -94,8 +150,14 @@ def loc_text(loc: Iterable[str | int]) -> str:
 
 def parse_plan_text(text: str, file: str) -> tuple[PlanSpec | None, list[CompError], _Located]:
     located = _Located()
+    if len(text) > MAX_PLAN_BYTES:
+        return None, [CompError(Source(file), f"too big for a plan file ({len(text):,} characters, "
+                                              f"at most {MAX_PLAN_BYTES:,})")], located
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_PlanLoader)
+    except _Refused as exc:
+        line = exc.mark.line + 1 if exc.mark is not None else None
+        return None, [CompError(Source(file, line), exc.message)], located
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -136,9 +198,25 @@ def _errors_from_validation(exc: ValidationError, file: str, located: _Located) 
     return errors
 
 
+def read_plan_file(path: Path) -> tuple[str | None, CompError | None]:
+    """A plan file's text, or why it cannot be read: too big (checked before reading), not UTF-8."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            return None, CompError(Source(str(path)), f"too big for a plan file ({size:,} bytes, at most {MAX_PLAN_BYTES:,})")
+        return path.read_bytes().decode("utf-8"), None
+    except OSError as exc:
+        return None, CompError(Source(str(path)), f"cannot read: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return None, CompError(Source(str(path), line), "not UTF-8 text: save the plan file as UTF-8")
+
+
 def load_plan_file(path: Path | str) -> tuple[Plan | None, list[CompError]]:
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text, error = read_plan_file(path)
+    if text is None:
+        return None, [error]  # type: ignore[list-item]
     return load_plan_text(text, str(path))
 
 
@@ -149,6 +227,26 @@ def load_plan_text(text: str, file: str) -> tuple[Plan | None, list[CompError]]:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     # a plan is located at its id (the line a duplicate-id error points to)
     return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest), []
+
+
+def rate_warnings(path: Path | str) -> list[CompError]:
+    """Rates above 1.0 (100%) in a valid plan file: allowed, but almost always a percent
+    written where a fraction belongs (``10`` for ``0.10``)."""
+    path = Path(path)
+    text, _ = read_plan_file(path)
+    if text is None:
+        return []
+    spec, _, located = parse_plan_text(text, str(path))
+    if spec is None:
+        return []
+    rates: list[tuple[Loc, Decimal]] = [(("rates", k), v) for k, v in spec.rates.model_dump().items()]
+    if spec.override is not None:
+        rates.append((("override", "rate"), spec.override.rate))
+    return [
+        CompError(Source(str(path), located.line_of(loc), loc_text(loc)),
+                  f"{value} is above 1.0 (100%): a rate is a fraction, 10% is 0.10")
+        for loc, value in rates if value > 1
+    ]
 
 
 def plan_files(folder: Path | str) -> list[Path]:

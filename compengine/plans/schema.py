@@ -8,9 +8,11 @@ documented in ``plans/README.md``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from compengine.core.money import check_amount, parse_plain_number
 
 DealType = Literal["new_logo", "expansion", "renewal"]
 DEAL_TYPES: tuple[str, ...] = ("new_logo", "expansion", "renewal")
@@ -23,20 +25,49 @@ class _Strict(BaseModel):
 NonNeg = Field(ge=0)
 
 
+def _number(value: object) -> object:
+    """Numbers come from YAML numbers (Decimal or int, see ``loader``), or from quoted text
+    that is a plain number: ``6e4``, ``60,000`` or Arabic-Indic digits in quotes are refused."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value}")
+    if isinstance(value, str):
+        return parse_plain_number(value)
+    if not isinstance(value, (int, Decimal)):
+        raise ValueError("not a number")
+    return value
+
+
+def _money(value: Decimal) -> Decimal:
+    problem = check_amount(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# An exact number (a rate, a multiplier, a percent) and an amount of money (whole cents,
+# at most compengine.core.money.MAX_AMOUNT).
+Number = Annotated[Decimal, BeforeValidator(_number)]
+Money = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_money)]
+MAX_RATE = Decimal(10)  # 1,000%: a rate above 1.0 is already suspicious (plans validate warns)
+MAX_MULTIPLIER = Decimal(100)
+MAX_ATTAINMENT = Decimal(1000)  # a band's upto: 100,000% of quota
+MAX_MONTHS = 1200  # tenure months, draw months, terms: a hundred years
+
+
 class QuotaSpec(_Strict):
-    annual: Decimal = Field(ge=0, description="annual quota per rep; monthly quota = annual / 12")
+    annual: Money = Field(ge=0, description="annual quota per rep; monthly quota = annual / 12")
     measure: Literal["period", "ytd"] = "period"
 
 
 class RatesSpec(_Strict):
-    new_logo: Decimal = Field(default=Decimal(0), ge=0)
-    expansion: Decimal = Field(default=Decimal(0), ge=0)
-    renewal: Decimal = Field(default=Decimal(0), ge=0)
+    new_logo: Number = Field(default=Decimal(0), ge=0, le=MAX_RATE)
+    expansion: Number = Field(default=Decimal(0), ge=0, le=MAX_RATE)
+    renewal: Number = Field(default=Decimal(0), ge=0, le=MAX_RATE)
 
 
 class TierSpec(_Strict):
-    upto: Decimal | None = Field(default=None, gt=0)
-    multiplier: Decimal = Field(ge=0)
+    upto: Number | None = Field(default=None, gt=0, le=MAX_ATTAINMENT)
+    multiplier: Number = Field(ge=0, le=MAX_MULTIPLIER)
 
 
 class AcceleratorsSpec(_Strict):
@@ -62,45 +93,47 @@ class AcceleratorsSpec(_Strict):
 
 class RampStep(_Strict):
     months: tuple[int, int]
-    quota_pct: Decimal = Field(ge=0, le=100)
+    quota_pct: Number = Field(ge=0, le=100)
 
     @field_validator("months")
     @classmethod
     def _range(cls, v: tuple[int, int]) -> tuple[int, int]:
         if v[0] < 1 or v[1] < v[0]:
             raise ValueError("must be [first, last] tenure months with 1 <= first <= last")
+        if v[1] > MAX_MONTHS:
+            raise ValueError(f"tenure months must be at most {MAX_MONTHS}")
         return v
 
 
 class CapSpec(_Strict):
-    per_period: Decimal = Field(gt=0)
+    per_period: Money = Field(gt=0)
 
 
 class SpiffWhen(_Strict):
     deal_type: DealType | None = None
-    min_term_months: int | None = Field(default=None, ge=0)
-    min_amount: Decimal | None = Field(default=None, ge=0)
+    min_term_months: int | None = Field(default=None, ge=0, le=MAX_MONTHS)
+    min_amount: Money | None = Field(default=None, ge=0)
     product: str | None = None
 
 
 class SpiffSpec(_Strict):
     id: str = Field(min_length=1)
-    amount: Decimal = Field(gt=0)
+    amount: Money = Field(gt=0)
     when: SpiffWhen = SpiffWhen()
 
 
 class ClawbackSpec(_Strict):
-    window_days: int = Field(ge=0)
+    window_days: int = Field(ge=0, le=MAX_MONTHS * 31)
 
 
 class DrawSpec(_Strict):
-    amount: Decimal = Field(gt=0)
-    months: int = Field(ge=1)
+    amount: Money = Field(gt=0)
+    months: int = Field(ge=1, le=MAX_MONTHS)
     recoverable: bool = True
 
 
 class OverrideSpec(_Strict):
-    rate: Decimal = Field(ge=0)
+    rate: Number = Field(ge=0, le=MAX_RATE)
 
 
 class PlanSpec(_Strict):

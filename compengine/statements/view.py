@@ -22,6 +22,7 @@ components must equal the lines by kind and add up to the payout.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -327,8 +328,15 @@ def format_money(value: Decimal | None) -> str:
 
 
 def statement_name(period: str, rep_id: str) -> str:
-    """The file stem of a statement: ``statement-2026-10-R1`` (unsafe characters in the rep id become ``_``)."""
+    """The file stem of a statement: ``statement-2026-10-R1``.
+
+    Unsafe characters in the rep id become ``_``; then, since ``a/b`` and ``a_b`` would share
+    a file, a changed id also gets the first 8 hex digits of its SHA-256: ``a/b`` is
+    ``statement-2026-10-a_b-c14cddc0``, the same on every run and whoever else is in the month.
+    """
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in rep_id).lstrip(".") or "_"
+    if safe != rep_id:
+        safe += "-" + hashlib.sha256(rep_id.encode("utf-8")).hexdigest()[:8]
     return f"statement-{period}-{safe}"
 
 
