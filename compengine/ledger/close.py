@@ -577,6 +577,8 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
     audit(session, actor, "close.lock", f"{period} locked" + (f" with {open_disputes} open dispute(s) allowed" if open_disputes else ""),
           period=str(period), entity="period", entity_id=str(period),
           after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes}, at=now)
+    from compengine.ledger.seals import seal_period  # noqa: PLC0415 (seals imports store, not close)
+    seal_period(session, period, actor, now)
     return row
 
 

@@ -18,7 +18,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from compengine.core.errors import CompErrors
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -89,7 +92,26 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One session, one transaction: committed on success, rolled back on any error."""
+    """One session, one transaction: committed on success, rolled back on any error.
+
+    A refusal by the ledger's triggers (a locked month's lines, the audit log, a seal)
+    becomes a one-line :class:`CompErrors`."""
     with session_factory(engine)() as session:
-        with session.begin():
-            yield session
+        try:
+            with session.begin():
+                yield session
+        except DBAPIError as exc:
+            refusal = trigger_refusal(exc)
+            if refusal is None:
+                raise
+            raise CompErrors(refusal) from None
+
+
+def trigger_refusal(exc: BaseException) -> str | None:
+    """The one-line message of a refusal by the ledger's triggers (migration 0004), or None."""
+    text = str(getattr(exc, "orig", None) or exc)
+    at = text.find("compengine: ")
+    if at < 0:
+        return None
+    line = text[at + len("compengine: "):].splitlines()[0].strip()
+    return f"refused by the database: {line}"

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,20 +50,51 @@ def audit(
     after: Any = None,
     at: datetime | None = None,
 ) -> None:
-    session.add(
-        AuditRow(
-            at=at or utcnow(),
-            actor=actor,
-            action=action,
-            period=period,
-            rep_id=rep_id,
-            entity=entity,
-            entity_id=entity_id,
-            summary=summary,
-            before=None if before is None else json.dumps(_jsonable(before), sort_keys=True),
-            after=None if after is None else json.dumps(_jsonable(after), sort_keys=True),
-        )
+    """Append an entry to the audit log, chained to the entry before it (``seals.audit_hash``).
+
+    On PostgreSQL the append takes a transaction-level advisory lock (:func:`lock_audit_chain`),
+    held until commit, so two writers never chain to the same entry; SQLite's writers are
+    already one at a time (``BEGIN IMMEDIATE``). The entry is inserted at once, hash and all:
+    the database refuses any later UPDATE of it.
+    """
+    from compengine.ledger.seals import audit_hash
+
+    lock_audit_chain(session)
+    row = AuditRow(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        period=period,
+        rep_id=rep_id,
+        entity=entity,
+        entity_id=entity_id,
+        summary=summary,
+        before=None if before is None else json.dumps(_jsonable(before), sort_keys=True),
+        after=None if after is None else json.dumps(_jsonable(after), sort_keys=True),
     )
+    # autoflush writes this transaction's earlier entries first, so the last row is the chain's head
+    row.prev_hash = session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+    row.hash = audit_hash(row.at, row.actor, row.action, row.period, row.rep_id, row.entity, row.entity_id, row.summary,
+                          row.before, row.after, row.prev_hash)
+    session.add(row)
+    session.flush([row])
+
+
+# pg_advisory_xact_lock(AUDIT_LOCK_CLASS, oid of audit_log): one lock per ledger schema
+AUDIT_LOCK_CLASS = 0x636F6D70  # "comp"
+
+
+def lock_audit_chain(session: Session) -> None:
+    """Take the audit log's append lock for this transaction (PostgreSQL; a no-op on SQLite).
+
+    Held until commit. Transactions that hold long row locks (a close holds its month's row)
+    take it first, in :func:`lock_period_row`, so the lock order is always audit chain, then
+    rows, and a close and an adjustment cannot deadlock over it."""
+    if session.get_bind().dialect.name != "postgresql" or session.info.get("audit_locked") is session.get_transaction():
+        return
+    session.execute(text(f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_CLASS}, "
+                         "CAST(CAST(CAST(CAST('audit_log' AS regclass) AS oid) AS bigint) % 2147483647 AS integer))"))
+    session.info["audit_locked"] = session.get_transaction()
 
 
 def ensure_period(session: Session, period: Period | str) -> None:
@@ -79,7 +110,11 @@ def ensure_period(session: Session, period: Period | str) -> None:
 
 
 def lock_period_row(session: Session, period: Period | str) -> PeriodRow:
-    """The period row, created if needed, locked FOR UPDATE (PostgreSQL) for this transaction."""
+    """The period row, created if needed, locked FOR UPDATE (PostgreSQL) for this transaction.
+
+    Takes the audit chain's lock first (:func:`lock_audit_chain`): whoever locks a month writes
+    the audit log too, and taking the two in this order everywhere keeps them deadlock-free."""
+    lock_audit_chain(session)
     ensure_period(session, period)
     row = session.execute(select(PeriodRow).where(PeriodRow.period == str(period)).with_for_update()).scalar_one()
     return row
