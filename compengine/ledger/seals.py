@@ -323,7 +323,7 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     if prow is not None and (prow.line_count != seal.line_count
                              or (prow.total_payout is not None and to_cents(prow.total_payout) != sealed_cents)):
         out.append(f"{p}: the period row records {prow.line_count:,} lines, total "
-                   f"{prow.total_payout if prow.total_payout is not None else '-'}; the seal {seal.line_count:,} lines, "
+                   f"{'-' if prow.total_payout is None else format(prow.total_payout, ',.2f')}; the seal {seal.line_count:,} lines, "
                    f"total {from_cents(sealed_cents):,.2f}")
     return out
 
@@ -430,5 +430,9 @@ def verify(session: Session) -> VerifyReport:
             failures.append(Failure("audit", f"records seal {seal[:16]}, which is not in period_seals: a seal was "
                                              "removed or replaced", entry_id=id_))
 
+    failing = {f.period for f in failures if f.period}
+    for m in months:
+        if m.ok and m.period in failing:
+            m.ok, m.note = False, "seal chain broken"
     more = max(0, len(failures) - MAX_FAILURES)
     return VerifyReport(months, entries, legacy, last, failures[:MAX_FAILURES], more)

@@ -77,7 +77,7 @@ def audit(
     row.hash = audit_hash(row.at, row.actor, row.action, row.period, row.rep_id, row.entity, row.entity_id, row.summary,
                           row.before, row.after, row.prev_hash)
     session.add(row)
-    session.flush([row])
+    session.flush()
 
 
 # pg_advisory_xact_lock(AUDIT_LOCK_CLASS, oid of audit_log): one lock per ledger schema
