@@ -340,3 +340,14 @@ def test_a_newline_in_a_reason_cannot_forge_an_audit_entry(db_url):
     # before and after are shown, escaped the same way
     after = lines[lines.index(entry[0]) + 1]
     assert after.lstrip().startswith("after:  {") and "typo fix\\\\n" in after
+
+
+def test_a_locked_month_whose_seal_was_marked_reopened_fails(ledger):
+    acme(ledger)
+    with transaction(ledger) as s:
+        mark_reopened(s, SEP, datetime(2026, 11, 2, 9, 0))  # ...and the month never left 'locked'
+    r = report(ledger)
+    assert [(f.kind, f.period) for f in r.failures] == [("seal", "2026-09")]
+    assert str(r.failures[0]) == "2026-09: locked, but its seal was marked reopened at 2026-11-02 09:00 and no new seal written"
+    with transaction(ledger) as s:
+        assert mark_reopened(s, Period.parse("2025-01"), datetime(2026, 11, 2)) is None  # nothing sealed: nothing to mark

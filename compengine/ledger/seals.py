@@ -309,7 +309,7 @@ def check_month(session: Session, period: Period | str) -> list[str]:
 def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     out = []
     if seal.reopened_at is not None:
-        return [f"{p} is locked but its seal was marked reopened at {seal.reopened_at:%Y-%m-%d %H:%M} and no new seal written"]
+        return [f"{p}: locked, but its seal was marked reopened at {seal.reopened_at:%Y-%m-%d %H:%M} and no new seal written"]
     if _row_seal(seal) != seal.seal:
         out.append(f"{p}: the seal row (id {seal.id}) does not match its own contents: the seal was changed")
     d = month_digest(session, p)
