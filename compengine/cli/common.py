@@ -194,6 +194,27 @@ def handles_errors(what: str) -> Callable:
     return wrap
 
 
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str | None) -> str:
+    """Text safe to print as part of one line: backslashes, newlines and every other control or
+    invisible formatting character (bidi overrides, line separators) written as escapes, so a
+    value can never start a new line or disguise what follows it."""
+    if text is None:
+        return ""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def progress_enabled() -> bool:
     return sys.stderr.isatty()
 

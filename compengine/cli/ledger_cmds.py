@@ -17,6 +17,7 @@ from compengine.cli.common import (
     json_option,
     lines_option,
     months_arg,
+    one_line,
     period_arg,
     sqlite_file,
 )
@@ -421,7 +422,10 @@ def status(ctx: Context, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_json: bool) -> None:
-    """Print the audit log: who did what, when, with before/after.
+    """Print the audit log: id, who did what, when, with before/after.
+
+    Control characters and newlines in reasons and summaries are printed as
+    escapes (\\n), so every entry is one line plus its before/after lines.
 
     \b
     Example:
@@ -435,8 +439,13 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
     if as_json:
         echo_json(rows)
         return
+    # every value printed through one_line: a newline in a reason must not forge an entry
     for r in rows:
-        click.echo(f"{r['at']}  {r['actor']:<12} {r['action']:<18} {r['summary']}")
+        click.echo(f"{r['id']:>6}  {r['at']}  {one_line(r['actor']):<12} {one_line(r['action']):<18} {one_line(r['summary'])}")
+        if r["before"] is not None:
+            click.echo(f"{'':>8}before: {one_line(r['before'])}")
+        if r["after"] is not None:
+            click.echo(f"{'':>8}after:  {one_line(r['after'])}")
 
 
 @click.command("statements")

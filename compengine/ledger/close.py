@@ -66,10 +66,10 @@ from compengine.ledger.store import (
     invalidate_from,
     lock_period_row,
     null_token,
-    results_digest,
     text_encoder,
     utcnow,
 )
+from compengine.ledger.seals import month_digest, seal_period
 from compengine.ledger.start import first_period, opening_credits, opening_state
 from compengine.ledger.workers import calculate_and_store, can_fork
 from compengine.plans.loader import load_plan_text
@@ -471,10 +471,10 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
         raise CompErrors(f"period {gap} has not been calculated: close the months in order (run {gap} first)")
     pstr = str(period)
     # Months after this one that are calculated depend on its results: if this run changes
-    # nothing they read, they stay as they are (compared through ``results_digest``).
+    # nothing they read, they stay as they are (compared through the seal's ``month_digest``).
     later_calculated = session.scalar(select(func.count()).select_from(PeriodRow).where(
         PeriodRow.period > pstr, PeriodRow.status == "calculated")) or 0
-    old_digest = results_digest(session, period) if later_calculated and row.line_count else None
+    old_digest = month_digest(session, period).lines_digest if later_calculated and row.line_count else None
     say("loading inputs")
     watermark = session.scalar(select(func.max(DealEvent.id))) or 0
     inputs = load_inputs(session, period)
@@ -501,7 +501,7 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     bulk_insert(session, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows(result.reps, pstr, null), has_dates=False,
                 nullable=NULLABLE_REP_PERIOD_COLUMNS)
     total = result.total_payout
-    new_digest = results_digest(session, period) if later_calculated else None
+    new_digest = month_digest(session, period).lines_digest if later_calculated else None
     session.execute(
         update(PeriodRow).where(PeriodRow.period == pstr).values(
             status="calculated", calculated_at=now, runs=PeriodRow.runs + 1, calc_watermark=watermark,
@@ -655,6 +655,7 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
           period=pstr, entity="period", entity_id=pstr,
           after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes,
                  "exceptions_accepted": {"reason": accepted, "exceptions": exceptions} if exceptions else None}, at=now)
+    seal_period(session, period, actor, now)
     return row
 
 

@@ -32,7 +32,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from compengine.core.errors import CompErrors
@@ -168,9 +168,22 @@ def transaction(engine: Engine, *, write: bool = True, what: str = "a change") -
                     if conn.dialect.name == "postgresql":
                         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield session
-    except OperationalError as exc:
-        if not _busy(exc):
+    except DBAPIError as exc:
+        refusal = trigger_refusal(exc)
+        if refusal is not None:
+            raise CompErrors(refusal) from None
+        if not (isinstance(exc, OperationalError) and _busy(exc)):
             raise
         who = _holder(engine) if engine.dialect.name == "postgresql" else "another command is writing to the ledger"
         raise CompErrors(f"{who} and did not finish within {lock_wait():g} s (COMPENGINE_LOCK_WAIT); "
                          f"nothing was changed by {what}: try again") from None
+
+
+def trigger_refusal(exc: BaseException) -> str | None:
+    """The one-line message of a refusal by the ledger's triggers (migration 0004), or None."""
+    text = str(getattr(exc, "orig", None) or exc)
+    at = text.find("compengine: ")
+    if at < 0:
+        return None
+    line = text[at + len("compengine: "):].splitlines()[0].strip()
+    return f"refused by the database: {line}"

@@ -26,6 +26,9 @@ The checks (any failure is an exception):
 * **payout file**: the rows the export writes (:func:`~compengine.ledger.ops.payout_rows`)
   equal the ledger, and so does a payout file given to compare, rep by rep.
 * **period**: the month's stored total and line count equal its lines.
+* **seal**: a locked month's lines and rep totals still hash to its seal
+  (:func:`~compengine.ledger.seals.check_month`): lines and totals changed together,
+  which tie out among themselves, are caught here.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from compengine.engine.records import COMPONENTS, Deal, Split
 from compengine.ledger.close import load_plan_versions, load_plans_latest
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.ops import EXPORT_COLUMNS, payout_rows
+from compengine.ledger.seals import check_month
 from compengine.plans.model import Plan
 
 HUNDRED = Decimal(100)
@@ -78,7 +82,7 @@ MAX_DETAIL = 200  # findings and notes listed one by one; the rest are counted
 class Finding:
     """An exception: something that does not tie out, and who or what causes it."""
 
-    check: str  # credit | credited | statement | payout_file | period | lines | unpaid
+    check: str  # credit | credited | statement | payout_file | period | lines | unpaid | seal
     message: str
     rep_id: str | None = None
     deal_id: str | None = None
@@ -454,6 +458,9 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
         notes.extend(f"  accepted: {e}" for e in unpaid)
     else:
         findings.extend(Finding("unpaid", e, rep_id=e.split(":", 1)[0]) for e in unpaid)
+    if prow.status == "locked":
+        say("seal")
+        findings.extend(Finding("seal", m) for m in check_month(session, period))
 
     say("reps, teams, liabilities, month over month")
     # -- assemble reps

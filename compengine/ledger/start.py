@@ -41,10 +41,10 @@ from compengine.ledger.models import (
     DealRow,
     OpeningBalance,
     PeriodRow,
-    PeriodSeal,
     RepRow,
     Setting,
 )
+from compengine.ledger.seals import mark_reopened
 from compengine.ledger.store import audit, lock_period_row, utcnow
 from compengine.plans.schema import DEAL_TYPES
 
@@ -234,10 +234,7 @@ def reopen_period(session: Session, period: Period, actor: str, reason: str, *, 
     status = "stale" if moved else "calculated"
     before = {"status": "locked", "locked_at": row.locked_at, "locked_by": row.locked_by}
     row.status, row.locked_at, row.locked_by, row.last_event_id = status, None, None, None
-    seal = session.scalar(select(PeriodSeal).where(PeriodSeal.period == str(period), PeriodSeal.reopened_at.is_(None))
-                          .order_by(PeriodSeal.id.desc()).limit(1))
-    if seal is not None:
-        seal.reopened_at = now
+    mark_reopened(session, period, now)
     audit(session, actor, "close.reopen", f"{period} reopened: {reason}", period=str(period), entity="period",
           entity_id=str(period), before=before, after={"status": status, "reason": reason}, at=now)
     return ReopenReport(str(period), status, reason)

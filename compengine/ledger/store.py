@@ -51,20 +51,51 @@ def audit(
     after: Any = None,
     at: datetime | None = None,
 ) -> None:
-    session.add(
-        AuditRow(
-            at=at or utcnow(),
-            actor=actor,
-            action=action,
-            period=period,
-            rep_id=rep_id,
-            entity=entity,
-            entity_id=entity_id,
-            summary=summary,
-            before=None if before is None else json.dumps(_jsonable(before), sort_keys=True),
-            after=None if after is None else json.dumps(_jsonable(after), sort_keys=True),
-        )
+    """Append an entry to the audit log, chained to the entry before it (``seals.audit_hash``).
+
+    On PostgreSQL the append takes a transaction-level advisory lock (:func:`lock_audit_chain`),
+    held until commit, so two writers never chain to the same entry; SQLite's writers are
+    already one at a time (``BEGIN IMMEDIATE``). The entry is inserted at once, hash and all:
+    the database refuses any later UPDATE of it.
+    """
+    from compengine.ledger.seals import audit_hash
+
+    lock_audit_chain(session)
+    row = AuditRow(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        period=period,
+        rep_id=rep_id,
+        entity=entity,
+        entity_id=entity_id,
+        summary=summary,
+        before=None if before is None else json.dumps(_jsonable(before), sort_keys=True),
+        after=None if after is None else json.dumps(_jsonable(after), sort_keys=True),
     )
+    # autoflush writes this transaction's earlier entries first, so the last row is the chain's head
+    row.prev_hash = session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+    row.hash = audit_hash(row.at, row.actor, row.action, row.period, row.rep_id, row.entity, row.entity_id, row.summary,
+                          row.before, row.after, row.prev_hash)
+    session.add(row)
+    session.flush()
+
+
+# pg_advisory_xact_lock(AUDIT_LOCK_CLASS, oid of audit_log): one lock per ledger schema
+AUDIT_LOCK_CLASS = 0x636F6D70  # "comp"
+
+
+def lock_audit_chain(session: Session) -> None:
+    """Take the audit log's append lock for this transaction (PostgreSQL; a no-op on SQLite).
+
+    Held until commit. Transactions that hold long row locks (a close holds its month's row)
+    take it first, in :func:`lock_period_row`, so the lock order is always audit chain, then
+    rows, and a close and an adjustment cannot deadlock over it."""
+    if session.get_bind().dialect.name != "postgresql" or session.info.get("audit_locked") is session.get_transaction():
+        return
+    session.execute(text(f"SELECT pg_advisory_xact_lock({AUDIT_LOCK_CLASS}, "
+                         "CAST(CAST(CAST(CAST('audit_log' AS regclass) AS oid) AS bigint) % 2147483647 AS integer))"))
+    session.info["audit_locked"] = session.get_transaction()
 
 
 def ensure_period(session: Session, period: Period | str) -> None:
@@ -80,7 +111,11 @@ def ensure_period(session: Session, period: Period | str) -> None:
 
 
 def lock_period_row(session: Session, period: Period | str) -> PeriodRow:
-    """The period row, created if needed, locked FOR UPDATE (PostgreSQL) for this transaction."""
+    """The period row, created if needed, locked FOR UPDATE (PostgreSQL) for this transaction.
+
+    Takes the audit chain's lock first (:func:`lock_audit_chain`): whoever locks a month writes
+    the audit log too, and taking the two in this order everywhere keeps them deadlock-free."""
+    lock_audit_chain(session)
     ensure_period(session, period)
     row = session.execute(select(PeriodRow).where(PeriodRow.period == str(period)).with_for_update()).scalar_one()
     return row
@@ -209,26 +244,3 @@ def text_encoder(null: Any) -> Callable[[Decimal | None], Any]:
     """Canonical text of exact decimals for bulk rows (as ``types.DecimalText`` stores them):
     None becomes ``null`` (see :func:`null_token`)."""
     return lambda value: null if value is None else _canonical(value)
-
-
-# What later months read of a month's results: every payout line but its explain text,
-# and every rep's measures and balances but the notes (see ``results_digest``).
-DIGEST_LINE_SQL = ("SELECT rep_id, seq, kind, amount, deal_id, credit, rate, multiplier, tier, rule, ref_period, ref, role, "
-                   "split_pct FROM payout_lines WHERE period = :p ORDER BY rep_id, seq")
-DIGEST_REP_SQL = ("SELECT rep_id, plan_id, currency, measure, quota, credited, attainment, ytd_quota, ytd_credited, "
-                  "tenure_month, payout, draw_balance, carry_balance, ytd_paid, ytd_year, ytd_plan FROM rep_periods "
-                  "WHERE period = :p ORDER BY rep_id")
-
-
-def results_digest(session: Session, period: Period | str) -> str:
-    """SHA-256 of what later months depend on in ``period``'s stored results (lines and
-    rep measures and balances; not the wording). Two runs with equal digests leave the
-    months after them as they were. Streams the rows: a month can hold millions."""
-    h = hashlib.sha256()
-    conn = session.connection()
-    for sql in (DIGEST_LINE_SQL, DIGEST_REP_SQL):
-        result = conn.execution_options(stream_results=True, yield_per=20_000).execute(text(sql), {"p": str(period)})
-        for part in result.partitions():
-            h.update(repr([tuple(r) for r in part]).encode())
-        h.update(b"|")
-    return h.hexdigest()
