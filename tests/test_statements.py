@@ -404,10 +404,15 @@ def test_cli_renders_then_skips(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert f"1 rendered, 0 unchanged (skipped) in {tmp_path}" in res.stdout
-    assert "Acme · Commission statement" in text_of(tmp_path / "statement-2026-10-R1.pdf")  # --company: the folder name
+    text = text_of(tmp_path / "statement-2026-10-R1.pdf")
+    assert "Commission statement" in text and "· Commission statement" not in text  # no --company: no name made up
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "0 rendered, 1 unchanged (skipped)" in res.stdout
+    res = CliRunner().invoke(main, [*args, "--company", "Globex  Corporation"])
+    assert res.exit_code == 0, res.output
+    assert "1 rendered" in res.stdout
+    assert "Globex Corporation · Commission statement" in text_of(tmp_path / "statement-2026-10-R1.pdf")
 
 
 def test_cli_missing_font_is_one_clear_error(templates, tmp_path):
