@@ -130,7 +130,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         d1 = open_dispute(s, first.rep_id, last, "The SPIFF for the multi-year term was not paid", first.rep_id,
                           deal_id=deal, amount=Decimal("500.00"))
         comment(s, d1.id, "Contract confirms a 36-month term; SPIFF applies.", "demo-ops")
-        resolve(s, d1.id, "demo-finance", True, "Approved: contract term verified", amount=Decimal("500.00"))
+        resolve(s, d1.id, "demo-finance", True, "Contract term verified", amount=Decimal("500.00"))
         d2 = open_dispute(s, second.rep_id, last, "I should have had all of the credit on my renewal, not half", second.rep_id,
                           amount=Decimal("1200.00"))
         resolve(s, d2.id, "demo-finance", False, "The CRM shows a 50/50 split signed off by both reps")
