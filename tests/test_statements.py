@@ -491,7 +491,7 @@ def test_ytd_figure_and_table_explain_their_difference(items):
     assert v.ytd_credited == a1.ytd_credited and v.ytd_notes == ()
     later = replace(a1, ytd_credited=a1.ytd_credited - D("1000.00"))
     notes = statement_view(later).ytd_notes
-    assert len(notes) == 1 and "differ by -1,000.00" in notes[0] and "amended or cancelled" in notes[0]
+    assert len(notes) == 1 and "is 1,000.00 less than this table's total" in notes[0] and "amended or cancelled" in notes[0]
 
 
 def test_plan_name_takes_the_statement_year(items):

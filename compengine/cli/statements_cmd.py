@@ -7,7 +7,6 @@ from :func:`compengine.statements.calc_statement_data` (always preliminary).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -25,7 +24,7 @@ from compengine.statements import RenderReport, StatementData, calc_statement_da
 
 def render_with_progress(items: list[StatementData], out: Path, jobs: int | None, *, force: bool, html: bool,
                          templates: Path | None, progress: bool | None = None) -> RenderReport:
-    """Render with progress on stderr (a bar at a terminal, or lines with ``--progress``), then print what was done.
+    """Render with progress on stderr (a passing status line at a terminal, or lines with ``--progress``), then print what was done.
 
     Shared by every command that renders statements (this one and the ledger's
     ``compengine statements``): they build the items, this does the rest.
@@ -33,20 +32,18 @@ def render_with_progress(items: list[StatementData], out: Path, jobs: int | None
     """
     shown = Progress(progress)
     total = len(items)
-    if shown.enabled and shown.tty:
-        with click.progressbar(length=total, label="Rendering statements", file=sys.stderr, show_pos=True) as bar:
-            report = render_statements(items, out, jobs, force=force, html=html, templates_dir=templates,
-                                       progress=lambda _path, _status: bar.update(1))
-    else:
-        count = [0]
-        step = max(1, total // 10)
+    count = [0]
+    step = 1 if shown.tty else max(1, total // 10)  # at a terminal one status line, rewritten; in a log ~10 lines
 
-        def tick(_path: Path, _status: str) -> None:
-            count[0] += 1
-            if count[0] % step == 0 or count[0] == total:
-                shown.status(f"Rendering statements: {count[0]}/{total}")
+    def tick(_path: Path, _status: str) -> None:
+        count[0] += 1
+        if count[0] % step == 0 or count[0] == total:
+            shown.status(f"Rendering statements: {count[0]}/{total}")
 
+    try:
         report = render_statements(items, out, jobs, force=force, html=html, templates_dir=templates, progress=tick)
+    finally:
+        shown.clear()
     for pdf, message in report.failed:
         click.echo(f"{pdf}: {message}", err=True)
     click.echo(f"{len(report.rendered)} rendered, {len(report.skipped)} unchanged (skipped)"

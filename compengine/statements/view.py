@@ -620,11 +620,12 @@ def _view(data: StatementData) -> StatementView:
     ytd_notes: list[str] = []
     table_credited = _sum(r.credited for r in ytd_rows)
     if ytd_measure and data.ytd_credited is not None and data.ytd_credited != table_credited:
+        diff = data.ytd_credited - table_credited
         ytd_notes.append(
-            f"Credited year to date in the summary ({format_money(data.ytd_credited)}) counts the year's deals as "
-            f"they stand now, on this plan; this table shows each month's credit as it was calculated then. They "
-            f"differ by {format_money(data.ytd_credited - table_credited)}: deals amended or cancelled after their "
-            f"month, or months on another plan.")
+            f"Credited year to date in the summary ({format_money(data.ytd_credited)}) is "
+            f"{format_money(abs(diff))} {'less' if diff < 0 else 'more'} than this table's total: it counts the "
+            f"year's deals as they stand now, on this plan, while the table shows each month's credit as it was "
+            f"calculated then (deals amended or cancelled after their month, or months on another plan).")
 
     # balances: opening = closing - this month's movements
     balances: list[BalanceView] = []
