@@ -43,15 +43,24 @@ class DemoResult:
     notes: list[str] = field(default_factory=list)
 
 
+DEMO_COMPANY = "Northwind Cloud Inc."  # the generated company's name, stored in its ledger (`config set company`)
+
+
 def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800, months: int = 10, seed: int = 2026,
-             plans_dir: Path | str = "plans", jobs: int | None = None, say: Say = print) -> DemoResult:
+             plans_dir: Path | str = "plans", jobs: int | None = None, say: Say = print,
+             progress: Say | None = None) -> DemoResult:
+    """Run the demo; ``say`` prints each step and its result, ``progress`` (if given) the steps'
+    passing detail (each month locked, statements rendered so far)."""
     from compengine.generate import amend, generate
     from compengine.ledger import export_payouts, import_folder, lock_period, open_ledger, run_close, transaction
     from compengine.ledger.disputes import comment, open_dispute, resolve
-    from compengine.cli.reconcile_cmd import write_report
-    from compengine.ledger.reconcile import reconcile
+    from compengine.ledger.reconcile import PAYOUT_ROWS, reconcile
+    from compengine.ledger.settings import COMPANY, company_name, set_setting
     from compengine.ledger.statement_source import ledger_statement_data
     from compengine.statements import render_statements
+    from compengine.statements.reconcile_report import write_reconcile_report
+
+    detail = progress or (lambda _m: None)
 
     t0 = time.perf_counter()
     out = Path(out_dir).resolve()
@@ -84,7 +93,8 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     done = step(f"Importing {data_v1.name}/ into a new SQLite ledger")
     with transaction(engine) as s:
         report = import_folder(s, data_v1, data_v1 / "plans", "demo-ops")
-    done(report.text().splitlines()[0])
+        set_setting(s, COMPANY, DEMO_COMPANY, "demo-ops")
+    done(f"{report.text().splitlines()[0]} Company name: {DEMO_COMPANY}.")
 
     done = step(f"Closing and locking {year}-01 to {last.prev()}")
     totals = []
@@ -93,7 +103,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
             res = run_close(s, p, "demo-ops")
             lock_period(s, p, "demo-ops")
         totals.append(f"{p.month:02d}: {res.total_payout:,.0f}")
-        say(f"      {p} locked: {len(res.reps)} reps, total payout {res.total_payout:,.2f}")
+        detail(f"      {p} locked: {len(res.reps)} reps, total payout {res.total_payout:,.2f}")
     done(f"{len(totals)} months locked")
 
     done = step("Importing a later version of the files (amendments and late cancellations)")
@@ -120,7 +130,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         d1 = open_dispute(s, first.rep_id, last, "The SPIFF for the multi-year term was not paid", first.rep_id,
                           deal_id=deal, amount=Decimal("500.00"))
         comment(s, d1.id, "Contract confirms a 36-month term; SPIFF applies.", "demo-ops")
-        resolve(s, d1.id, "demo-finance", True, "Approved: contract term verified", amount=Decimal("500.00"))
+        resolve(s, d1.id, "demo-finance", True, "Contract term verified", amount=Decimal("500.00"))
         d2 = open_dispute(s, second.rep_id, last, "I should have had all of the credit on my renewal, not half", second.rep_id,
                           amount=Decimal("1200.00"))
         resolve(s, d2.id, "demo-finance", False, "The CRM shows a 50/50 split signed off by both reps")
@@ -134,13 +144,13 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     done = step(f"Rendering PDF statements for {last}")
     statements_dir = out / "statements" / str(last)
     with transaction(engine) as s:
-        items = ledger_statement_data(s, last, "Northwind Cloud Inc.")
+        items = ledger_statement_data(s, last, company_name(s))
     count = [0]
 
     def rendered(_path: object, _status: str) -> None:
         count[0] += 1
         if count[0] % 10 == 0 or count[0] == len(items):
-            say(f"      {count[0]}/{len(items)} statements")
+            detail(f"      {count[0]}/{len(items)} statements")
 
     rep = render_statements(items, statements_dir, jobs, progress=rendered)
     if rep.failed:
@@ -158,7 +168,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     with transaction(engine) as s:
         rec = reconcile(s, last, payout_file=payout_file)
         for f in files:
-            write_report(rec, f)
+            write_reconcile_report(rec, f, dict(PAYOUT_ROWS))
     if rec.exceptions:
         raise RuntimeError(f"reconciliation of {last} found {len(rec.exceptions)} exception(s): {rec.exceptions[0]}")
     done(f"ties out: bookings, credits, payout file and statements agree ({', '.join(f.name for f in files)})")

@@ -40,6 +40,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from compengine.core.outputs import SafeWriter
+
 AE, AM, SE, MGR = "ae-2026", "am-2026", "se-2026", "mgr-2026"
 PLAN_IDS = (AE, AM, SE, MGR)
 # Annual quotas of the example plans, used when no plan folder is given.
@@ -331,8 +333,9 @@ def _capacity(r: _Rep, quotas: dict[str, Decimal], year: int, month: int) -> flo
 # --------------------------------------------------------------------------- writing
 
 
-def _writer(fh) -> csv.writer:  # type: ignore[valid-type]
-    return csv.writer(fh, lineterminator="\n")
+def _writer(fh) -> SafeWriter:  # noqa: ANN001
+    """A CSV writer whose text cells are neutralised against formula injection (amounts stay numbers)."""
+    return SafeWriter(fh)
 
 
 def generate(

@@ -256,7 +256,9 @@ def test_cli_reconcile_ties_out_and_writes_reports(db_url, tmp_path):
     assert sections == ["# Summary", "# Exceptions", "# Bookings", "# Payout by component", "# Tie-out", "# By team",
                         "# By rep", "# Liabilities", "# Month over month", "# Notes"]
     html = (tmp_path / "r.html").read_text()
-    assert "Commission reconciliation" in html and "34,200.00" in html and (tmp_path / "reconcile.css").exists()
+    assert "Commission reconciliation" in html and "34,200.00" in html
+    assert "<style>" in html and "@page" in html and "<link" not in html  # the stylesheet inlined: one file
+    assert not (tmp_path / "reconcile.css").exists()
     pdf = tmp_path / "r.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     from pypdf import PdfReader

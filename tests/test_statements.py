@@ -119,15 +119,27 @@ def test_breakdown_base_plus_accelerators_is_commission_and_adds_up(items):
     for s in items.values():
         v = statement_view(s)
         rows = {r.key: r.amount for r in v.components}
-        assert rows["commission_base"] + rows["accelerators"] == s.components["commission"]
+        assert rows["commission_base"] + rows["accelerators"] + rows.get("decelerators", 0) == s.components["commission"]
         assert sum(rows.values()) == s.payout == v.payout
         assert v.deal_lines_total + v.other_lines_total + v.adjustments_total == s.payout
         assert len(v.deal_lines) + len(v.other_lines) + len(v.adjustments) == len(s.lines)
     r1 = {r.key: r.amount for r in statement_view(items["R1"]).components}
     assert (r1["commission_base"], r1["accelerators"]) == (D("12300.00"), D("1150.00"))
-    a1 = statement_view(items["A1"])  # am-2026 below 50%: band 1 pays x0.5, a decelerator
-    acc = next(r for r in a1.components if r.key == "accelerators")
-    assert (acc.label, acc.amount) == ("Decelerators", D("-10200.00"))
+    a1 = {r.key: (r.label, r.note, r.amount) for r in statement_view(items["A1"]).components}
+    # am-2026 below 50%: band 1 pays x0.5, a decelerator, labelled as one; accelerators stay their own row
+    assert a1["decelerators"] == ("Decelerators", "band multipliers below ×1", D("-10200.00"))
+    assert a1["accelerators"] == ("Accelerators", "band multipliers above ×1", D("0.00"))
+    assert "decelerators" not in {r.key for r in statement_view(items["R1"]).components}
+
+
+def test_a_month_with_bands_above_and_below_x1_shows_both(items):
+    s = items["A1"]
+    up = Line("A1", "2026-10", 3, "commission", D("125.00"), "D8", D("1000.00"), D("0.10"), D("1.25"), 3,
+              "rates.expansion", "band 3")
+    s = replace(s, lines=(*s.lines, up), components={**s.components, "commission": s.components["commission"] + up.amount},
+                payout=s.payout + up.amount)
+    rows = {r.key: r.amount for r in statement_view(s).components}
+    assert (rows["accelerators"], rows["decelerators"]) == (D("25.00"), D("-10200.00"))
 
 
 def test_view_refuses_data_that_does_not_tie_out(items):
@@ -197,7 +209,7 @@ def test_adjustment_and_dispute(items, tmp_path):
     ))
     report = render_statements([data], tmp_path, jobs=1)
     text = text_of(report.files[0])
-    assert "7 SPIFF on D2 paid twice in September D2 2026-09 adjustment:12 -250.00" in text
+    assert "7 SPIFF on D2 paid twice in September D2 2026-09 Adjustment 12 -250.00" in text
     assert "Adjustments total -250.00" in text
     assert "Adjustments see Adjustments below -250.00" in text
     assert "7 D3 Open 400.00 D3 should be a new logo" in text
@@ -404,10 +416,15 @@ def test_cli_renders_then_skips(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert f"1 rendered, 0 unchanged (skipped) in {tmp_path}" in res.stdout
-    assert "Acme · Commission statement" in text_of(tmp_path / "statement-2026-10-R1.pdf")  # --company: the folder name
+    text = text_of(tmp_path / "statement-2026-10-R1.pdf")
+    assert "Commission statement" in text and "· Commission statement" not in text  # no --company: no name made up
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "0 rendered, 1 unchanged (skipped)" in res.stdout
+    res = CliRunner().invoke(main, [*args, "--company", "Globex  Corporation"])
+    assert res.exit_code == 0, res.output
+    assert "1 rendered" in res.stdout
+    assert "Globex Corporation · Commission statement" in text_of(tmp_path / "statement-2026-10-R1.pdf")
 
 
 def test_cli_missing_font_is_one_clear_error(templates, tmp_path):
@@ -431,3 +448,86 @@ def test_statements_never_import_sqlalchemy_or_click():
             for name in names:
                 assert name.split(".")[0] not in ("sqlalchemy", "click"), f"{path.name} imports {name}"
                 assert not name.startswith(("compengine.ledger", "compengine.cli")), f"{path.name} imports {name}"
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def test_lines_are_numbered_in_the_order_shown(items):
+    """Engine seq interleaves kinds (a true-up between deal lines); the # column counts down the page."""
+    r1 = items["R1"]
+    true_up = Line("R1", "2026-10", 0, "true_up", D("10.00"), explain="YTD true-up")
+    adj = Line("R1", "2026-10", 0, "adjustment", D("5.00"), explain="Referral bonus (by ops)", ref="adjustment:3")
+    data = with_lines(r1, [adj, true_up])
+    data = replace(data, lines=tuple(sorted(data.lines, key=lambda ln: (ln.kind != "adjustment", ln.seq))))
+    v = statement_view(data)
+    shown = [r.seq for r in (*v.deal_lines, *v.other_lines, *v.adjustments)]
+    assert shown == list(range(1, len(data.lines) + 1))
+    assert v.adjustments[0].ref == "Adjustment 3"
+
+
+def test_an_override_only_manager_shows_no_attainment_bar(items):
+    m1 = items["M1"]  # the example manager: overrides, no own credit
+    assert m1.credited == 0 and any(ln.kind == "override" for ln in m1.lines)
+    v = statement_view(m1)
+    assert v.bar is None and v.attainment_label == "n/a: no own credit"
+    assert "0.00%" not in [f.text for f in v.figures]
+    assert any("overrides on your team's credit" in n for n in v.notes)
+    r1 = statement_view(items["R1"])
+    assert r1.bar is not None and r1.attainment_label == "138.00%"
+
+
+def test_a_rep_without_credit_has_no_bar(items):
+    r1 = items["R1"]
+    data = replace(r1, lines=(), components={}, payout=D("0.00"), credited=D("0.00"), attainment=D("0"), deals={})
+    v = statement_view(data)
+    assert v.bar is None and v.attainment_label == "0.00%"
+
+
+def test_ytd_figure_and_table_explain_their_difference(items):
+    a1 = items["A1"]
+    assert a1.measure == "ytd"
+    v = statement_view(a1)
+    assert v.ytd_credited == a1.ytd_credited and v.ytd_notes == ()
+    later = replace(a1, ytd_credited=a1.ytd_credited - D("1000.00"))
+    notes = statement_view(later).ytd_notes
+    assert len(notes) == 1 and "is 1,000.00 less than this table's total" in notes[0] and "amended or cancelled" in notes[0]
+
+
+def test_plan_name_takes_the_statement_year(items):
+    r1 = items["R1"]
+    assert statement_view(r1).plan_name == r1.plan.name
+    plan = replace(r1.plan, name="Account Executive FY2026")
+    old = replace(r1, plan=plan, period="2017-12", ytd=())
+    assert statement_view(old).plan_name == "Account Executive FY2017"
+
+
+def test_a_note_that_repeats_the_verdict_is_not_doubled(items):
+    adj = Line("R1", "2026-10", 0, "adjustment", D("500.00"), "D1", explain="Dispute 1 approved: Approved: term verified (by fin)",
+               ref="dispute:1", ref_period="2026-10")
+    data = with_lines(items["R1"], [adj], disputes=(
+        Dispute("1", "approved", "D1", D("500.00"), "SPIFF not paid", "Approved 500.00, paid in 2026-10: Approved: term verified"),
+    ))
+    v = statement_view(data)
+    assert v.adjustments[0].reason == "Dispute 1 approved: term verified (by fin)"
+    assert v.adjustments[0].ref == "Dispute 1"
+    assert v.disputes[0].resolution == "Approved 500.00, paid in 2026-10: term verified"
+    from compengine.statements.view import _undoubled
+
+    assert _undoubled("Dispute 2 rejected: approved by nobody") == "Dispute 2 rejected: approved by nobody"
+    assert _undoubled("Approved") == "Approved"
+
+
+def test_spiff_on_a_whole_deal_says_its_share(acme, plans):
+    spiffs = [ln.explain for res in calculate_through(acme, plans, Period(2026, 10)) for r in res.reps for ln in r.lines
+              if ln.kind == "spiff"]
+    assert "SPIFF multi-year on D2: 500.00 x 60% primary split = 300.00" in spiffs
+    whole = [e for e in spiffs if "x 100% primary split" in e]
+    assert whole and all(e.endswith(": 500.00 x 100% primary split = 500.00") for e in whole), spiffs
+
+
+def test_short_labels_never_wrap():
+    css = (default_templates_dir() / "statement.css").read_text(encoding="utf-8")
+    assert re.search(r"table\.lines td\.kind \{[^}]*white-space: nowrap", css)
+    tpl = (default_templates_dir() / "statement.html.j2").read_text(encoding="utf-8")
+    assert '<td class="kind">{{ l.deal_type }}</td>' in tpl

@@ -27,6 +27,7 @@ from typing import Any
 
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import CONTEXT, money_str
+from compengine.core.outputs import write_csv_atomic, write_text_atomic
 from compengine.engine.driver import Dataset
 from compengine.engine.records import Assignment, Deal, Rep, Split
 
@@ -272,24 +273,10 @@ def classify_deal_types(deals: list[dict[str, Any]], report: FileReport, *, id_k
 # --------------------------------------------------------------------------- writing
 
 
-def _row(values: list[object]) -> list[str]:
-    out = []
-    for v in values:
-        if v is None:
-            out.append("")
-        elif isinstance(v, Decimal):
-            out.append(f"{v:f}")
-        else:
-            out.append(str(v))
-    return out
-
-
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        for r in rows:
-            w.writerow(_row(r))
+    """Write one CSV of the data folder: cells neutralised against formula injection
+    (:func:`compengine.core.outputs.csv_cell`; amounts stay numbers), replaced atomically."""
+    write_csv_atomic(path, header, rows)
 
 
 def write_data_folder(result: ConversionResult, out: Path | str) -> list[Path]:
@@ -318,9 +305,8 @@ def write_data_folder(result: ConversionResult, out: Path | str) -> list[Path]:
               [[s.deal_id, s.rep_id, s.split_pct, s.role] for s in result.splits])
     written += [out / n for n in ("reps.csv", "assignments.csv", "deals.csv", "splits.csv")]
 
-    (out / "conversion.json").write_text(json.dumps(result.report.as_dict(), indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
-    (out / "CONVERSION.md").write_text(report_markdown(result.report), encoding="utf-8")
+    write_text_atomic(out / "conversion.json", json.dumps(result.report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out / "CONVERSION.md", report_markdown(result.report))
     written += [out / "conversion.json", out / "CONVERSION.md"]
     return written
 

@@ -37,6 +37,7 @@ def _register() -> None:
     from compengine.cli import disputes_cmd
     from compengine.cli import reconcile_cmd
     from compengine.cli import verify_cmd
+    from compengine.cli import config_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
@@ -50,6 +51,7 @@ def _register() -> None:
     main.add_command(disputes_cmd.disputes)
     main.add_command(reconcile_cmd.reconcile_cmd)
     main.add_command(verify_cmd.verify_cmd)
+    main.add_command(config_cmd.config)
 
 
 _register()

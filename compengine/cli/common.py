@@ -215,8 +215,54 @@ def one_line(text: str | None) -> str:
     return "".join(out)
 
 
-def progress_enabled() -> bool:
-    return sys.stderr.isatty()
+progress_option = click.option(
+    "--progress/--no-progress", "progress", default=None,
+    help="Print progress on stderr [default: only when stderr is a terminal, so `2>log` stays quiet].")
+
+templates_option = click.option(
+    "--templates", "templates_dir", envvar="COMPENGINE_TEMPLATES",
+    type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Folder of edited templates to use instead of those in the package (or set COMPENGINE_TEMPLATES); "
+         "see statements/README.md.")
+
+
+def progress_enabled(flag: bool | None = None) -> bool:
+    """``--progress`` / ``--no-progress`` when given, else whether stderr is a terminal."""
+    return sys.stderr.isatty() if flag is None else flag
+
+
+class Progress:
+    """Progress on stderr, only when :func:`progress_enabled`.
+
+    :meth:`status` is a passing message: at a terminal it overwrites one status
+    line, which is cleared before anything else is printed; to a file (with
+    ``--progress``) it is a line. :meth:`line` is a line that stays.
+    """
+
+    def __init__(self, flag: bool | None = None) -> None:
+        self.enabled = progress_enabled(flag)
+        self.tty = sys.stderr.isatty()
+        self._shown = False
+
+    def status(self, message: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            click.echo("\r\x1b[K" + message, nl=False, err=True)
+            self._shown = True
+        else:
+            click.echo(message, err=True)
+
+    def line(self, message: str) -> None:
+        if not self.enabled:
+            return
+        self.clear()
+        click.echo(message, err=True)
+
+    def clear(self) -> None:
+        if self._shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+            self._shown = False
 
 
 def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from compengine.cli.common import Progress, progress_option
+
 
 @click.command("demo")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True,
@@ -17,13 +19,17 @@ import click
 @click.option("--plans", "plans_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"),
               show_default=True, help="Plan files to use.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes for the PDFs.")
-def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir: Path, jobs: int | None) -> None:
+@progress_option
+def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir: Path, jobs: int | None,
+         progress: bool | None) -> None:
     """Run a whole year's monthly close on a generated company, end to end.
 
     Generates a company as CSV files you can read and edit, imports it into a
     SQLite ledger, closes and locks each month, imports late changes, resolves
     disputes, and writes the latest month's PDF statements, payout file and
-    reconciliation. Then prints where everything is.
+    reconciliation. Then prints where everything is. Each step and its result go
+    to stdout; passing detail (each month locked, statements so far) to stderr at
+    a terminal or with --progress.
 
     \b
     Example:
@@ -32,11 +38,19 @@ def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir
     """
     from compengine.demo import run_demo
 
+    shown = Progress(progress)
+
+    def say(message: str) -> None:
+        shown.clear()
+        click.echo(message)
+
     try:
         res = run_demo(out_dir, reps=reps, deals=deals, months=months, seed=seed, plans_dir=plans_dir, jobs=jobs,
-                       say=lambda m: click.echo(m, err=False))
+                       say=say, progress=shown.status)
     except Exception as exc:  # the demo is a user-facing walkthrough: one line, not a traceback
+        shown.clear()
         raise click.ClickException(f"demo failed: {exc}") from exc
+    shown.clear()
     db = res.db_url.removeprefix("sqlite:///")
     click.echo("")
     click.echo(f"Done in {res.seconds:.0f} s. Closed {res.months} months for {res.reps} reps; {res.period} pays {res.total_payout:,.2f}.")

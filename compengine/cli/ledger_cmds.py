@@ -9,6 +9,7 @@ import click
 
 from compengine.cli.common import (
     Context,
+    Progress,
     db_url_problem,
     echo_json,
     echo_result,
@@ -19,7 +20,9 @@ from compengine.cli.common import (
     months_arg,
     one_line,
     period_arg,
+    progress_option,
     sqlite_file,
+    templates_option,
 )
 from compengine.core.errors import CompErrors
 from compengine.core.money import parse_amount
@@ -54,13 +57,6 @@ def _ledger(ctx: Context):
 
 def _stderr(msg: str) -> None:
     click.echo(msg, err=True)
-
-
-def _progress():  # noqa: ANN202
-    """Progress lines on stderr at a terminal only: a script's ``2>log`` stays quiet."""
-    from compengine.cli.common import progress_enabled
-
-    return _stderr if progress_enabled() else (lambda _m: None)
 
 
 @click.group("db")
@@ -147,14 +143,17 @@ def close() -> None:
 @click.option("--summary", is_flag=True,
               help="Text output: one block per rep (measures, components, payout), without the lines; for big months.")
 @lines_option
+@progress_option
 @pass_ctx
 @handles_errors("nothing was changed")
 def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool,
-              summary: bool, all_lines: bool) -> None:
+              summary: bool, all_lines: bool, progress: bool | None) -> None:
     """Calculate a month from the ledger and store its payout lines (idempotent).
 
     Prints the month's payout table (the last month's, with --through); at a
     terminal, a month of more than 5,000 lines as one block per rep (--lines: all).
+    Progress (each step; with --through, each month's total) goes to stderr when
+    it is a terminal or with --progress.
 
     \b
     Example:
@@ -169,18 +168,22 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
 
     engine = _ledger(ctx)
     months = months_arg(period, through)
-    say = _progress()
-    for p in months:
-        with transaction(engine, what=f"close run {p} by {ctx.who}") as session:
-            result = run_close(session, p, ctx.who, progress=lambda m, p=p: say(f"close {p}: {m}"))
-        if len(months) > 1:
-            _stderr(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
-                    + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
-        if len(months) > 1 or as_json:  # every month's exceptions, not only the last one's (printed below)
-            for e in result.exceptions:
-                _stderr(f"close {p}: exception: {e}")
-        for note in result.notices:
-            _stderr(f"close {p}: {note}")
+    shown = Progress(progress)
+    try:
+        for p in months:
+            with transaction(engine, what=f"close run {p} by {ctx.who}") as session:
+                result = run_close(session, p, ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"))
+            if len(months) > 1:
+                shown.line(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
+                           + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
+            shown.clear()
+            if len(months) > 1 or as_json:  # every month's exceptions, not only the last one's (printed below)
+                for e in result.exceptions:
+                    _stderr(f"close {p}: exception: {e}")
+            for note in result.notices:
+                _stderr(f"close {p}: {note}")
+    finally:
+        shown.clear()
     if rep_ids:
         result = filter_reps(result, rep_ids)
     if as_json:
@@ -367,12 +370,18 @@ def payouts() -> None:
 
 @payouts.command("export")
 @click.argument("period", callback=period_arg)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write; an existing file is replaced (atomically).")
 @click.option("--preliminary", is_flag=True, help="Allow an unlocked month; the file is marked PRELIMINARY.")
 @pass_ctx
 @handles_errors("no file was written")
 def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
     """Write one row per rep (net amount and components) for payroll.
+
+    The file is written beside --out and moved over it, so payroll never reads half
+    a file; an existing file of that name is replaced. Text cells that a
+    spreadsheet would run as a formula (starting with =, +, -, @) get a leading
+    single quote; amounts stay numbers.
 
     \b
     Example:
@@ -391,7 +400,7 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
 @json_option
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
-    """Show the periods of the ledger: state, reps, lines, total payout.
+    """Show the company name and the periods of the ledger: state, reps, lines, total payout.
 
     \b
     Example:
@@ -399,12 +408,16 @@ def status(ctx: Context, as_json: bool) -> None:
       compengine --db postgresql://127.0.0.1/test status --json
     """
     from compengine.ledger import status_rows, transaction
+    from compengine.ledger.settings import company_name
 
     with transaction(_ledger(ctx), write=False) as session:
         rows = status_rows(session)
+        company = company_name(session)
     if as_json:
         echo_json(rows)
         return
+    click.echo(f"Company: {company}" if company else
+               'Company: (not set; `compengine config set company "Name"` puts it on statements)')
     if not rows:
         click.echo("The ledger is empty: start with `compengine import DATA_DIR --plans PLANS_DIR`.")
         return
@@ -452,22 +465,25 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
 @click.argument("period", callback=period_arg)
 @click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the PDFs [default: out/statements/PERIOD].")
+              help="Folder for the PDFs [default: out/statements/PERIOD]; a changed statement's PDF is replaced.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: the number of cores].")
 @click.option("--html", is_flag=True, help="Also write each statement's HTML next to its PDF.")
 @click.option("--force", is_flag=True, help="Render every statement, even those unchanged since the last run.")
-@click.option("--company", envvar="COMPENGINE_COMPANY", default="Acme Software Inc.", show_default=True,
-              help="Company name in the header (or set COMPENGINE_COMPANY).")
-@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Templates folder [default: statements/ in the repository].")
+@click.option("--company", envvar="COMPENGINE_COMPANY", default=None,
+              help="Company name in the header (or set COMPENGINE_COMPANY) [default: the ledger's, "
+                   "`compengine config set company NAME`; none when it is not set].")
+@templates_option
+@progress_option
 @pass_ctx
 @handles_errors("no statement was written")
 def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | None, jobs: int | None, html: bool,
-               force: bool, company: str, templates_dir: Path | None) -> None:
+               force: bool, company: str | None, templates_dir: Path | None, progress: bool | None) -> None:
     """Render one PDF statement per rep for a calculated month, from the ledger.
 
     A locked month's statements say LOCKED, a calculated one PRELIMINARY. Reruns
-    render only the statements whose content changed.
+    render only the statements whose content changed. The header carries the
+    company name stored in the ledger (`compengine config set company NAME`) or
+    --company.
 
     \b
     Example:
@@ -478,12 +494,15 @@ def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | N
 
     from compengine.cli.statements_cmd import render_with_progress
     from compengine.ledger import transaction
+    from compengine.ledger.settings import company_name
     from compengine.ledger.statement_source import ledger_statement_data
 
     engine = _ledger(ctx)
     with transaction(engine, write=False) as session:
-        items = ledger_statement_data(session, period, company, rep_ids=rep_ids)
+        name = company if company is not None else company_name(session)
+        items = ledger_statement_data(session, period, name, rep_ids=rep_ids)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
     out = out_dir or Path("out") / "statements" / str(period)
-    render_with_progress(items, out, jobs or os.cpu_count(), force=force, html=html, templates=templates_dir)
+    render_with_progress(items, out, jobs or os.cpu_count(), force=force, html=html, templates=templates_dir,
+                         progress=progress)

@@ -7,27 +7,43 @@ from :func:`compengine.statements.calc_statement_data` (always preliminary).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from compengine.cli.common import handles_errors, period_arg, read_plans_and_data
+from compengine.cli.common import (
+    Progress,
+    handles_errors,
+    period_arg,
+    progress_option,
+    read_plans_and_data,
+    templates_option,
+)
 from compengine.statements import RenderReport, StatementData, calc_statement_data, render_statements
 
 
 def render_with_progress(items: list[StatementData], out: Path, jobs: int | None, *, force: bool, html: bool,
-                         templates: Path | None) -> RenderReport:
-    """Render with a progress bar on stderr, then print what was done.
+                         templates: Path | None, progress: bool | None = None) -> RenderReport:
+    """Render with progress on stderr (a passing status line at a terminal, or lines with ``--progress``), then print what was done.
 
     Shared by every command that renders statements (this one and the ledger's
     ``compengine statements``): they build the items, this does the rest.
-    ``jobs`` None = one worker per core.
+    ``jobs`` None = one worker per core. ``progress`` None: only when stderr is a terminal.
     """
-    with click.progressbar(length=len(items), label="Rendering statements", file=sys.stderr,
-                           show_pos=True) as bar:
-        report = render_statements(items, out, jobs, force=force, html=html, templates_dir=templates,
-                                   progress=lambda _path, _status: bar.update(1))
+    shown = Progress(progress)
+    total = len(items)
+    count = [0]
+    step = 1 if shown.tty else max(1, total // 10)  # at a terminal one status line, rewritten; in a log ~10 lines
+
+    def tick(_path: Path, _status: str) -> None:
+        count[0] += 1
+        if count[0] % step == 0 or count[0] == total:
+            shown.status(f"Rendering statements: {count[0]}/{total}")
+
+    try:
+        report = render_statements(items, out, jobs, force=force, html=html, templates_dir=templates, progress=tick)
+    finally:
+        shown.clear()
     for pdf, message in report.failed:
         click.echo(f"{pdf}: {message}", err=True)
     click.echo(f"{len(report.rendered)} rendered, {len(report.skipped)} unchanged (skipped)"
@@ -43,17 +59,20 @@ def render_with_progress(items: list[StatementData], out: Path, jobs: int | None
 @click.option("--period", required=True, callback=period_arg, help="Month of the statements, YYYY-MM.")
 @click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("out/statements"),
-              show_default=True, help="Folder for the PDFs (and the manifest of what they contain).")
+              show_default=True,
+              help="Folder for the PDFs (and the manifest of what they contain); a changed statement's PDF is replaced.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: the number of cores].")
 @click.option("--html", is_flag=True, help="Also write each statement's HTML next to its PDF.")
 @click.option("--force", is_flag=True, help="Render every statement, even those unchanged since the last run.")
-@click.option("--company", default=None, help="Company name for the header [default: the data folder's name].")
-@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Templates folder [default: statements/ in the repository].")
+@click.option("--company", envvar="COMPENGINE_COMPANY", default="",
+              help="Company name for the header (or set COMPENGINE_COMPANY) [default: none].")
+@templates_option
+@progress_option
 @handles_errors("no statement was written")
 def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], out_dir: Path,
-                    jobs: int | None, html: bool, force: bool, company: str | None, templates_dir: Path | None) -> None:
+                    jobs: int | None, html: bool, force: bool, company: str, templates_dir: Path | None,
+                    progress: bool | None) -> None:
     """Render one PDF statement per rep for PERIOD from plan files and CSVs (preliminary).
 
     Calculates the plan year through PERIOD, as `compengine calc` does, and
@@ -66,8 +85,7 @@ def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str,
       compengine statements-calc --plans plans --data examples/acme --period 2026-10 --rep R1 --html --out /tmp/st
     """
     plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids)
-    name = company or data_dir.resolve().name.replace("_", " ").replace("-", " ").title()
-    items = calc_statement_data(data, plans, period, name, rep_ids=rep_ids)
+    items = calc_statement_data(data, plans, period, " ".join(company.split()), rep_ids=rep_ids)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
-    render_with_progress(items, out_dir, jobs, force=force, html=html, templates=templates_dir)
+    render_with_progress(items, out_dir, jobs, force=force, html=html, templates=templates_dir, progress=progress)

@@ -31,7 +31,7 @@ def verify_cmd(ctx: Context, as_json: bool) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.seals import verify
 
-    with transaction(_ledger(ctx)) as session:
+    with transaction(_ledger(ctx), write=False) as session:
         report = verify(session)
     if as_json:
         echo_json(report.as_dict())

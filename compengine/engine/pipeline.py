@@ -494,7 +494,7 @@ def iter_period_part(
                 for sp in plan.spiffs:
                     if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
                         amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
-                        share = "" if c.split_pct == HUNDRED else f" x {_pct(c.split_pct / HUNDRED)} {c.role} split"
+                        share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
                         append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
                                            f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
                                            None, None, c.role, c.split_pct)))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
 from compengine.core.money import MAX_AMOUNT, ZERO, money_str
+from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.ledger.models import AdjustmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
@@ -109,7 +106,13 @@ def payout_rows(session: Session, period: Period) -> list[PayoutRow]:
 
 def export_payouts(session: Session, period: Period, out: Path, *, preliminary: bool = False,
                    actor: str = "compengine") -> tuple[int, Decimal]:
-    """Write the payroll file. Refuses an unlocked month unless ``preliminary``. Written atomically."""
+    """Write the payroll file. Refuses an unlocked month unless ``preliminary``.
+
+    Written atomically (an existing file is replaced), with the user's umask; text
+    cells a spreadsheet would run as formulas are neutralised
+    (:func:`compengine.core.outputs.csv_cell`), amounts stay numbers. Exporting a
+    locked month records that it was paid out: it can no longer be reopened.
+    """
     status = period_status(session, period)
     if status != "locked" and not preliminary:
         raise CompErrors(f"period {period} is not locked ({status}): lock it first, or pass --preliminary")
@@ -120,18 +123,11 @@ def export_payouts(session: Session, period: Period, out: Path, *, preliminary: 
                          f"run `compengine close run {period}` first")
     rows = payout_rows(session, period)
     label = "locked" if status == "locked" else "PRELIMINARY"
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EXPORT_COLUMNS)
-    for r in rows:
-        w.writerow([r.rep_id, r.name, r.team, r.period, r.currency, money_str(r.amount),
-                    *(money_str(r.components[k]) for k in COMPONENTS), label])
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".payouts-", dir=out.parent)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
-    os.replace(tmp, out)
+    write_csv_atomic(out, EXPORT_COLUMNS, (
+        [r.rep_id, r.name, r.team, r.period, r.currency, money_str(r.amount),
+         *(money_str(r.components[k]) for k in COMPONENTS), label]
+        for r in rows
+    ))
     if status == "locked":  # paid out: from now on the month cannot be reopened
         prow = session.get(PeriodRow, str(period))
         if prow.exported_at is None:

@@ -2,7 +2,10 @@
 
 Inputs: :class:`StatementData` (one rep's month, from the file-mode engine via
 :func:`statement_data_from_calc` or from the ledger), the templates folder
-``statements/`` (``statement.html.j2``, ``statement.css``, ``fonts/``).
+(default: ``compengine/statements/templates/``, package data found with
+:mod:`importlib.resources`: ``statement.html.j2``, ``statement.css``, ``fonts/``,
+and the reconciliation's ``reconcile.html.j2`` and ``reconcile.css``, written by
+:mod:`compengine.statements.reconcile_report`).
 Outputs: ``statement-PERIOD-REP.pdf`` files written atomically, incrementally
 (content hashes in ``.statements-manifest.json``) and in parallel
 (:func:`render_statements`, which returns a :class:`RenderReport`).

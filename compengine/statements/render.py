@@ -1,8 +1,10 @@
 """Render statements: view model -> Jinja2 template -> CSS -> PDF (WeasyPrint), incrementally and in parallel.
 
 Inputs: :class:`StatementData` items, an output folder, the templates folder
-(``statements/`` at the top of the repository by default: ``statement.html.j2``,
-``statement.css`` and the ``fonts/`` it loads with ``@font-face``).
+(by default the one shipped in the package, ``compengine/statements/templates/``,
+read through :mod:`importlib.resources`: ``statement.html.j2``, ``statement.css``
+and the ``fonts/`` it loads with ``@font-face``; any folder holding the same
+files can replace it, see ``--templates``).
 Output: one ``statement-PERIOD-REP.pdf`` per item (``.html`` too on request),
 a manifest of content hashes (``.statements-manifest.json``) and a
 :class:`RenderReport`.
@@ -25,6 +27,7 @@ How it stays safe and fast:
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import re
@@ -39,6 +42,7 @@ import jinja2
 import jinja2.meta
 
 from compengine.core.errors import CompError, CompErrors, Source
+from compengine.core.outputs import write_atomic
 from compengine.statements.view import (
     StatementData,
     StatementDataError,
@@ -58,9 +62,41 @@ FONT_MAGIC = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"wOFF", b"wOF2", b"ttcf")
 Progress = Callable[[Path, str], None]  # (pdf path, "rendered" | "skipped" | "failed")
 
 
+TEMPLATES_PACKAGE = "compengine.statements"
+TEMPLATES_FOLDER = "templates"
+_EXTRACTED: list[Path] = []  # the package's templates copied to disk when the package is not on disk (a zip)
+
+
 def default_templates_dir() -> Path:
-    """``statements/`` at the top of the repository (next to the ``compengine`` package)."""
-    return Path(__file__).resolve().parents[2] / "statements"
+    """The templates shipped in the package (``compengine/statements/templates/``), as a folder on disk.
+
+    Found through :mod:`importlib.resources`, so it works from a source tree, an
+    installed wheel or an editable install alike. When the package is not a
+    folder on disk (imported from a zip), the files are copied once to a
+    temporary folder, removed at exit (WeasyPrint and fontconfig need real files).
+    """
+    res = importlib.resources.files(TEMPLATES_PACKAGE) / TEMPLATES_FOLDER
+    if isinstance(res, Path):
+        return res
+    if not _EXTRACTED:  # pragma: no cover - zip imports only
+        import atexit
+        import shutil
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="compengine-templates-"))
+        atexit.register(shutil.rmtree, root, True)
+
+        def copy(node: Any, to: Path) -> None:
+            for child in node.iterdir():
+                if child.is_dir():
+                    (to / child.name).mkdir()
+                    copy(child, to / child.name)
+                else:
+                    (to / child.name).write_bytes(child.read_bytes())
+
+        copy(res, root)
+        _EXTRACTED.append(root)
+    return _EXTRACTED[0]
 
 
 def _shown(path: Path) -> str:
@@ -237,13 +273,8 @@ def _prepare(css_path: str) -> tuple[Any, Any]:
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write beside ``path`` and move into place (the user's umask; an existing file is replaced)."""
+    write_atomic(path, write)
 
 
 def _render_job(job: _Job, css_path: str, base_url: str) -> str | None:

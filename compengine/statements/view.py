@@ -13,8 +13,9 @@ Two steps, both pure (no I/O, no clock):
 
 The only arithmetic here is the breakdown of commission into its base and its
 accelerators (``base = round(credit x rate)`` per commission line, in the plan's
-rounding mode, the one named rounding boundary of this module; ``accelerators =
-line amount - base``, so the two add up to the commission line exactly), sums
+rounding mode, the one named rounding boundary of this module; ``line amount -
+base`` goes to accelerators, or to decelerators for a band below x1, so the parts
+add up to the commission exactly), sums
 of already-rounded lines, and the opening balances (closing minus this month's
 movements). :func:`statement_view` refuses data that does not tie out: the
 components must equal the lines by kind and add up to the payout.
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, localcontext
 
@@ -271,6 +273,7 @@ class StatementView:
     ytd: tuple[YtdRow, ...]
     ytd_credited: Decimal
     ytd_payout: Decimal
+    ytd_notes: tuple[str, ...]  # why the summary's year-to-date credit differs from the table's, if it does
     balances: tuple[BalanceView, ...]
 
 
@@ -294,6 +297,7 @@ KIND_LABELS = {
 COMPONENT_ROWS = (  # (key, label, note) in statement order; commission splits into base + accelerators
     ("commission_base", "Commission", "credit × rate, at the base rate"),
     ("accelerators", "Accelerators", "band multipliers above ×1"),
+    ("decelerators", "Decelerators", "band multipliers below ×1"),
     ("true_up", "True-ups", "earlier months re-rated year to date"),
     ("spiff", "SPIFFs", "bonuses on qualifying deals"),
     ("cap", "Cap", "commission above the monthly cap"),
@@ -361,6 +365,37 @@ def _period_label(period: str, short: bool = False) -> str:
 
 def _sum(values) -> Decimal:
     return sum(values, ZERO)
+
+
+_FISCAL_YEAR = re.compile(r"\bFY ?(\d{4})\b")
+
+
+def _plan_title(name: str, year: int) -> str:
+    """The plan's name as this statement's year reads it: "Account Executive FY2026" on a 2017
+    statement is "Account Executive FY2017" (the plan id beside it names the plan exactly)."""
+    return _FISCAL_YEAR.sub(f"FY{year}", name)
+
+
+_DOUBLED = re.compile(r"\b(approved|rejected)\b([^:]*:)\s*(approved|rejected)\b\s*[:.,\-–—]?\s*", re.I)
+
+
+def _undoubled(text: str) -> str:
+    """"Dispute 1 approved: Approved: term verified" -> "Dispute 1 approved: term verified" (a note
+    that repeats the verdict the prefix already states)."""
+    m = _DOUBLED.search(text)
+    if m is None or m.group(1).lower() != m.group(3).lower() or m.end() == len(text):
+        return text
+    return text[:m.start(3)] + text[m.end():]
+
+
+def _reference(ref: str) -> str:
+    """A line's reference as a rep reads it: "dispute:7" -> "Dispute 7", "late_change.other" -> "Late change"."""
+    kind, _, number = ref.partition(":")
+    if number and kind in ("dispute", "adjustment"):
+        return f"{kind.capitalize()} {number}"
+    if ref.startswith("late_change"):
+        return "Late change"
+    return ref
 
 
 # --------------------------------------------------------------------------- the bar
@@ -465,17 +500,30 @@ def _view(data: StatementData) -> StatementView:
     plan = data.plan
     comps = {k: data.components.get(k, ZERO) for k in COMPONENTS}
 
-    # components: commission = base + accelerators, exactly
-    base = _sum(_base(ln, plan.rounding) for ln in data.lines if ln.kind == "commission")
+    # components: commission = base + accelerators + decelerators, exactly (each line's amount - its base
+    # goes to accelerators when its multiplier is above 1, to decelerators when it is below)
+    base = ZERO
+    accelerators = ZERO
+    decelerators = ZERO
+    for ln in data.lines:
+        if ln.kind != "commission":
+            continue
+        b = _base(ln, plan.rounding)
+        base += b
+        if ln.multiplier is not None and ln.multiplier < 1:
+            decelerators += ln.amount - b
+        else:
+            accelerators += ln.amount - b
     values = dict(comps)
     values["commission_base"] = base
-    values["accelerators"] = comps["commission"] - base
+    values["accelerators"] = accelerators
+    values["decelerators"] = decelerators
     rows: list[ComponentRow] = []
     zero: list[str] = []
     for key, label, note in COMPONENT_ROWS:
         amount = values[key]
-        if key == "accelerators" and amount < 0:
-            label, note = "Decelerators", "band multipliers below ×1"
+        if key == "decelerators" and amount == 0:
+            continue  # only plans with bands below x1 have them: not listed as "zero this month"
         if amount != 0 or key in ALWAYS_SHOWN:
             rows.append(ComponentRow(key, label, note, amount))
         else:
@@ -489,8 +537,8 @@ def _view(data: StatementData) -> StatementView:
     adj_rows: list[AdjustmentRow] = []
     for ln in sorted(data.lines, key=lambda ln: ln.seq):
         if ln.kind == "adjustment":
-            adj_rows.append(AdjustmentRow(ln.seq, ln.explain, ln.deal_id or "", ln.ref_period or "", ln.ref or "",
-                                          ln.amount, ln.amount < 0))
+            adj_rows.append(AdjustmentRow(ln.seq, _undoubled(ln.explain), ln.deal_id or "", ln.ref_period or "",
+                                          _reference(ln.ref or ""), ln.amount, ln.amount < 0))
         elif ln.deal_id:
             info = data.deals.get(ln.deal_id)
             if ln.role is None or ln.split_pct is None:
@@ -517,10 +565,23 @@ def _view(data: StatementData) -> StatementView:
             ))
         else:
             other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0))
+    # the # column counts the lines in the order the statement shows them (deal lines, other lines, adjustments)
+    numbered = iter(range(1, len(data.lines) + 1))
+    deal_rows = [replace(r, seq=next(numbered)) for r in deal_rows]
+    other_rows = [replace(r, seq=next(numbered)) for r in other_rows]
+    adj_rows = [replace(r, seq=next(numbered)) for r in adj_rows]
 
     # summary figures
-    quota_basis = (data.ytd_quota if data.measure == "ytd" else data.quota) or ZERO
-    att_label = _attainment(data.attainment) if quota_basis > 0 else "n/a"
+    ytd_measure = data.measure == "ytd"
+    quota_basis = (data.ytd_quota if ytd_measure else data.quota) or ZERO
+    own_credit = (data.ytd_credited if ytd_measure else data.credited) or ZERO
+    override_only = own_credit == 0 and any(ln.kind == "override" for ln in data.lines)
+    if quota_basis <= 0:
+        att_label = "n/a"
+    elif override_only:
+        att_label = "n/a: no own credit"
+    else:
+        att_label = _attainment(data.attainment)
     figures = [Figure("Quota this month", data.quota, ""), Figure("Credited this month", data.credited, "")]
     if data.measure == "ytd":
         figures.append(Figure("Quota year to date", data.ytd_quota or ZERO, ""))
@@ -532,11 +593,14 @@ def _view(data: StatementData) -> StatementView:
         notes.append(f"Ramp: month {data.tenure_month} since hire, quota at {pct.normalize():f}% of a full month.")
     if quota_basis <= 0:
         notes.append("No quota this month: credit is paid at base rates.")
+    elif override_only:
+        notes.append("No own credit " + ("this year" if ytd_measure else "this month")
+                     + ": the pay below is overrides on your team's credit.")
     if plan.draw is not None and plan.in_draw(data.tenure_month):
         kind = "recoverable" if plan.draw.recoverable else "guaranteed, not recovered"
         notes.append(f"Draw month {data.tenure_month} of {plan.draw.months}: pay is at least "
                      f"{format_money(plan.draw.amount)} ({kind}).")
-    bar = _attainment_bar(plan, data.attainment, att_label) if quota_basis > 0 else None
+    bar = _attainment_bar(plan, data.attainment, att_label) if quota_basis > 0 and own_credit != 0 else None
 
     # year to date
     ytd_rows: list[YtdRow] = []
@@ -561,6 +625,15 @@ def _view(data: StatementData) -> StatementView:
         ytd_rows.append(YtdRow(m.period, _period_label(m.period, short=True), m.credited, m.payout, running,
                                m.period == data.period))
     flush()
+    ytd_notes: list[str] = []
+    table_credited = _sum(r.credited for r in ytd_rows)
+    if ytd_measure and data.ytd_credited is not None and data.ytd_credited != table_credited:
+        diff = data.ytd_credited - table_credited
+        ytd_notes.append(
+            f"Credited year to date in the summary ({format_money(data.ytd_credited)}) is "
+            f"{format_money(abs(diff))} {'less' if diff < 0 else 'more'} than this table's total: it counts the "
+            f"year's deals as they stand now, on this plan, while the table shows each month's credit as it was "
+            f"calculated then (deals amended or cancelled after their month, or months on another plan).")
 
     # balances: opening = closing - this month's movements
     balances: list[BalanceView] = []
@@ -606,7 +679,7 @@ def _view(data: StatementData) -> StatementView:
         email=data.email,
         manager=data.manager_name or "",
         plan_id=plan.id,
-        plan_name=plan.name,
+        plan_name=_plan_title(plan.name, Period.parse(data.period).year),
         currency=plan.currency,
         measure_label="year to date" if data.measure == "ytd" else "monthly",
         figures=tuple(figures),
@@ -623,10 +696,12 @@ def _view(data: StatementData) -> StatementView:
         adjustments=tuple(adj_rows),
         adjustments_total=_sum(r.amount for r in adj_rows),
         disputes=tuple(
-            DisputeRow(d.id, d.status, d.deal_id or "", d.amount_claimed, d.reason, d.resolution) for d in data.disputes
+            DisputeRow(d.id, d.status, d.deal_id or "", d.amount_claimed, d.reason, _undoubled(d.resolution))
+            for d in data.disputes
         ),
         ytd=tuple(ytd_rows),
-        ytd_credited=_sum(r.credited for r in ytd_rows),
+        ytd_credited=table_credited,
         ytd_payout=running,
+        ytd_notes=tuple(ytd_notes),
         balances=tuple(balances),
     )

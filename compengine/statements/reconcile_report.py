@@ -1,0 +1,121 @@
+"""The finance reconciliation report as a file: HTML (one self-contained file), PDF or CSV.
+
+Input: a reconciliation (:class:`compengine.ledger.reconcile.Reconciliation`, used
+through its ``as_dict()`` and ``tables()``), the payout component labels, and the
+templates folder (default: the package's, see
+:func:`compengine.statements.render.default_templates_dir`), which holds
+``reconcile.html.j2``, ``reconcile.css`` and the ``fonts/`` it loads.
+Output: the report, written atomically with the user's umask (an existing file is
+replaced). The HTML carries its stylesheet in a ``<style>`` element (nothing is
+written beside it; a browser uses its own fonts); the PDF embeds the bundled
+fonts; the CSV has every table as a titled section, cells neutralised against
+formula injection.
+
+Layering: Jinja2 and WeasyPrint; never SQLAlchemy or click.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from compengine.core.errors import CompError, CompErrors, Source
+from compengine.core.outputs import csv_text, write_atomic, write_text_atomic
+
+TEMPLATE = "reconcile.html.j2"
+STYLESHEET = "reconcile.css"
+REPORT_REPS = 500  # reps listed one by one in the HTML/PDF report (all of them in CSV and JSON)
+SUFFIXES = (".html", ".htm", ".pdf", ".csv")
+
+
+class ReconciliationLike(Protocol):  # pragma: no cover - a type only
+    def as_dict(self) -> dict: ...
+
+    def tables(self) -> list[tuple[str, list[str], list[list[str]]]]: ...
+
+
+def _folder(templates_dir: Path | str | None) -> Path:
+    from compengine.statements.render import default_templates_dir
+
+    folder = Path(templates_dir) if templates_dir is not None else default_templates_dir()
+    missing = [folder / n for n in (TEMPLATE, STYLESHEET) if not (folder / n).is_file()]
+    if missing:
+        raise CompErrors([CompError(Source(str(p)), "file not found") for p in missing])
+    return folder
+
+
+_FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}\s*", re.S)
+
+
+def inline_css(folder: Path) -> str:
+    """The stylesheet as text for a ``<style>`` element: without its ``@font-face`` rules (their
+    font files are not beside the HTML: a browser falls back to the next font of each
+    ``font-family``), and with ``</`` escaped so the text cannot close the element."""
+    text = (folder / STYLESHEET).read_text(encoding="utf-8")
+    return _FONT_FACE.sub("", text).replace("</", "<\\/")
+
+
+def money(value: Any) -> str:
+    """The report's one money filter: thousands separators on an already-rounded two-place amount; never rounds."""
+    if value is None or value == "":
+        return ""
+    d = Decimal(str(value))
+    if d != d.quantize(Decimal("0.01")):
+        raise ValueError(f"{value} is not a cent amount")
+    return f"{d:,.2f}"
+
+
+def render_html(rec: ReconciliationLike, labels: Mapping[str, str], *, templates_dir: Path | str | None = None,
+                css: str | None = None, generated: datetime | None = None) -> str:
+    """The report's HTML. ``css``: the stylesheet text to inline (default: the folder's, for a
+    standalone file); pass ``""`` to leave it out (the PDF gives it to WeasyPrint)."""
+    import jinja2
+    import markupsafe
+
+    folder = _folder(templates_dir)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["money"] = money
+    style = inline_css(folder) if css is None else css
+    when = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        template = env.get_template(TEMPLATE)
+        return template.render(r=rec.as_dict(), generated=when, css=markupsafe.Markup(style),
+                               rep_limit=REPORT_REPS, labels=dict(labels))
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        raise CompErrors(CompError(Source(str(folder / TEMPLATE), line),
+                                   f"template error: {getattr(exc, 'message', None) or exc}")) from None
+
+
+def write_reconcile_report(rec: ReconciliationLike, out: Path | str, labels: Mapping[str, str], *,
+                           templates_dir: Path | str | None = None) -> Path:
+    """Write the report by ``out``'s extension (.html/.htm, .pdf or .csv), atomically; returns ``out``."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CompErrors(f"{out}: the report must end in .html, .pdf or .csv")
+    if suffix == ".csv":
+        parts = []
+        for i, (title, header, rows) in enumerate(rec.tables()):
+            parts.append(csv_text(None, [*([[]] if i else []), [f"# {title}"], header, *rows]))
+        return write_text_atomic(out, "".join(parts))
+    if suffix in (".html", ".htm"):
+        return write_text_atomic(out, render_html(rec, labels, templates_dir=templates_dir))
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    folder = _folder(templates_dir)
+    html = render_html(rec, labels, templates_dir=folder, css="")
+    fonts = FontConfiguration()
+    css = CSS(filename=str(folder / STYLESHEET), font_config=fonts)
+    doc = HTML(string=html, base_url=str(folder) + os.sep).render(stylesheets=[css], font_config=fonts)
+    return write_atomic(out, lambda p: doc.write_pdf(str(p)))
+
+
+__all__ = ["REPORT_REPS", "inline_css", "render_html", "write_reconcile_report"]
