@@ -96,3 +96,19 @@ def test_importing_the_pure_layers_loads_no_app_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PKG.parent, check=True)
     assert out.stdout.strip() == "[]"
+
+
+CLI_MAY_IMPORT = {"compengine.api", "compengine.cli", "compengine.core", "compengine"}
+
+
+def test_the_cli_calls_only_the_api():
+    """The CLI is a thin wrapper over compengine.api (issue 12): it imports nothing else of the
+    package but core's errors, money and periods (and its own modules)."""
+    bad = {}
+    for f in modules("cli"):
+        names = {n for n in imports_of(f) if n.startswith("compengine")}
+        outside = sorted(n for n in names if not any(n == m or n.startswith(m + ".") for m in CLI_MAY_IMPORT - {"compengine"})
+                         and n not in ("compengine", "compengine.__version__"))
+        if outside:
+            bad[module_name(f)] = outside
+    assert bad == {}

@@ -44,3 +44,28 @@ __all__ = [
     "FORMATS", "ConversionReport", "ConversionResult", "FileReport", "Reason", "convert", "report_markdown",
     "report_text", "write_data_folder",
 ]
+
+
+def convert_to_folder(fmt: str, path: Path | str, out_dir: Path | str, plans_dir: Path | str | None = None,
+                      **options: str) -> tuple[ConversionResult, list[Path]]:
+    """Convert the export at ``path``, write the data folder and read it back as ``compengine calc``
+    would (against the plan files, if given). Raises :class:`CompErrors` on any error."""
+    from compengine.core.errors import CompErrors
+    from compengine.datafiles import read_data_folder
+    from compengine.plans.loader import load_plans
+
+    if fmt not in FORMATS:
+        raise CompErrors(f"unknown CRM format {fmt!r}: use one of {', '.join(sorted(FORMATS))}")
+    plans = None
+    if plans_dir is not None:
+        plans, errors = load_plans(plans_dir)
+        if errors:
+            raise CompErrors(errors)
+    result = convert(fmt, path, **options)
+    if result.errors:
+        raise CompErrors(result.errors)
+    written = write_data_folder(result, Path(out_dir))
+    _, errors = read_data_folder(out_dir, plans)
+    if errors:
+        raise CompErrors(errors)
+    return result, written

@@ -15,8 +15,8 @@ from compengine.cli.common import (
     period_arg,
     read_plans_and_data,
 )
-from compengine.engine.driver import calculate_month, filter_reps
-from compengine.engine.report import iter_result_json
+from compengine.api import calculate_month, filter_reps
+from compengine.api import iter_result_json
 
 
 @click.command()

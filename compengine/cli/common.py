@@ -267,7 +267,7 @@ class Progress:
 
 def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201
     """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
-    from compengine.datafiles import read_plans_and_folder
+    from compengine.api import read_plans_and_folder
 
     plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
@@ -302,7 +302,7 @@ def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = Tr
     """Print a month's result as text, a rep at a time. At a terminal, a month of more than
     :data:`TERMINAL_LINE_LIMIT` lines is printed as the summary unless ``all_lines``; redirected
     to a file or a pipe, every line is printed."""
-    from compengine.engine.report import iter_result_text
+    from compengine.api import iter_result_text
 
     hidden = 0
     if show_lines and not all_lines:

@@ -37,12 +37,7 @@ def config_set(ctx: Context, key: str, value: str) -> None:
     Example:
       compengine --as finance config set company "Globex Corporation"
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.settings import set_setting
-
-    with transaction(_ledger(ctx), what=f"config set {key} by {ctx.who}") as session:
-        row = set_setting(session, key, value, ctx.who)
-        value = row.value
+    value = _ledger(ctx).set_setting(key, value, actor=ctx.who).value
     click.echo(f"{key} = {value}")
 
 
@@ -57,11 +52,7 @@ def config_unset(ctx: Context, key: str) -> None:
     Example:
       compengine config unset company
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.settings import unset_setting
-
-    with transaction(_ledger(ctx), what=f"config unset {key} by {ctx.who}") as session:
-        before = unset_setting(session, key, ctx.who)
+    before = _ledger(ctx).unset_setting(key, actor=ctx.who)
     click.echo(f"{key} removed" if before is not None else f"{key} was not set")
 
 
@@ -76,11 +67,7 @@ def config_get(ctx: Context, key: str) -> None:
     Example:
       compengine config get company
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.settings import get_setting
-
-    with transaction(_ledger(ctx), write=False) as session:
-        value = get_setting(session, key)
+    value = _ledger(ctx).get_setting(key)
     if value is None:
         raise click.ClickException(f"{key} is not set")
     click.echo(value)
@@ -98,11 +85,7 @@ def config_list(ctx: Context, as_json: bool) -> None:
       compengine config list
       compengine config list --json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.settings import list_settings
-
-    with transaction(_ledger(ctx), write=False) as session:
-        rows = list_settings(session)
+    rows = _ledger(ctx).list_settings()
     if as_json:
         echo_json([r.as_dict() for r in rows])
         return

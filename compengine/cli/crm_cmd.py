@@ -7,11 +7,8 @@ from typing import Any
 
 import click
 
-from compengine.adapters import FORMATS, ConversionResult, convert, report_text, write_data_folder
+from compengine.api import FORMATS, convert_to_folder, report_text
 from compengine.cli.common import echo_json, handles_errors, json_option
-from compengine.core.errors import CompErrors
-from compengine.datafiles import read_data_folder
-from compengine.plans import load_plans
 
 
 @click.command("import-crm")
@@ -55,26 +52,14 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
         plans_dir = Path("plans")
         if not plans_dir.is_dir():
             raise click.UsageError("importing into the ledger needs plan files: --plans PLANS_DIR")
-    plans = None
-    if plans_dir is not None:
-        plans, errors = load_plans(plans_dir)
-        if errors:
-            raise CompErrors(errors)
-    result = convert(fmt, path, rep_plan=rep_plan, manager_plan=manager_plan)
-    if result.errors:
-        raise CompErrors(result.errors)
-    import tempfile
+    imported = None
+    if into_ledger:
+        from compengine.cli.ledger_cmds import _ledger
 
-    with tempfile.TemporaryDirectory(prefix="compengine-crm-") as tmp:
-        folder = out_dir if out_dir is not None else Path(tmp) / "data"
-        written = write_to_folder(result, folder, plans)
-        imported = None
-        if into_ledger:
-            from compengine.cli.ledger_cmds import _ledger
-            from compengine.ledger import import_folder, transaction
-
-            with transaction(_ledger(ctx), what=f"import-crm {fmt} by {ctx.who}") as session:
-                imported = import_folder(session, folder, plans_dir, ctx.who)
+        result, written, imported = _ledger(ctx).import_crm(fmt, path, plans_dir, actor=ctx.who, out_dir=out_dir,
+                                                            rep_plan=rep_plan, manager_plan=manager_plan)
+    else:
+        result, written = convert_to_folder(fmt, path, out_dir, plans_dir, rep_plan=rep_plan, manager_plan=manager_plan)
     if as_json:
         echo_json({"format": fmt, "out": str(out_dir) if out_dir else None, "written": [str(p) for p in written] if out_dir else [],
                    "report": result.report.as_dict(), "ledger": imported.as_dict() if imported else None})
@@ -91,12 +76,3 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
     last = result.report.summary.get("last_month")
     if last:
         click.echo(f"next: compengine calc --plans {plans_dir or 'plans'} --data {out_dir} --period {last}")
-
-
-def write_to_folder(result: ConversionResult, out_dir: Path, plans: Any = None) -> list[Path]:
-    """Write the data folder, then read it back as ``compengine calc`` would; raise on any error."""
-    written = write_data_folder(result, out_dir)
-    _, errors = read_data_folder(out_dir, plans)
-    if errors:
-        raise CompErrors(errors)
-    return written

@@ -36,7 +36,7 @@ def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir
       compengine demo
       compengine demo --out /tmp/demo --reps 60 --months 12
     """
-    from compengine.demo import run_demo
+    from compengine.api import run_demo
 
     shown = Progress(progress)
 

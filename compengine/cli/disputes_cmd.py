@@ -50,12 +50,7 @@ def open_cmd(ctx: Context, rep_id: str, period, deal_id: str | None, reason: str
       compengine disputes open --rep R1 --period 2026-10 --deal D9 --reason "Soylent deal missing" --amount 1200.00
       compengine disputes open --rep R2 --period 2026-10 --reason "Wrong rate on renewals"
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.disputes import dispute_dict, open_dispute
-
-    with transaction(_ledger(ctx), what=f"disputes open {rep_id} {period} by {ctx.who}") as session:
-        row = open_dispute(session, rep_id, period, reason, ctx.who, deal_id=deal_id, amount=amount)
-        data = dispute_dict(row)
+    data = _ledger(ctx).open_dispute(rep_id, period, reason, actor=ctx.who, deal_id=deal_id, amount=amount)
     if as_json:
         echo_json(data)
     else:
@@ -81,11 +76,7 @@ def list_cmd(ctx: Context, status: str | None, rep_id: str | None, period, as_js
       compengine disputes list --status open
       compengine disputes list --rep R1 --period 2026-10 --json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.disputes import dispute_dict, list_disputes
-
-    with transaction(_ledger(ctx), write=False) as session:
-        rows = [dispute_dict(r) for r in list_disputes(session, status, rep_id, period)]
+    rows = _ledger(ctx).disputes(status=status, rep_id=rep_id, month=period)
     if as_json:
         echo_json(rows)
         return
@@ -114,12 +105,7 @@ def show_cmd(ctx: Context, dispute_id: int, as_json: bool) -> None:
       compengine disputes show 7
       compengine disputes show 7 --json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.disputes import dispute_dict, show_dispute
-
-    with transaction(_ledger(ctx), write=False) as session:
-        row, events = show_dispute(session, dispute_id)
-        data = dispute_dict(row, events)
+    data = _ledger(ctx).dispute(dispute_id)
     if as_json:
         echo_json(data)
         return
@@ -150,11 +136,7 @@ def comment_cmd(ctx: Context, dispute_id: int, text: str) -> None:
     Example:
       compengine --as ops disputes comment 7 --text "Asked the deal desk for the signed split form"
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.disputes import comment
-
-    with transaction(_ledger(ctx), what=f"disputes comment {dispute_id} by {ctx.who}") as session:
-        comment(session, dispute_id, text, ctx.who)
+    _ledger(ctx).comment_dispute(dispute_id, text, actor=ctx.who)
     click.echo(f"dispute {dispute_id}: comment added")
 
 
@@ -185,20 +167,14 @@ def resolve_cmd(ctx: Context, dispute_id: int, decision: str | None, amount: Dec
       compengine import corrected/ --plans plans && compengine disputes resolve 8 --approve --correction --note "Split fixed"
       compengine disputes resolve 9 --reject --note "Deal closed in November, paid then"
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.disputes import dispute_dict, resolve
-
     if decision is None:
         raise click.UsageError("say --approve or --reject")
     if decision == "approve" and (amount is None) == (not correction):
         raise click.UsageError("--approve needs either --amount X or --correction")
     if decision == "reject" and (amount is not None or correction):
         raise click.UsageError("--reject takes no --amount and no --correction")
-    with transaction(_ledger(ctx), what=f"disputes resolve {dispute_id} by {ctx.who}") as session:
-        res = resolve(session, dispute_id, ctx.who, decision == "approve", note, amount=amount, by_correction=correction)
-        data = dispute_dict(res.dispute)
-        data.update({"lands_in": res.lands_in, "changes": res.changes})
-        text = res.text()
+    text, data = _ledger(ctx).resolve_dispute(dispute_id, actor=ctx.who, approve=decision == "approve", note=note,
+                                              amount=amount, by_correction=correction)
     if as_json:
         echo_json(data)
     else:

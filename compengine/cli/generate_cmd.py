@@ -39,7 +39,7 @@ def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, s
       compengine generate demo/company --reps 40 --deals 2000 --seed 7
       compengine calc --plans demo/company/plans --data demo/company --period 2026-10
     """
-    from compengine.generate import generate as generate_company
+    from compengine.api import generate_company
 
     if not force and any((out_dir / name).exists() for name in CSV_FILES):
         raise click.ClickException(f"{out_dir} already holds a data folder; use --force to overwrite it")

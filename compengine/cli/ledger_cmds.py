@@ -24,9 +24,10 @@ from compengine.cli.common import (
     sqlite_file,
     templates_option,
 )
+from compengine.api import Ledger
 from compengine.core.errors import CompErrors
 from compengine.core.money import parse_amount
-from compengine.engine.report import iter_result_json
+from compengine.api import iter_result_json
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -41,18 +42,17 @@ def _check_db(ctx: Context) -> None:
         ctx.new_sqlite = path  # removed again if the command fails
 
 
-def _ledger(ctx: Context):
-    from compengine.ledger import open_ledger
-
+def _ledger(ctx: Context) -> Ledger:
+    """The ledger of --db through the library's front door (:class:`compengine.api.Ledger`)."""
     _check_db(ctx)
     try:
-        engine = open_ledger(ctx.db_url)
+        ledger = Ledger.open(ctx.db_url)
     except Exception as exc:  # connection problems are one-line failures, not tracebacks
         if isinstance(exc, CompErrors):
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
-    ctx.engines.append(engine)
-    return engine
+    ctx.engines.append(ledger.engine)
+    return ledger
 
 
 def _stderr(msg: str) -> None:
@@ -78,13 +78,11 @@ def db_upgrade(ctx: Context) -> None:
     Example:
       compengine --db sqlite:///compengine.db db upgrade
     """
-    from compengine.ledger.db import make_engine, upgrade
+    from compengine.api import upgrade
 
     _check_db(ctx)
     try:
-        engine = make_engine(ctx.db_url)
-        ctx.engines.append(engine)
-        before, after = upgrade(engine)
+        before, after = upgrade(ctx.db_url, engines=ctx.engines)
     except Exception as exc:
         raise click.ClickException(f"cannot upgrade {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     click.echo(f"schema at {after}" + (" (already current)" if before == after else f" (was {before or 'empty'})"))
@@ -109,13 +107,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, enc
       compengine import examples/acme --plans plans
       compengine import examples/acme --plans plans --dry-run
     """
-    from compengine.ledger import import_folder, transaction
-
-    engine = _ledger(ctx)
-    with transaction(engine, what=f"import {data_dir} by {ctx.who}") as session:
-        report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run, encoding=encoding)
-        if dry_run:
-            session.rollback()
+    report = _ledger(ctx).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
     if as_json:
         echo_json(report.as_dict())
     else:
@@ -163,16 +155,14 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
       compengine close run 2026-10 --json > 2026-10.json
       compengine close run 2026-10 --summary
     """
-    from compengine.engine.driver import filter_reps
-    from compengine.ledger import run_close, transaction
+    from compengine.api import filter_reps
 
-    engine = _ledger(ctx)
+    ledger = _ledger(ctx)
     months = months_arg(period, through)
     shown = Progress(progress)
     try:
         for p in months:
-            with transaction(engine, what=f"close run {p} by {ctx.who}") as session:
-                result = run_close(session, p, ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"))
+            result = ledger.run(p, actor=ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"))
             if len(months) > 1:
                 shown.line(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
                            + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
@@ -216,16 +206,9 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_
       compengine close lock 2026-01 --through 2026-09
       compengine close lock 2026-10 --accept-exceptions "R9 left in September; paid by payroll directly"
     """
-    from compengine.ledger import lock_period, transaction
-
-    engine = _ledger(ctx)
-    months = months_arg(period, through)
-    totals = []
-    with transaction(engine, what=f"close lock {months[0]}{f'..{months[-1]}' if len(months) > 1 else ''} by {ctx.who}") as session:
-        for p in months:
-            row = lock_period(session, p, ctx.who, allow_open_disputes=allow_open_disputes,
-                              accept_exceptions=accept_exceptions)
-            totals.append((p, row.total_payout, row.exceptions_accepted))
+    months_arg(period, through)  # refuses a range that runs backwards, as a usage error
+    totals = _ledger(ctx).lock(period, through=through, actor=ctx.who, allow_open_disputes=allow_open_disputes,
+                               accept_exceptions=accept_exceptions)
     for p, total, accepted in totals:
         click.echo(f"{p} locked: total payout {total:,.2f}" + (" (exceptions accepted)" if accepted else ""))
 
@@ -251,12 +234,7 @@ def close_show(ctx: Context, period, rep_ids: tuple[str, ...], as_json: bool, no
       compengine close show 2026-10
       compengine close show 2026-10 --rep R1 --json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.close import stored_result
-
-    with transaction(_ledger(ctx), write=False) as session:
-        result, prow = stored_result(session, period, rep_ids)
-        status, accepted = prow.status, prow.exceptions_accepted
+    result, status, accepted = _ledger(ctx).show(period, rep_ids)
     if rep_ids and not result.reps:
         raise click.ClickException(f"no rep {', '.join(rep_ids)} in {period}")
     _stderr(f"{period} is {status}" + (": its lines are from before the change that made it stale" if status == "stale" else "")
@@ -284,11 +262,7 @@ def close_reopen(ctx: Context, period, reason: str) -> None:
     Example:
       compengine close reopen 2026-10 --reason "Q3 SPIFF rates were loaded for the wrong plan"
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.start import reopen_period
-
-    with transaction(_ledger(ctx), what=f"close reopen {period} by {ctx.who}") as session:
-        report = reopen_period(session, period, ctx.who, reason)
+    report = _ledger(ctx).reopen(period, actor=ctx.who, reason=reason)
     click.echo(report.text())
 
 
@@ -311,11 +285,7 @@ def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> No
     Example:
       compengine close start 2026-07 --opening-balances opening-2026-07.csv
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.start import start_ledger
-
-    with transaction(_ledger(ctx), what=f"close start {period} by {ctx.who}") as session:
-        report = start_ledger(session, period, ctx.who, opening)
+    report = _ledger(ctx).start(period, actor=ctx.who, opening_balances=opening)
     if as_json:
         echo_json({"first_period": report.period, "opening_balances": report.opening_balances,
                    "removed_placeholders": report.removed_placeholders})
@@ -346,12 +316,7 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
     Example:
       compengine adjust --rep R1 --period 2026-11 --amount -250.00 --reason "Duplicate SPIFF in October"
     """
-    from compengine.ledger import add_adjustment, transaction
-
-    engine = _ledger(ctx)
-    with transaction(engine, what=f"adjust {rep_id} {period} by {ctx.who}") as session:
-        row = add_adjustment(session, rep_id, period, amount, reason, ctx.who, deal_id=deal_id)
-        adj_id = row.id
+    adj_id = _ledger(ctx).adjust(rep_id, period, amount, reason, actor=ctx.who, deal_id=deal_id)
     if as_json:
         echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason})
     else:
@@ -388,11 +353,7 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
       compengine payouts export 2026-10 --out payouts-2026-10.csv
       compengine payouts export 2026-11 --out preview.csv --preliminary
     """
-    from compengine.ledger import export_payouts, transaction
-
-    engine = _ledger(ctx)
-    with transaction(engine, what=f"payouts export {period} by {ctx.who}") as session:
-        n, total = export_payouts(session, period, out, preliminary=preliminary, actor=ctx.who)
+    n, total = _ledger(ctx).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
     click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
 
 
@@ -407,12 +368,9 @@ def status(ctx: Context, as_json: bool) -> None:
       compengine status
       compengine --db postgresql://127.0.0.1/test status --json
     """
-    from compengine.ledger import status_rows, transaction
-    from compengine.ledger.settings import company_name
-
-    with transaction(_ledger(ctx), write=False) as session:
-        rows = status_rows(session)
-        company = company_name(session)
+    ledger = _ledger(ctx)
+    rows = ledger.status()
+    company = ledger.company()
     if as_json:
         echo_json(rows)
         return
@@ -445,10 +403,7 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
       compengine audit --period 2026-10
       compengine audit --rep R1 --json
     """
-    from compengine.ledger import audit_rows, transaction
-
-    with transaction(_ledger(ctx), write=False) as session:
-        rows = audit_rows(session, str(period) if period else None, rep_id, limit)
+    rows = _ledger(ctx).audit(month=period, rep_id=rep_id, limit=limit)
     if as_json:
         echo_json(rows)
         return
@@ -493,14 +448,8 @@ def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | N
     import os
 
     from compengine.cli.statements_cmd import render_with_progress
-    from compengine.ledger import transaction
-    from compengine.ledger.settings import company_name
-    from compengine.ledger.statement_source import ledger_statement_data
 
-    engine = _ledger(ctx)
-    with transaction(engine, write=False) as session:
-        name = company if company is not None else company_name(session)
-        items = ledger_statement_data(session, period, name, rep_ids=rep_ids)
+    items = _ledger(ctx).statement_data(period, company=company, rep_ids=rep_ids)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
     out = out_dir or Path("out") / "statements" / str(period)

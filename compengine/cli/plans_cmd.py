@@ -8,8 +8,8 @@ import click
 
 from compengine.cli.common import echo_json, handles_errors, json_option
 from compengine.core.errors import CompError, CompErrors
-from compengine.plans import load_plan_file, load_plans
-from compengine.plans.loader import rate_warnings
+from compengine.api import load_plan_file, load_plans_and_errors as load_plans
+from compengine.api import rate_warnings
 
 
 @click.group()

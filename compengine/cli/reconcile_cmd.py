@@ -39,15 +39,12 @@ def reconcile_cmd(ctx: Context, period, as_json: bool, out: Path | None, payout_
       compengine reconcile 2026-10 --payout-file payouts-2026-10.csv --out reconcile-2026-10.pdf
       compengine reconcile 2026-10 --json > reconcile-2026-10.json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.reconcile import reconcile
-
     if out is not None and out.suffix.lower() not in (".html", ".htm", ".pdf", ".csv"):
         raise click.BadParameter("the report must end in .html, .pdf or .csv", param_hint="--out")
-    with transaction(_ledger(ctx), write=False) as session:
-        rec = reconcile(session, period, payout_file=payout_file)
+    ledger = _ledger(ctx)
+    rec = ledger.reconcile(period, payout_file=payout_file)
     if out is not None:
-        write_report(rec, out, templates_dir)
+        ledger.write_reconcile_report(rec, out, templates_dir=templates_dir)
     if as_json:
         echo_json(rec.as_dict())
     else:
@@ -58,11 +55,3 @@ def reconcile_cmd(ctx: Context, period, as_json: bool, out: Path | None, payout_
         click.echo(f"{period} does not tie out: {len(rec.exceptions)} exception(s)", err=True)
         raise SystemExit(1)
 
-
-def write_report(rec, out: Path, templates_dir: Path | None = None) -> Path:  # noqa: ANN001 (a Reconciliation)
-    """Write the report by extension (HTML, PDF or CSV), atomically: see
-    :func:`compengine.statements.reconcile_report.write_reconcile_report`."""
-    from compengine.ledger.reconcile import PAYOUT_ROWS
-    from compengine.statements.reconcile_report import write_reconcile_report
-
-    return write_reconcile_report(rec, out, dict(PAYOUT_ROWS), templates_dir=templates_dir)

@@ -19,7 +19,7 @@ from compengine.cli.common import (
     read_plans_and_data,
     templates_option,
 )
-from compengine.statements import RenderReport, StatementData, calc_statement_data, render_statements
+from compengine.api import RenderReport, StatementData, calc_statement_data, render_statements
 
 
 def render_with_progress(items: list[StatementData], out: Path, jobs: int | None, *, force: bool, html: bool,

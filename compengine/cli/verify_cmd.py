@@ -28,11 +28,7 @@ def verify_cmd(ctx: Context, as_json: bool) -> None:
       compengine verify
       compengine --db postgresql://127.0.0.1/comp verify --json > verify.json
     """
-    from compengine.ledger import transaction
-    from compengine.ledger.seals import verify
-
-    with transaction(_ledger(ctx), write=False) as session:
-        report = verify(session)
+    report = _ledger(ctx).verify()
     if as_json:
         echo_json(report.as_dict())
     else:

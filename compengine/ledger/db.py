@@ -105,7 +105,10 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-WRITER_LOCK = 0x636F6D70  # the PostgreSQL advisory lock every ledger writer holds ("comp")
+# The PostgreSQL advisory lock every ledger writer holds: (WRITER_LOCK, the oid of this ledger's
+# ``periods`` table), one lock per ledger schema (advisory locks are database-wide).
+WRITER_LOCK = 0x636F6D77  # "comw"
+_LEDGER_KEY = "CAST(CAST(CAST(CAST('periods' AS regclass) AS oid) AS bigint) %% 2147483647 AS integer)"
 
 
 def lock_wait() -> float:
@@ -124,7 +127,8 @@ def _holder(engine: Engine) -> str:
         with engine.connect() as conn:
             name = conn.exec_driver_sql(
                 "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %(k)s LIMIT 1",
+                f"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %(k)s AND l.objsubid = 2 "
+                f"AND CAST(l.objid AS bigint) = {_LEDGER_KEY} LIMIT 1",
                 {"k": WRITER_LOCK}).scalar()
     except Exception:  # noqa: BLE001 - only for the message
         name = None
@@ -139,7 +143,7 @@ def _take_writer_lock(session: Session, what: str) -> None:
     wait_ms = int(lock_wait() * 1000)
     conn.exec_driver_sql("SELECT set_config('application_name', %(n)s, true), set_config('lock_timeout', %(t)s, true)",
                          {"n": f"compengine: {what}"[:63], "t": f"{wait_ms}ms" if wait_ms else "1ms"})
-    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s)", {"k": WRITER_LOCK})
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock(%(k)s, {_LEDGER_KEY})", {"k": WRITER_LOCK})
     conn.exec_driver_sql("SELECT set_config('lock_timeout', '0', true)")
 
 
@@ -175,8 +179,8 @@ def transaction(engine: Engine, *, write: bool = True, what: str = "a change") -
         if not (isinstance(exc, OperationalError) and _busy(exc)):
             raise
         who = _holder(engine) if engine.dialect.name == "postgresql" else "another command is writing to the ledger"
-        raise CompErrors(f"{who} and did not finish within {lock_wait():g} s (COMPENGINE_LOCK_WAIT); "
-                         f"nothing was changed by {what}: try again") from None
+        raise CompErrors(f"{who} and did not finish within {lock_wait():g} s (COMPENGINE_LOCK_WAIT): "
+                         f"{what} was not done, try again") from None
 
 
 def trigger_refusal(exc: BaseException) -> str | None:

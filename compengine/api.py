@@ -1,0 +1,400 @@
+"""compengine's front door: everything the CLI (and any Python program) does, as functions.
+
+Plan files and data folders, no database::
+
+    from compengine import api
+    plans = api.load_plans("plans")
+    data = api.read_data("examples/acme", plans)
+    result = api.calculate(plans, data, "2026-10")
+    print(result.total_payout)
+
+The ledger (SQLite or PostgreSQL)::
+
+    with api.Ledger.open("sqlite:///compengine.db") as ledger:
+        ledger.import_folder("examples/acme", "plans", actor="ops")
+        for month in api.months("2026-01", "2026-10"):
+            ledger.run(month, actor="ops")
+        ledger.lock("2026-01", through="2026-09", actor="ops")
+        rec = ledger.reconcile("2026-10")
+
+Each method that changes the ledger is one transaction holding the ledger's
+writer lock (see :mod:`compengine.ledger.db`); each that reads is a snapshot
+that never waits for a writer. Every refusal is a
+:class:`~compengine.core.errors.CompErrors` naming what is wrong; nothing raises
+a CLI exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from compengine.core.errors import CompError, CompErrors, Source
+from compengine.core.money import parse_amount
+from compengine.core.periods import Period
+from compengine.engine.driver import Dataset, calculate_month, filter_reps
+from compengine.engine.records import PeriodResult
+from compengine.plans.model import Plan
+
+PeriodLike = Period | str
+
+# The rest of the front door, imported when first used (renderings, generators, file-mode helpers):
+# the CLI imports nothing else from the package, so what it does is what a program can do.
+_LAZY = {
+    "iter_result_text": "compengine.engine.report",
+    "iter_result_json": "compengine.engine.report",
+    "filter_reps": "compengine.engine.driver",
+    "calculate_month": "compengine.engine.driver",
+    "read_plans_and_folder": "compengine.datafiles",
+    "load_plan_file": "compengine.plans",
+    "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising
+    "rate_warnings": "compengine.plans.loader",
+    "FORMATS": "compengine.adapters",
+    "convert_to_folder": "compengine.adapters",
+    "report_text": "compengine.adapters",
+    "run_demo": "compengine.demo",
+    "generate_company": ("compengine.generate", "generate"),
+    "RenderReport": "compengine.statements",
+    "StatementData": "compengine.statements",
+    "calc_statement_data": "compengine.statements",
+    "render_statements": "compengine.statements",
+}
+
+__all__ = [
+    "CompError", "CompErrors", "Dataset", "Ledger", "PeriodResult", "Plan", "Source", "calculate", "load_plans",
+    "months", "period", "read_data", "upgrade", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'compengine.api' has no attribute {name!r}")
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def period(value: PeriodLike) -> Period:
+    """A month from ``Period`` or ``"YYYY-MM"`` (refused in one line when it is not one)."""
+    if isinstance(value, Period):
+        return value
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise CompErrors(str(exc)) from None
+
+
+def months(first: PeriodLike, last: PeriodLike | None = None) -> list[Period]:
+    """``first`` alone, or every month from ``first`` through ``last``."""
+    a = period(first)
+    if last is None:
+        return [a]
+    b = period(last)
+    if b < a:
+        raise CompErrors(f"{b} is before {a}")
+    return a.months_through(b)
+
+
+# ------------------------------------------------------------------ files, no database
+
+
+def load_plans(plans_dir: Path | str) -> dict[str, Plan]:
+    """Every plan file of a folder, validated and compiled (CompErrors lists every problem)."""
+    from compengine.plans import load_plans as _load
+
+    plans, errors = _load(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    return plans
+
+
+def read_data(data_dir: Path | str, plans: Mapping[str, Plan] | None = None, *, encoding: str | None = None) -> Dataset:
+    """A data folder (reps, assignments, deals, splits CSVs), every row checked."""
+    from compengine.datafiles import read_data_folder
+
+    data, errors = read_data_folder(data_dir, plans, encoding=encoding)
+    if errors:
+        raise CompErrors(errors)
+    return data
+
+
+def calculate(plans: Mapping[str, Plan], data: Dataset, month: PeriodLike, rep_ids: Sequence[str] = ()) -> PeriodResult:
+    """One month's payout lines from files (the plan year through ``month`` is calculated in order)."""
+    result = calculate_month(data, plans, period(month))
+    return filter_reps(result, rep_ids) if rep_ids else result
+
+
+# ------------------------------------------------------------------ the ledger
+
+
+def upgrade(url: str, *, engines: list | None = None) -> tuple[str | None, str | None]:
+    """Bring a database to the current schema; returns (revision before, after)."""
+    from compengine.ledger.db import make_engine, upgrade as _upgrade
+
+    engine = make_engine(url)
+    if engines is not None:
+        engines.append(engine)
+    return _upgrade(engine)
+
+
+class Ledger:
+    """A ledger database. Open it with :meth:`open`; use it as a context manager to dispose of it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Ledger:
+        """Connect (and bring the schema up to date). ``url``: ``sqlite:///file.db`` or ``postgresql://...``."""
+        from compengine.ledger.db import open_ledger
+
+        return cls(open_ledger(url, migrate=migrate))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[Session]:
+        """A write transaction holding the ledger's writer lock (``what`` names it to waiting writers)."""
+        from compengine.ledger.db import transaction
+
+        with transaction(self.engine, what=what) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only snapshot that never waits for a writer."""
+        from compengine.ledger.db import transaction
+
+        with transaction(self.engine, write=False) as session:
+            yield session
+
+    # -- data in
+    def import_folder(self, data_dir: Path | str, plans_dir: Path | str, *, actor: str, dry_run: bool = False,
+                      encoding: str | None = None) -> Any:
+        """Import a data folder and plan files in one transaction (nothing written on any bad row)."""
+        from compengine.ledger.importer import import_folder
+
+        with self.writing(f"import {data_dir} by {actor}") as s:
+            report = import_folder(s, data_dir, plans_dir, actor, dry_run=dry_run, encoding=encoding)
+            if dry_run:
+                s.rollback()
+        return report
+
+    def import_crm(self, fmt: str, path: Path | str, plans_dir: Path | str, *, actor: str,
+                   out_dir: Path | str | None = None, rep_plan: str = "ae-2026",
+                   manager_plan: str = "mgr-2026") -> tuple[Any, list[Path], Any]:
+        """Convert a public CRM export (``maven-crm``, ``northwind``), write the data folder (``out_dir``,
+        else a temporary one), check it and import it: (conversion, files written, import report)."""
+        import tempfile
+
+        from compengine.adapters import convert_to_folder
+
+        with tempfile.TemporaryDirectory(prefix="compengine-crm-") as tmp:
+            folder = Path(out_dir) if out_dir is not None else Path(tmp) / "data"
+            result, written = convert_to_folder(fmt, path, folder, plans_dir, rep_plan=rep_plan, manager_plan=manager_plan)
+            return result, written, self.import_folder(folder, plans_dir, actor=actor)
+
+    # -- the close
+    def run(self, month: PeriodLike, *, actor: str, progress: Callable[[str], None] | None = None,
+            workers: int | None = None) -> PeriodResult:
+        """Calculate a month and store its lines (idempotent)."""
+        from compengine.ledger.close import run_close
+
+        p = period(month)
+        with self.writing(f"close run {p} by {actor}") as s:
+            return run_close(s, p, actor, progress=progress, workers=workers)
+
+    def lock(self, month: PeriodLike, *, actor: str, through: PeriodLike | None = None, allow_open_disputes: bool = False,
+             accept_exceptions: str | None = None) -> list[tuple[Period, Decimal, str | None]]:
+        """Lock a month (or every month through ``through``: all or none). Returns (month, total, accepted reason)."""
+        from compengine.ledger.close import lock_period
+
+        ms = months(month, through)
+        out = []
+        with self.writing(f"close lock {ms[0]}{f'..{ms[-1]}' if len(ms) > 1 else ''} by {actor}") as s:
+            for p in ms:
+                row = lock_period(s, p, actor, allow_open_disputes=allow_open_disputes, accept_exceptions=accept_exceptions)
+                out.append((p, row.total_payout, row.exceptions_accepted))
+        return out
+
+    def show(self, month: PeriodLike, rep_ids: Sequence[str] = ()) -> tuple[PeriodResult, str, str | None]:
+        """A month as its close run stored it: (result, status, reason exceptions were accepted)."""
+        from compengine.ledger.close import stored_result
+
+        with self.reading() as s:
+            result, prow = stored_result(s, period(month), rep_ids)
+            return result, prow.status, prow.exceptions_accepted
+
+    def reopen(self, month: PeriodLike, *, actor: str, reason: str) -> Any:
+        from compengine.ledger.start import reopen_period
+
+        p = period(month)
+        with self.writing(f"close reopen {p} by {actor}") as s:
+            return reopen_period(s, p, actor, reason)
+
+    def start(self, month: PeriodLike, *, actor: str, opening_balances: Path | str | None = None) -> Any:
+        from compengine.ledger.start import start_ledger
+
+        p = period(month)
+        with self.writing(f"close start {p} by {actor}") as s:
+            return start_ledger(s, p, actor, Path(opening_balances) if opening_balances else None)
+
+    def adjust(self, rep_id: str, month: PeriodLike, amount: Decimal | str, reason: str, *, actor: str,
+               deal_id: str | None = None) -> int:
+        """Record an adjustment for an open month; returns its id."""
+        from compengine.ledger.ops import add_adjustment
+
+        p = period(month)
+        value = parse_amount(amount) if isinstance(amount, str) else amount
+        with self.writing(f"adjust {rep_id} {p} by {actor}") as s:
+            return add_adjustment(s, rep_id, p, value, reason, actor, deal_id=deal_id).id
+
+    # -- disputes
+    def open_dispute(self, rep_id: str, month: PeriodLike, reason: str, *, actor: str, deal_id: str | None = None,
+                     amount: Decimal | None = None) -> dict:
+        from compengine.ledger.disputes import dispute_dict, open_dispute
+
+        p = period(month)
+        with self.writing(f"disputes open {rep_id} {p} by {actor}") as s:
+            return dispute_dict(open_dispute(s, rep_id, p, reason, actor, deal_id=deal_id, amount=amount))
+
+    def comment_dispute(self, dispute_id: int, text: str, *, actor: str) -> None:
+        from compengine.ledger.disputes import comment
+
+        with self.writing(f"disputes comment {dispute_id} by {actor}") as s:
+            comment(s, dispute_id, text, actor)
+
+    def resolve_dispute(self, dispute_id: int, *, actor: str, approve: bool, note: str, amount: Decimal | None = None,
+                        by_correction: bool = False) -> tuple[str, dict]:
+        """Approve (with an amount or by correction) or reject; returns (what happened, the dispute)."""
+        from compengine.ledger.disputes import dispute_dict, resolve
+
+        with self.writing(f"disputes resolve {dispute_id} by {actor}") as s:
+            res = resolve(s, dispute_id, actor, approve, note, amount=amount, by_correction=by_correction)
+            return res.text(), dispute_dict(res.dispute) | {"lands_in": res.lands_in, "changes": res.changes}
+
+    def disputes(self, *, status: str | None = None, rep_id: str | None = None, month: PeriodLike | None = None) -> list[dict]:
+        from compengine.ledger.disputes import dispute_dict, list_disputes
+
+        with self.reading() as s:
+            return [dispute_dict(d) for d in list_disputes(s, status, rep_id, str(period(month)) if month else None)]
+
+    def dispute(self, dispute_id: int) -> dict:
+        from compengine.ledger.disputes import dispute_dict, show_dispute
+
+        with self.reading() as s:
+            row, events = show_dispute(s, dispute_id)
+            return dispute_dict(row, events)
+
+    # -- out
+    def export_payouts(self, month: PeriodLike, out: Path | str, *, actor: str, preliminary: bool = False) -> tuple[int, Decimal]:
+        """Write the payroll CSV (a locked month, or ``preliminary``); returns (rows, total)."""
+        from compengine.ledger.ops import export_payouts
+
+        p = period(month)
+        with self.writing(f"payouts export {p} by {actor}") as s:
+            return export_payouts(s, p, Path(out), preliminary=preliminary, actor=actor)
+
+    def reconcile(self, month: PeriodLike, *, payout_file: Path | str | None = None,
+                  progress: Callable[[str], None] | None = None) -> Any:
+        """The month's reconciliation (``.ok``, ``.exceptions``, ``.text()``, ``.as_dict()``)."""
+        from compengine.ledger.reconcile import reconcile
+
+        with self.reading() as s:
+            return reconcile(s, period(month), payout_file=payout_file, progress=progress)
+
+    def write_reconcile_report(self, rec: Any, out: Path | str, *, templates_dir: Path | str | None = None) -> Path:
+        """Render a reconciliation as ``.html``, ``.pdf`` or ``.csv`` (by the file's suffix)."""
+        from compengine.ledger.reconcile import PAYOUT_ROWS
+        from compengine.statements.reconcile_report import write_reconcile_report
+
+        return write_reconcile_report(rec, out, dict(PAYOUT_ROWS), templates_dir=templates_dir)
+
+    def statement_data(self, month: PeriodLike, *, company: str | None = None, rep_ids: Sequence[str] = ()) -> list[Any]:
+        """Each rep's statement view model (the numbers of the PDF), from stored rows."""
+        from compengine.ledger.settings import company_name
+        from compengine.ledger.statement_source import ledger_statement_data
+
+        with self.reading() as s:
+            name = company if company is not None else company_name(s)
+            return ledger_statement_data(s, period(month), name, rep_ids=rep_ids)
+
+    def render_statements(self, month: PeriodLike, out_dir: Path | str, *, company: str | None = None,
+                          rep_ids: Sequence[str] = (), jobs: int | None = None, force: bool = False, html: bool = False,
+                          templates_dir: Path | str | None = None, progress: Callable[[Path, str], None] | None = None) -> Any:
+        """PDF statements of a calculated month; returns a RenderReport (rendered, skipped, failed)."""
+        from compengine.statements import render_statements
+
+        items = self.statement_data(month, company=company, rep_ids=rep_ids)
+        if not items:
+            raise CompErrors(f"no rep has a plan in {period(month)}; no statement was written")
+        return render_statements(items, out_dir, jobs, force=force, html=html, templates_dir=templates_dir,
+                                 progress=progress)
+
+    def status(self) -> list[dict]:
+        from compengine.ledger.ops import status_rows
+
+        with self.reading() as s:
+            return status_rows(s)
+
+    def audit(self, *, month: PeriodLike | None = None, rep_id: str | None = None, limit: int | None = None) -> list[dict]:
+        from compengine.ledger.ops import audit_rows
+
+        with self.reading() as s:
+            return audit_rows(s, str(period(month)) if month else None, rep_id, limit)
+
+    def verify(self) -> Any:
+        """Check every locked month's seal and the audit chain (``.ok``, ``.text()``, ``.as_dict()``)."""
+        from compengine.ledger.seals import verify
+
+        with self.reading() as s:
+            return verify(s)
+
+    # -- settings
+    def company(self) -> str:
+        """The company name on statements ("" when none is set)."""
+        from compengine.ledger.settings import company_name
+
+        with self.reading() as s:
+            return company_name(s)
+
+    def list_settings(self) -> list[Any]:
+        from compengine.ledger.settings import list_settings
+
+        with self.reading() as s:
+            return list_settings(s)
+
+    def unset_setting(self, key: str, *, actor: str) -> str | None:
+        from compengine.ledger.settings import unset_setting
+
+        with self.writing(f"config unset {key} by {actor}") as s:
+            return unset_setting(s, key, actor)
+
+    def get_setting(self, key: str) -> str | None:
+        from compengine.ledger.settings import get_setting
+
+        with self.reading() as s:
+            return get_setting(s, key)
+
+    def set_setting(self, key: str, value: str, *, actor: str) -> Any:
+        from compengine.ledger.settings import set_setting
+
+        with self.writing(f"config set {key} by {actor}") as s:
+            return set_setting(s, key, value, actor)
