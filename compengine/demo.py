@@ -94,7 +94,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     with transaction(engine) as s:
         report = import_folder(s, data_v1, data_v1 / "plans", "demo-ops")
         set_setting(s, COMPANY, DEMO_COMPANY, "demo-ops")
-    done(f"{report.text().splitlines()[0]} Company name: {DEMO_COMPANY}.")
+    done(f"{report.text().splitlines()[0]} Company name: {DEMO_COMPANY}")
 
     done = step(f"Closing and locking {year}-01 to {last.prev()}")
     totals = []

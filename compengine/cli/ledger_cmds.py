@@ -119,9 +119,17 @@ def close() -> None:
     """The monthly close: calculate a month, then lock it.
 
     \b
+    A month is open (never calculated), calculated, stale (calculated, then
+    something it depends on changed: run it again) or locked (sealed; late
+    changes are paid in the next open month). See `compengine status`.
+
+    \b
     Example:
       compengine close run 2026-10
       compengine close lock 2026-10
+      compengine close show 2026-09 --rep R1
+      compengine close reopen 2026-10 --reason "wrong SPIFF table"
+      compengine close start 2026-07 --opening-balances opening.csv
     """
 
 

@@ -97,7 +97,7 @@ class ImportReport:
             if len(self.late) > 10:
                 out += ", ..."
         if self.invalidated:
-            out += "\nPeriods to run again: " + ", ".join(self.invalidated)
+            out += "\nNow stale (run them again): " + ", ".join(self.invalidated)
         return out
 
 
