@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from compengine.ledger import open_ledger, transaction
-    from compengine.ledger.close import LINE_COLUMNS, NULLABLE_LINE_COLUMNS, NULLABLE_REP_PERIOD_COLUMNS, REP_PERIOD_COLUMNS
+    from compengine.ledger.codec import LINE_COLUMNS, NULLABLE_LINE_COLUMNS, NULLABLE_REP_PERIOD_COLUMNS, REP_PERIOD_COLUMNS
     from compengine.ledger.seals import month_digest, seal_period
     from compengine.ledger.store import bulk_insert, null_token
 

@@ -73,7 +73,7 @@ def break_the_workers(monkeypatch) -> None:  # noqa: ANN001
     def broken(*_a, **_k):  # noqa: ANN002, ANN003, ANN202
         raise ValueError("boom in the worker")
 
-    monkeypatch.setattr("compengine.ledger.close.shaped_line_rows", broken)
+    monkeypatch.setattr("compengine.ledger.codec.shaped_line_rows", broken)
 
 
 def test_a_failing_worker_writes_nothing(ledger, company, monkeypatch):

@@ -112,3 +112,66 @@ def test_the_cli_calls_only_the_api():
         if outside:
             bad[module_name(f)] = outside
     assert bad == {}
+
+
+def ledger_import_graph() -> dict[str, set[str]]:
+    """compengine.ledger's modules and the ledger modules each imports (anywhere in the file, also inside functions)."""
+    files = [f for f in modules("ledger") if f.name != "__init__.py" and "migrations" not in f.parts]
+    names = {module_name(f) for f in files}
+    graph = {}
+    for f in files:
+        found = imports_of(f)
+        graph[module_name(f)] = {n for n in names if n in found} - {module_name(f)}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph as a path that ends where it starts, or None (depth-first search)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"a"}}) == ["a", "a"]
+
+
+def test_ledger_modules_import_without_cycles():
+    """Inside compengine.ledger imports form no cycle, counting imports inside functions too
+    (a cycle hidden in a function is still a cycle), so every import can be at the top."""
+    graph = ledger_import_graph()
+    assert {"compengine.ledger.close", "compengine.ledger.codec", "compengine.ledger.workers"} <= set(graph)
+    assert "compengine.ledger.codec" in graph["compengine.ledger.workers"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_ledger_modules_import_at_the_top():
+    """No ledger module imports another ledger module inside a function (nothing left to hide a cycle)."""
+    bad = []
+    for f in modules("ledger"):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        top = set(map(id, tree.body))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and id(node) not in top and (node.module or "").startswith("compengine.ledger"):
+                bad.append(f"{module_name(f)}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and id(node) not in top and node.level:
+                bad.append(f"{module_name(f)}:{node.lineno}")
+    assert bad == []

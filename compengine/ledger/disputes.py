@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO, money_str
 from compengine.core.periods import Period
+from compengine.ledger.inputs import EARNED_KINDS, LATE_COMMISSION, LATE_OTHER, load_inputs
 from compengine.ledger.models import (
     AuditRow,
     DealEvent,
@@ -48,11 +49,11 @@ from compengine.ledger.models import (
     PeriodRow,
     RepRow,
 )
+from compengine.ledger.ops import add_adjustment
 from compengine.ledger.store import audit, first_open_period, period_status, utcnow
 
 STATUSES = ("open", "approved", "rejected")
-EARNED_KINDS = ("commission", "spiff", "override")  # as close.EARNED_KINDS
-LATE_RULES = ("late_change.commission", "late_change.other")  # close.LATE_COMMISSION, close.LATE_OTHER
+LATE_RULES = (LATE_COMMISSION, LATE_OTHER)
 
 # what a rep earned on each deal in a month: deal_id -> [commission, SPIFFs and overrides]
 Earned = dict[str, list[Decimal]]
@@ -231,8 +232,6 @@ def resolve(session: Session, dispute_id: int, actor: str, approve: bool, note: 
 
 def _approve_amount(session: Session, row: DisputeRow, p: Period, amount: Decimal, note: str, actor: str,
                     now: datetime, before: dict) -> Resolution:
-    from compengine.ledger.ops import add_adjustment
-
     if problem := _cents_problem(amount, "the approved amount"):
         raise CompErrors(problem)
     lands = first_open_period(session, p)
@@ -369,8 +368,6 @@ def _recalculated(session: Session, p: Period, rep_id: str, deal_id: str | None)
     status = period_status(session, p)
     if status == "calculated":  # an import that touches the month sends it back to open: its lines are current
         return _stored_lines(session, p, rep_id, deal_id, with_late=False)
-    from compengine.ledger.close import load_inputs
-
     versions = None
     if status == "locked":
         versions = json.loads(session.get(PeriodRow, str(p)).plan_versions or "{}") or None

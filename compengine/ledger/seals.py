@@ -59,32 +59,20 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import from_cents, to_cents
 from compengine.core.periods import Period
+from compengine.ledger.codec import LINE_COLUMNS, REP_PERIOD_COLUMNS
+from compengine.ledger.hashes import AUDIT_FORMAT, audit_hash, encode, sha, ts  # noqa: F401 - AUDIT_FORMAT: read from here too
 from compengine.ledger.models import AuditRow, PeriodRow, PeriodSeal
+from compengine.ledger.store import audit
 
 SEAL_FORMAT = "compengine-seal/1"
-AUDIT_FORMAT = "compengine-audit/1"
 SEAL_ACTION = "period.seal"
-# The columns a seal covers, in the order they are hashed. Fixed for SEAL_FORMAT: a test checks
-# they are every column of the tables but the id, so a new column means a new format on purpose.
-LINE_COLUMNS = ("period", "rep_id", "seq", "kind", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule",
-                "explain", "ref_period", "ref", "role", "split_pct")
-REP_PERIOD_COLUMNS = ("period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment",
-                      "ytd_quota", "ytd_credited", "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid",
-                      "ytd_year", "ytd_plan", "notes")
+# The columns a seal covers, in the order they are hashed, are LINE_COLUMNS and REP_PERIOD_COLUMNS
+# (``codec``, derived from the models: every column but the id, in table order). Fixed for
+# SEAL_FORMAT: the golden digests of tests/test_seals.py change with a new column, so a new
+# column means a new format on purpose.
+
 FETCH = 20_000  # rows per fetch from the cursor
 MAX_FAILURES = 200  # failures listed one by one; the rest are counted
-
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-_encode = _encoder.encode
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(sep=" ", timespec="microseconds")
-
 
 # ------------------------------------------------------------------ the month's digest
 
@@ -142,7 +130,7 @@ def month_digest(session: Session, period: Period | str) -> MonthDigest:
                 if rid in per_rep:  # ORDER BY rep_id keeps a rep's lines together under any collation
                     raise CompErrors(f"the lines of {p} did not come grouped by rep: cannot seal")
                 rep_id, h, count, total, started = rid, hashlib.sha256(b"["), 0, 0, False
-            text = _encode(rows)[1:-1]  # rows as a JSON array, fed in pieces: the same bytes in any batching
+            text = encode(rows)[1:-1]  # rows as a JSON array, fed in pieces: the same bytes in any batching
             h.update(((b"," if started else b"") + text.encode("utf-8", "surrogatepass")))  # type: ignore[union-attr]
             started = True
             count += len(rows)
@@ -154,18 +142,18 @@ def month_digest(session: Session, period: Period | str) -> MonthDigest:
     month = hashlib.sha256(f"{SEAL_FORMAT} {p}\n".encode())
     line_count = total_cents = 0
     for rid in sorted(per_rep.keys() | rps.keys()):
-        n, cents, digest = per_rep.get(rid, (0, 0, _sha("[]")))
+        n, cents, digest = per_rep.get(rid, (0, 0, sha("[]")))
         line_count += n
         total_cents += cents
         rp = rps.get(rid)
-        month.update((_encode([rid, n, cents, digest, list(rp) if rp is not None else None]) + "\n")
+        month.update((encode([rid, n, cents, digest, list(rp) if rp is not None else None]) + "\n")
                      .encode("utf-8", "surrogatepass"))
     return MonthDigest(month.hexdigest(), line_count, total_cents)
 
 
 def seal_hash(period: str, lines_digest: str, line_count: int, total_cents: int, prev_seal: str | None,
               sealed_at: datetime, sealed_by: str) -> str:
-    return _sha(_encode([SEAL_FORMAT, period, lines_digest, line_count, total_cents, prev_seal, _ts(sealed_at), sealed_by]))
+    return sha(encode([SEAL_FORMAT, period, lines_digest, line_count, total_cents, prev_seal, ts(sealed_at), sealed_by]))
 
 
 def _row_seal(row: PeriodSeal) -> str:
@@ -186,8 +174,6 @@ def current_seal(session: Session, period: Period | str) -> PeriodSeal | None:
 def seal_period(session: Session, period: Period | str, actor: str, now: datetime) -> PeriodSeal:
     """Seal a month being locked: digest its lines and rep totals, chain to the previous locked month's seal,
     write the ``period_seals`` row and a ``period.seal`` audit entry. Call it in the lock's transaction."""
-    from compengine.ledger.store import audit
-
     p = str(period)
     if current_seal(session, p) is not None:
         raise CompErrors(f"period {p} is already sealed: a reopen must mark its seal reopened (seals.mark_reopened) "
@@ -326,13 +312,6 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
                    f"{'-' if prow.total_payout is None else format(prow.total_payout, ',.2f')}; the seal {seal.line_count:,} lines, "
                    f"total {from_cents(sealed_cents):,.2f}")
     return out
-
-
-def audit_hash(at: datetime, actor: str, action: str, period: str | None, rep_id: str | None, entity: str,
-               entity_id: str, summary: str, before: str | None, after: str | None, prev_hash: str | None) -> str:
-    """SHA-256 of an audit entry's canonical content and the hash of the entry before it (not its id)."""
-    return _sha(_encode([AUDIT_FORMAT, _ts(at), actor, action, period, rep_id, entity, entity_id, summary, before, after,
-                         prev_hash]))
 
 
 def verify(session: Session) -> VerifyReport:

@@ -20,7 +20,8 @@ from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS, Line
-from compengine.ledger.close import load_plan_versions, load_plans_latest
+from compengine.ledger.codec import line_of
+from compengine.ledger.inputs import load_plan_versions, load_plans_latest
 from compengine.ledger.models import DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.statements.view import DealInfo, Dispute, StatementData, YtdMonth
 
@@ -54,8 +55,7 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
         lq = lq.where(PayoutLineRow.rep_id.in_(wanted))
     deal_ids: set[str] = set()
     for ln in session.scalars(lq):
-        lines[ln.rep_id].append(Line(ln.rep_id, ln.period, ln.seq, ln.kind, ln.amount, ln.deal_id, ln.credit, ln.rate,
-                                     ln.multiplier, ln.tier, ln.rule, ln.explain, ln.ref_period, ln.ref, ln.role, ln.split_pct))
+        lines[ln.rep_id].append(line_of(ln))
         if ln.deal_id:
             deal_ids.add(ln.deal_id)
     deals: dict[str, DealInfo] = {}

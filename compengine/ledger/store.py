@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import to_cents
 from compengine.core.periods import Period
+from compengine.ledger.hashes import audit_hash
 from compengine.ledger.models import AuditRow, PeriodRow
 
 
@@ -50,15 +51,13 @@ def audit(
     after: Any = None,
     at: datetime | None = None,
 ) -> None:
-    """Append an entry to the audit log, chained to the entry before it (``seals.audit_hash``).
+    """Append an entry to the audit log, chained to the entry before it (``hashes.audit_hash``).
 
     On PostgreSQL the append takes a transaction-level advisory lock (:func:`lock_audit_chain`),
     held until commit, so two writers never chain to the same entry; SQLite's writers are
     already one at a time (``BEGIN IMMEDIATE``). The entry is inserted at once, hash and all:
     the database refuses any later UPDATE of it.
     """
-    from compengine.ledger.seals import audit_hash
-
     lock_audit_chain(session)
     row = AuditRow(
         at=at or utcnow(),
@@ -227,19 +226,3 @@ def _sqlite_value(v: Any) -> Any:
 def cents(value: Decimal | None) -> int | None:
     """Integer minor units of a cent amount, or None."""
     return None if value is None else to_cents(value)
-
-
-def _canonical(value: Decimal) -> str:
-    s = str(value)  # plain digits unless exponent notation; f-format only then (str is 4x faster)
-    return s if "E" not in s else f"{value:f}"
-
-
-def cents_encoder(null: Any) -> Callable[[Decimal | None], Any]:
-    """:func:`cents` for bulk rows: None becomes ``null`` (see :func:`null_token`)."""
-    return lambda value: null if value is None else to_cents(value)
-
-
-def text_encoder(null: Any) -> Callable[[Decimal | None], Any]:
-    """Canonical text of exact decimals for bulk rows (as ``types.DecimalText`` stores them):
-    None becomes ``null`` (see :func:`null_token`)."""
-    return lambda value: null if value is None else _canonical(value)

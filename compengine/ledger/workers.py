@@ -27,12 +27,13 @@ import signal
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from decimal import Decimal, localcontext
+from decimal import localcontext
 from typing import Any, overload
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import CONTEXT, from_cents
+from compengine.core.money import CONTEXT
 from compengine.engine.records import Line, PeriodResult, RepResult
+from compengine.ledger.codec import LINE_SHAPES, decode_shaped, shaped_batches
 
 FRAME_ROWS = 20_000  # rows per message: big enough to amortise marshalling, small enough to overlap
 _HEADER = struct.Struct("!QB")  # payload length, frame type
@@ -43,26 +44,20 @@ def can_fork() -> bool:
 
 
 class StoredLines(Sequence[Line]):
-    """A rep's payout lines as the rows sent for storing (see ``close.LINE_SHAPES``),
+    """A rep's payout lines as the rows sent for storing (see ``codec.LINE_SHAPES``),
     decoded into :class:`Line` (in seq order) the first time they are read."""
 
     __slots__ = ("_period", "_rows", "_lines")
 
-    def __init__(self, period: str, rows: tuple[list[tuple], list[tuple], list[tuple]]) -> None:
+    def __init__(self, period: str, rows: tuple[list[tuple], ...]) -> None:
         self._period = period
-        self._rows: tuple[list[tuple], list[tuple], list[tuple]] | None = rows
+        self._rows: tuple[list[tuple], ...] | None = rows
         self._lines: list[Line] | None = None
 
     def _decoded(self) -> list[Line]:
         if self._lines is None:
             assert self._rows is not None
-            comm, over, other = self._rows
-            p = self._period
-            lines = [_commission_line(p, row) for row in comm]
-            lines += [_override_line(p, row) for row in over]
-            lines += [decode_line(row) for row in other]
-            lines.sort(key=lambda ln: ln.seq)
-            self._lines = lines
+            self._lines = decode_shaped(self._period, self._rows)
             self._rows = None
         return self._lines
 
@@ -88,38 +83,6 @@ class StoredLines(Sequence[Line]):
 
     def __repr__(self) -> str:
         return f"StoredLines({len(self)} lines)"
-
-
-def _nullable(v: Any) -> Any:
-    return None if v is None or v == "" else v
-
-
-def _dec(v: Any) -> Decimal | None:
-    return None if v is None or v == "" else Decimal(v)
-
-
-def _money(v: Any) -> Decimal | None:
-    return None if v is None or v == "" else from_cents(v)
-
-
-def _commission_line(period: str, row: tuple) -> Line:
-    rep_id, seq, amount, deal_id, credit, rate, mult, tier, rule, explain, role, split_pct = row
-    return Line(rep_id, period, seq, "commission", from_cents(amount), deal_id, _money(credit), _dec(rate), _dec(mult),
-                _nullable(tier), rule, explain, None, None, role, _dec(split_pct))
-
-
-def _override_line(period: str, row: tuple) -> Line:
-    rep_id, seq, amount, deal_id, credit, rate, explain = row
-    return Line(rep_id, period, seq, "override", from_cents(amount), deal_id, _money(credit), _dec(rate), None, None,
-                "override.rate", explain, None, None, None, None)
-
-
-def decode_line(row: tuple) -> Line:
-    """A whole ``payout_lines`` row (``close.LINE_COLUMNS``) back into a Line."""
-    (period, rep_id, seq, kind, amount, deal_id, credit, rate, mult, tier, rule, explain, ref_period, ref, role,
-     split_pct) = row
-    return Line(rep_id, period, seq, kind, from_cents(amount), _nullable(deal_id), _money(credit), _dec(rate), _dec(mult),
-                _nullable(tier), rule, explain, _nullable(ref_period), _nullable(ref), _nullable(role), _dec(split_pct))
 
 
 _PICKLED = 255  # frame type of a pickled message; 0-2 are rows of a shape, marshalled
@@ -157,13 +120,11 @@ def _read_frame(fd: int) -> tuple[int, Any] | None:
 
 def _work(inputs: Any, pstr: str, null: object, part: tuple[int, int], fd: int) -> None:
     """In the forked worker: calculate a part, stream its rows, send the results. Never returns."""
-    from compengine.ledger.close import shaped_batches
-
     code = 1
     try:
         exceptions: list[str] = []
         summaries: list[RepResult] = []
-        counts: list[tuple[int, int, int]] = []
+        counts: list[tuple[int, ...]] = []
 
         def results() -> Iterator[RepResult]:
             for r in inputs.iter_part(exceptions, part):
@@ -209,7 +170,7 @@ def calculate_and_store(
             os.close(w)
             pids.append(pid)
             fds[r] = i
-        rows_of: list[tuple[list[tuple], list[tuple], list[tuple]]] = [([], [], []) for _ in range(workers)]
+        rows_of: list[tuple[list[tuple], ...]] = [tuple([] for _ in LINE_SHAPES) for _ in range(workers)]
         done: list[tuple | None] = [None] * workers
         count = 0
         sel = selectors.DefaultSelector()
@@ -241,7 +202,7 @@ def calculate_and_store(
         for i in range(workers):
             summaries, part_exceptions = done[i]  # type: ignore[misc]
             exceptions.extend(part_exceptions)
-            at = [0, 0, 0]
+            at = [0] * len(LINE_SHAPES)
             for summary, counts in summaries:
                 parts = []
                 for shape, n in enumerate(counts):
@@ -249,7 +210,7 @@ def calculate_and_store(
                     at[shape] += n
                 summary.lines = StoredLines(pstr, tuple(parts))  # type: ignore[assignment]
                 reps.append(summary)
-            rows_of[i] = ([], [], [])
+            rows_of[i] = tuple([] for _ in LINE_SHAPES)
         return PeriodResult(pstr, reps, exceptions), count
     finally:
         for fd in fds:
