@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import parse_amount
-from compengine.core.periods import Period
+from compengine.core.periods import Period, as_period
 from compengine.engine.driver import Dataset, calculate_month, filter_reps
 from compengine.engine.records import PeriodResult
 from compengine.plans.model import Plan
@@ -86,12 +86,7 @@ def __getattr__(name: str) -> Any:
 
 def period(value: PeriodLike) -> Period:
     """A month from ``Period`` or ``"YYYY-MM"`` (refused in one line when it is not one)."""
-    if isinstance(value, Period):
-        return value
-    try:
-        return Period.parse(value)
-    except ValueError as exc:
-        raise CompErrors(str(exc)) from None
+    return as_period(value)
 
 
 def months(first: PeriodLike, last: PeriodLike | None = None) -> list[Period]:

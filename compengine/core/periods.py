@@ -92,3 +92,15 @@ def tenure_month(hire_date: date | None, period: Period) -> int | None:
     if hire_date is None:
         return None
     return period.index - Period.of(hire_date).index + 1
+
+
+def as_period(value: Period | str) -> Period:
+    """A month from a :class:`Period` or ``"YYYY-MM"``; anything else refused in one line (CompErrors)."""
+    from compengine.core.errors import CompErrors
+
+    if isinstance(value, Period):
+        return value
+    try:
+        return Period.parse(value)
+    except ValueError as exc:
+        raise CompErrors(str(exc)) from None

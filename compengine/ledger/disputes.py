@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO, money_str
-from compengine.core.periods import Period
+from compengine.core.periods import Period, as_period
 from compengine.ledger.inputs import EARNED_KINDS, LATE_COMMISSION, LATE_OTHER, load_inputs
 from compengine.ledger.models import (
     AuditRow,
@@ -105,7 +105,7 @@ def list_disputes(session: Session, status: str | None = None, rep_id: str | Non
     if rep_id is not None:
         q = q.where(DisputeRow.rep_id == rep_id)
     if period is not None:
-        q = q.where(DisputeRow.period == str(_period(period)))
+        q = q.where(DisputeRow.period == str(as_period(period)))
     return list(session.scalars(q))
 
 
@@ -160,7 +160,7 @@ def open_dispute(session: Session, rep_id: str, period: Period | str, reason: st
                  deal_id: str | None = None, amount: Decimal | None = None, now: datetime | None = None) -> DisputeRow:
     """Open a dispute (status ``open``). The month may be locked: that is when most disputes come."""
     now = now or utcnow()
-    p = _period(period)
+    p = as_period(period)
     errors = []
     if session.get(RepRow, rep_id) is None:
         errors.append(f"unknown rep {rep_id!r}")
@@ -306,15 +306,6 @@ def correction_disputes(session: Session, period: Period) -> dict[tuple[str, str
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _period(value: Period | str) -> Period:
-    if isinstance(value, Period):
-        return value
-    try:
-        return Period.parse(value)
-    except ValueError as exc:
-        raise CompErrors(str(exc)) from None
 
 
 def _cents_problem(amount: Decimal, what: str) -> str | None:
