@@ -135,6 +135,7 @@ def _check(url: str, results: list[tuple], what: str) -> None:
                     refs = s.scalar(select(func.count()).select_from(PayoutLineRow).where(
                         PayoutLineRow.period == OCT, PayoutLineRow.ref.in_((f"adjustment:{adj_id}", f"dispute:1"))))
                     assert refs, f"{what}: adjustment {adj_id} of locked {OCT} is not among its lines"
+            _log_outcome(what, results, row.status)
             disputes_paid = s.scalar(select(func.count()).select_from(AdjustmentRow).where(AdjustmentRow.dispute_id == 1))
             assert disputes_paid <= 1, f"{what}: dispute 1 paid {disputes_paid} times"
             resolves_ok = sum(1 for cmd, code, _, _ in results if cmd == "disputes" and code == 0)
@@ -146,6 +147,18 @@ def _check(url: str, results: list[tuple], what: str) -> None:
             assert manual == adjusts_ok, f"{what}: {adjusts_ok} adjust(s) said done, {manual} recorded"
     finally:
         engine.dispose()
+
+
+def _log_outcome(what: str, results: list[tuple], status: str) -> None:
+    """With RACE_LOG=FILE, append what happened (for benchmarks/RESULTS.md: which orders were seen)."""
+    path = os.environ.get("RACE_LOG")
+    if path:
+        import json
+
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"race": what, "exits": [(cmd, code) for cmd, code, _, _ in results],
+                                 "errors": [out.strip().splitlines()[-1] for _, code, out, _ in results if code],
+                                 "october": status}) + "\n")
 
 
 @pytest.fixture(scope="module")
