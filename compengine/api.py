@@ -252,14 +252,17 @@ class Ledger:
             return start_ledger(s, p, actor, Path(opening_balances) if opening_balances else None)
 
     def adjust(self, rep_id: str, month: PeriodLike, amount: Decimal | str, reason: str, *, actor: str,
-               deal_id: str | None = None) -> int:
-        """Record an adjustment for an open month; returns its id."""
+               deal_id: str | None = None) -> tuple[int, list[str]]:
+        """Record an adjustment for an open month; returns its id and the months it made stale."""
         from compengine.ledger.ops import add_adjustment
+        from compengine.ledger.store import stale_months
 
         p = period(month)
         value = parse_amount(amount) if isinstance(amount, str) else amount
         with self.writing(f"adjust {rep_id} {p} by {actor}") as s:
-            return add_adjustment(s, rep_id, p, value, reason, actor, deal_id=deal_id).id
+            before = stale_months(s)
+            adj_id = add_adjustment(s, rep_id, p, value, reason, actor, deal_id=deal_id).id
+            return adj_id, sorted(stale_months(s) - before)
 
     # -- disputes
     def open_dispute(self, rep_id: str, month: PeriodLike, reason: str, *, actor: str, deal_id: str | None = None,
@@ -278,12 +281,17 @@ class Ledger:
 
     def resolve_dispute(self, dispute_id: int, *, actor: str, approve: bool, note: str, amount: Decimal | None = None,
                         by_correction: bool = False) -> tuple[str, dict]:
-        """Approve (with an amount or by correction) or reject; returns (what happened, the dispute)."""
+        """Approve (with an amount or by correction) or reject; returns (what happened, the dispute with
+        ``lands_in``, ``changes`` and ``stale``: the months it made stale)."""
         from compengine.ledger.disputes import dispute_dict, resolve
 
+        from compengine.ledger.store import stale_months
+
         with self.writing(f"disputes resolve {dispute_id} by {actor}") as s:
+            before = stale_months(s)
             res = resolve(s, dispute_id, actor, approve, note, amount=amount, by_correction=by_correction)
-            return res.text(), dispute_dict(res.dispute) | {"lands_in": res.lands_in, "changes": res.changes}
+            return res.text(), dispute_dict(res.dispute) | {"lands_in": res.lands_in, "changes": res.changes,
+                                                           "stale": sorted(stale_months(s) - before)}
 
     def disputes(self, *, status: str | None = None, rep_id: str | None = None, month: PeriodLike | None = None) -> list[dict]:
         from compengine.ledger.disputes import dispute_dict, list_disputes

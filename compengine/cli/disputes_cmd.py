@@ -178,4 +178,4 @@ def resolve_cmd(ctx: Context, dispute_id: int, decision: str | None, amount: Dec
     if as_json:
         echo_json(data)
     else:
-        click.echo(text)
+        click.echo(text + (f" ({', '.join(data['stale'])} now stale)" if data["stale"] else ""))

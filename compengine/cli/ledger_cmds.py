@@ -324,11 +324,13 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
     Example:
       compengine adjust --rep R1 --period 2026-11 --amount -250.00 --reason "Duplicate SPIFF in October"
     """
-    adj_id = _ledger(ctx).adjust(rep_id, period, amount, reason, actor=ctx.who, deal_id=deal_id)
+    adj_id, stale = _ledger(ctx).adjust(rep_id, period, amount, reason, actor=ctx.who, deal_id=deal_id)
     if as_json:
-        echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason})
+        echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason,
+                   "stale": stale})
     else:
-        click.echo(f"adjustment {adj_id}: {amount:,.2f} for {rep_id} in {period}; run `compengine close run {period}` to include it")
+        click.echo(f"adjustment {adj_id}: {amount:,.2f} for {rep_id} in {period}; run `compengine close run {period}` to include it"
+                   + (f" ({', '.join(stale)} now stale)" if stale else ""))
 
 
 @click.group("payouts")

@@ -163,6 +163,11 @@ def invalidate_from(session: Session, period: Period, actor: str, why: str) -> l
     return out
 
 
+def stale_months(session: Session) -> set[str]:
+    """The months whose status is ``stale`` (compare before and after a change to say which it made stale)."""
+    return set(session.scalars(select(PeriodRow.period).where(PeriodRow.status == "stale")))
+
+
 def null_token(session: Session) -> Any:
     """What a bulk row holds for SQL NULL in a ``nullable`` column: ``''`` on SQLite, None elsewhere.
 
