@@ -286,7 +286,9 @@ def test_a_failed_command_leaves_no_sqlite_file_behind(tmp_path, monkeypatch):
     assert_refused(res, "not a data folder; nothing was imported")
     res = CliRunner().invoke(main, ["--db", "sqlite:///other.db", "adjust", "--rep", "R1", "--period", "2026-10",
                                     "--amount", "1.00", "--reason", "x"])
-    assert_refused(res, "unknown rep 'R1'")
+    assert_refused(res, "no ledger at other.db: start with `compengine import DATA_DIR --plans PLANS_DIR`")
+    res = CliRunner().invoke(main, ["status"])  # a reader creates nothing either
+    assert_refused(res, "no ledger at compengine.db")
     assert list(tmp_path.iterdir()) == []
     # a ledger that was there before a failed command stays
     assert CliRunner().invoke(main, ["import", str(ACME), "--plans", str(PLANS)]).exit_code == 0

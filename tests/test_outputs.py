@@ -169,6 +169,7 @@ def test_company_setting_get_set_list_with_audit(ledger):
 def test_config_cli_and_status(db_url):
     run = CliRunner().invoke
     db = ["--db", db_url]
+    assert run(main, [*db, "db", "upgrade"]).exit_code == 0  # an empty ledger (readers never create one)
     res = run(main, [*db, "config", "get", "company"])
     assert res.exit_code == 1 and "company is not set" in res.output
     assert "Company: (not set" in run(main, [*db, "status"]).stdout

@@ -37,7 +37,7 @@ def config_set(ctx: Context, key: str, value: str) -> None:
     Example:
       compengine --as finance config set company "Globex Corporation"
     """
-    value = _ledger(ctx).set_setting(key, value, actor=ctx.who).value
+    value = _ledger(ctx, create=True).set_setting(key, value, actor=ctx.who).value
     click.echo(f"{key} = {value}")
 
 

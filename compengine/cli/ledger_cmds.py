@@ -42,8 +42,19 @@ def _check_db(ctx: Context) -> None:
         ctx.new_sqlite = path  # removed again if the command fails
 
 
-def _ledger(ctx: Context) -> Ledger:
-    """The ledger of --db through the library's front door (:class:`compengine.api.Ledger`)."""
+def _ledger(ctx: Context, *, create: bool = False) -> Ledger:
+    """The ledger of --db through the library's front door (:class:`compengine.api.Ledger`).
+
+    Only commands that bring data in (``create=True``: import, import-crm, config set) make a
+    new SQLite file; any other command on a file that does not exist says so and creates nothing."""
+    problem = db_url_problem(ctx.db_url)
+    if problem:
+        raise click.ClickException(problem)
+    if not create:
+        path = sqlite_file(ctx.db_url)
+        if path is not None and not path.exists():
+            raise click.ClickException(f"no ledger at {path}: start with `compengine import DATA_DIR --plans PLANS_DIR` "
+                                       "(or point --db / COMPENGINE_DB at your ledger)")
     _check_db(ctx)
     try:
         ledger = Ledger.open(ctx.db_url)
@@ -107,7 +118,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, enc
       compengine import examples/acme --plans plans
       compengine import examples/acme --plans plans --dry-run
     """
-    report = _ledger(ctx).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
+    report = _ledger(ctx, create=True).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
     if as_json:
         echo_json(report.as_dict())
     else:
