@@ -16,8 +16,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/compengine demo --out demo
 
+# the suite on every core (pytest-xdist): tests share nothing but the PostgreSQL server, each in
+# its own schema; `.venv/bin/python -m pytest` runs it in one process
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: install
 	$(BIN)/python benchmarks/bench_calc.py
