@@ -40,7 +40,7 @@ def config_set(ctx: Context, key: str, value: str) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.settings import set_setting
 
-    with transaction(_ledger(ctx), what=f"config set {key} by {ctx.who}") as session:
+    with transaction(_ledger(ctx, roles=("admin",)), what=f"config set {key} by {ctx.who}") as session:
         row = set_setting(session, key, value, ctx.who)
         value = row.value
     click.echo(f"{key} = {value}")
@@ -60,7 +60,7 @@ def config_unset(ctx: Context, key: str) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.settings import unset_setting
 
-    with transaction(_ledger(ctx), what=f"config unset {key} by {ctx.who}") as session:
+    with transaction(_ledger(ctx, roles=("admin",)), what=f"config unset {key} by {ctx.who}") as session:
         before = unset_setting(session, key, ctx.who)
     click.echo(f"{key} removed" if before is not None else f"{key} was not set")
 

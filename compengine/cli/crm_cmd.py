@@ -73,7 +73,7 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
             from compengine.cli.ledger_cmds import _ledger
             from compengine.ledger import import_folder, transaction
 
-            with transaction(_ledger(ctx), what=f"import-crm {fmt} by {ctx.who}") as session:
+            with transaction(_ledger(ctx, roles=("ops",)), what=f"import-crm {fmt} by {ctx.who}") as session:
                 imported = import_folder(session, folder, plans_dir, ctx.who)
     if as_json:
         echo_json({"format": fmt, "out": str(out_dir) if out_dir else None, "written": [str(p) for p in written] if out_dir else [],

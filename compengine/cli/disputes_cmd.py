@@ -53,7 +53,10 @@ def open_cmd(ctx: Context, rep_id: str, period, deal_id: str | None, reason: str
     from compengine.ledger import transaction
     from compengine.ledger.disputes import dispute_dict, open_dispute
 
-    with transaction(_ledger(ctx), what=f"disputes open {rep_id} {period} by {ctx.who}") as session:
+    engine = _ledger(ctx)
+    if ctx.user is not None and ctx.user.role == "rep" and ctx.user.rep_id != rep_id:
+        raise click.ClickException(f"user {ctx.who} is a rep and may open disputes for {ctx.user.rep_id} only")
+    with transaction(engine, what=f"disputes open {rep_id} {period} by {ctx.who}") as session:
         row = open_dispute(session, rep_id, period, reason, ctx.who, deal_id=deal_id, amount=amount)
         data = dispute_dict(row)
     if as_json:
@@ -194,7 +197,7 @@ def resolve_cmd(ctx: Context, dispute_id: int, decision: str | None, amount: Dec
         raise click.UsageError("--approve needs either --amount X or --correction")
     if decision == "reject" and (amount is not None or correction):
         raise click.UsageError("--reject takes no --amount and no --correction")
-    with transaction(_ledger(ctx), what=f"disputes resolve {dispute_id} by {ctx.who}") as session:
+    with transaction(_ledger(ctx, roles=("ops", "finance")), what=f"disputes resolve {dispute_id} by {ctx.who}") as session:
         res = resolve(session, dispute_id, ctx.who, decision == "approve", note, amount=amount, by_correction=correction)
         data = dispute_dict(res.dispute)
         data.update({"lands_in": res.lands_in, "changes": res.changes})

@@ -41,8 +41,14 @@ def _check_db(ctx: Context) -> None:
         ctx.new_sqlite = path  # removed again if the command fails
 
 
-def _ledger(ctx: Context):
-    from compengine.ledger import open_ledger
+OPS = ("ops",)
+
+
+def _ledger(ctx: Context, roles: tuple[str, ...] | None = None):
+    """The opened ledger. Once it has users, ``--as`` (default: the OS user) must name an
+    enabled one, and a state-changing command passes the ``roles`` it needs (README: threat model)."""
+    from compengine.ledger import open_ledger, transaction
+    from compengine.ledger.users import require_actor
 
     _check_db(ctx)
     try:
@@ -52,6 +58,8 @@ def _ledger(ctx: Context):
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     ctx.engines.append(engine)
+    with transaction(engine, write=False) as session:
+        ctx.user = require_actor(session, ctx.who, roles or ())
     return engine
 
 
@@ -111,7 +119,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, enc
     """
     from compengine.ledger import import_folder, transaction
 
-    engine = _ledger(ctx)
+    engine = _ledger(ctx, roles=OPS)
     with transaction(engine, what=f"import {data_dir} by {ctx.who}") as session:
         report = import_folder(session, data_dir, plans_dir, ctx.who, dry_run=dry_run, encoding=encoding)
         if dry_run:
@@ -166,7 +174,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
     from compengine.engine.driver import filter_reps
     from compengine.ledger import run_close, transaction
 
-    engine = _ledger(ctx)
+    engine = _ledger(ctx, roles=OPS)
     months = months_arg(period, through)
     shown = Progress(progress)
     try:
@@ -218,7 +226,7 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_
     """
     from compengine.ledger import lock_period, transaction
 
-    engine = _ledger(ctx)
+    engine = _ledger(ctx, roles=OPS)
     months = months_arg(period, through)
     totals = []
     with transaction(engine, what=f"close lock {months[0]}{f'..{months[-1]}' if len(months) > 1 else ''} by {ctx.who}") as session:
@@ -287,7 +295,7 @@ def close_reopen(ctx: Context, period, reason: str) -> None:
     from compengine.ledger import transaction
     from compengine.ledger.start import reopen_period
 
-    with transaction(_ledger(ctx), what=f"close reopen {period} by {ctx.who}") as session:
+    with transaction(_ledger(ctx, roles=OPS), what=f"close reopen {period} by {ctx.who}") as session:
         report = reopen_period(session, period, ctx.who, reason)
     click.echo(report.text())
 
@@ -314,7 +322,7 @@ def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> No
     from compengine.ledger import transaction
     from compengine.ledger.start import start_ledger
 
-    with transaction(_ledger(ctx), what=f"close start {period} by {ctx.who}") as session:
+    with transaction(_ledger(ctx, roles=OPS), what=f"close start {period} by {ctx.who}") as session:
         report = start_ledger(session, period, ctx.who, opening)
     if as_json:
         echo_json({"first_period": report.period, "opening_balances": report.opening_balances,
@@ -348,7 +356,7 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
     """
     from compengine.ledger import add_adjustment, transaction
 
-    engine = _ledger(ctx)
+    engine = _ledger(ctx, roles=("ops", "finance"))
     with transaction(engine, what=f"adjust {rep_id} {period} by {ctx.who}") as session:
         row = add_adjustment(session, rep_id, period, amount, reason, ctx.who, deal_id=deal_id)
         adj_id = row.id
@@ -390,7 +398,7 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
     """
     from compengine.ledger import export_payouts, transaction
 
-    engine = _ledger(ctx)
+    engine = _ledger(ctx, roles=("finance",))
     with transaction(engine, what=f"payouts export {period} by {ctx.who}") as session:
         n, total = export_payouts(session, period, out, preliminary=preliminary, actor=ctx.who)
     click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))

@@ -211,6 +211,11 @@ def resolve(session: Session, dispute_id: int, actor: str, approve: bool, note: 
                          "open a new dispute to take it further")
     if not note.strip():
         raise CompErrors("a resolution needs a note")
+    if row.opened_by == actor:
+        from compengine.ledger.users import has_users
+
+        if has_users(session):  # separation of duties, once the ledger has users (ledger.users)
+            raise CompErrors(f"dispute {row.id} was opened by {actor}: another ops or finance user must resolve it")
     note = note.strip()
     before = {"status": row.status}
     if not approve:
