@@ -58,8 +58,11 @@ def _ledger(ctx: Context, roles: tuple[str, ...] | None = None):
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     ctx.engines.append(engine)
-    with transaction(engine, write=False) as session:
-        ctx.user = require_actor(session, ctx.who, roles or ())
+    try:
+        with transaction(engine, write=False) as session:
+            ctx.user = require_actor(session, ctx.who, roles or ())
+    except CompErrors as exc:
+        raise click.ClickException(str(exc.errors[0]) if exc.errors else str(exc)) from None
     return engine
 
 

@@ -356,6 +356,8 @@ class Portal:
         from compengine.ledger.disputes import open_dispute
 
         rep_id = str(values.get("rep_id") or "")
+        with self.read() as s:
+            self.check(s, ctx, "dispute.open", rep_id)
         period = _period(str(values.get("period") or ""))
         deal_id = str(values.get("deal_id") or "").strip() or None
         amount = _amount(None if values.get("amount") is None else str(values.get("amount")), "amount claimed")
@@ -385,6 +387,8 @@ class Portal:
     def dispute_resolve(self, ctx: Ctx) -> Response:
         from compengine.ledger.disputes import resolve
 
+        with self.read() as s:
+            self.check(s, ctx, "dispute.resolve")  # before anything about the request is looked at
         try:
             dispute_id = int(ctx.param("dispute_id"))
         except ValueError:
@@ -507,11 +511,12 @@ class Portal:
     def close_action(self, ctx: Ctx) -> Response:
         from compengine.ledger.close import lock_period, run_close
 
-        period, action = _period(ctx.param("period")), ctx.param("action")
+        action = ctx.param("action")
+        with self.read() as s:
+            self.check(s, ctx, "close.lock" if action == "lock" else "close.run")
         if action not in ("run", "lock"):
             raise NotFound(action)
-        with self.read() as s:
-            self.check(s, ctx, f"close.{action}")
+        period = _period(ctx.param("period"))
         actor = ctx.user.name
         allow_open = ctx.form.get("allow_open_disputes") == "yes"
         accept = ctx.form.get("accept_exceptions", "").strip() or None
@@ -557,6 +562,8 @@ class Portal:
     def adjustment_post(self, ctx: Ctx) -> Response:
         from compengine.ledger.ops import add_adjustment
 
+        with self.read() as s:
+            self.check(s, ctx, "adjust.create")
         f = ctx.form
         amount = _amount(f.get("amount"), "amount", required=True)
         rep_id, period = f.get("rep_id", "").strip(), _period(f.get("period", "").strip())
@@ -571,6 +578,8 @@ class Portal:
     def adjustment_approve(self, ctx: Ctx) -> Response:
         from compengine.ledger.users import approve_adjustment
 
+        with self.read() as s:
+            self.check(s, ctx, "adjust.approve")
         try:
             adj_id = int(ctx.param("adjustment_id"))
         except ValueError:
@@ -594,10 +603,10 @@ class Portal:
     def payouts_export(self, ctx: Ctx) -> Response:
         from compengine.ledger.ops import export_payouts
 
-        period = _period(ctx.param("period"))
-        preliminary = ctx.form.get("preliminary") == "yes"
         with self.read() as s:
             self.check(s, ctx, "payouts.export")
+        period = _period(ctx.param("period"))
+        preliminary = ctx.form.get("preliminary") == "yes"
         with tempfile.TemporaryDirectory(prefix="compengine-payouts-") as tmp:
             out = Path(tmp) / f"payouts-{period}.csv"
             with self.write(f"payouts export {period} by {ctx.user.name}") as s:
