@@ -366,3 +366,30 @@ def test_first_user_on_a_ledger_without_users(tmp_path):  # noqa: ANN001
     assert r.exit_code == 0, r.output
     r = run(main, ["--db", url, "--as", "anyone", "users", "add", "x", "--role", "ops"])
     assert r.exit_code != 0 and "not a user" in r.output
+
+
+def test_users_tokens_and_approvals_on_both_backends(ledger):  # noqa: ANN001
+    """The library under the portal on SQLite and PostgreSQL: users, tokens, pending adjustments, the app's reads."""
+    from compengine.ledger import add_adjustment, import_folder
+    from compengine.ledger.users import add_user, approve_adjustment, authenticate, new_token, user_for_token
+    from compengine.web.app import create_app
+    from web_helpers import ACME, PLANS
+
+    with transaction(ledger) as s:
+        import_folder(s, ACME, PLANS, "setup")
+        add_user(s, "olga", "ops", PASSWORD, "setup")
+        add_user(s, "fin", "finance", PASSWORD, "setup")
+        token = new_token(s, "fin", "setup")
+        adj = add_adjustment(s, "R1", Period.parse("2026-10"), Decimal("-1000.01"), "Clawback by hand", "olga")
+        small = add_adjustment(s, "R1", Period.parse("2026-10"), Decimal("1000.00"), "At the threshold", "olga")
+    assert (adj.status, small.status) == ("pending", "approved")
+    with transaction(ledger, write=False) as s:
+        assert authenticate(s, "olga", PASSWORD).role == "ops" and authenticate(s, "olga", "nope") is None
+        assert user_for_token(s, token).name == "fin"
+    with pytest.raises(CompErrors, match="another ops or finance user"):
+        with transaction(ledger) as s:
+            approve_adjustment(s, adj.id, "olga")
+    with transaction(ledger) as s:
+        assert approve_adjustment(s, adj.id, "fin").status == "approved"
+    c = TestClient(create_app(ledger, secret="x"))
+    assert c.get("/api/periods", headers={"Authorization": f"Bearer {token}"}).status_code == 200
