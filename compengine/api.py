@@ -370,6 +370,45 @@ class Ledger:
         with self.reading() as s:
             return verify(s)
 
+    # -- users (the portal's identities; the CLI's --as once any exist)
+    def require_actor(self, actor: str, roles: Sequence[str] = ()) -> Any:
+        """Once the ledger has users, ``actor`` must be an enabled user of one of ``roles`` (CompErrors otherwise)."""
+        from compengine.ledger.users import require_actor
+
+        with self.reading() as s:
+            return require_actor(s, actor, tuple(roles))
+
+    def add_user(self, name: str, role: str, password: str | None, *, actor: str, rep_id: str | None = None) -> Any:
+        from compengine.ledger.users import add_user
+
+        with self.writing(f"users add {name} by {actor}") as s:
+            return add_user(s, name, role, password, actor, rep_id=rep_id)
+
+    def users(self) -> list[Any]:
+        from compengine.ledger.users import list_users
+
+        with self.reading() as s:
+            return list_users(s)
+
+    def disable_user(self, name: str, *, actor: str) -> None:
+        from compengine.ledger.users import disable_user
+
+        with self.writing(f"users disable {name} by {actor}") as s:
+            disable_user(s, name, actor)
+
+    def new_token(self, name: str, *, actor: str) -> str:
+        """A new API token for ``name`` (only its hash is stored)."""
+        from compengine.ledger.users import new_token
+
+        with self.writing(f"users token {name} by {actor}") as s:
+            return new_token(s, name, actor)
+
+    def web_app(self) -> Any:
+        """The portal (an ASGI app) on this ledger: serve it with uvicorn."""
+        from compengine.web.app import create_app
+
+        return create_app(self.engine)
+
     # -- settings
     def company(self) -> str:
         """The company name on statements ("" when none is set)."""

@@ -41,6 +41,11 @@ class DemoResult:
     months: int
     seconds: float
     notes: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (user, password, what to try)
+
+
+# Portal users the demo adds, with documented demo passwords (README, "Web portal"): never use them for real.
+DEMO_PASSWORD = "{name}-demo-2026"
 
 
 DEMO_COMPANY = "Northwind Cloud Inc."  # the generated company's name, stored in its ledger (`config set company`)
@@ -172,6 +177,34 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     if rec.exceptions:
         raise RuntimeError(f"reconciliation of {last} found {len(rec.exceptions)} exception(s): {rec.exceptions[0]}")
     done(f"ties out: bookings, credits, payout file and statements agree ({', '.join(f.name for f in files)})")
+    logins = add_demo_users(engine, first.rep_id)
+    say(f"      portal users: {', '.join(f'{u} ({w})' for u, _, w in logins)}")
     engine.dispose()
     return DemoResult(out, data_v1, db_url, last, statements_dir, payout_file, files, total, summary.reps, months,
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, logins=logins)
+
+
+def add_demo_users(engine, rep_id: str) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """Portal users for the demo: ops, finance, admin, the rep ``rep_id`` and their manager (or another manager)."""
+    from sqlalchemy import select
+
+    from compengine.ledger import transaction
+    from compengine.ledger.models import RepRow
+    from compengine.ledger.users import add_user
+
+    out = []
+    with transaction(engine, what="demo users") as s:
+        rep = s.get(RepRow, rep_id)
+        manager_id = rep.manager_id or s.scalar(select(RepRow.manager_id).where(RepRow.manager_id.is_not(None)).limit(1))
+        plan = [("ops", "ops", None, "the months board: run, lock, disputes, adjustments"),
+                ("finance", "finance", None, "reconcile, payout file, verify"),
+                ("admin", "admin", None, "users"),
+                ("rep", "rep", rep_id, f"{rep.name}'s statements, a dispute, what-if"),
+                ("manager", "manager", manager_id, "the team's attainment")]
+        for name, role, rid, what in plan:
+            if role == "manager" and rid is None:
+                continue
+            password = DEMO_PASSWORD.format(name=name)
+            add_user(s, name, role, password, "demo-admin", rep_id=rid)
+            out.append((name, password, what))
+    return out

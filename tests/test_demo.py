@@ -29,3 +29,6 @@ def test_demo_end_to_end(tmp_path):
     assert f"2026-03 pays {total:,.2f}" in r.output
     assert (out / "reconcile-2026-03.html").read_text().count("<table") >= 3
     assert f"sqlite:///{out / 'compengine.db'}" in r.output
+    assert "serve --port 8000" in r.output and "ops-demo-2026" in r.output and "rep-demo-2026" in r.output
+    status = CliRunner().invoke(main, ["--db", f"sqlite:///{out / 'compengine.db'}", "--as", "ops", "status"])
+    assert status.exit_code == 0, status.output

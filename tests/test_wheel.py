@@ -82,3 +82,17 @@ def test_wheel_renders_statements_and_reports_outside_the_tree(tmp_path):
     assert "Commission reconciliation" in PdfReader(str(work / "r.pdf")).pages[0].extract_text()
     assert "<style>" in (work / "r.html").read_text() and sorted(p.name for p in work.iterdir()) == [
         "ledger.db", "r.html", "r.pdf", "st"]
+
+    # 4. the portal's templates and static files come from the installed package
+    portal = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "from starlette.testclient import TestClient\n"
+        "import compengine.web as w\n"
+        "from compengine.ledger import open_ledger\n"
+        "from compengine.web.app import create_app\n"
+        "c = TestClient(create_app(open_ledger('sqlite:///ledger.db')))\n"
+        "print(w.__file__, c.get('/login').status_code, c.get('/static/portal.css').status_code,"
+        " c.get('/static/portal.js').status_code, 'Sign in' in c.get('/login').text)\n"
+    )
+    out = _run([str(py), "-c", portal], work, env).stdout.split()
+    assert str(purelib) in out[0] and out[1:] == ["200", "200", "200", "True"], out

@@ -24,6 +24,7 @@ class Context:
     # engines opened on it (disposed first)
     new_sqlite: Path | None = None
     engines: list[Any] = field(default_factory=list)
+    user: Any = None  # the ledger user acting (ledger.users.User), once the ledger has users
 
     @property
     def who(self) -> str:

@@ -37,7 +37,7 @@ def config_set(ctx: Context, key: str, value: str) -> None:
     Example:
       compengine --as finance config set company "Globex Corporation"
     """
-    value = _ledger(ctx, create=True).set_setting(key, value, actor=ctx.who).value
+    value = _ledger(ctx, create=True, roles=("admin",)).set_setting(key, value, actor=ctx.who).value
     click.echo(f"{key} = {value}")
 
 
@@ -52,7 +52,7 @@ def config_unset(ctx: Context, key: str) -> None:
     Example:
       compengine config unset company
     """
-    before = _ledger(ctx).unset_setting(key, actor=ctx.who)
+    before = _ledger(ctx, roles=("admin",)).unset_setting(key, actor=ctx.who)
     click.echo(f"{key} removed" if before is not None else f"{key} was not set")
 
 

@@ -56,7 +56,7 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
     if into_ledger:
         from compengine.cli.ledger_cmds import _ledger
 
-        result, written, imported = _ledger(ctx, create=True).import_crm(fmt, path, plans_dir, actor=ctx.who, out_dir=out_dir,
+        result, written, imported = _ledger(ctx, create=True, roles=("ops",)).import_crm(fmt, path, plans_dir, actor=ctx.who, out_dir=out_dir,
                                                             rep_plan=rep_plan, manager_plan=manager_plan)
     else:
         result, written = convert_to_folder(fmt, path, out_dir, plans_dir, rep_plan=rep_plan, manager_plan=manager_plan)

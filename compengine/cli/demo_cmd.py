@@ -61,7 +61,12 @@ def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir
     click.echo(f"  payout file for payroll       {res.payout_file}")
     for f in res.reconcile_files:
         click.echo(f"  reconciliation                {f}")
-    click.echo("Try next:")
-    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} status")
-    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} disputes list")
-    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} reconcile {res.period}")
+    click.echo("Try next (the ledger has users now: the CLI acts --as one of them):")
+    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} --as ops status")
+    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} --as ops disputes list")
+    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} --as finance reconcile {res.period}")
+    click.echo("The web portal:")
+    click.echo(f"  .venv/bin/compengine --db sqlite:///{db} serve --port 8000    # then open http://127.0.0.1:8000/")
+    click.echo("  sign in as (demo passwords, for this demo only):")
+    for user, password, what in res.logins:
+        click.echo(f"    {user:<8} {password:<22} {what}")

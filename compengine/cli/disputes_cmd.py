@@ -50,7 +50,10 @@ def open_cmd(ctx: Context, rep_id: str, period, deal_id: str | None, reason: str
       compengine disputes open --rep R1 --period 2026-10 --deal D9 --reason "Soylent deal missing" --amount 1200.00
       compengine disputes open --rep R2 --period 2026-10 --reason "Wrong rate on renewals"
     """
-    data = _ledger(ctx).open_dispute(rep_id, period, reason, actor=ctx.who, deal_id=deal_id, amount=amount)
+    ledger = _ledger(ctx)
+    if ctx.user is not None and ctx.user.role == "rep" and ctx.user.rep_id != rep_id:
+        raise click.ClickException(f"user {ctx.who} is a rep and may open disputes for {ctx.user.rep_id} only")
+    data = ledger.open_dispute(rep_id, period, reason, actor=ctx.who, deal_id=deal_id, amount=amount)
     if as_json:
         echo_json(data)
     else:
@@ -173,7 +176,7 @@ def resolve_cmd(ctx: Context, dispute_id: int, decision: str | None, amount: Dec
         raise click.UsageError("--approve needs either --amount X or --correction")
     if decision == "reject" and (amount is not None or correction):
         raise click.UsageError("--reject takes no --amount and no --correction")
-    text, data = _ledger(ctx).resolve_dispute(dispute_id, actor=ctx.who, approve=decision == "approve", note=note,
+    text, data = _ledger(ctx, roles=("ops", "finance")).resolve_dispute(dispute_id, actor=ctx.who, approve=decision == "approve", note=note,
                                               amount=amount, by_correction=correction)
     if as_json:
         echo_json(data)

@@ -42,11 +42,16 @@ def _check_db(ctx: Context) -> None:
         ctx.new_sqlite = path  # removed again if the command fails
 
 
-def _ledger(ctx: Context, *, create: bool = False) -> Ledger:
+OPS = ("ops",)
+
+
+def _ledger(ctx: Context, *, create: bool = False, roles: tuple[str, ...] | None = None) -> Ledger:
     """The ledger of --db through the library's front door (:class:`compengine.api.Ledger`).
 
     Only commands that bring data in (``create=True``: import, import-crm, config set) make a
-    new SQLite file; any other command on a file that does not exist says so and creates nothing."""
+    new SQLite file; any other command on a file that does not exist says so and creates nothing.
+    Once the ledger has users, ``--as`` (default: the OS user) must name an enabled one, and a
+    state-changing command passes the ``roles`` it needs (README: the threat model)."""
     problem = db_url_problem(ctx.db_url)
     if problem:
         raise click.ClickException(problem)
@@ -63,6 +68,10 @@ def _ledger(ctx: Context, *, create: bool = False) -> Ledger:
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     ctx.engines.append(ledger.engine)
+    try:
+        ctx.user = ledger.require_actor(ctx.who, roles or ())
+    except CompErrors as exc:
+        raise click.ClickException(str(exc.errors[0]) if exc.errors else str(exc)) from None
     return ledger
 
 
@@ -118,7 +127,7 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, enc
       compengine import examples/acme --plans plans
       compengine import examples/acme --plans plans --dry-run
     """
-    report = _ledger(ctx, create=True).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
+    report = _ledger(ctx, create=True, roles=OPS).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
     if as_json:
         echo_json(report.as_dict())
     else:
@@ -176,7 +185,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
     """
     from compengine.api import filter_reps
 
-    ledger = _ledger(ctx)
+    ledger = _ledger(ctx, roles=OPS)
     months = months_arg(period, through)
     shown = Progress(progress)
     try:
@@ -226,7 +235,7 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_
       compengine close lock 2026-10 --accept-exceptions "R9 left in September; paid by payroll directly"
     """
     months_arg(period, through)  # refuses a range that runs backwards, as a usage error
-    totals = _ledger(ctx).lock(period, through=through, actor=ctx.who, allow_open_disputes=allow_open_disputes,
+    totals = _ledger(ctx, roles=OPS).lock(period, through=through, actor=ctx.who, allow_open_disputes=allow_open_disputes,
                                accept_exceptions=accept_exceptions)
     for p, total, accepted in totals:
         click.echo(f"{p} locked: total payout {total:,.2f}" + (" (exceptions accepted)" if accepted else ""))
@@ -281,7 +290,7 @@ def close_reopen(ctx: Context, period, reason: str) -> None:
     Example:
       compengine close reopen 2026-10 --reason "Q3 SPIFF rates were loaded for the wrong plan"
     """
-    report = _ledger(ctx).reopen(period, actor=ctx.who, reason=reason)
+    report = _ledger(ctx, roles=OPS).reopen(period, actor=ctx.who, reason=reason)
     click.echo(report.text())
 
 
@@ -304,7 +313,7 @@ def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> No
     Example:
       compengine close start 2026-07 --opening-balances opening-2026-07.csv
     """
-    report = _ledger(ctx).start(period, actor=ctx.who, opening_balances=opening)
+    report = _ledger(ctx, roles=OPS).start(period, actor=ctx.who, opening_balances=opening)
     if as_json:
         echo_json({"first_period": report.period, "opening_balances": report.opening_balances,
                    "removed_placeholders": report.removed_placeholders})
@@ -335,7 +344,7 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
     Example:
       compengine adjust --rep R1 --period 2026-11 --amount -250.00 --reason "Duplicate SPIFF in October"
     """
-    adj_id, stale = _ledger(ctx).adjust(rep_id, period, amount, reason, actor=ctx.who, deal_id=deal_id)
+    adj_id, stale = _ledger(ctx, roles=("ops", "finance")).adjust(rep_id, period, amount, reason, actor=ctx.who, deal_id=deal_id)
     if as_json:
         echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason,
                    "stale": stale})
@@ -374,7 +383,7 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
       compengine payouts export 2026-10 --out payouts-2026-10.csv
       compengine payouts export 2026-11 --out preview.csv --preliminary
     """
-    n, total = _ledger(ctx).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
+    n, total = _ledger(ctx, roles=("finance",)).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
     click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
 
 

@@ -51,6 +51,7 @@ from compengine.ledger.models import (
 )
 from compengine.ledger.ops import add_adjustment
 from compengine.ledger.store import audit, first_open_period, period_status, utcnow
+from compengine.ledger.users import has_users
 
 STATUSES = ("open", "approved", "rejected")
 LATE_RULES = (LATE_COMMISSION, LATE_OTHER)
@@ -212,6 +213,10 @@ def resolve(session: Session, dispute_id: int, actor: str, approve: bool, note: 
                          "open a new dispute to take it further")
     if not note.strip():
         raise CompErrors("a resolution needs a note")
+    if row.opened_by == actor:
+    
+        if has_users(session):  # separation of duties, once the ledger has users (ledger.users)
+            raise CompErrors(f"dispute {row.id} was opened by {actor}: another ops or finance user must resolve it")
     note = note.strip()
     before = {"status": row.status}
     if not approve:

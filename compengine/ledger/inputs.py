@@ -243,7 +243,8 @@ def load_cancellations(session: Session, period: Period) -> list[Cancellation]:
 
 def load_adjustments(session: Session, period: Period) -> list[Adjustment]:
     out = []
-    for a in session.scalars(select(AdjustmentRow).where(AdjustmentRow.period == str(period)).order_by(AdjustmentRow.id)):
+    for a in session.scalars(select(AdjustmentRow).where(AdjustmentRow.period == str(period), AdjustmentRow.status == "approved")
+                              .order_by(AdjustmentRow.id)):
         ref = f"dispute:{a.dispute_id}" if a.dispute_id else f"adjustment:{a.id}"
         who = f" (by {a.created_by})"
         out.append(Adjustment(a.rep_id, a.amount, a.reason + who, "adjustment", a.deal_id, a.ref_period, ref,

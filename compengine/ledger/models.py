@@ -201,6 +201,10 @@ class AdjustmentRow(Base):
     counts_as_commission: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(100))
+    # approved | pending: only approved adjustments reach the close (migration 0005; see ledger.users)
+    status: Mapped[str] = mapped_column(String(12), default="approved", server_default="approved")
+    approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class DisputeRow(Base):
@@ -296,3 +300,26 @@ class OpeningBalance(Base):
     ytd_deal_type: Mapped[str | None] = mapped_column(String(20), nullable=True)  # prices ytd_credited on ytd plans
     source: Mapped[str] = mapped_column(String(300))
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserRow(Base):
+    """Who may use the portal and, once any user exists, the CLI (``compengine users``)."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12))  # rep | manager | ops | finance | admin
+    rep_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # reps and managers: their reps row
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ApiTokenRow(Base):
+    """An API token: only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(100), ForeignKey("users.name"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -18,6 +18,7 @@ from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.ledger.models import AdjustmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.store import audit, invalidate_from, lock_period_row, period_status, utcnow
+from compengine.ledger.users import needs_approval
 
 
 # How far past the latest month the ledger knows an adjustment may land: further is a typo
@@ -29,6 +30,9 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
                    deal_id: str | None = None, ref_period: str | None = None, dispute_id: int | None = None,
                    kind: str = "manual", counts_as_commission: bool = False, now: datetime | None = None) -> AdjustmentRow:
     """Record an adjustment for an open month (it becomes an ``adjustment`` line at the next close run).
+
+    On a ledger with users, a manual adjustment above ``adjustment_approval_threshold`` is stored
+    ``pending`` and reaches the close only once approved (:func:`compengine.ledger.users.approve_adjustment`).
 
     Refused: an unknown rep or deal, an amount of 0, of fractions of a cent or above
     :data:`~compengine.core.money.MAX_AMOUNT` either way, a locked month, a month before the
@@ -58,13 +62,15 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
                          f"{latest}: adjust a month up to {Period.from_index(latest.index + ADJUST_MONTHS_AHEAD)}")
     if lock_period_row(session, period).status == "locked":  # read under the row lock: a racing lock is seen
         raise CompErrors(f"period {period} is locked: adjust the next open month instead")
+
+    status = "pending" if needs_approval(session, amount, kind) else "approved"
     row = AdjustmentRow(rep_id=rep_id, period=str(period), amount=amount, reason=reason.strip(), kind=kind, deal_id=deal_id,
                         ref_period=ref_period, dispute_id=dispute_id, counts_as_commission=counts_as_commission,
-                        created_at=now, created_by=actor)
+                        created_at=now, created_by=actor, status=status)
     session.add(row)
     session.flush()
     audit(session, actor, "adjust", f"{amount:,.2f} for {rep_id} in {period}: {reason.strip()}", period=str(period),
-          rep_id=rep_id, entity="adjustment", entity_id=str(row.id), after={"amount": amount, "reason": reason, "deal_id": deal_id}, at=now)
+          rep_id=rep_id, entity="adjustment", entity_id=str(row.id), after={"amount": amount, "reason": reason, "deal_id": deal_id, "status": status}, at=now)
     invalidate_from(session, period, actor, f"adjustment {row.id} added")
     return row
 

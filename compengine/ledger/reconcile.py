@@ -994,7 +994,7 @@ def _adjustment_split(session: Session, p: str, rps: dict[str, _RP], components:
     out: dict[str, dict[str, Decimal]] = {}
     typed: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"dispute": ZERO, "manual": ZERO})
     for rep_id, amount, dispute_id in session.execute(
-        select(AdjustmentRow.rep_id, AdjustmentRow.amount, AdjustmentRow.dispute_id).where(AdjustmentRow.period == p)
+        select(AdjustmentRow.rep_id, AdjustmentRow.amount, AdjustmentRow.dispute_id).where(AdjustmentRow.period == p, AdjustmentRow.status == "approved")
     ):
         rp = rps.get(rep_id)
         if rp is None:

@@ -21,6 +21,8 @@ from compengine.ledger.store import audit, utcnow
 COMPANY = "company"
 SETTABLE = {
     COMPANY: "company name printed on every statement page",
+    "adjustment_approval_threshold": "manual adjustments above this amount (either way) wait for a second ops or "
+                                     "finance user's approval once the ledger has users [default 1000.00]",
 }
 MAX_LENGTH = 200
 
@@ -53,6 +55,16 @@ def _clean(key: str, value: str) -> str:
         raise CompErrors(f"{key}: at most {MAX_LENGTH} characters, got {len(text)}")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise CompErrors(f"{key}: control characters are not allowed")
+    if key == "adjustment_approval_threshold":
+        from decimal import Decimal, InvalidOperation
+
+        try:
+            amount = Decimal(text.replace(",", ""))
+        except InvalidOperation:
+            raise CompErrors(f"{key}: an amount such as 1000.00, not {text!r}") from None
+        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            raise CompErrors(f"{key}: a positive amount in cents such as 1000.00, not {text!r}")
+        text = f"{amount:.2f}"
     return text
 
 

@@ -1,0 +1,88 @@
+"""A prepared ledger for the portal tests: the example company, months closed, users of every role.
+
+The example company (examples/acme): M1 manages R1, R2 and A1; S1 (SE overlay) has no manager.
+R2's name and one dispute reason carry ``<script>`` (they must show as text). Months up to
+2026-09 are locked, 2026-10 is calculated; the open dispute is in the locked 2026-09.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+REPO = Path(__file__).resolve().parents[1]
+ACME = REPO / "examples" / "acme"
+PLANS = REPO / "plans"
+PASSWORD = "correct-horse-9"
+XSS_NAME = '<script>alert("name")</script> Jo Kim'
+XSS_REASON = '<script>alert("reason")</script> my split is wrong'
+# user -> (role, rep)
+USERS = {
+    "ravi": ("rep", "R1"),
+    "jo": ("rep", "R2"),
+    "sam": ("rep", "S1"),
+    "maria": ("manager", "M1"),
+    "olga": ("ops", None),
+    "oscar": ("ops", None),
+    "fin": ("finance", None),
+    "adm": ("admin", None),
+}
+
+
+def build_ledger(folder: Path) -> Path:
+    """Write the prepared SQLite ledger into ``folder``; returns the database file."""
+    from compengine.core.periods import Period
+    from compengine.ledger import import_folder, lock_period, open_ledger, run_close, transaction
+    from compengine.ledger.disputes import open_dispute
+    from compengine.ledger.models import PeriodRow
+    from compengine.ledger.users import add_user
+
+    data = folder / "acme"
+    shutil.copytree(ACME, data)
+    path = data / "reps.csv"
+    rows = list(csv.DictReader(path.open()))
+    for r in rows:
+        if r["rep_id"] == "R2":
+            r["name"] = XSS_NAME
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    db = folder / "ledger.db"
+    engine = open_ledger(f"sqlite:///{db}")
+    with transaction(engine) as s:
+        import_folder(s, data, PLANS, "setup")
+        first = s.scalar(select(func.min(PeriodRow.period)))
+    for p in Period.parse(first).months_through(Period.parse("2026-10")):
+        with transaction(engine) as s:
+            run_close(s, p, "setup")
+            if str(p) < "2026-10":
+                lock_period(s, p, "setup", accept_exceptions="test data")
+    with transaction(engine) as s:
+        for name, (role, rep) in USERS.items():
+            add_user(s, name, role, PASSWORD, "setup", rep_id=rep)
+        open_dispute(s, "R2", Period.parse("2026-09"), XSS_REASON, "jo")
+    engine.dispose()
+    return db
+
+
+def copy_ledger(db: Path, folder: Path) -> str:
+    out = folder / "ledger.db"
+    shutil.copy(db, out)
+    return f"sqlite:///{out}"
+
+
+def login(client, name: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
+    r = client.post("/login", data={"username": name, "password": password}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    return client
+
+
+def csrf_of(client) -> str:  # noqa: ANN001
+    from compengine.web.auth import COOKIE
+
+    portal = client.app.state.portal
+    return portal.sessions.read(client.cookies.get(COOKIE)).csrf
