@@ -38,6 +38,7 @@ def _register() -> None:
     from compengine.cli import reconcile_cmd
     from compengine.cli import verify_cmd
     from compengine.cli import config_cmd
+    from compengine.cli import finance_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
@@ -52,6 +53,8 @@ def _register() -> None:
     main.add_command(reconcile_cmd.reconcile_cmd)
     main.add_command(verify_cmd.verify_cmd)
     main.add_command(config_cmd.config)
+    for cmd in (finance_cmd.model_cmd,):
+        main.add_command(cmd)
 
 
 _register()

@@ -1,0 +1,73 @@
+"""``compengine model``, ``forecast`` and ``accounting``: finance views over the ledger (read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg, templates_option
+from compengine.cli.ledger_cmds import _ledger
+
+pass_ctx = click.make_pass_decorator(Context)
+
+out_option = click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write the report: report.html (one self-contained file), report.pdf or report.csv (by extension).")
+
+
+def _check_out(out: Path | None, suffixes: tuple[str, ...] = (".html", ".htm", ".pdf", ".csv")) -> None:
+    if out is not None and out.suffix.lower() not in suffixes:
+        raise click.BadParameter(f"the report must end in {', '.join(suffixes)}", param_hint="--out")
+
+
+def _write(report, out: Path | None, view, templates_dir: Path | None) -> None:  # noqa: ANN001
+    if out is not None:
+        from compengine.statements.finance_report import write_finance_report
+
+        write_finance_report(report, out, view, templates_dir=templates_dir)
+
+
+@click.command("model")
+@click.option("--plans", "plan_dirs", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of candidate plan files; repeat to compare several candidates.")
+@click.option("--from", "first", required=True, callback=period_arg, help="First month (YYYY-MM).")
+@click.option("--through", "last", required=True, callback=period_arg, help="Last month (YYYY-MM).")
+@json_option
+@out_option
+@templates_option
+@pass_ctx
+@handles_errors("nothing was written")
+def model_cmd(ctx: Context, plan_dirs: tuple[Path, ...], first, last, as_json: bool, out: Path | None,  # noqa: ANN001
+              templates_dir: Path | None) -> None:
+    """Reprice the ledger's history under candidate plans and compare with what was paid.
+
+    Every month from --from through --through (each calculated or locked) is
+    calculated again in memory with the stored deals, splits and master data,
+    the plans of each --plans folder replacing the stored plans of the same id,
+    carrying each rep's balances month to month. Nothing is written to the
+    ledger. Shows total cost and cost of sales by month, team, component and
+    rep, the biggest winners and losers, and attainment and payout histograms
+    (in the HTML/PDF report).
+
+    \b
+    Example:
+      compengine model --plans plans-2027 --from 2026-01 --through 2026-12
+      compengine model --plans cand-a --plans cand-b --from 2026-01 --through 2026-12 --out model.pdf
+      compengine model --plans plans-2027 --from 2026-01 --through 2026-12 --json
+    """
+    from compengine.finance.model import load_candidates, model_plans, view
+    from compengine.ledger import transaction
+
+    _check_out(out)
+    candidates = load_candidates(plan_dirs)
+    with transaction(_ledger(ctx), write=False) as session:
+        report = model_plans(session, candidates, first, last)
+    _write(report, out, view, templates_dir)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(report.text(), nl=False)
+        if out is not None:
+            click.echo(f"report written to {out}")
