@@ -71,3 +71,50 @@ def model_cmd(ctx: Context, plan_dirs: tuple[Path, ...], first, last, as_json: b
         click.echo(report.text(), nl=False)
         if out is not None:
             click.echo(f"report written to {out}")
+
+
+@click.command("accounting")
+@click.argument("period", callback=period_arg)
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Accounting config (YAML): basis (term | term_plus_renewals), expected_renewal_months, "
+                   "default_term_months, practical_expedient. Default: term, expedient on (docs/finance.md).")
+@json_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the journal: journal.csv, or a report .html/.pdf (by extension).")
+@templates_option
+@pass_ctx
+@handles_errors("nothing was written")
+def accounting_cmd(ctx: Context, period, config_file: Path | None, as_json: bool, out: Path | None,  # noqa: ANN001
+                   templates_dir: Path | None) -> None:
+    """Print a month's ASC 340-40 journal: commissions capitalized, expensed, amortized.
+
+    Commission lines with a deal are capitalized and amortized straight-line over
+    the period of benefit (the contract term, or term plus expected renewals)
+    from the close month; with the practical expedient, a period of 12 months or
+    less is expensed at once. A clawback reverses the unamortized asset and the
+    expense already taken. The journal is tied out to the month's payouts: when it
+    does not tie out the command exits with status 1.
+
+    \b
+    Example:
+      compengine accounting 2026-10
+      compengine accounting 2026-10 --config accounting.yaml --out journal-2026-10.csv
+      compengine accounting 2026-10 --json
+    """
+    from compengine.finance.accounting import journal, load_config, view
+    from compengine.ledger import transaction
+
+    _check_out(out)
+    config = load_config(config_file)
+    with transaction(_ledger(ctx), write=False) as session:
+        j = journal(session, period, config)
+    _write(j, out, view, templates_dir)
+    if as_json:
+        echo_json(j.as_dict())
+    else:
+        click.echo(j.text(), nl=False)
+        if out is not None:
+            click.echo(f"journal written to {out}")
+    if not j.ties_out:
+        click.echo(f"{period}: the journal ({j.journal_total:,.2f}) does not tie out to the payouts ({j.payout:,.2f})", err=True)
+        raise SystemExit(1)
