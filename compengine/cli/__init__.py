@@ -53,7 +53,7 @@ def _register() -> None:
     main.add_command(reconcile_cmd.reconcile_cmd)
     main.add_command(verify_cmd.verify_cmd)
     main.add_command(config_cmd.config)
-    for cmd in (finance_cmd.model_cmd, finance_cmd.accounting_cmd):
+    for cmd in (finance_cmd.model_cmd, finance_cmd.forecast_cmd, finance_cmd.accounting_cmd):
         main.add_command(cmd)
 
 

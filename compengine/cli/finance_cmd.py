@@ -118,3 +118,61 @@ def accounting_cmd(ctx: Context, period, config_file: Path | None, as_json: bool
     if not j.ties_out:
         click.echo(f"{period}: the journal ({j.journal_total:,.2f}) does not tie out to the payouts ({j.payout:,.2f})", err=True)
         raise SystemExit(1)
+
+
+@click.command("forecast")
+@click.option("--pipeline", "pipeline_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Open opportunities (CSV): deal_id, owner_id, amount, currency, deal_type, expected_close, and "
+                   "probability (0..1) or stage; optional account, term_months, product.")
+@click.option("--through", "last", required=True, callback=period_arg, help="Last month to forecast (YYYY-MM).")
+@click.option("--commit-threshold", default="0.7", show_default=True,
+              help="Opportunities at or above this probability are the commit scenario.")
+@click.option("--stages", "stages_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Stage -> probability (YAML mapping) for rows with a stage and no probability "
+                   "[default: prospecting 0.10, qualification 0.20, engaging 0.60, proposal 0.60, negotiation 0.80, commit 0.90].")
+@json_option
+@out_option
+@templates_option
+@pass_ctx
+@handles_errors("nothing was written")
+def forecast_cmd(ctx: Context, pipeline_file: Path, last, commit_threshold: str, stages_file: Path | None,  # noqa: ANN001
+                 as_json: bool, out: Path | None, templates_dir: Path | None) -> None:
+    """Forecast each rep's earnings per month from the open pipeline, on top of the closed-won credit.
+
+    From the month after the last locked one through --through, every month is
+    calculated in memory (nothing is written) under three scenarios: commit
+    (probability >= --commit-threshold counted as closed), best case (every open
+    opportunity closed) and expected (probability-weighted: each opportunity's
+    marginal commission given the closed credit and the more likely deals; see
+    docs/finance.md). Accelerators are priced at the band each rep would reach.
+
+    \b
+    Example:
+      compengine forecast --pipeline pipeline.csv --through 2026-12
+      compengine forecast --pipeline pipeline.csv --through 2026-12 --commit-threshold 0.6 --out forecast.pdf
+      compengine forecast --pipeline pipeline.csv --through 2026-12 --json
+    """
+    from compengine.core.money import parse_plain_number
+    from compengine.datafiles import read_pipeline
+    from compengine.finance.forecast import forecast, load_stages, view
+    from compengine.ledger import transaction
+    from compengine.core.errors import CompErrors
+
+    _check_out(out)
+    try:
+        threshold = parse_plain_number(commit_threshold)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--commit-threshold") from None
+    stages = load_stages(stages_file) if stages_file else None
+    opps, errors = read_pipeline(pipeline_file, stages)
+    if errors:
+        raise CompErrors(errors)
+    with transaction(_ledger(ctx), write=False) as session:
+        f = forecast(session, opps, last, commit_threshold=threshold)
+    _write(f, out, view, templates_dir)
+    if as_json:
+        echo_json(f.as_dict())
+    else:
+        click.echo(f.text(), nl=False)
+        if out is not None:
+            click.echo(f"report written to {out}")

@@ -1,0 +1,154 @@
+"""``compengine forecast``: expected, commit and best-case earnings from open opportunities.
+
+Property (both backends): with every probability 1.0 the forecast equals calculating the
+pipeline as closed-won (the same deals imported and closed in a second ledger). Golden: the
+example company with two opportunities, checked by hand. Bad input is one line, file:line:field.
+Real pipeline: the Maven CRM Engaging and Prospecting opportunities.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from compengine.cli import main
+from compengine.core.errors import CompErrors
+from compengine.core.periods import Period
+from compengine.datafiles import read_pipeline
+from compengine.finance.forecast import forecast
+from compengine.generate import generate
+from compengine.ledger import import_folder, open_ledger, transaction
+from compengine.ledger.models import RepPeriod
+from tests.test_finance_model import ACME, PLANS, close_all, counts
+
+PIPE_HEADER = ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close", "probability", "account",
+               "term_months", "product"]
+
+
+def split_company(data: Path, with_pipeline: Path, pipeline_csv: Path, months: set[str]) -> None:
+    """Move every other deal of ``months`` (not cancelled, no split rows) out of deals.csv into a pipeline file."""
+    shutil.copytree(data, with_pipeline)
+    with (data / "deals.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with (data / "splits.csv").open(newline="") as fh:
+        split_deals = {r["deal_id"] for r in csv.DictReader(fh)}
+    moved, kept = [], []
+    for i, r in enumerate(rows):
+        if r["close_date"][:7] in months and not r["cancelled_on"] and r["deal_id"] not in split_deals and i % 2 == 0:
+            moved.append(r)
+        else:
+            kept.append(r)
+    assert len(moved) > 10
+    for folder, deals in ((data, kept), (with_pipeline, rows)):
+        with (folder / "deals.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(deals)
+    with pipeline_csv.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(PIPE_HEADER)
+        for r in moved:
+            w.writerow([r["deal_id"], r["owner_id"], r["amount"], r["currency"], r["deal_type"], r["close_date"], "1.0",
+                        r["account"], r["term_months"], r["product"]])
+
+
+def test_every_probability_one_equals_the_pipeline_closed_won(ledger, db_url, tmp_path):
+    data = tmp_path / "co"
+    generate(data, seed=5, reps=20, deals=420, months=6, plans_dir=PLANS)
+    pipeline = tmp_path / "pipeline.csv"
+    split_company(data, tmp_path / "co-won", pipeline, {"2026-05", "2026-06"})
+    with transaction(ledger) as s:
+        import_folder(s, data, data / "plans", "ops")
+    close_all(ledger, "2026-04", lock_until="2026-04")
+    opps, errors = read_pipeline(pipeline)
+    assert errors == []
+    before = counts(ledger)
+    with transaction(ledger, write=False) as s:
+        f = forecast(s, opps, Period(2026, 6))
+    assert counts(ledger) == before
+    assert f.months == ["2026-05", "2026-06"]
+    # the same deals closed-won, in a second ledger of the same kind
+    won_url = f"sqlite:///{tmp_path / 'won.db'}"
+    won = open_ledger(won_url)
+    with transaction(won) as s:
+        import_folder(s, tmp_path / "co-won", data / "plans", "ops")
+    close_all(won, "2026-06", lock_until="2026-04")
+    with transaction(won, write=False) as s:
+        paid = {(r, p): v for r, p, v in s.execute(select(RepPeriod.rep_id, RepPeriod.period, RepPeriod.payout)
+                                                   .where(RepPeriod.period >= "2026-05"))}
+    won.dispose()
+    for scenario in ("expected", "commit", "best_case"):
+        got = {(r, m): v for r, by_m in f.payouts[scenario].items() for m, v in by_m.items()}
+        assert got == paid, scenario
+    assert f.total("best_case") > f.total("closed")
+
+
+def acme_ledger(engine) -> None:  # noqa: ANN001
+    with transaction(engine) as s:
+        import_folder(s, ACME, PLANS, "ops")
+    close_all(engine, "2026-10", lock_until="2026-09")
+
+
+def write_pipeline(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(PIPE_HEADER[:7])
+        w.writerows(rows)
+    return path
+
+
+def test_golden_two_opportunities_on_the_example_company(ledger, tmp_path):
+    acme_ledger(ledger)
+    # R1 closed 138,000 in October (quota 100,000): new logo now earns 10% x 1.5 up to 150,000, then x 2.0.
+    pipe = write_pipeline(tmp_path / "p.csv", [
+        ["P1", "R1", "10000.00", "USD", "new_logo", "2026-10-28", "0.8"],
+        ["P2", "R1", "20000.00", "USD", "new_logo", "2026-10-30", "0.5"],
+    ])
+    url = ledger.url.render_as_string(hide_password=False)
+    res = CliRunner().invoke(main, ["--db", url, "forecast", "--pipeline", str(pipe), "--through", "2026-10", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["from"] == "2026-10" and d["months"] == ["2026-10"]
+    r1 = d["reps"]["R1"]
+    m1 = d["reps"]["M1"]
+    # closed: what R1 was paid in October (commission 13,450 + SPIFF 300 - clawback 2,500)
+    assert r1["closed"] == "11250.00"
+    # commit (P1, p 0.8 >= 0.7): 10,000 in band 2 (138k -> 148k) at 10% x 1.5 = 1,500.00
+    assert r1["commit"] == "12750.00"
+    # best case: + P2 20,000: 2,000 in band 2 (148k -> 150k) = 300.00, 18,000 in band 3 at 10% x 2.0 = 3,600.00
+    assert r1["best_case"] == "16650.00"
+    # expected: P1 first (more likely): 0.8 x 1,500 = 1,200; P2 on top of P1: 0.5 x 3,900 = 1,950
+    assert r1["expected"] == "14400.00"
+    # M1's override (1% of each report's credit): 100.00 and 200.00 -> expected 0.8 x 100 + 0.5 x 200 = 180.00
+    assert Decimal(m1["expected"]) - Decimal(m1["closed"]) == Decimal("180.00")
+    assert Decimal(m1["best_case"]) - Decimal(m1["closed"]) == Decimal("300.00")
+    # the quarter (Q4 = October only here): the commit scenario's October
+    assert r1["sentence"] == "If your commit closes, you earn USD 12,750.00 this quarter (2026 Q4)."
+
+
+@pytest.mark.parametrize("row,message", [
+    (["P1", "R1", "100.00", "USD", "new_logo", "2026-10-28", "1.5"], "p.csv:2: probability: must be between 0 and 1, got 1.5"),
+    (["P1", "ZZ", "100.00", "USD", "new_logo", "2026-10-28", "0.5"], "p.csv:2: owner_id: unknown owner 'ZZ': not a rep in the ledger"),
+    (["P1", "R1", "100.00", "USD", "new_logo", "2026-09-28", "0.5"],
+     "p.csv:2: expected_close: 2026-09-28 is in 2026-09, which is locked (the forecast starts in 2026-10)"),
+])
+def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, row, message):
+    db = tmp_path / "l.db"
+    engine = open_ledger(f"sqlite:///{db}")
+    acme_ledger(engine)
+    before = counts(engine)
+    engine.dispose()
+    pipe = write_pipeline(tmp_path / "p.csv", [row])
+    res = CliRunner().invoke(main, ["--db", f"sqlite:///{db}", "forecast", "--pipeline", str(pipe), "--through", "2026-12"])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [f"Error: {tmp_path / message}; nothing was written"]
+    engine = open_ledger(f"sqlite:///{db}")
+    assert counts(engine) == before
+    engine.dispose()
