@@ -152,3 +152,35 @@ def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, row, message):
     engine = open_ledger(f"sqlite:///{db}")
     assert counts(engine) == before
     engine.dispose()
+
+
+def test_the_maven_crm_open_pipeline_forecasts_every_rep(tmp_path):
+    """Real pipeline: the Maven CRM export's Engaging and Prospecting opportunities (read in place)."""
+    from tests.test_real_data import _source
+
+    src = _source("maven-crm")
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    pipe = tmp_path / "pipeline.csv"
+    runner = CliRunner()
+    res = runner.invoke(main, ["--db", db, "import-crm", "--format", "maven-crm", str(src), "--plans", str(PLANS),
+                               "--pipeline-out", str(pipe)])
+    assert res.exit_code == 0, res.output
+    assert "wrote " + str(pipe) + ": 2089 open opportunities" in res.output  # 1,589 Engaging + 500 Prospecting
+    with pipe.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["stage"] for r in rows} == {"Engaging", "Prospecting"}
+    assert {r["expected_close"] for r in rows} == {"2018-01-31"}  # the month after the last won deal (2017-12)
+    gtx_pro = next(r for r in rows if r["product"] == "GTXPro")
+    assert gtx_pro["amount"] == "4821.00"  # the list price of GTX Pro (products.csv)
+    res = runner.invoke(main, ["--db", db, "forecast", "--pipeline", str(pipe), "--through", "2018-01",
+                               "--commit-threshold", "0.6", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["opportunities"] == 2089 and d["counted"]["commit"] == 1589  # Engaging at 0.60
+    t = {k: Decimal(v) for k, v in d["totals"].items()}
+    assert t["closed"] < t["expected"] < t["best_case"] and t["closed"] < t["commit"] <= t["best_case"]
+    # expected pipeline amount: 1,589 x 0.6 and 500 x 0.1 of list prices, each rounded to the cent
+    assert Decimal(d["pipeline_amount"]["best_case"]) == sum((Decimal(r["amount"]) for r in rows), Decimal(0))
+    jan = {s: Decimal(v) for s, v in d["by_month"]["2018-01"].items()}
+    assert jan["closed"] == 0 and jan["best_case"] > jan["expected"] > 0  # no deal is closed in January 2018 yet
+    assert all(v["sentence"].startswith("If your commit closes, you earn USD ") for v in d["reps"].values())

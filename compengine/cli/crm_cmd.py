@@ -25,11 +25,17 @@ from compengine.plans import load_plans
               help="Also check the written folder against these plan files (plan ids, currencies).")
 @click.option("--into-ledger", is_flag=True,
               help="Also import into the ledger (--db); the default when --out is not given.")
+@click.option("--pipeline-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the open opportunities (maven-crm: Engaging, Prospecting) as a pipeline file "
+                   "for `compengine forecast --pipeline`.")
+@click.option("--pipeline-close", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Expected close date of the open opportunities [default: end of the month after the last won deal].")
 @json_option
 @click.pass_obj
 @handles_errors("nothing was written")
 def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manager_plan: str,
-               plans_dir: Path | None, into_ledger: bool, as_json: bool) -> None:
+               plans_dir: Path | None, into_ledger: bool, pipeline_out: Path | None, pipeline_close: Any,
+               as_json: bool) -> None:
     """Convert the CRM export at PATH into compengine's inputs, report every row, and import it.
 
     Without --out the converted data goes straight into the ledger (--db, with
@@ -48,6 +54,7 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
       compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities --out out/maven
       compengine calc --plans plans --data out/maven --period 2017-10
       compengine import-crm --format northwind ../shared/data/northwind --out out/northwind --json
+      compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities --pipeline-out pipeline.csv
     """
     if out_dir is None:
         into_ledger = True
@@ -63,6 +70,13 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
     result = convert(fmt, path, rep_plan=rep_plan, manager_plan=manager_plan)
     if result.errors:
         raise CompErrors(result.errors)
+    pipeline_rows = None
+    if pipeline_out is not None:
+        if fmt != "maven-crm":
+            raise click.UsageError("--pipeline-out is available for --format maven-crm (the export with open opportunities)")
+        from compengine.adapters.maven_crm import PIPELINE_OUT_COLUMNS, open_pipeline
+
+        pipeline_rows, pipeline_skipped = open_pipeline(path, result, pipeline_close.date() if pipeline_close else None)
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="compengine-crm-") as tmp:
@@ -75,6 +89,13 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
 
             with transaction(_ledger(ctx), what=f"import-crm {fmt} by {ctx.who}") as session:
                 imported = import_folder(session, folder, plans_dir, ctx.who)
+    if pipeline_rows is not None:
+        from compengine.core.outputs import write_csv_atomic
+
+        write_csv_atomic(pipeline_out, PIPELINE_OUT_COLUMNS, pipeline_rows)
+        if not as_json:
+            click.echo(f"wrote {pipeline_out}: {len(pipeline_rows)} open opportunities"
+                       + "".join(f"; {n} not used: {why}" for why, n in sorted(pipeline_skipped.items())))
     if as_json:
         echo_json({"format": fmt, "out": str(out_dir) if out_dir else None, "written": [str(p) for p in written] if out_dir else [],
                    "report": result.report.as_dict(), "ledger": imported.as_dict() if imported else None})
