@@ -138,6 +138,10 @@ def test_golden_two_opportunities_on_the_example_company(ledger, tmp_path):
     (["P1", "ZZ", "100.00", "USD", "new_logo", "2026-10-28", "0.5"], "p.csv:2: owner_id: unknown owner 'ZZ': not a rep in the ledger"),
     (["P1", "R1", "100.00", "USD", "new_logo", "2026-09-28", "0.5"],
      "p.csv:2: expected_close: 2026-09-28 is in 2026-09, which is locked (the forecast starts in 2026-10)"),
+    (["D1", "R1", "100.00", "USD", "new_logo", "2026-10-28", "0.5"],
+     "p.csv:2: deal_id: D1 is already a deal in the ledger: a closed-won deal is not an open opportunity"),
+    (["P1", "R1", "100.00", "EUR", "new_logo", "2026-10-28", "0.5"], "p.csv:2: currency: EUR, but R1's plan ae-2026 pays USD"),
+    (["P1", "R1", "100.00", "USD", "new_logo", "2026-10-28", ""], "p.csv:2: probability: is required (or a stage)"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, row, message):
     db = tmp_path / "l.db"

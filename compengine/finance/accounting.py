@@ -108,10 +108,15 @@ def load_config(path: Path | str | None) -> AccountingConfig:
 def schedule(amount: Decimal, months: int) -> list[Decimal]:
     """Straight-line amounts over ``months``: ``amount / months`` rounded toward zero to the cent
     (the one rounding of the schedule), the remainder in the last month. Sums to ``amount``."""
+    per = schedule_step(amount, months)
+    return [per] * (months - 1) + [amount - per * (months - 1)]
+
+
+def schedule_step(amount: Decimal, months: int) -> Decimal:
+    """The monthly amount of a schedule (all months but the last): ``amount / months`` toward zero, to the cent."""
     if months <= 0:
         raise ValueError(f"a period of benefit must be positive, not {months}")
-    per = CONTEXT.divide(amount, Decimal(months)).quantize(CENT, rounding=ROUND_DOWN, context=CONTEXT)
-    return [per] * (months - 1) + [amount - per * (months - 1)]
+    return CONTEXT.divide(amount, Decimal(months)).quantize(CENT, rounding=ROUND_DOWN, context=CONTEXT)
 
 
 @dataclass
@@ -131,7 +136,10 @@ class Schedule:
         last = min(p.index, stop, start.index + self.months - 1)
         if not self.capitalized or last < start.index:
             return ZERO
-        return sum(schedule(self.amount, self.months)[: last - start.index + 1], ZERO)
+        k = last - start.index + 1  # months amortized
+        if k >= self.months:
+            return self.amount
+        return schedule_step(self.amount, self.months) * k
 
     def amortization_in(self, p: Period) -> Decimal:
         return self.amortized_through(p) - self.amortized_through(p.prev())

@@ -160,6 +160,8 @@ def forecast(session: Session, opportunities: Sequence[Opportunity], through: Pe
         if str(m) in locked or m < start:
             errors.append(CompError(src.at("expected_close"), f"{o.deal.close_date} is in {m}, which is locked "
                                     f"(the forecast starts in {start})"))
+    if not errors:
+        errors.extend(_check_against_ledger(session, history, opportunities, through))
     if errors:
         raise CompErrors(errors)
     months = start.months_through(through)
@@ -205,6 +207,39 @@ def forecast(session: Session, opportunities: Sequence[Opportunity], through: Pe
          "best_case": sum((o.deal.amount for o in inside), ZERO),
          "expected": sum((round_money(o.deal.amount * o.probability) for o in inside), ZERO)},
         notes)
+
+
+def _check_against_ledger(session: Session, history: History, opportunities: Sequence[Opportunity],
+                          through: Period) -> list[CompError]:
+    """An opportunity already closed-won in the ledger, or whose owner has no plan (or another
+    currency) in its close month, would be counted wrong: each is an error naming its row."""
+    from compengine.engine.pipeline import resolve_assignment
+    from compengine.ledger.models import DealRow
+
+    errors: list[CompError] = []
+    ids = [o.deal.deal_id for o in opportunities]
+    known: set[str] = set()
+    for i in range(0, len(ids), 500):
+        known.update(session.scalars(select(DealRow.deal_id).where(DealRow.deal_id.in_(ids[i:i + 500]))))
+    plans, _ = load_plans_latest(session)
+    for o in opportunities:
+        d = o.deal
+        if d.deal_id in known:
+            errors.append(CompError(o.source.at("deal_id"), f"{d.deal_id} is already a deal in the ledger: "
+                                    "a closed-won deal is not an open opportunity"))
+            continue
+        m = Period.of(d.close_date)
+        if m > through:
+            continue
+        a = resolve_assignment(history.assignments.get(d.owner_id, ()), m)
+        plan = plans.get(a.plan_id) if a is not None else None
+        if plan is None:
+            errors.append(CompError(o.source.at("owner_id"), f"{d.owner_id} has no plan assignment in {m}: "
+                                    "the opportunity would earn nothing"))
+        elif plan.currency != d.currency:
+            errors.append(CompError(o.source.at("currency"), f"{d.currency}, but {d.owner_id}'s plan {plan.id} pays "
+                                    f"{plan.currency}"))
+    return errors
 
 
 class _Calculator:
