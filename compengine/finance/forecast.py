@@ -257,6 +257,7 @@ class _Calculator:
         for r in history.reps.values():
             if r.manager_id:
                 self.reports_of[r.manager_id].append(r.rep_id)
+        self.opp_credits: dict[str, list[Credit]] = {}  # an opportunity's credits, made once
         self.by_rep: dict[str, dict[str, list[Credit]]] = {}
         for m, month in data.items():
             idx: dict[str, list[Credit]] = defaultdict(list)
@@ -268,8 +269,12 @@ class _Calculator:
             ) -> tuple[dict[str, dict[str, Decimal]], dict[str, dict[str, RepState]]]:
         """Payouts (rep -> month -> amount) and states after each month, from month index ``first``."""
         extra: dict[str, list[Credit]] = defaultdict(list)
-        for c in credit_deals([o.deal for o in opps], {}):
-            extra[str(Period.of(c.close_date))].append(c)
+        cache = self.opp_credits
+        for o in opps:
+            got = cache.get(o.deal.deal_id)
+            if got is None:
+                got = cache[o.deal.deal_id] = credit_deals([o.deal], {})
+            extra[str(Period.of(o.deal.close_date))].extend(got)
         pays: dict[str, dict[str, Decimal]] = defaultdict(dict)
         states: dict[str, dict[str, RepState]] = defaultdict(dict)
         state = dict(state)
