@@ -125,6 +125,13 @@ def test_golden_example_company_with_a_richer_new_logo_rate(tmp_path, ledger):
     assert [w["rep_id"] for w in c["winners"]] == ["R1"] and c["losers"] == []
     assert c["cost_of_sales"] == "0.0616" and d["actual"]["cost_of_sales"] == "0.0590"
     assert set(d["distributions"]) == {"attainment", "payout"}
+    # by team: the overlay team books nothing of its own (S1's credit is overlay), so no cost of sales
+    assert d["actual"]["by_team"] == {
+        "SE Overlay": {"payout": "4000.00", "bookings": "0.00", "cost_of_sales": None},
+        "West": {"payout": "54270.00", "bookings": "987000.00", "cost_of_sales": "0.0550"},  # 54,270 / 987,000
+    }
+    # components: commission 41,750.00 + 240 + 500 + 2,240 = 44,730.00; clawback -2,750.00 - 500 = -3,250.00
+    assert (c["by_component"]["commission"], c["by_component"]["clawback"]) == ("44730.00", "-3250.00")
     for fmt in ("html", "csv"):
         out = tmp_path / f"model.{fmt}"
         res = runner.invoke(main, ["--db", url, "model", "--plans", str(richer_ae(tmp_path / fmt)), "--from", "2026-01",

@@ -90,6 +90,7 @@ class ModelReport:
     currency: str
     months: list[str]
     bookings: dict[str, Decimal]
+    team_bookings: dict[str, Decimal]  # bookings by the team of the primary credit's receiver
     actual: Side
     candidates: list[Side]
     reps: dict[str, tuple[str, str]]  # rep_id -> (name, team)
@@ -133,7 +134,9 @@ class ModelReport:
             "cost_of_sales": _ratio(side.total, self.total_bookings),
             "by_month": {m: {"payout": _s(v), "bookings": _s(self.bookings[m]), "cost_of_sales": _ratio(v, self.bookings[m])}
                          for m, v in side.by_month.items()},
-            "by_team": {t: _s(v) for t, v in sorted(side.by_team.items())},
+            "by_team": {t: {"payout": _s(v), "bookings": _s(self.team_bookings.get(t, ZERO)),
+                            "cost_of_sales": _ratio(v, self.team_bookings.get(t, ZERO))}
+                        for t, v in sorted(side.by_team.items())},
             "by_component": {k: _s(side.by_component.get(k, ZERO)) for k in _kinds([side])},
             "by_rep": {r: _s(v) for r, v in sorted(side.by_rep.items())},
         }
@@ -170,7 +173,9 @@ class ModelReport:
         out.append(("By month", ["month", "bookings", *names],
                     [[m, _s(self.bookings[m]), *(_s(s.by_month.get(m, ZERO)) for s in sides)] for m in self.months]))
         teams = sorted({t for s in sides for t in s.by_team})
-        out.append(("By team", ["team", *names], [[t or "(none)", *(_s(s.by_team.get(t, ZERO)) for s in sides)] for t in teams]))
+        out.append(("By team", ["team", "bookings", *names, *(f"{n} cost of sales" for n in names)],
+                    [[t or "(none)", _s(self.team_bookings.get(t, ZERO)), *(_s(s.by_team.get(t, ZERO)) for s in sides),
+                      *(_ratio(s.by_team.get(t, ZERO), self.team_bookings.get(t, ZERO)) or "" for s in sides)] for t in teams]))
         out.append(("By component", ["component", *names],
                     [[k, *(_s(s.by_component.get(k, ZERO)) for s in sides)] for k in _kinds(sides)]))
         reps = sorted({r for s in sides for r in s.by_rep})
@@ -234,12 +239,17 @@ def model_plans(session: Session, candidates: Sequence[Candidate], first: Period
                                                                    DealRow.close_period <= str(last))))
     earned: list[dict[tuple[str, str], Earned]] = [{} for _ in candidates]
     bookings: dict[str, Decimal] = {}
+    team_bookings: dict[str, Decimal] = defaultdict(lambda: ZERO)
     currencies: set[str] = set()
     unknown_plans: set[str] = set()
     for m in months:
         month = history.month(m)
-        bookings[str(m)] = sum((c.credit for c in month.credits if c.role == "primary"
-                                and (c.cancelled_on is None or not m.contains(c.cancelled_on))), ZERO)
+        booked = ZERO
+        for c in month.credits:
+            if c.role == "primary" and (c.cancelled_on is None or not m.contains(c.cancelled_on)):
+                booked += c.credit
+                team_bookings[team_of.get(c.rep_id, "")] += c.credit
+        bookings[str(m)] = booked
         currencies.update(c.currency for c in month.credits)
         for i, cand in enumerate(candidates):
             plans = stored_plans[str(m)] | cand.plans
@@ -277,8 +287,8 @@ def model_plans(session: Session, candidates: Sequence[Candidate], first: Period
     if late:
         notes.append(f"{late} late-change line(s) were paid in the range; a model prices each deal as it stands now "
                      "in its close month instead")
-    return ModelReport(str(first), str(last), (currencies or {"USD"}).pop(), [str(m) for m in months], bookings, actual,
-                       sides, reps, notes)
+    return ModelReport(str(first), str(last), (currencies or {"USD"}).pop(), [str(m) for m in months], bookings,
+                       dict(team_bookings), actual, sides, reps, notes)
 
 
 def _cancellations(stored: list[Cancellation], earned: dict[tuple[str, str], Earned], first: Period) -> list[Cancellation]:
