@@ -131,6 +131,12 @@ def test_golden_two_opportunities_on_the_example_company(ledger, tmp_path):
     assert Decimal(m1["best_case"]) - Decimal(m1["closed"]) == Decimal("300.00")
     # the quarter (Q4 = October only here): the commit scenario's October
     assert r1["sentence"] == "If your commit closes, you earn USD 12,750.00 this quarter (2026 Q4)."
+    assert d["totals"]["expected"] == d["by_month"]["2026-10"]["expected"]
+    for name in ("forecast.csv", "forecast.html"):
+        res = CliRunner().invoke(main, ["--db", url, "forecast", "--pipeline", str(pipe), "--through", "2026-10",
+                                        "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+        assert "If your commit closes, you earn USD 12,750.00 this quarter" in (tmp_path / name).read_text()
 
 
 @pytest.mark.parametrize("row,message", [

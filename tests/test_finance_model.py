@@ -130,8 +130,12 @@ def test_golden_example_company_with_a_richer_new_logo_rate(tmp_path, ledger):
         "SE Overlay": {"payout": "4000.00", "bookings": "0.00", "cost_of_sales": None},
         "West": {"payout": "54270.00", "bookings": "987000.00", "cost_of_sales": "0.0550"},  # 54,270 / 987,000
     }
-    # components: commission 41,750.00 + 240 + 500 + 2,240 = 44,730.00; clawback -2,750.00 - 500 = -3,250.00
-    assert (c["by_component"]["commission"], c["by_component"]["clawback"]) == ("44730.00", "-3250.00")
+    # components: commission 41,750.00 + R1's 240 + 500 + 2,240 + R2's 1,660 (October: D4 40,000 and 10,000
+    # of D2 in band 1 at +2%, 22,000 of D2 in band 2 at +2% x 1.5) = 46,390.00; R2's payout does not move:
+    # in a draw month everything above the 3,000.00 draw recovers the draw balance (-6,000.00 - 1,660.00);
+    # clawback -2,750.00 - 500 = -3,250.00
+    comp = c["by_component"]
+    assert (comp["commission"], comp["draw_recovery"], comp["clawback"]) == ("46390.00", "-7660.00", "-3250.00")
     for fmt in ("html", "csv"):
         out = tmp_path / f"model.{fmt}"
         res = runner.invoke(main, ["--db", url, "model", "--plans", str(richer_ae(tmp_path / fmt)), "--from", "2026-01",
@@ -159,3 +163,23 @@ def test_a_month_not_calculated_is_refused(ledger):
     with pytest.raises(CompErrors, match="period 2026-01 has not been calculated"):
         with transaction(ledger, write=False) as s:
             model_plans(s, load_candidates([PLANS]), Period(2026, 1), Period(2026, 2))
+
+
+def test_the_pdf_and_html_reports_show_the_histograms(tmp_path):
+    from compengine.ledger import open_ledger
+
+    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    acme(engine)
+    with transaction(engine, write=False) as s:
+        report = model_plans(s, load_candidates([richer_ae(tmp_path)]), Period(2026, 1), Period(2026, 10))
+    engine.dispose()
+    from compengine.finance.model import view
+    from compengine.statements.finance_report import render_html, write_finance_report
+
+    html = render_html(report, view)
+    assert html.count("<svg") == 2 and "Attainment (rep-months)" in html and "Payout per rep over the range (USD)" in html
+    # one count per rep-month with a plan (the 37 stored rep_periods rows), in each series
+    h = report.histograms()["attainment"]
+    assert [sum(s["counts"]) for s in h["series"]] == [37, 37]
+    pdf = write_finance_report(report, tmp_path / "model.pdf", view)
+    assert pdf.read_bytes().startswith(b"%PDF")
