@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from compengine.cli import main
@@ -194,3 +196,52 @@ def test_the_maven_crm_open_pipeline_forecasts_every_rep(tmp_path):
     jan = {s: Decimal(v) for s, v in d["by_month"]["2018-01"].items()}
     assert jan["closed"] == 0 and jan["best_case"] > jan["expected"] > 0  # no deal is closed in January 2018 yet
     assert all(v["sentence"].startswith("If your commit closes, you earn USD ") for v in d["reps"].values())
+
+
+@pytest.fixture(scope="module")
+def acme_closed(tmp_path_factory):  # noqa: ANN001, ANN201
+    engine = open_ledger(f"sqlite:///{tmp_path_factory.mktemp('acme') / 'l.db'}")
+    acme_ledger(engine)
+    yield engine
+    engine.dispose()
+
+
+def _opps(rows: list[tuple[str, str, int, str, int, Decimal]]) -> list:
+    from datetime import date
+
+    from compengine.core.errors import Source
+    from compengine.datafiles import Opportunity
+    from compengine.engine.records import Deal
+
+    out = []
+    for i, (owner, deal_type, amount, _unused, day, p) in enumerate(rows):
+        close = date(2026, 10 + day % 3, 1 + day % 28)
+        deal = Deal(f"P{i}", "", deal_type, Decimal(amount).scaleb(-2), "USD", close, owner)
+        out.append(Opportunity(deal, p, None, Source("p.csv", i + 2)))
+    return out
+
+
+opportunity = st.tuples(st.sampled_from(["R1", "R2", "A1", "M1"]), st.sampled_from(["new_logo", "expansion", "renewal"]),
+                        st.integers(min_value=100, max_value=20_000_000), st.just(""), st.integers(0, 200),
+                        st.sampled_from([Decimal(x) for x in ("0", "0.1", "0.25", "0.5", "0.7", "0.9", "1")]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(opportunity, min_size=1, max_size=5))
+def test_expected_meets_its_limits_and_is_linear_for_one_opportunity(acme_closed, rows):
+    opps = _opps(rows)
+    with transaction(acme_closed, write=False) as s:
+        f = forecast(s, opps, Period(2026, 12))
+        certain = forecast(s, [o.__class__(o.deal, Decimal(1), None, o.source) for o in opps], Period(2026, 12))
+        never = forecast(s, [o.__class__(o.deal, Decimal(0), None, o.source) for o in opps], Period(2026, 12))
+    # every probability 1: expected = commit = best case; every probability 0: expected = closed
+    assert certain.payouts["expected"] == certain.payouts["best_case"] == certain.payouts["commit"]
+    assert never.payouts["expected"] == never.payouts["closed"]
+    # the scenarios do not depend on the probabilities, except which deals are commit
+    assert f.payouts["best_case"] == certain.payouts["best_case"] and f.payouts["closed"] == never.payouts["closed"]
+    if len(opps) == 1:  # one opportunity: expected = closed + p x (best case - closed), rounded once per rep and month
+        p = opps[0].probability
+        for rep, by_m in f.payouts["closed"].items():
+            for m, closed in by_m.items():
+                best = f.payouts["best_case"][rep][m]
+                assert f.payouts["expected"][rep][m] == (closed + p * (best - closed)).quantize(Decimal("0.01"), "ROUND_HALF_UP")
