@@ -28,7 +28,6 @@ its months before the horizon plus the commit scenario's payouts of its months i
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -375,9 +374,6 @@ def view(data: dict) -> dict:
 def _s(x: Decimal) -> str:
     return f"{x:.2f}"
 
-
-def opportunities_json(opps: Sequence[Opportunity]) -> str:  # pragma: no cover - debugging aid
-    return json.dumps([{"deal_id": o.deal.deal_id, "p": str(o.probability)} for o in opps])
 
 
 def load_stages(path) -> dict[str, Decimal]:  # noqa: ANN001
