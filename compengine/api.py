@@ -60,6 +60,14 @@ _LAZY = {
     "report_text": "compengine.adapters",
     "run_demo": "compengine.demo",
     "generate_company": ("compengine.generate", "generate"),
+    "write_finance_report": "compengine.statements.finance_report",
+    "model_view": ("compengine.finance.model", "view"),
+    "load_candidates": "compengine.finance.model",  # candidate plan folders, validated
+    "forecast_view": ("compengine.finance.forecast", "view"),
+    "accounting_view": ("compengine.finance.accounting", "view"),
+    "load_accounting_config": ("compengine.finance.accounting", "load_config"),
+    "open_pipeline": "compengine.adapters.maven_crm",
+    "PIPELINE_OUT_COLUMNS": "compengine.adapters.maven_crm",
     "RenderReport": "compengine.statements",
     "StatementData": "compengine.statements",
     "calc_statement_data": "compengine.statements",
@@ -408,6 +416,37 @@ class Ledger:
         from compengine.web.app import create_app
 
         return create_app(self.engine)
+
+    # -- finance: plan modeling, pipeline forecast, ASC 340-40 (read-only)
+    def model(self, candidates: Sequence[Any], first: PeriodLike, last: PeriodLike) -> Any:
+        """Reprice history from ``first`` through ``last`` under candidate plans (``load_candidates``;
+        nothing is written)."""
+        from compengine.finance.model import model_plans
+
+        with self.reading() as s:
+            return model_plans(s, candidates, period(first), period(last))
+
+    def forecast(self, pipeline_file: Path | str, last: PeriodLike, *, commit_threshold: Decimal = Decimal("0.7"),
+                 stages_file: Path | str | None = None) -> Any:
+        """Expected commission of the open pipeline per rep and month through ``last``."""
+        from compengine.datafiles import read_pipeline
+        from compengine.finance.forecast import forecast, load_stages
+
+        stages = load_stages(Path(stages_file)) if stages_file else None
+        opps, errors = read_pipeline(Path(pipeline_file), stages)
+        if errors:
+            raise CompErrors(errors)
+        with self.reading() as s:
+            return forecast(s, opps, period(last), commit_threshold=commit_threshold)
+
+    def accounting(self, month: PeriodLike, *, config: Any = None) -> Any:
+        """The month's ASC 340-40 journal (``.ties_out``, ``.text()``, ``.as_dict()``); ``config`` from
+        ``load_accounting_config`` (default: contract term, practical expedient on)."""
+        from compengine.finance.accounting import journal, load_config
+
+        config = config if config is not None else load_config(None)
+        with self.reading() as s:
+            return journal(s, period(month), config)
 
     # -- settings
     def company(self) -> str:

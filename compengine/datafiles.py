@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from dataclasses import dataclass
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
@@ -42,6 +43,9 @@ COLUMNS = {
         "cancelled_on",
     ],
     "splits.csv": ["deal_id", "rep_id", "split_pct", "role"],
+    # open opportunities for ``compengine forecast`` (plus probability or stage; optional account,
+    # term_months, product): see read_pipeline
+    "pipeline.csv": ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close"],
 }
 REQUIRED_FILES = ("reps.csv", "assignments.csv", "deals.csv")
 MAX_TERM_MONTHS = 1200  # a hundred years: more is a typo
@@ -443,3 +447,90 @@ def read_plans_and_folder(plans_dir: Path | str, data_dir: Path | str, *,
     if errors:
         raise CompErrors(errors)
     return plans, data
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+# Stage -> probability when a pipeline row has a stage and no probability (docs/finance.md);
+# a stage file (YAML mapping) given to ``compengine forecast --stages`` replaces it.
+DEFAULT_STAGES = {
+    "prospecting": Decimal("0.10"),
+    "qualification": Decimal("0.20"),
+    "engaging": Decimal("0.60"),
+    "proposal": Decimal("0.60"),
+    "negotiation": Decimal("0.80"),
+    "commit": Decimal("0.90"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    """An open opportunity: what it would be as a closed-won deal, and how likely it is."""
+
+    deal: Deal
+    probability: Decimal
+    stage: str | None
+    source: Source
+
+
+def read_pipeline(path: Path | str, stages: Mapping[str, Decimal] | None = None, *,
+                  encoding: str | None = None) -> tuple[list[Opportunity], list[CompError]]:
+    """Read a pipeline file: one open opportunity a row, with ``probability`` (0..1) or a ``stage``
+    mapped to one by ``stages`` (default :data:`DEFAULT_STAGES`, matched case-insensitively)."""
+    stages = {k.lower(): v for k, v in (DEFAULT_STAGES if stages is None else stages).items()}
+    path = Path(path)
+    errors: list[CompError] = []
+    out: list[Opportunity] = []
+    rd = _Reader(path, "pipeline.csv", errors, encoding)
+    seen: dict[str, int] = {}
+    for src, row in rd.rows():
+        if "probability" not in row and "stage" not in row:
+            errors.append(CompError(Source(rd.file, 1), "missing column: probability or stage"))
+            break
+        try:
+            deal_id = rd.field(src, row, "deal_id", _text)
+            owner = rd.field(src, row, "owner_id", _text)
+            amount = rd.field(src, row, "amount", parse_decimal)
+            currency = rd.field(src, row, "currency", _text)
+            deal_type = rd.field(src, row, "deal_type", _text)
+            close = rd.field(src, row, "expected_close", parse_date)
+            term = rd.field(src, row, "term_months", parse_int, required=False)
+            prob = rd.field(src, row, "probability", parse_decimal, required=False)
+        except RowError:
+            continue
+        stage = row.get("stage") or None
+        if deal_id in seen:
+            rd.error(src, "deal_id", f"duplicate opportunity {deal_id!r} (first at line {seen[deal_id]})")
+            continue
+        seen[deal_id] = src.line or 0
+        ok = True
+        if deal_type not in DEAL_TYPES:
+            rd.error(src, "deal_type", f"unknown deal type {deal_type!r} (expected {', '.join(DEAL_TYPES)})")
+            ok = False
+        if amount <= 0:
+            rd.error(src, "amount", f"must be positive, got {amount}")
+            ok = False
+        elif problem := check_amount(amount):
+            rd.error(src, "amount", problem)
+            ok = False
+        if term is not None and not 0 < term <= MAX_TERM_MONTHS:
+            rd.error(src, "term_months", f"must be 1..{MAX_TERM_MONTHS}, got {term}")
+            ok = False
+        if prob is None:
+            if stage is None:
+                rd.error(src, "probability", "is required (or a stage)")
+                ok = False
+            elif stage.lower() not in stages:
+                rd.error(src, "stage", f"unknown stage {stage!r} (known: {', '.join(sorted(stages))}); "
+                                       "give a probability or a stage file")
+                ok = False
+            else:
+                prob = stages[stage.lower()]
+        elif not Decimal(0) <= prob <= Decimal(1):
+            rd.error(src, "probability", f"must be between 0 and 1, got {prob}")
+            ok = False
+        if ok:
+            deal = Deal(deal_id, row.get("account", ""), deal_type, amount, currency, close, owner, term,
+                        row.get("product") or None, None, src)
+            out.append(Opportunity(deal, prob, stage, src))
+    return out, errors

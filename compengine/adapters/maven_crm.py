@@ -39,7 +39,10 @@ docs/crm-adapters.md):
 
 from __future__ import annotations
 
+import calendar
+import csv
 from collections import Counter, defaultdict
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -308,3 +311,56 @@ def convert(path: Path | str, *, rep_plan: str = "ae-2026", manager_plan: str = 
         "rounded to 1,000.",
     ]
     return ConversionResult(FORMAT, reps, assignments, deals, [], report, [])
+
+
+# --------------------------------------------------------------------------- open pipeline
+
+OPEN_STAGES = ("Engaging", "Prospecting")
+PIPELINE_OUT_COLUMNS = ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close", "probability", "stage",
+                        "account", "product"]
+
+
+def open_pipeline(path: Path | str, result: ConversionResult, expected_close: date | None = None
+                  ) -> tuple[list[list[str]], dict[str, int]]:
+    """The export's open opportunities (Engaging, Prospecting) as rows of a pipeline file
+    (``compengine forecast --pipeline``), and counts of rows not used by reason.
+
+    Rules: ``owner_id`` is the converted rep of ``sales_agent``; ``amount`` is the product's list
+    price (``products.csv`` ``sales_price``: open rows have no close value); ``deal_type`` is
+    expansion when the account already has a won deal, else new_logo; ``expected_close`` is the
+    last day of the month after the last won close date (the export is a snapshot taken then),
+    unless given; ``probability`` is left empty and ``stage`` is the deal stage, mapped by the
+    forecast's stage map (docs/finance.md).
+    """
+    folder = Path(path)
+    if folder.is_file():
+        folder = folder.parent
+    ids = {r.name: r.rep_id for r in result.reps.values()}
+    won_accounts = {d.account for d in result.deals if d.account}
+    if expected_close is None:
+        last = max(d.close_date for d in result.deals)
+        nxt = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+        expected_close = date(nxt.year, nxt.month, calendar.monthrange(nxt.year, nxt.month)[1])
+    prices: dict[str, str] = {}
+    with (folder / PRODUCTS).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            prices[_product_key(row["product"])] = row["sales_price"]
+    rows: list[list[str]] = []
+    skipped: dict[str, int] = {}
+    with (folder / PIPELINE).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            stage = row["deal_stage"]
+            if stage not in OPEN_STAGES:
+                continue
+            owner = ids.get(row["sales_agent"])
+            price = prices.get(_product_key(row["product"]))
+            if owner is None or price is None:
+                reason = "unknown sales_agent" if owner is None else "product without a list price"
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            account = row["account"]
+            rows.append([row["opportunity_id"], owner, money_str(D(price).quantize(Decimal("0.01"))), CURRENCY,
+                         "expansion" if account in won_accounts else "new_logo", expected_close.isoformat(), "",
+                         stage, account, row["product"]])
+    rows.sort(key=lambda r: r[0])
+    return rows, skipped

@@ -39,6 +39,7 @@ def _register() -> None:
     from compengine.cli import verify_cmd
     from compengine.cli import config_cmd
     from compengine.cli import users_cmd
+    from compengine.cli import finance_cmd
 
     main.add_command(calc.calc)
     main.add_command(plans_cmd.plans)
@@ -55,6 +56,8 @@ def _register() -> None:
     main.add_command(config_cmd.config)
     main.add_command(users_cmd.users)
     main.add_command(users_cmd.serve)
+    for cmd in (finance_cmd.model_cmd, finance_cmd.forecast_cmd, finance_cmd.accounting_cmd):
+        main.add_command(cmd)
 
 
 _register()

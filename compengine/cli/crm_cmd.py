@@ -22,11 +22,17 @@ from compengine.cli.common import echo_json, handles_errors, json_option
               help="Also check the written folder against these plan files (plan ids, currencies).")
 @click.option("--into-ledger", is_flag=True,
               help="Also import into the ledger (--db); the default when --out is not given.")
+@click.option("--pipeline-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the open opportunities (maven-crm: Engaging, Prospecting) as a pipeline file "
+                   "for `compengine forecast --pipeline`.")
+@click.option("--pipeline-close", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Expected close date of the open opportunities [default: end of the month after the last won deal].")
 @json_option
 @click.pass_obj
 @handles_errors("nothing was written")
 def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: str, manager_plan: str,
-               plans_dir: Path | None, into_ledger: bool, as_json: bool) -> None:
+               plans_dir: Path | None, into_ledger: bool, pipeline_out: Path | None, pipeline_close: Any,
+               as_json: bool) -> None:
     """Convert the CRM export at PATH into compengine's inputs, report every row, and import it.
 
     Without --out the converted data goes straight into the ledger (--db, with
@@ -45,6 +51,7 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
       compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities --out out/maven
       compengine calc --plans plans --data out/maven --period 2017-10
       compengine import-crm --format northwind ../shared/data/northwind --out out/northwind --json
+      compengine import-crm --format maven-crm ../shared/data/maven-crm-sales-opportunities --pipeline-out pipeline.csv
     """
     if out_dir is None:
         into_ledger = True
@@ -52,14 +59,25 @@ def import_crm(ctx: Any, fmt: str, path: Path, out_dir: Path | None, rep_plan: s
         plans_dir = Path("plans")
         if not plans_dir.is_dir():
             raise click.UsageError("importing into the ledger needs plan files: --plans PLANS_DIR")
+    if pipeline_out is not None and fmt != "maven-crm":
+        raise click.UsageError("--pipeline-out is available for --format maven-crm (the export with open opportunities)")
     imported = None
     if into_ledger:
         from compengine.cli.ledger_cmds import _ledger
 
-        result, written, imported = _ledger(ctx, create=True, roles=("ops",)).import_crm(fmt, path, plans_dir, actor=ctx.who, out_dir=out_dir,
-                                                            rep_plan=rep_plan, manager_plan=manager_plan)
+        result, written, imported = _ledger(ctx, create=True, roles=("ops",)).import_crm(
+            fmt, path, plans_dir, actor=ctx.who, out_dir=out_dir, rep_plan=rep_plan, manager_plan=manager_plan)
     else:
         result, written = convert_to_folder(fmt, path, out_dir, plans_dir, rep_plan=rep_plan, manager_plan=manager_plan)
+    if pipeline_out is not None:
+        from compengine.api import PIPELINE_OUT_COLUMNS, open_pipeline
+        from compengine.core.outputs import write_csv_atomic
+
+        pipeline_rows, pipeline_skipped = open_pipeline(path, result, pipeline_close.date() if pipeline_close else None)
+        write_csv_atomic(pipeline_out, PIPELINE_OUT_COLUMNS, pipeline_rows)
+        if not as_json:
+            click.echo(f"wrote {pipeline_out}: {len(pipeline_rows)} open opportunities"
+                       + "".join(f"; {n} not used: {why}" for why, n in sorted(pipeline_skipped.items())))
     if as_json:
         echo_json({"format": fmt, "out": str(out_dir) if out_dir else None, "written": [str(p) for p in written] if out_dir else [],
                    "report": result.report.as_dict(), "ledger": imported.as_dict() if imported else None})

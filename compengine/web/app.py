@@ -418,7 +418,7 @@ class Portal:
 
     def whatif(self, ctx: Ctx) -> Response:
         from compengine.engine.records import Credit
-        from compengine.ledger.close import load_inputs
+        from compengine.ledger.inputs import load_inputs
         from compengine.ledger.store import first_open_period
 
         rep_id = ctx.param("rep_id")
