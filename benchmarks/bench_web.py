@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import os
 import platform
+import random
 import shutil
 import socket
 import statistics
@@ -105,7 +106,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def load(base: str, period: str, reps: int, clients: int, requests: int, during_close: bool) -> dict:
+async def load(base: str, period: str, reps: int, clients: int, requests: int, during_close: bool,
+               think: float = 0.0) -> dict:
+    """``think`` > 0: each client waits 0.5x to 1.5x that many seconds between its requests (a person
+    reading the page); 0: each sends its next request as soon as the last one is answered."""
     import httpx
 
     async def login(name: str) -> httpx.AsyncClient:
@@ -147,6 +151,9 @@ async def load(base: str, period: str, reps: int, clients: int, requests: int, d
     async def worker(i: int) -> None:
         nonlocal errors
         c = users[i]
+        rng = random.Random(i)
+        if think:
+            await asyncio.sleep(think * rng.random())  # users arrive spread over one think time
         while queue:
             k = queue.pop()
             path = f"/statements/{period}/{me[i]}" if k % 2 else f"/api/statements/{period}/{me[i]}"
@@ -158,6 +165,8 @@ async def load(base: str, period: str, reps: int, clients: int, requests: int, d
                 ok = False
             lat.append((time.perf_counter() - t) * 1000)
             errors += not ok
+            if think and queue:
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(clients)))
@@ -195,6 +204,9 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--think", type=float, default=5.0,
+                    help="also measure users who read each page: seconds between a user's requests (0: skip)")
+    ap.add_argument("--think-requests", type=int, default=500)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     try:
@@ -213,6 +225,12 @@ def main() -> int:
             print("load alone:", quiet)
             busy = asyncio.run(load(base, period, len(top), args.clients, args.requests, True))
             print("load during a close:", busy)
+            paced = paced_busy = None
+            if args.think:
+                paced = asyncio.run(load(base, period, len(top), args.clients, args.think_requests, False, args.think))
+                print("paced users alone:", paced)
+                paced_busy = asyncio.run(load(base, period, len(top), args.clients, args.think_requests, True, args.think))
+                print("paced users during a close:", paced_busy)
         finally:
             proc.terminate()
             proc.wait(10)
@@ -253,6 +271,12 @@ def main() -> int:
         f"{quiet['p95']:.0f} | {quiet['max']:.0f} | - |",
         f"| while ops runs the close from the portal | {busy['n']:,} | {busy['errors']} | {busy['wall']:.1f} | "
         f"{busy['rps']:.0f} | {busy['p50']:.0f} | {busy['p95']:.0f} | {busy['max']:.0f} | {busy['close']:.1f} |",
+        *([f"| {args.clients} users reading, {args.think:g} s between a user's pages (0.5x-1.5x), alone | {paced['n']:,} | "
+           f"{paced['errors']} | {paced['wall']:.1f} | {paced['rps']:.0f} | {paced['p50']:.0f} | {paced['p95']:.0f} | "
+           f"{paced['max']:.0f} | - |",
+           f"| the same users while ops runs the close from the portal | {paced_busy['n']:,} | {paced_busy['errors']} | "
+           f"{paced_busy['wall']:.1f} | {paced_busy['rps']:.0f} | {paced_busy['p50']:.0f} | {paced_busy['p95']:.0f} | "
+           f"{paced_busy['max']:.0f} | {paced_busy['close']:.1f} |"] if paced else []),
         f"| the close alone (CLI path, no load) | | | | | | | | {close_alone:.1f} |",
         "",
         "Readers never wait for the close (read-only snapshots; on SQLite a WAL snapshot): no request failed "
