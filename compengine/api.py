@@ -225,7 +225,8 @@ class Ledger:
             return run_close(s, p, actor, progress=progress, workers=workers)
 
     def lock(self, month: PeriodLike, *, actor: str, through: PeriodLike | None = None, allow_open_disputes: bool = False,
-             accept_exceptions: str | None = None) -> list[tuple[Period, Decimal, str | None]]:
+             accept_exceptions: str | None = None,
+             allow_pending_adjustments: bool = False) -> list[tuple[Period, Decimal, str | None]]:
         """Lock a month (or every month through ``through``: all or none). Returns (month, total, accepted reason)."""
         from compengine.ledger.close import lock_period
 
@@ -233,7 +234,8 @@ class Ledger:
         out = []
         with self.writing(f"close lock {ms[0]}{f'..{ms[-1]}' if len(ms) > 1 else ''} by {actor}") as s:
             for p in ms:
-                row = lock_period(s, p, actor, allow_open_disputes=allow_open_disputes, accept_exceptions=accept_exceptions)
+                row = lock_period(s, p, actor, allow_open_disputes=allow_open_disputes, accept_exceptions=accept_exceptions,
+                                  allow_pending_adjustments=allow_pending_adjustments)
                 out.append((p, row.total_payout, row.exceptions_accepted))
         return out
 

@@ -301,3 +301,30 @@ def test_a_writer_waits_for_the_one_before_it_then_fails_in_one_line_and_readers
         t.join()
         holder.dispose()
         other.dispose()
+
+
+def test_an_adjustment_awaiting_approval_holds_the_lock_and_is_never_lost(acme):
+    """A manual adjustment above the approval threshold waits for a second user: the month cannot
+    be locked over it unless ops says so, and approved after the lock it is paid in the first open month."""
+    from compengine.ledger.models import AdjustmentRow
+    from compengine.ledger.users import add_user, approve_adjustment
+
+    with transaction(acme) as s:
+        add_user(s, "olga", "ops", "a long enough password", "setup")
+        add_user(s, "fin", "finance", "a long enough password", "setup")
+        adj = add_adjustment(s, "R1", Period.parse("2026-10"), Decimal("5000.00"), "Q3 territory true-up", "olga")
+        assert adj.status == "pending"
+    run(acme, "2026-10")
+    for p in MONTHS[:9]:
+        lock(acme, p)
+    with pytest.raises(CompErrors, match=r"2026-10 has 1 adjustment\(s\) awaiting approval \(1\)"):
+        lock(acme, "2026-10")
+    assert lock(acme, "2026-10", allow_pending_adjustments=True) == "locked"
+    with transaction(acme) as s:
+        row = approve_adjustment(s, adj.id, "fin")
+        assert (row.status, row.period) == ("approved", "2026-11")
+    result = run(acme, "2026-11")
+    lines = [ln for ln in result.rep("R1").lines if ln.kind == "adjustment"]
+    assert [(ln.amount, ln.ref) for ln in lines] == [(Decimal("5000.00"), "adjustment:1")]
+    with transaction(acme, write=False) as s:
+        assert s.get(AdjustmentRow, adj.id).approved_by == "fin"

@@ -216,12 +216,16 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
 @click.option("--through", callback=period_arg, default=None,
               help="Lock every month from PERIOD through this one: all of them or, if one is refused, none.")
 @click.option("--allow-open-disputes", is_flag=True, help="Lock although disputes are open (recorded in the audit log).")
+@click.option("--allow-pending-adjustments", is_flag=True,
+              help="Lock although adjustments of the month await a second approval; approved later, they are paid "
+                   "in the first open month.")
 @click.option("--accept-exceptions", "accept_exceptions", metavar="REASON", default=None,
               help="Lock although the month has exceptions (credit that cannot be paid); the reason is kept on the "
                    "month, in the audit log and shown by reconcile.")
 @pass_ctx
 @handles_errors("nothing was locked")
-def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_exceptions: str | None) -> None:
+def close_lock(ctx: Context, period, through, allow_open_disputes: bool, allow_pending_adjustments: bool,
+               accept_exceptions: str | None) -> None:
     """Lock a calculated month: its lines never change again, and a seal is written.
 
     Refused when the month is open or stale (run it first), an earlier month is
@@ -236,7 +240,7 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool, accept_
     """
     months_arg(period, through)  # refuses a range that runs backwards, as a usage error
     totals = _ledger(ctx, roles=OPS).lock(period, through=through, actor=ctx.who, allow_open_disputes=allow_open_disputes,
-                               accept_exceptions=accept_exceptions)
+                               accept_exceptions=accept_exceptions, allow_pending_adjustments=allow_pending_adjustments)
     for p, total, accepted in totals:
         click.echo(f"{p} locked: total payout {total:,.2f}" + (" (exceptions accepted)" if accepted else ""))
 

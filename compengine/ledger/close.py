@@ -45,7 +45,7 @@ from compengine.ledger.inputs import (  # noqa: F401 - the loaders are also read
     load_plan_versions,
     load_plans_latest,
 )
-from compengine.ledger.models import DealEvent, DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod
 from compengine.ledger.seals import month_digest, seal_period
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, invalidate_from, lock_period_row, null_token, utcnow
@@ -250,14 +250,17 @@ def store_shaped(session: Session, shape: int, rows: list[tuple], pstr: str) -> 
 
 
 def lock_period(session: Session, period: Period, actor: str, *, allow_open_disputes: bool = False,
-                accept_exceptions: str | None = None, now: datetime | None = None) -> PeriodRow:
+                accept_exceptions: str | None = None, allow_pending_adjustments: bool = False,
+                now: datetime | None = None) -> PeriodRow:
     """Lock a calculated month: its lines never change again, and a seal is written.
 
     Refused, naming why, when the month is not calculated (open, or stale since its
     last run), an earlier month is not locked, a deal event of the month was recorded
     after its last run (the watermark moved), it has open disputes (unless
-    ``allow_open_disputes``) or exceptions, i.e. credit that cannot be paid (unless
-    ``accept_exceptions`` gives the reason, kept on the month and in the audit log).
+    ``allow_open_disputes``), adjustments awaiting a second approval (unless
+    ``allow_pending_adjustments``: approved later, they are paid in the first open month) or
+    exceptions, i.e. credit that cannot be paid (unless ``accept_exceptions`` gives the reason,
+    kept on the month and in the audit log).
     """
     now = now or utcnow()
     row = lock_period_row(session, period)
@@ -288,6 +291,13 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
                                    .where(DisputeRow.period == pstr, DisputeRow.status == "open")) or 0
     if open_disputes and not allow_open_disputes:
         raise CompErrors(f"period {period} has {open_disputes} open dispute(s): resolve them or lock with --allow-open-disputes")
+    pending = list(session.scalars(select(AdjustmentRow.id).where(AdjustmentRow.period == pstr,
+                                                                  AdjustmentRow.status == "pending")
+                                   .order_by(AdjustmentRow.id)))
+    if pending and not allow_pending_adjustments:
+        raise CompErrors(f"period {period} has {len(pending)} adjustment(s) awaiting approval "
+                         f"({', '.join(map(str, pending))}): have them approved, or lock with "
+                         "--allow-pending-adjustments (approved later, they are paid in the first open month)")
     exceptions = json.loads(row.exceptions or "[]")
     accepted = (accept_exceptions or "").strip()
     if accept_exceptions is not None and not accepted:
@@ -303,10 +313,12 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
     row.exceptions_accepted = accepted if exceptions else None
     audit(session, actor, "close.lock", f"{period} locked"
           + (f" with {open_disputes} open dispute(s) allowed" if open_disputes else "")
+          + (f" with pending adjustment(s) {', '.join(map(str, pending))} left for a later month" if pending else "")
           + (f" with {len(exceptions)} exception(s) accepted: {accepted}" if exceptions else ""),
           period=pstr, entity="period", entity_id=pstr,
           after={"total": row.total_payout, "lines": row.line_count, "open_disputes_allowed": open_disputes,
-                 "exceptions_accepted": {"reason": accepted, "exceptions": exceptions} if exceptions else None}, at=now)
+                 "exceptions_accepted": {"reason": accepted, "exceptions": exceptions} if exceptions else None,
+                 "pending_adjustments": pending}, at=now)
     seal_period(session, period, actor, now)
     return row
 

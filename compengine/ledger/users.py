@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.periods import Period
 from compengine.ledger.models import AdjustmentRow, ApiTokenRow, RepRow, UserRow
-from compengine.ledger.store import audit, invalidate_from, lock_period_row, utcnow
+from compengine.ledger.store import audit, first_open_period, invalidate_from, lock_period_row, utcnow
 from compengine.ledger.settings import get_setting
 
 ROLES = ("rep", "manager", "ops", "finance", "admin")
@@ -230,12 +230,17 @@ def approve_adjustment(session: Session, adjustment_id: int, actor: str, *, now:
     if row.created_by == actor:
         raise CompErrors(f"adjustment {row.id} was entered by {actor}: another ops or finance user must approve it")
     period = Period.parse(row.period)
-    if lock_period_row(session, period).status == "locked":
-        raise CompErrors(f"period {period} is locked: enter the adjustment again in an open month")
+    entered_for = row.period
+    if lock_period_row(session, period).status == "locked":  # locked while it waited: paid in the first open month
+        period = first_open_period(session, period)
+        lock_period_row(session, period)
+        row.period = str(period)
     row.status, row.approved_by, row.approved_at = "approved", actor, now
-    audit(session, actor, "adjust.approve", f"adjustment {row.id} ({row.amount:,.2f} for {row.rep_id} in {row.period}) approved",
+    moved = f", moved from locked {entered_for} to {row.period}" if row.period != entered_for else ""
+    audit(session, actor, "adjust.approve",
+          f"adjustment {row.id} ({row.amount:,.2f} for {row.rep_id} in {row.period}) approved{moved}",
           period=row.period, rep_id=row.rep_id, entity="adjustment", entity_id=str(row.id),
-          before={"status": "pending"}, after={"status": "approved"}, at=now)
+          before={"status": "pending", "period": entered_for}, after={"status": "approved", "period": row.period}, at=now)
     invalidate_from(session, period, actor, f"adjustment {row.id} approved")
     return row
 
