@@ -393,3 +393,42 @@ def test_users_tokens_and_approvals_on_both_backends(ledger):  # noqa: ANN001
         assert approve_adjustment(s, adj.id, "fin").status == "approved"
     c = TestClient(create_app(ledger, secret="x"))
     assert c.get("/api/periods", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_compengine_serve_starts_from_the_cli_and_signs_people_in(prepared, tmp_path):
+    """`compengine serve` as a user runs it (a subprocess on a free loopback port): the OS user
+    need not be a ledger user (the portal signs each person in), and a rep can sign in."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    url = copy_ledger(prepared, tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    from pathlib import Path
+
+    cli = Path(sys.executable).with_name("compengine")  # the installed command, as a user runs it
+    proc = subprocess.Popen([str(cli), "--db", url, "serve", "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            if proc.poll() is not None:
+                pytest.fail(f"compengine serve exited {proc.returncode}: {proc.stderr.read()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("compengine serve did not answer on /login")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            r = c.post("/login", data={"username": "ravi", "password": PASSWORD})
+            assert r.status_code in (200, 303)
+            assert c.get("/api/me").json()["rep_id"] == "R1"
+    finally:
+        proc.terminate()
+        proc.wait(10)

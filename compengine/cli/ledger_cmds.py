@@ -45,13 +45,15 @@ def _check_db(ctx: Context) -> None:
 OPS = ("ops",)
 
 
-def _ledger(ctx: Context, *, create: bool = False, roles: tuple[str, ...] | None = None) -> Ledger:
+def _ledger(ctx: Context, *, create: bool = False, roles: tuple[str, ...] | None = None,
+            as_user: bool = True) -> Ledger:
     """The ledger of --db through the library's front door (:class:`compengine.api.Ledger`).
 
     Only commands that bring data in (``create=True``: import, import-crm, config set) make a
     new SQLite file; any other command on a file that does not exist says so and creates nothing.
     Once the ledger has users, ``--as`` (default: the OS user) must name an enabled one, and a
-    state-changing command passes the ``roles`` it needs (README: the threat model)."""
+    state-changing command passes the ``roles`` it needs (README: the threat model). ``as_user=False``
+    (``serve``): the command acts for nobody itself; the portal signs each person in."""
     problem = db_url_problem(ctx.db_url)
     if problem:
         raise click.ClickException(problem)
@@ -68,6 +70,8 @@ def _ledger(ctx: Context, *, create: bool = False, roles: tuple[str, ...] | None
             raise
         raise click.ClickException(f"cannot open the ledger at {ctx.db_url}: {str(exc).splitlines()[0]}") from None
     ctx.engines.append(ledger.engine)
+    if not as_user:
+        return ledger
     try:
         ctx.user = ledger.require_actor(ctx.who, roles or ())
     except CompErrors as exc:

@@ -116,6 +116,6 @@ def serve(ctx: Context, host: str, port: int) -> None:
     """
     import uvicorn
 
-    app = _ledger(ctx).web_app()
+    app = _ledger(ctx, as_user=False).web_app()
     click.echo(f"compengine portal on http://{host}:{port}/ (ledger {ctx.db_url}); Ctrl+C stops it", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
