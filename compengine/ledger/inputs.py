@@ -7,6 +7,7 @@ month, and the plan versions. Used by the close and by disputes (to recalculate 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -77,13 +78,21 @@ def load_plan_versions(session: Session, ids: dict[str, int]) -> tuple[dict[str,
     return _compile_versions(rows)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str, file: str) -> tuple[Plan | None, tuple]:
+    """A stored plan version compiled once per process (plans are frozen; the key is the exact text):
+    a close, each late-change month, every statement and portal page used to parse the YAML again."""
+    plan, errors = load_plan_text(text, file)
+    return plan, tuple(errors)
+
+
 def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dict[str, int]]:
     plans: dict[str, Plan] = {}
     ids: dict[str, int] = {}
     for row in rows:
-        plan, errors = load_plan_text(row.text, row.file)
+        plan, errors = _compiled(row.text, row.file)
         if plan is None:
-            raise CompErrors(errors)
+            raise CompErrors(list(errors))
         plans[plan.id] = plan
         ids[plan.id] = row.id
     return plans, ids

@@ -47,7 +47,13 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
     if wanted:
         q = q.where(RepPeriod.rep_id.in_(wanted))
     rps = session.scalars(q).all()
-    reps = {r.rep_id: r for r in session.scalars(select(RepRow))}
+    if wanted:  # the wanted reps and their managers, not the whole company (a portal page is one rep)
+        reps = {r.rep_id: r for r in session.scalars(select(RepRow).where(RepRow.rep_id.in_(wanted)))}
+        managers = {r.manager_id for r in reps.values() if r.manager_id} - set(reps)
+        if managers:
+            reps.update((r.rep_id, r) for r in session.scalars(select(RepRow).where(RepRow.rep_id.in_(managers))))
+    else:
+        reps = {r.rep_id: r for r in session.scalars(select(RepRow))}
 
     lines: dict[str, list[Line]] = defaultdict(list)
     lq = select(PayoutLineRow).where(PayoutLineRow.period == str(period)).order_by(PayoutLineRow.rep_id, PayoutLineRow.seq)
