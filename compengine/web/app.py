@@ -12,7 +12,9 @@ autoescapes everything.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -22,10 +24,11 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 import jinja2
 from sqlalchemy import Engine, func, select
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -62,6 +65,9 @@ NOTICES = {  # ?ok=... after a form: fixed texts, never text from the URL
 }
 DEAL_TYPES = (("new_logo", "New logo"), ("expansion", "Expansion"), ("renewal", "Renewal"))
 
+
+
+REQUEST_THREADS = int(os.environ.get("COMPENGINE_WEB_THREADS", "") or 4)  # requests handled at once (see Portal)
 
 class NotFound(Exception):
     pass
@@ -151,6 +157,10 @@ class Portal:
     def __init__(self, engine: Engine, *, secret: str | None = None, limiter: LoginLimiter | None = None,
                  secure_cookies: bool = False) -> None:
         self.engine = engine
+        # Requests run in at most this many threads at once (the rest wait in the event loop): no more
+        # than the connection pool holds (SQLAlchemy: 5 + 10 overflow), so a burst never times out
+        # waiting for a connection, and a few threads thrash the interpreter lock less than forty.
+        self.workers = anyio.CapacityLimiter(REQUEST_THREADS)
         self.sessions = Sessions(secret)
         self.limiter = limiter or LoginLimiter()
         self.jobs = Jobs()
@@ -201,7 +211,8 @@ class Portal:
                 else:
                     raw = await request.form()
                     form = {k: v for k, v in raw.items() if isinstance(v, str)}
-            return await run_in_threadpool(self.handle, fn, request, form, body, api)
+            return await anyio.to_thread.run_sync(functools.partial(self.handle, fn, request, form, body, api),
+                                                  limiter=self.workers)
 
         return Route(path, endpoint, methods=list(methods))
 
@@ -247,7 +258,7 @@ class Portal:
         nxt = str(raw.get("next", "/"))
         if not nxt.startswith("/") or nxt.startswith("//"):
             nxt = "/"
-        return await run_in_threadpool(self._login, name, password, nxt)
+        return await anyio.to_thread.run_sync(self._login, name, password, nxt, limiter=self.workers)
 
     def _login(self, name: str, password: str, nxt: str) -> Response:
         from compengine.ledger.users import authenticate
