@@ -12,7 +12,6 @@ Layering: Jinja2 and WeasyPrint; never SQLAlchemy or click.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from compengine.core.errors import CompError, CompErrors, Source
-from compengine.core.outputs import csv_text, write_atomic, write_text_atomic
-from compengine.statements.reconcile_report import STYLESHEET, inline_css
+
+from compengine.statements.reconcile_report import STYLESHEET, inline_css, write_report_file
 
 TEMPLATE = "finance.html.j2"
 SUFFIXES = (".html", ".htm", ".pdf", ".csv")
@@ -96,26 +95,8 @@ def render_html(report: Any, view: Callable[[dict], dict], *, templates_dir: Pat
 
 def write_finance_report(report: Any, out: Path | str, view: Callable[[dict], dict], *,
                          templates_dir: Path | str | None = None) -> Path:
-    """Write the report by ``out``'s extension (.html/.htm, .pdf or .csv), atomically; returns ``out``."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise CompErrors(f"{out}: the report must end in .html, .pdf or .csv")
-    if suffix == ".csv":
-        parts = []
-        for i, (title, header, rows) in enumerate(report.tables()):
-            parts.append(csv_text(None, [*([[]] if i else []), [f"# {title}"], header, *rows]))
-        return write_text_atomic(out, "".join(parts))
-    if suffix in (".html", ".htm"):
-        return write_text_atomic(out, render_html(report, view, templates_dir=templates_dir))
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
-
-    from compengine.statements.render import default_templates_dir
-
-    folder = Path(templates_dir) if templates_dir is not None else default_templates_dir()
-    html = render_html(report, view, templates_dir=folder, css="")
-    fonts = FontConfiguration()
-    css = CSS(filename=str(folder / STYLESHEET), font_config=fonts)
-    doc = HTML(string=html, base_url=str(folder) + os.sep).render(stylesheets=[css], font_config=fonts)
-    return write_atomic(out, lambda p: doc.write_pdf(str(p)))
+    """Write the report by ``out``'s extension (.html/.htm, .pdf or .csv), atomically: the
+    reconciliation's writer (:func:`~compengine.statements.reconcile_report.write_report_file`)."""
+    return write_report_file(out, report.tables(),
+                             lambda folder, css: render_html(report, view, templates_dir=folder, css=css),
+                             templates_dir=templates_dir)

@@ -93,29 +93,39 @@ def render_html(rec: ReconciliationLike, labels: Mapping[str, str], *, templates
                                    f"template error: {getattr(exc, 'message', None) or exc}")) from None
 
 
-def write_reconcile_report(rec: ReconciliationLike, out: Path | str, labels: Mapping[str, str], *,
-                           templates_dir: Path | str | None = None) -> Path:
-    """Write the report by ``out``'s extension (.html/.htm, .pdf or .csv), atomically; returns ``out``."""
+def write_report_file(out: Path | str, tables: Any, html: Any, *, templates_dir: Path | str | None = None) -> Path:
+    """Write a report by ``out``'s extension, atomically; returns ``out``. One writer for every
+    report of tables (reconcile, model, forecast, accounting): ``.csv`` is its ``tables``
+    (title, header, rows) one after the other; ``.html``/``.htm`` is ``html(folder, None)``, one
+    file with its stylesheet inline; ``.pdf`` is ``html(folder, "")`` laid out by WeasyPrint with
+    the folder's ``reconcile.css`` and bundled fonts."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in SUFFIXES:
         raise CompErrors(f"{out}: the report must end in .html, .pdf or .csv")
     if suffix == ".csv":
         parts = []
-        for i, (title, header, rows) in enumerate(rec.tables()):
+        for i, (title, header, rows) in enumerate(tables):
             parts.append(csv_text(None, [*([[]] if i else []), [f"# {title}"], header, *rows]))
         return write_text_atomic(out, "".join(parts))
     if suffix in (".html", ".htm"):
-        return write_text_atomic(out, render_html(rec, labels, templates_dir=templates_dir))
+        return write_text_atomic(out, html(templates_dir, None))
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     folder = _folder(templates_dir)
-    html = render_html(rec, labels, templates_dir=folder, css="")
+    page = html(folder, "")
     fonts = FontConfiguration()
     css = CSS(filename=str(folder / STYLESHEET), font_config=fonts)
-    doc = HTML(string=html, base_url=str(folder) + os.sep).render(stylesheets=[css], font_config=fonts)
+    doc = HTML(string=page, base_url=str(folder) + os.sep).render(stylesheets=[css], font_config=fonts)
     return write_atomic(out, lambda p: doc.write_pdf(str(p)))
 
 
-__all__ = ["REPORT_REPS", "inline_css", "render_html", "write_reconcile_report"]
+def write_reconcile_report(rec: ReconciliationLike, out: Path | str, labels: Mapping[str, str], *,
+                           templates_dir: Path | str | None = None) -> Path:
+    """Write the reconciliation by ``out``'s extension (.html/.htm, .pdf or .csv): :func:`write_report_file`."""
+    return write_report_file(out, rec.tables(), lambda folder, css: render_html(rec, labels, templates_dir=folder, css=css),
+                             templates_dir=templates_dir)
+
+
+__all__ = ["REPORT_REPS", "inline_css", "render_html", "write_reconcile_report", "write_report_file"]
