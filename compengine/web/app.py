@@ -44,7 +44,7 @@ from compengine.statements.view import StatementData, format_money, statement_vi
 from compengine.web import permissions
 from compengine.web.auth import COOKIE, LoginLimiter, Sessions, SessionData, csrf_ok
 from compengine.web.charts import earnings_chart
-from compengine.web.jobs import Jobs
+from compengine.web.jobs import Jobs, close_in_process
 from compengine.web.permissions import Forbidden
 
 PKG = "compengine.web"
@@ -520,8 +520,6 @@ class Portal:
                          is_finance=is_finance, jobs=self.jobs.recent(5))
 
     def close_action(self, ctx: Ctx) -> Response:
-        from compengine.ledger.close import lock_period, run_close
-
         action = ctx.param("action")
         with self.read() as s:
             self.check(s, ctx, "close.lock" if action == "lock" else "close.run")
@@ -532,15 +530,8 @@ class Portal:
         allow_open = ctx.form.get("allow_open_disputes") == "yes"
         accept = ctx.form.get("accept_exceptions", "").strip() or None
 
-        def work(job) -> str:  # noqa: ANN001
-            with self.write(f"close {action} {period} by {actor}") as s:
-                if action == "run":
-                    res = run_close(s, period, actor, progress=job.say)
-                    return (f"{period} calculated: {len(res.reps)} reps, total payout "
-                            f"{format_money(res.total_payout)}")
-                row = lock_period(s, period, actor, allow_open_disputes=allow_open, accept_exceptions=accept)
-                return f"{period} locked by {row.locked_by}"
-
+        url = self.engine.url.render_as_string(hide_password=False)
+        work = close_in_process(url, action, str(period), actor, allow_open=allow_open, accept=accept)
         job = self.jobs.start(f"close {action} {period}", actor, work)
         return RedirectResponse(f"/ops/jobs/{job.id}", status_code=303)
 
