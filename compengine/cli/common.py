@@ -315,3 +315,22 @@ def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = Tr
     if hidden:  # last, where the eye is when the output stops
         click.echo(f"{hidden:,} payout lines: one block per rep shown here; --lines prints every line, "
                    "--rep R one rep's, --json the data (or redirect to a file)", err=True)
+
+
+REPORT_SUFFIXES = (".html", ".htm", ".pdf", ".csv")
+
+
+def check_report_out(out: Path | None) -> None:
+    """Refuse an ``--out`` a report cannot be written as (before any work is done)."""
+    if out is not None and out.suffix.lower() not in REPORT_SUFFIXES:
+        raise click.BadParameter("the report must end in .html, .pdf or .csv", param_hint="--out")
+
+
+def echo_report(report: Any, as_json: bool, out: Path | None, written: str = "report") -> None:
+    """Print a report (``as_dict()`` as JSON, else ``text()``) and where its file went."""
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(report.text(), nl=False)
+    if out is not None:
+        click.echo(f"{written} written to {out}")

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg, templates_option
+from compengine.cli.common import (
+    Context,
+    check_report_out,
+    echo_report,
+    handles_errors,
+    json_option,
+    period_arg,
+    templates_option,
+)
 from compengine.cli.ledger_cmds import _ledger
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -14,11 +22,6 @@ pass_ctx = click.make_pass_decorator(Context)
 out_option = click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="Also write the report: report.html (one self-contained file), report.pdf or report.csv (by extension).")
-
-
-def _check_out(out: Path | None, suffixes: tuple[str, ...] = (".html", ".htm", ".pdf", ".csv")) -> None:
-    if out is not None and out.suffix.lower() not in suffixes:
-        raise click.BadParameter(f"the report must end in {', '.join(suffixes)}", param_hint="--out")
 
 
 def _write(report, out: Path | None, view, templates_dir: Path | None) -> None:  # noqa: ANN001
@@ -59,16 +62,11 @@ def model_cmd(ctx: Context, plan_dirs: tuple[Path, ...], first, last, as_json: b
     """
     from compengine.api import load_candidates, model_view
 
-    _check_out(out)
+    check_report_out(out)
     candidates = load_candidates(plan_dirs)  # a bad candidate is refused before the ledger is opened
     report = _ledger(ctx).model(candidates, first, last)
     _write(report, out, model_view, templates_dir)
-    if as_json:
-        echo_json(report.as_dict())
-    else:
-        click.echo(report.text(), nl=False)
-        if out is not None:
-            click.echo(f"report written to {out}")
+    echo_report(report, as_json, out)
 
 
 @click.command("accounting")
@@ -101,16 +99,11 @@ def accounting_cmd(ctx: Context, period, config_file: Path | None, as_json: bool
     """
     from compengine.api import accounting_view, load_accounting_config
 
-    _check_out(out)
+    check_report_out(out)
     config = load_accounting_config(config_file)  # a bad config is refused before the ledger is opened
     j = _ledger(ctx).accounting(period, config=config)
     _write(j, out, accounting_view, templates_dir)
-    if as_json:
-        echo_json(j.as_dict())
-    else:
-        click.echo(j.text(), nl=False)
-        if out is not None:
-            click.echo(f"journal written to {out}")
+    echo_report(j, as_json, out, "journal")
     if not j.ties_out:
         click.echo(f"{period}: the journal ({j.journal_total:,.2f}) does not tie out to the payouts ({j.payout:,.2f})", err=True)
         raise SystemExit(1)
@@ -151,16 +144,11 @@ def forecast_cmd(ctx: Context, pipeline_file: Path, last, commit_threshold: str,
     from compengine.api import forecast_view
     from compengine.core.money import parse_plain_number
 
-    _check_out(out)
+    check_report_out(out)
     try:
         threshold = parse_plain_number(commit_threshold)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--commit-threshold") from None
     f = _ledger(ctx).forecast(pipeline_file, last, commit_threshold=threshold, stages_file=stages_file)
     _write(f, out, forecast_view, templates_dir)
-    if as_json:
-        echo_json(f.as_dict())
-    else:
-        click.echo(f.text(), nl=False)
-        if out is not None:
-            click.echo(f"report written to {out}")
+    echo_report(f, as_json, out)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg, templates_option
+from compengine.cli.common import (
+    Context,
+    check_report_out,
+    echo_report,
+    handles_errors,
+    json_option,
+    period_arg,
+    templates_option,
+)
 from compengine.cli.ledger_cmds import _ledger
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -39,18 +47,12 @@ def reconcile_cmd(ctx: Context, period, as_json: bool, out: Path | None, payout_
       compengine reconcile 2026-10 --payout-file payouts-2026-10.csv --out reconcile-2026-10.pdf
       compengine reconcile 2026-10 --json > reconcile-2026-10.json
     """
-    if out is not None and out.suffix.lower() not in (".html", ".htm", ".pdf", ".csv"):
-        raise click.BadParameter("the report must end in .html, .pdf or .csv", param_hint="--out")
+    check_report_out(out)
     ledger = _ledger(ctx)
     rec = ledger.reconcile(period, payout_file=payout_file)
     if out is not None:
         ledger.write_reconcile_report(rec, out, templates_dir=templates_dir)
-    if as_json:
-        echo_json(rec.as_dict())
-    else:
-        click.echo(rec.text(), nl=False)
-        if out is not None:
-            click.echo(f"report written to {out}")
+    echo_report(rec, as_json, out)
     if not rec.ok:
         click.echo(f"{period} does not tie out: {len(rec.exceptions)} exception(s)", err=True)
         raise SystemExit(1)
