@@ -47,6 +47,7 @@ PeriodLike = Period | str
 # The rest of the front door, imported when first used (renderings, generators, file-mode helpers):
 # the CLI imports nothing else from the package, so what it does is what a program can do.
 _LAZY = {
+    "history_text": ("compengine.ledger.history", "timeline_text"),
     "iter_result_text": "compengine.engine.report",
     "iter_result_json": "compengine.engine.report",
     "filter_reps": "compengine.engine.driver",
@@ -190,12 +191,17 @@ class Ledger:
 
     # -- data in
     def import_folder(self, data_dir: Path | str, plans_dir: Path | str, *, actor: str, dry_run: bool = False,
-                      encoding: str | None = None) -> Any:
-        """Import a data folder and plan files in one transaction (nothing written on any bad row)."""
+                      encoding: str | None = None, retroactive: bool = False) -> Any:
+        """Import a data folder and plan files in one transaction (nothing written on any bad row).
+
+        A change that would reprice a locked month (an assignment or plan version over it) is
+        refused unless ``retroactive``: then the next close reprices those months and pays the
+        differences in the first open month."""
         from compengine.ledger.importer import import_folder
 
         with self.writing(f"import {data_dir} by {actor}") as s:
-            report = import_folder(s, data_dir, plans_dir, actor, dry_run=dry_run, encoding=encoding)
+            report = import_folder(s, data_dir, plans_dir, actor, dry_run=dry_run, encoding=encoding,
+                                   retroactive=retroactive)
             if dry_run:
                 s.rollback()
         return report
@@ -372,6 +378,14 @@ class Ledger:
 
         with self.reading() as s:
             return audit_rows(s, str(period(month)) if month else None, rep_id, limit)
+
+    def history(self, rep_id: str) -> dict:
+        """A rep's timeline: versions of the rep, assignment rows and plan versions, superseded
+        rows included, each with the import that recorded it (``compengine history``)."""
+        from compengine.ledger.history import timeline
+
+        with self.reading() as s:
+            return timeline(s, rep_id)
 
     def verify(self) -> Any:
         """Check every locked month's seal and the audit chain (``.ok``, ``.text()``, ``.as_dict()``)."""

@@ -29,7 +29,9 @@ from compengine.engine.pipeline import (
     resolve_assignment,
 )
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
-from compengine.ledger.models import AdjustmentRow, AssignmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
+from compengine.ledger import history
+from compengine.ledger.history import rep_of, reps_on, versions_in_force
+from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
 from compengine.plans.loader import load_plan_text
 from compengine.plans.model import Plan
@@ -45,6 +47,7 @@ class LedgerInputs:
     plans: dict[str, Plan]
     plan_version_ids: dict[str, int]
     reps: dict[str, Rep]
+    rep_versions: dict[str, list[Rep]]
     assignments: dict[str, list[Assignment]]
     credits: list[Credit]
     ytd_credits: list[Credit]
@@ -98,17 +101,24 @@ def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dic
     return plans, ids
 
 
-def load_reps(session: Session) -> dict[str, Rep]:
-    return {
-        r.rep_id: Rep(r.rep_id, r.name, r.email, r.manager_id, r.team, r.hire_date)
-        for r in session.scalars(select(RepRow))
-    }
+def load_reps(session: Session, period: Period | None = None) -> dict[str, Rep]:
+    """Every rep as in force at the end of ``period`` (default: the latest version)."""
+    if period is None:
+        return {r.rep_id: rep_of(r) for r in session.scalars(select(RepRow))}
+    return reps_on(session, period.end)[0]
 
 
 def load_assignments(session: Session) -> dict[str, list[Assignment]]:
-    return group_assignments(
-        Assignment(a.rep_id, a.plan_id, a.start, a.end, a.annual_quota) for a in session.scalars(select(AssignmentRow))
-    )
+    """The current assignment rows (superseded rows are history: ``compengine history``)."""
+    return history.load_assignments(session)
+
+
+def load_plans_for(session: Session, period: Period) -> tuple[dict[str, Plan], dict[str, int]]:
+    """The plan versions in force on the month's last day (the plan schedule)."""
+    ids = versions_in_force(session, period.end)
+    if not ids:
+        return load_plans_latest(session)  # a ledger without a schedule (never imported since 0006)
+    return load_plan_versions(session, ids)
 
 
 def load_credits(session: Session, periods: list[str]) -> list[Credit]:
@@ -265,7 +275,8 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
     if plan_version_ids:
         plans, ids = load_plan_versions(session, plan_version_ids)
     else:
-        plans, ids = load_plans_latest(session)
+        plans, ids = load_plans_for(session, period)
+    reps, versions = reps_on(session, period.end)
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
     credits = load_credits(session, [str(period)])
     assignments = load_assignments(session)
@@ -284,7 +295,8 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         period=period,
         plans=plans,
         plan_version_ids=ids,
-        reps=load_reps(session),
+        reps=reps,
+        rep_versions=versions,
         assignments=assignments,
         credits=credits,
         ytd_credits=ytd,
