@@ -92,23 +92,26 @@ def _rep_extra(row, valid_from: date | None) -> dict:  # noqa: ANN001
     return out
 
 
-def rep_versions(session: Session, rep_ids: Iterable[str] | None = None) -> dict[str, list[Rep]]:
-    """Each rep's current versions, oldest first (Rep.valid_from set where the engine has it)."""
+def _dated_versions(session: Session, rep_ids: Iterable[str] | None = None) -> dict[str, list[tuple[date, Rep]]]:
     q = select(RepVersionRow).where(RepVersionRow.superseded_at.is_(None))
     if rep_ids is not None:
         q = q.where(RepVersionRow.rep_id.in_(list(rep_ids)))
-    out: dict[str, list[Rep]] = defaultdict(list)
+    out: dict[str, list[tuple[date, Rep]]] = defaultdict(list)
     for row in session.scalars(q.order_by(RepVersionRow.rep_id, RepVersionRow.valid_from, RepVersionRow.id)):
-        out[row.rep_id].append(rep_of(row, row.valid_from))
+        out[row.rep_id].append((row.valid_from, rep_of(row, row.valid_from)))
     return dict(out)
 
 
-def version_on(versions: Sequence[Rep], day: date) -> Rep:
+def rep_versions(session: Session, rep_ids: Iterable[str] | None = None) -> dict[str, list[Rep]]:
+    """Each rep's current versions, oldest first (``Rep.valid_from`` says from when)."""
+    return {rep_id: [r for _, r in vs] for rep_id, vs in _dated_versions(session, rep_ids).items()}
+
+
+def version_on(versions: Sequence[tuple[date, Rep]], day: date) -> Rep:
     """The version in force on ``day``: the latest that started on or before it (the first
     version also covers the days before it)."""
-    best = versions[0]
-    for v in versions:
-        start = getattr(v, "valid_from", None) or BEGINNING
+    best = versions[0][1]
+    for start, v in versions:
         if start <= day:
             best = v
     return best
@@ -116,8 +119,9 @@ def version_on(versions: Sequence[Rep], day: date) -> Rep:
 
 def reps_on(session: Session, day: date) -> tuple[dict[str, Rep], dict[str, list[Rep]]]:
     """Every rep as in force on ``day``, and all reps' versions (for the manager on a close date)."""
-    versions = rep_versions(session)
-    return {rep_id: version_on(vs, day) for rep_id, vs in versions.items()}, versions
+    dated = _dated_versions(session)
+    return ({rep_id: version_on(vs, day) for rep_id, vs in dated.items()},
+            {rep_id: [r for _, r in vs] for rep_id, vs in dated.items()})
 
 
 def _rep_fields(rep) -> dict:  # noqa: ANN001 - a datafiles Rep
@@ -216,8 +220,16 @@ def reached_months(old: Iterable[Key], new: Iterable[Key], locked: Sequence[Peri
     return [m for m in locked if _clip(old, m.start, m.end) != _clip(new, m.start, m.end)]
 
 
-def describe_assignment_change(rep_id: str, old: Sequence[Key], new: Sequence[Key]) -> str:
-    """``R1 quota 1,200,000.00 -> 600,000.00 from 2026-01`` and the like."""
+def describe_assignment_change(rep_id: str, old: Sequence[Key], new: Sequence[Key],
+                               plan_quota: dict[str, Decimal] | None = None) -> str:
+    """``R1 quota 1,200,000.00 -> 600,000.00 from 2026-01`` and the like (``plan_quota``: each
+    plan's own annual quota, shown for a row that has none)."""
+    plan_quota = plan_quota or {}
+
+    def quota(k: Key) -> str:
+        q = k[3] if k[3] is not None else plan_quota.get(k[0])
+        return _show(q) if q is not None else "the plan's quota"
+
     gone = sorted(set(old) - set(new), key=lambda k: k[1])
     came = sorted(set(new) - set(old), key=lambda k: k[1])
     parts = []
@@ -230,8 +242,7 @@ def describe_assignment_change(rep_id: str, old: Sequence[Key], new: Sequence[Ke
             if match[0] != n[0]:
                 diffs.append(f"plan {match[0]} -> {n[0]}")
             if match[3] != n[3]:
-                diffs.append(f"quota {_show(match[3] if match[3] is not None else 'plan default')} -> "
-                             f"{_show(n[3] if n[3] is not None else 'plan default')}")
+                diffs.append(f"quota {quota(match)} -> {quota(n)}")
             if match[2] != n[2]:
                 diffs.append(f"end {_show(match[2])} -> {_show(n[2])}")
             parts.append(f"{rep_id} {', '.join(diffs)} from {Period.of(n[1])}")
@@ -260,7 +271,8 @@ class Change:
 
 
 def import_assignments(session: Session, assignments: Iterable, batch: ImportBatch, now: datetime,
-                       locked: Sequence[Period]) -> tuple[list[str], list[Change], list[dict]]:
+                       locked: Sequence[Period], plan_quota: dict[str, Decimal] | None = None,
+                       ) -> tuple[list[str], list[Change], list[dict]]:
     """Supersede and add assignment rows per rep in the file (reps not in the file keep theirs).
 
     Returns (reps whose rows changed, the changes that reach locked months, audit records).
@@ -285,7 +297,7 @@ def import_assignments(session: Session, assignments: Iterable, batch: ImportBat
         months = reached_months(old, new, locked)
         came = [new[k] for k in sorted(set(new) - set(old), key=lambda k: k[1])]
         first_src = next((str(a.source) for a in came if getattr(a, "source", None)), "assignments.csv")
-        description = describe_assignment_change(rep_id, list(old), list(new))
+        description = describe_assignment_change(rep_id, list(old), list(new), plan_quota)
         if months:
             reaching.append(Change(first_src, rep_id, None, months, description))
         for key, row in old.items():

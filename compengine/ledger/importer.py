@@ -200,7 +200,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     session.flush()
 
     # assignments: rows replaced are superseded, not deleted; changes over locked months are deliberate
-    changed_reps, reaching_a, assignment_audits = import_assignments(session, data.assignments, batch, now, locked_months)
+    changed_reps, reaching_a, assignment_audits = import_assignments(
+        session, data.assignments, batch, now, locked_months, {p.id: p.annual_quota for p in plans.values()})
     reaching += reaching_a
     report.assignments_changed = len(changed_reps)
     for a in assignment_audits:
