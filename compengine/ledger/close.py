@@ -121,6 +121,10 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
         retro_cause = "; ".join(r.description for r in retro) + " (retroactive import)" if retro else ""
         lp = Period.parse(lperiod)
         inputs = load_inputs(session, lp)  # the master data and plan versions in force in the month
+        keep: set[str] | None = None
+        if not retro:  # deal changes reach only the deals' receivers, before and after, and their managers
+            keep = inputs.restrict_to(_receivers(session, lperiod, set(what)) | {
+                c.rep_id for c in inputs.credits if c.deal_id in what})
         shadow = inputs.calculate()
         now_paid: dict[tuple[str, str | None, int], Decimal] = defaultdict(lambda: ZERO)
         for r in shadow.reps:
@@ -133,6 +137,8 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.kind, PayoutLineRow.amount)
             .where(PayoutLineRow.period == lperiod, PayoutLineRow.kind.in_(list(PART_OF_KIND)))
         ):
+            if keep is not None and rep_id not in keep:
+                continue
             part = PART_OF_KIND[kind]
             was_paid[(rep_id, deal_id if part != 2 else None, part)] += amount
         # corrections already made by earlier months' runs (months close in order, and rerunning a
@@ -142,6 +148,8 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == literal_column("'adjustment'"),
                    PayoutLineRow.rule.in_(list(PART_OF_RULE)), PayoutLineRow.period < str(period))
         ):
+            if keep is not None and rep_id not in keep:
+                continue
             was_paid[(rep_id, deal_id, PART_OF_RULE[rule])] += amount
         ytd_same_year = {
             r.rep_id for r in shadow.reps if r.measure == "ytd" and lp.year == period.year
@@ -171,6 +179,20 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                 reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"
             out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod, RULE_OF_PART[part],
                                   counts_as_commission=part == 0))
+    return out
+
+
+def _receivers(session: Session, lperiod: str, deal_ids: set[str]) -> set[str]:
+    """Who was paid on these deals in a month (their lines, and corrections of it made since)."""
+    out: set[str] = set()
+    ids = sorted(deal_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out.update(session.scalars(select(PayoutLineRow.rep_id).where(
+            PayoutLineRow.period == lperiod, PayoutLineRow.deal_id.in_(chunk)).distinct()))
+        out.update(session.scalars(select(PayoutLineRow.rep_id).where(
+            PayoutLineRow.kind == literal_column("'adjustment'"), PayoutLineRow.ref_period == lperiod,
+            PayoutLineRow.deal_id.in_(chunk)).distinct()))
     return out
 
 

@@ -60,6 +60,24 @@ class LedgerInputs:
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state)
 
+    def restrict_to(self, rep_ids: set[str]) -> set[str]:
+        """Keep only what the calculation of these reps and their managers reads (a repricing of a
+        few deals need not recalculate the whole month). Returns the reps kept: their results are
+        the same as in the whole month's calculation."""
+        keep = set(rep_ids)
+        for r in rep_ids:
+            for v in self.rep_versions.get(r, ()):
+                if v.manager_id:
+                    keep.add(v.manager_id)
+        reports = {r for r, vs in self.rep_versions.items() if any(v.manager_id in keep for v in vs)}
+        readers = keep | reports
+        self.credits = [c for c in self.credits if c.rep_id in readers]
+        self.ytd_credits = [c for c in self.ytd_credits if c.rep_id in readers]
+        self.assignments = {r: a for r, a in self.assignments.items() if r in keep}
+        self.cancellations = [c for c in self.cancellations if c.rep_id in keep]
+        self.adjustments = [a for a in self.adjustments if a.rep_id in keep]
+        return keep
+
     def iter_part(self, exceptions: list[str], part: tuple[int, int]) -> Iterator[RepResult]:
         """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`)."""
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
