@@ -148,12 +148,8 @@ def downgrade() -> None:
     op.drop_table("plan_schedule")
     op.drop_index(op.f("ix_rep_versions_rep_id"), table_name="rep_versions")
     op.drop_table("rep_versions")
-    with op.batch_alter_table("periods", schema=None) as batch_op:
-        batch_op.drop_column("last_retro_id")
-    with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.drop_column("source")
-        batch_op.drop_column("superseded_at")
-        batch_op.drop_column("batch_id")
-        batch_op.drop_column("recorded_at")
-    with op.batch_alter_table("reps", schema=None) as batch_op:
-        batch_op.drop_column("termination_date")
+    # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch copy of ``periods`` would break the
+    # triggers of migration 0004 that read it
+    for table, column in (("periods", "last_retro_id"), ("assignments", "source"), ("assignments", "superseded_at"),
+                          ("assignments", "batch_id"), ("assignments", "recorded_at"), ("reps", "termination_date")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
