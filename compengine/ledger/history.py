@@ -406,8 +406,7 @@ def retro_changes_for(session: Session, period: str, after_id: int) -> list[Retr
 def refuse(changes: Sequence[Change]) -> None:
     if changes:
         raise CompErrors([c.refusal() for c in changes],
-                         headline=f"{len(changes)} change(s) would reprice locked months (listed above); nothing was "
-                                  "imported")
+                         headline=f"{len(changes)} change(s) would reprice locked months (listed above)")
 
 
 # ------------------------------------------------------------------ a rep's timeline
@@ -471,7 +470,7 @@ def timeline_text(t: dict) -> str:
     out += ["", "Assignments"]
     for a in t["assignments"]:
         mark = f"  [superseded {a['superseded_at']}]" if a["superseded_at"] else ""
-        quota = f"quota {a['annual_quota']}" if a["annual_quota"] else "plan quota"
+        quota = f"quota {Decimal(a['annual_quota']):,.2f}" if a["annual_quota"] else "plan quota"
         out.append(f"  {a['start']}..{a['end'] or '':<10} {a['plan_id']}, {quota}  (recorded {a['recorded_at'] or '-'}"
                    + (f", {a['row']}" if a["row"] else "") + f"){mark}")
     if t["plans"]:
