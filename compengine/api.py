@@ -59,6 +59,7 @@ _LAZY = {
     "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising
     "PlanCatalog": "compengine.plans.catalog",  # every version of every plan of a folder
     "load_plan_catalog_and_errors": ("compengine.plans.catalog", "load_plan_catalog"),  # (catalog, errors)
+    "load_plan_catalog_paths": "compengine.plans.catalog",  # files and folders checked together: (catalog, errors)
     "version_range": "compengine.plans.catalog",  # "2026-07-01.." of a plan version
     "version_dict": "compengine.plans.catalog",  # a plan version as JSON data
     "rate_warnings": "compengine.plans.loader",

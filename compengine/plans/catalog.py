@@ -9,7 +9,7 @@ force on its last day (:meth:`PlanCatalog.for_month`). See plans/README.md, "Pla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -127,39 +127,53 @@ def load_plan_catalog(folder: Path | str) -> tuple[PlanCatalog, list[CompError]]
     folder = Path(folder)
     if not folder.is_dir():
         return PlanCatalog(), [CompError(Source(str(folder)), "not a folder of plan files")]
+    return load_plan_catalog_paths([folder])
+
+
+def load_plan_catalog_paths(paths: Iterable[Path | str]) -> tuple[PlanCatalog, list[CompError]]:
+    """:func:`load_plan_catalog` over plan files and folders of them, checked together (what
+    ``compengine plans validate`` reads)."""
     errors: list[CompError] = []
-    files = plan_files(folder)
-    if not files:
-        errors.append(CompError(Source(str(folder)), "no plan files (*.yaml) in this folder"))
     kept: dict[str, list[tuple[Plan, Source]]] = {}
-    for path in files:
-        plan, errs, located = load_plan_file_located(path)
-        errors.extend(errs)
-        if plan is None:
-            continue
-        here = _dates_source(plan, located.line_of)
-        clashes = [(other, there) for other, there in kept.get(plan.id, []) if _overlap(plan, other)]
-        for other, there in clashes:
-            if not is_dated(plan) and not is_dated(other):
-                errors.append(CompError(Source(str(path), plan.source.line, "id"),
-                                        f"plan id {plan.id!r} is already used by {other.source}"))
-            else:
-                errors.append(CompError(here, (
-                    f"plan {plan.id!r} in force {version_range(plan)} overlaps its version in force "
-                    f"{version_range(other)} ({there}): versions of one plan must not overlap"
-                    + (" (a file without effective_from and effective_to is in force always)"
-                       if not (is_dated(plan) and is_dated(other)) else ""))))
-        if clashes:
-            continue
-        other_currency = next((o for o, _ in kept.get(plan.id, []) if o.currency != plan.currency), None)
-        if other_currency is not None:
-            errors.append(CompError(Source(str(path), located.line_of(("currency",)), "currency"), (
-                f"{plan.currency} but plan {plan.id!r} pays in {other_currency.currency} in its version "
-                f"{version_range(other_currency)} ({other_currency.source}): versions of one plan keep its currency "
-                f"(a new currency is a new plan id)")))
-            continue
-        kept.setdefault(plan.id, []).append((plan, here))
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = plan_files(path)
+            if not files:
+                errors.append(CompError(Source(str(path)), "no plan files (*.yaml) in this folder"))
+        else:
+            files = [path]
+        for file in files:
+            _add_file(file, kept, errors)
     return PlanCatalog({pid: [p for p, _ in vs] for pid, vs in kept.items()}), errors
+
+
+def _add_file(path: Path, kept: dict[str, list[tuple[Plan, Source]]], errors: list[CompError]) -> None:
+    plan, errs, located = load_plan_file_located(path)
+    errors.extend(errs)
+    if plan is None:
+        return
+    here = _dates_source(plan, located.line_of)
+    clashes = [(other, there) for other, there in kept.get(plan.id, []) if _overlap(plan, other)]
+    for other, there in clashes:
+        if not is_dated(plan) and not is_dated(other):
+            errors.append(CompError(Source(str(path), plan.source.line, "id"),
+                                    f"plan id {plan.id!r} is already used by {other.source}"))
+        else:
+            errors.append(CompError(here, (
+                f"plan {plan.id!r} in force {version_range(plan)} overlaps its version in force "
+                f"{version_range(other)} ({there}): versions of one plan must not overlap"
+                + (" (a file without effective_from and effective_to is in force always)"
+                   if not (is_dated(plan) and is_dated(other)) else ""))))
+    if clashes:
+        return
+    other_currency = next((o for o, _ in kept.get(plan.id, []) if o.currency != plan.currency), None)
+    if other_currency is not None:
+        errors.append(CompError(Source(str(path), located.line_of(("currency",)), "currency"), (
+            f"{plan.currency} but plan {plan.id!r} pays in {other_currency.currency} in its version "
+            f"{version_range(other_currency)} ({other_currency.source}): versions of one plan keep its currency "
+            f"(a new currency is a new plan id)")))
+        return
+    kept.setdefault(plan.id, []).append((plan, here))
 
 
 def _dates_source(plan: Plan, line_of: Any) -> Source:
