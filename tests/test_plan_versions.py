@@ -365,3 +365,10 @@ def test_api_load_plan_catalog_raises_every_error(tmp_path):
     catalog = api.load_plan_catalog(EXAMPLE / "plans")
     assert isinstance(catalog, api.PlanCatalog) and catalog.ids() == ["ae-2026"]
     assert api.version_range(catalog.versions("ae-2026")[1]) == "2026-07-01.."
+
+
+def test_statements_from_files_use_the_month_s_version():
+    catalog, data = api.read_catalog_and_folder(EXAMPLE / "plans", EXAMPLE / "data")
+    for period, file, payout in [("2026-06", "ae-h1.yaml", "5000.00"), ("2026-07", "ae-h2.yaml", "6000.00")]:
+        (item,) = api.calc_statement_data(data, catalog, Period.parse(period), "Acme")
+        assert (item.plan.source.file, str(item.payout)) == (str(EXAMPLE / "plans" / file), payout)

@@ -13,8 +13,9 @@ from compengine.cli.common import (
     json_option,
     lines_option,
     period_arg,
+    read_plans_and_data,
 )
-from compengine.api import calculate_month, filter_reps, read_catalog_and_folder
+from compengine.api import calculate_month, filter_reps
 from compengine.api import iter_result_json
 
 
@@ -43,10 +44,7 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
       compengine calc --plans plans --data examples/acme --period 2026-10
       compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
     """
-    catalog, data = read_catalog_and_folder(plans_dir, data_dir, encoding=encoding)
-    unknown = [r for r in rep_ids if r not in data.reps]
-    if unknown:
-        raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
+    catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding, versions=True)
     result = calculate_month(data, catalog, period)  # each month by the plan versions in force on its last day
     month_plans = catalog.for_month(period)  # the versions that priced PERIOD, named in the output
     if rep_ids:

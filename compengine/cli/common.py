@@ -266,11 +266,13 @@ class Progress:
             self._shown = False
 
 
-def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201
-    """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
-    from compengine.api import read_plans_and_folder
+def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None, *, versions=False):  # noqa: ANN001, ANN201
+    """Plans (``versions``: the folder's PlanCatalog of every plan version) and a data folder for the
+    file-mode commands; every error raised as CompErrors."""
+    from compengine.api import read_catalog_and_folder, read_plans_and_folder
 
-    plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
+    read = read_catalog_and_folder if versions else read_plans_and_folder
+    plans, data = read(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
