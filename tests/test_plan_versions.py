@@ -372,3 +372,11 @@ def test_statements_from_files_use_the_month_s_version():
     for period, file, payout in [("2026-06", "ae-h1.yaml", "5000.00"), ("2026-07", "ae-h2.yaml", "6000.00")]:
         (item,) = api.calc_statement_data(data, catalog, Period.parse(period), "Acme")
         assert (item.plan.source.file, str(item.payout)) == (str(EXAMPLE / "plans" / file), payout)
+
+
+def test_plans_show_names_a_versions_dates():
+    res = CliRunner().invoke(main, ["plans", "show", str(EXAMPLE / "plans" / "ae-h1.yaml")])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[1] == '  in force: 2026-01-01..2026-06-30 (a version: plans/README.md, "Plan versions")'
+    undated = CliRunner().invoke(main, ["plans", "show", str(ROOT / "plans" / "ae.yaml")])
+    assert "in force" not in undated.stdout

@@ -78,6 +78,8 @@ def show(path: Path) -> None:
     if plan is None:
         raise CompErrors(errs)
     click.echo(f"{plan.id}: {plan.name} ({plan.currency}, rounding {plan.rounding})")
+    if version_range(plan) != "always":
+        click.echo(f"  in force: {version_range(plan)} (a version: plans/README.md, \"Plan versions\")")
     click.echo(f"  quota: {plan.annual_quota:,} a year, measured per {plan.measure}")
     click.echo("  rates: " + ", ".join(f"{k} {v}" for k, v in plan.rates.items()))
     click.echo(f"  accelerators ({plan.mode}):")
