@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -41,6 +41,9 @@ from compengine.core.periods import Period, as_period
 from compengine.engine.driver import Dataset, calculate_month, filter_reps
 from compengine.engine.records import PeriodResult
 from compengine.plans.model import Plan
+
+if TYPE_CHECKING:
+    from compengine.plans.catalog import PlanCatalog
 
 PeriodLike = Period | str
 
@@ -55,6 +58,11 @@ _LAZY = {
     "read_plans_and_folder": "compengine.datafiles",
     "load_plan_file": "compengine.plans",
     "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising
+    "PlanCatalog": "compengine.plans.catalog",  # every version of every plan of a folder
+    "load_plan_catalog_and_errors": ("compengine.plans.catalog", "load_plan_catalog"),  # (catalog, errors)
+    "load_plan_catalog_paths": "compengine.plans.catalog",  # files and folders checked together: (catalog, errors)
+    "version_range": "compengine.plans.catalog",  # "2026-07-01.." of a plan version
+    "version_dict": "compengine.plans.catalog",  # a plan version as JSON data
     "rate_warnings": "compengine.plans.loader",
     "FORMATS": "compengine.adapters",
     "convert_to_folder": "compengine.adapters",
@@ -77,7 +85,7 @@ _LAZY = {
 
 __all__ = [
     "CompError", "CompErrors", "Dataset", "Ledger", "PeriodResult", "Plan", "Source", "calculate", "load_plans",
-    "months", "period", "read_data", "upgrade", *_LAZY,
+    "load_plan_catalog", "months", "period", "read_catalog_and_folder", "read_data", "upgrade", *_LAZY,
 ]
 
 
@@ -122,6 +130,33 @@ def load_plans(plans_dir: Path | str) -> dict[str, Plan]:
     return plans
 
 
+def load_plan_catalog(plans_dir: Path | str) -> PlanCatalog:
+    """Every version of every plan of a folder, as a :class:`~compengine.plans.catalog.PlanCatalog`
+    (CompErrors lists every problem, overlapping versions among them)."""
+    from compengine.plans.catalog import load_plan_catalog as _load
+
+    catalog, errors = _load(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    return catalog
+
+
+def read_catalog_and_folder(plans_dir: Path | str, data_dir: Path | str, *,
+                            encoding: str | None = None) -> tuple[PlanCatalog, Dataset]:
+    """A plan folder's catalog and a data folder checked against it (assignments name known plan ids;
+    versions of one id share its currency); every error raised as CompErrors."""
+    from compengine.datafiles import read_data_folder
+    from compengine.plans.catalog import load_plan_catalog as _load
+
+    catalog, errors = _load(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, catalog.latest(), encoding=encoding)
+    if errors:
+        raise CompErrors(errors)
+    return catalog, data
+
+
 def read_data(data_dir: Path | str, plans: Mapping[str, Plan] | None = None, *, encoding: str | None = None) -> Dataset:
     """A data folder (reps, assignments, deals, splits CSVs), every row checked."""
     from compengine.datafiles import read_data_folder
@@ -132,8 +167,10 @@ def read_data(data_dir: Path | str, plans: Mapping[str, Plan] | None = None, *, 
     return data
 
 
-def calculate(plans: Mapping[str, Plan], data: Dataset, month: PeriodLike, rep_ids: Sequence[str] = ()) -> PeriodResult:
-    """One month's payout lines from files (the plan year through ``month`` is calculated in order)."""
+def calculate(plans: Mapping[str, Plan] | PlanCatalog, data: Dataset, month: PeriodLike, rep_ids: Sequence[str] = ()) -> PeriodResult:
+    """One month's payout lines from files (the plan year through ``month`` is calculated in order).
+
+    ``plans``: plans by id, or a ``PlanCatalog`` (each month priced by the versions in force on its last day)."""
     result = calculate_month(data, plans, period(month))
     return filter_reps(result, rep_ids) if rep_ids else result
 

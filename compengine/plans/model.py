@@ -89,6 +89,8 @@ class Plan:
     source: Source
     text: str
     digest: str
+    effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
+    effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -154,4 +156,6 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         source=source,
         text=text,
         digest=digest,
+        effective_from=spec.effective_from,
+        effective_to=spec.effective_to,
     )
