@@ -195,3 +195,63 @@ def test_history_prints_the_timeline_with_superseded_rows(ledger, tmp_path, db_u
     assert text.exit_code == 0 and "[superseded" in text.output and "Retroactive changes" in text.output
     bad = CliRunner().invoke(main, ["--db", db_url, "history", "NOPE"])
     assert bad.exit_code == 1 and "unknown rep 'NOPE'" in bad.output and "Traceback" not in bad.output
+
+
+VERSIONS = ACME.parent / "plan-versions"
+
+
+def test_dated_plan_versions_price_each_month_and_a_changed_version_over_a_locked_month_is_refused(ledger, tmp_path):
+    import shutil
+
+    plans = tmp_path / "plans"
+    shutil.copytree(VERSIONS / "plans", plans)
+    with transaction(ledger) as s:
+        import_folder(s, VERSIONS / "data", plans, "ops")
+    close_through(ledger, "2026-07", lock_until="2026-07")
+    with transaction(ledger) as s:
+        paid = dict(s.execute(select(PayoutLineRow.deal_id, PayoutLineRow.amount).where(
+            PayoutLineRow.kind == "commission")).all())
+    # J1 closes 2026-06-30 under H1 (10%): 5,000.00; J2 on 2026-07-01 under H2 (12%): 6,000.00
+    assert paid == {"J1": D("5000.00"), "J2": D("6000.00")}
+    # H2's rate changed to 13% while July (priced by H2) is locked: refused, nothing written
+    h2 = plans / "ae-h2.yaml"
+    h2.write_text(h2.read_text().replace("new_logo: 0.12", "new_logo: 0.13"))
+    before = table_counts(ledger)
+    with pytest.raises(CompErrors, match=r"ae-h2.yaml:\d+: plan ae-2026 version \w{12} in force 2026-07-01.. would "
+                                         r"reprice locked month\(s\) 2026-07"):
+        with transaction(ledger) as s:
+            import_folder(s, VERSIONS / "data", plans, "ops")
+    assert table_counts(ledger) == before
+    with transaction(ledger) as s:
+        import_folder(s, VERSIONS / "data", plans, "ops", retroactive=True)
+    lines = november_lines_of(ledger, "2026-08")
+    # July repriced with 13%: J2 50,000.00 x 13% = 6,500.00, was 6,000.00: +500.00 in August
+    assert [(rep, deal, amount, ref) for rep, deal, amount, ref, _ in lines] == [("R1", "J2", D("500.00"), "2026-07")]
+
+
+def november_lines_of(ledger, month: str) -> list:  # noqa: ANN001
+    with transaction(ledger) as s:
+        run_close(s, Period.parse(month), "ops")
+    with transaction(ledger) as s:
+        return [(r.rep_id, r.deal_id, r.amount, r.ref_period, r.explain) for r in s.scalars(
+            select(PayoutLineRow).where(PayoutLineRow.period == month, PayoutLineRow.kind == "adjustment")
+            .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))]
+
+
+def test_an_undated_plan_change_applies_from_the_first_open_month(ledger, tmp_path):
+    import shutil
+
+    data = locked_company(ledger, tmp_path, through="2026-09")
+    plans = tmp_path / "plans"
+    shutil.copytree(PLANS, plans)
+    ae = plans / "ae.yaml"
+    ae.write_text(ae.read_text().replace("new_logo: 0.10", "new_logo: 0.20"))
+    with transaction(ledger) as s:
+        report = import_folder(s, data, plans, "ops")
+    assert any(line.startswith("plan ae-2026 version ") and line.endswith("in force 2026-10-01..") for line in report.forward)
+    lines = november_lines_of(ledger, "2026-10")
+    assert lines == []  # September keeps its version: nothing to reprice
+    with transaction(ledger) as s:
+        d1 = s.scalar(select(PayoutLineRow.amount).where(PayoutLineRow.period == "2026-10", PayoutLineRow.deal_id == "D1",
+                                                         PayoutLineRow.rep_id == "R1", PayoutLineRow.kind == "commission"))
+    assert d1 == D("12000.00")  # October: D1 60,000.00 x 20%

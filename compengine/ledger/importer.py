@@ -46,12 +46,12 @@ from compengine.ledger.history import (
 )
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
-from compengine.plans.loader import load_plans
+from compengine.plans.catalog import PlanCatalog, load_plan_catalog
 
 
-def plan_versions_of(plans) -> list:  # noqa: ANN001
-    """Every plan version of a loaded folder, in a stable order."""
-    return sorted(plans.values(), key=lambda p: (p.id, str(getattr(p, "effective_from", None) or "")))
+def plan_versions_of(catalog: PlanCatalog) -> list:
+    """Every plan version of a loaded folder, by id and then by date."""
+    return [plan for pid in sorted(catalog.ids()) for plan in catalog.versions(pid)]
 
 
 @dataclass
@@ -146,7 +146,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     The caller owns the transaction: commit on success, roll back on error or dry run.
     """
     now = now or utcnow()
-    plans, errors = load_plans(plans_dir)
+    catalog, errors = load_plan_catalog(plans_dir)
+    plans = catalog.latest()  # the data's checks (plan ids, currencies) read each id's latest version
     if errors:
         raise CompErrors(errors)
     data, errors = read_data_folder(data_dir, plans, encoding=encoding)
@@ -166,7 +167,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     reaching: list[Change] = []
     known = {(pid, dg): vid for vid, pid, dg in session.execute(select(PlanVersion.id, PlanVersion.plan_id, PlanVersion.digest))}
     texts = {}
-    for plan in plan_versions_of(plans):
+    for plan in plan_versions_of(catalog):
         path = Path(plan.source.file)
         if path not in texts:
             texts[path] = path.read_text(encoding="utf-8")
