@@ -47,6 +47,10 @@ COLUMNS = {
     # term_months, product): see read_pipeline
     "pipeline.csv": ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close"],
 }
+# columns a file may have besides its COLUMNS (read when present)
+OPTIONAL_COLUMNS = {
+    "reps.csv": ["termination_date"],  # the last day the rep is credited
+}
 REQUIRED_FILES = ("reps.csv", "assignments.csv", "deals.csv")
 MAX_TERM_MONTHS = 1200  # a hundred years: more is a typo
 # Windows-1252 leaves these five bytes undefined; a file with them is read as Latin-1.
@@ -243,16 +247,22 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             rep_id = rd.field(src, row, "rep_id", _text)
             name = rd.field(src, row, "name", _text)
             hire = rd.field(src, row, "hire_date", parse_date, required=False)
+            termination = rd.field(src, row, "termination_date", parse_date, required=False)
         except RowError:
             bad_reps.add(row.get("rep_id", ""))
             continue
         if rep_id in reps:
             rd.error(src, "rep_id", f"duplicate rep {rep_id!r} (first at line {reps[rep_id].source.line})")  # type: ignore[union-attr]
             continue
+        if termination is not None and hire is not None and termination < hire:
+            rd.error(src, "termination_date", f"{termination} is before hire_date {hire}")
+            bad_reps.add(rep_id)
+            continue
         manager = row.get("manager_id") or None
         if manager:
             pending_managers.append((src, manager))
-        reps[rep_id] = Rep(rep_id, name, row.get("email", ""), manager, row.get("team", ""), hire, src)
+        reps[rep_id] = Rep(rep_id=rep_id, name=name, email=row.get("email", ""), manager_id=manager,
+                           team=row.get("team", ""), hire_date=hire, source=src, termination_date=termination)
 
     def unknown_rep(reader: _Reader, src: Source, field: str, rep_id: str) -> bool:
         """True when ``rep_id`` is not a good rep; reported unless its own row was the bad one."""
@@ -395,7 +405,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
 
 
 def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError]:
-    """A deal must be in the currency of every receiver's plan in its close month.
+    """A deal must be in the currency of every receiver's plan on its close date (else, with no
+    assignment in force that day, of the receiver's plan of the close month).
 
     The receivers are those the credit stage pays: the primary split reps (the owner
     when there are none) and the overlay reps.
@@ -418,6 +429,9 @@ def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError
                 a = plan_of[key]
             else:
                 a = plan_of[key] = resolve_assignment(by_rep.get(rep_id, ()), period)
+            if a is not None and not a.active_on(d.close_date):
+                # a part-month assignment: the deal is priced by the one in force on its close date
+                a = next((x for x in by_rep.get(rep_id, ()) if x.active_on(d.close_date)), a)
             if a is None or a.plan_id not in plans:
                 continue
             cur = plans[a.plan_id].currency

@@ -27,6 +27,8 @@ class Rep:
     team: str = ""
     hire_date: date | None = None
     source: Source | None = None
+    termination_date: date | None = None  # the last day the rep is credited (None: not terminated)
+    valid_from: date | None = None  # the first day this version of the rep is in force (None: always)
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,7 @@ class Plan:
     source: Source
     text: str
     digest: str
+    proration: str = "calendar_days"  # calendar_days | none: a part-month assignment's quota (and cap)
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -154,4 +155,5 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         source=source,
         text=text,
         digest=digest,
+        proration=spec.proration,
     )

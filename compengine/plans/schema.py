@@ -150,6 +150,8 @@ class PlanSpec(_Strict):
     clawback: ClawbackSpec | None = None
     draw: DrawSpec | None = None
     override: OverrideSpec | None = None
+    # a part-month assignment's quota and cap: by calendar days in force, or the full month (none)
+    proration: Literal["calendar_days", "none"] = "calendar_days"
 
     # field validators (not one model validator) so these are reported even when
     # another section of the file is wrong too
