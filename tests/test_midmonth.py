@@ -386,3 +386,38 @@ def test_prorated_segment_quotas_add_up_to_the_month_within_a_cent_each(cuts, an
     # each part is rounded once from its exact share: the sum is within half a cent a part
     assert abs(sum(parts, ZERO) - annual / 12) <= Decimal("0.005") * len(parts)
     assert abs(sum(parts, ZERO) - whole) <= Decimal("0.01") * len(parts)
+
+
+def test_a_terminated_manager_gets_no_override_on_deals_closed_after_the_termination():
+    loaded = plans(AE, MGR)
+    reps = {"R1": Rep(rep_id="R1", name="Ravi", manager_id="M1", hire_date=date(2020, 1, 1)),
+            "M1": Rep(rep_id="M1", name="Mo", termination_date=date(2026, 10, 15))}
+    rows = [assign("ae-2026", date(2026, 1, 1)), assign("mgr", date(2026, 1, 1), rep_id="M1")]
+    deals = [deal("D1", "10000.00", date(2026, 10, 5)), deal("D2", "20000.00", date(2026, 10, 20))]
+    res = october(loaded, rows, deals, reps=reps)
+    # M1 manages R1 to the end, but leaves on the 15th: D1 10,000 x 2% = 200.00; D2 (20th): nothing
+    assert amounts(res.rep("M1")) == [("override", "D1", "200.00")]
+    # M1's final statement in November (a clawback of D1) carries no override on R1's November deals
+    x = [Cancellation(rep_id="M1", deal_id="D1", close_date=date(2026, 10, 5), cancelled_on=date(2026, 11, 2),
+                      commission=ZERO, other=Decimal("200.00"), period="2026-10")]
+    nov = calculate_period(NOV, loaded, reps, group_assignments(rows),
+                           credit_deals([deal("D5", "5000.00", date(2026, 11, 4))], {}), cancellations=x)
+    m1 = nov.rep("M1")
+    # the mgr plan has no clawback window: nothing reversed (a note), no override on D5
+    assert amounts(m1) == [] and "terminated on 2026-10-15; final statement (plan mgr)" in m1.notes
+
+
+def test_a_hire_on_the_15th_has_a_prorated_ramped_quota_and_earlier_deals_are_exceptions():
+    ramped = plan(AE + "ramp:\n  - {months: [1, 3], quota_pct: 50}\n")
+    rep = Rep(rep_id="R1", name="Ravi", hire_date=date(2026, 10, 15))
+    res = october({"ae-2026": ramped}, [assign("ae-2026", date(2026, 10, 15))],
+                  [deal("D0", "1000.00", date(2026, 10, 10)), deal("D1", "15000.00", date(2026, 10, 20))],
+                  reps={"R1": rep})
+    r = res.rep("R1")
+    # tenure month 1, ramp 50%: 600,000 / 12 x 50% x 17/31 = 13,709.677.. -> 13,709.68
+    # D1 15,000: 13,709.68 x 8% = 1,096.7744 -> 1,096.77 ; 1,290.32 x 8% x 1.5 = 154.8384 -> 154.84
+    assert r.quota == Decimal("13709.68")
+    assert amounts(r) == [("commission", "D1", "1096.77"), ("commission", "D1", "154.84")]
+    assert res.exceptions == ["R1: D0 closed 2026-10-10 while R1 had no plan assignment; not paid"]
+    assert r.notes == ["2026-10-15..2026-10-31 on ae-2026 (quota 13,709.68 = 25,000.00 x 17/31): "
+                       "credit 15,000.00, attainment 109.41%"]  # 15,000 / 13,709.68 = 1.09411..

@@ -6,6 +6,10 @@ count), **measure** (quota, credit, attainment), **rate** (commission lines by
 tier, ytd true-ups), **adjust** (SPIFFs, cap, overrides, clawbacks, manual
 adjustments) and **pay** (balances, draws, carry-forward).
 
+A rep whose assignments start or end inside the month (or who is terminated in it) is
+priced per segment, one per assignment in force (:func:`_price_segments`); every
+other rep takes the whole-month path unchanged.
+
 No I/O, no clock, no globals: the period and every prior state are arguments,
 and the output is sorted by an explicit key, so reruns are identical.
 """
@@ -625,16 +629,20 @@ def iter_period_part(
                             explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
                 earnings += over
         # overrides on direct reports' credit
-        if plan.override_rate is not None:
+        if plan.override_rate is not None and rep_id not in final:
             o_rate, o_pct, plan_currency = plan.override_rate, _pct(plan.override_rate), plan.currency
+            last_day = rep.termination_date if rep is not None else None  # no override on deals closed after it
             for report in sorted(reports_of.get(rep_id, ())):
                 head = f"Override on {report}'s "
+                theirs = month_by_rep.get(report, ())
                 changes = manager_changes.get(report)
-                for c in month_by_rep.get(report, ()):
+                if changes is not None:  # only the credits of days the report had this manager
+                    theirs = [c for c in theirs if _manager_on(changes, c.close_date) == rep_id]
+                if last_day is not None:
+                    theirs = [c for c in theirs if c.close_date <= last_day]
+                for c in theirs:
                     if c.currency != plan_currency or (c.cancelled_on is not None and not counts(c, plan)):
                         continue
-                    if changes is not None and _manager_on(changes, c.close_date) != rep_id:
-                        continue  # the report had another manager on the close date
                     credit_ = c.credit
                     amt = rounder(credit_ * o_rate, CENT)
                     earnings += amt
