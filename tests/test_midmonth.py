@@ -421,3 +421,35 @@ def test_a_hire_on_the_15th_has_a_prorated_ramped_quota_and_earlier_deals_are_ex
     assert res.exceptions == ["R1: D0 closed 2026-10-10 while R1 had no plan assignment; not paid"]
     assert r.notes == ["2026-10-15..2026-10-31 on ae-2026 (quota 13,709.68 = 25,000.00 x 17/31): "
                        "credit 15,000.00, attainment 109.41%"]  # 15,000 / 13,709.68 = 1.09411..
+
+
+def _whole_months_by_walking(rows, period):
+    """The definition: every earlier month of the year with an assignment in force has one, all month."""
+    for m in period.year_start().months_through(period)[:-1]:
+        segs = pipeline.month_segments(rows, m)
+        if segs and not pipeline.covers_month(segs, m):
+            return False
+    return True
+
+
+edges = st.integers(-200, 400).map(lambda d: date(2026, 1, 1) + timedelta(days=d))
+
+
+@PROPS
+@given(points=st.lists(edges, min_size=1, max_size=6, unique=True), open_end=st.booleans(),
+       month=st.integers(1, 12), month_edges=st.booleans())
+def test_whole_months_read_from_the_edges_agrees_with_walking_the_months(points, open_end, month, month_edges):
+    """The whole-month test of a ytd rep's earlier months (read from the rows' edges, for speed)
+    says what walking the months says, for consecutive non-overlapping rows (as datafiles allows)."""
+    pts = sorted(points)
+    if month_edges:  # boundaries on first days of months: whole months are the common case
+        pts = sorted({d.replace(day=1) for d in pts})
+    rows = []
+    for i, start in enumerate(pts):
+        nxt = pts[i + 1] if i + 1 < len(pts) else None
+        end = None if nxt is None and open_end else (nxt - timedelta(days=1) if nxt is not None else start + timedelta(days=45))
+        if i % 3 == 2 and end is not None and end > start + timedelta(days=10):
+            end = end - timedelta(days=10)  # a gap (a leave) before the next row
+        rows.append(Assignment(rep_id="R1", plan_id="y", start=start, end=end))
+    period = Period(2026, month)
+    assert pipeline._whole_months(rows, period) == _whole_months_by_walking(rows, period)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
 from operator import itemgetter
@@ -47,6 +47,7 @@ from compengine.engine.records import (
 from compengine.plans.model import Plan, Tier
 
 HUNDRED = Decimal(100)
+_DAY = timedelta(days=1)
 ATTAINMENT_PLACES = Decimal("0.0001")
 
 
@@ -417,7 +418,7 @@ def iter_period_part(
             continue
         rep = reps.get(rep_id)
         term = rep.termination_date if rep is not None else None
-        if _whole_month(a, rows, period, term):
+        if _whole_month(a, rows, period_start, period_end, term):
             plan = plans.get(a.plan_id)
             if plan is None:
                 month_exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
@@ -808,9 +809,9 @@ def _ytd_quota(plan: Plan, hire: date | None, on_plan: Mapping[Period, Assignmen
 # --------------------------------------------------------------------------- segments (mid-month changes)
 
 
-def _whole_month(a: Assignment, rows: Sequence[Assignment], period: Period, termination: date | None) -> bool:
-    """``a`` is the rep's only assignment in the month, in force all of it (no termination in it)."""
-    first, last = period.start, period.end
+def _whole_month(a: Assignment, rows: Sequence[Assignment], first: date, last: date, termination: date | None) -> bool:
+    """``a`` is the rep's only assignment in the month ``first``..``last``, in force all of it
+    (no termination in it)."""
     return (a.start <= first and (a.end is None or a.end >= last) and (termination is None or termination >= last)
             and (len(rows) == 1 or sum(1 for x in rows if x.overlaps(first, last)) == 1))
 
@@ -824,12 +825,26 @@ def _no_assignment(rep_id: str, c: Credit) -> str:
 
 
 def _whole_months(rows: Sequence[Assignment], period: Period) -> bool:
-    """Every earlier month of the plan year with an assignment in force had one, all month."""
-    for m in period.year_start().months_through(period)[:-1]:
-        segs = month_segments(rows, m)
-        if segs and not covers_month(segs, m):
+    """Every earlier month of the plan year with an assignment in force had one, all month.
+
+    Read from the rows' edges (called for every rep on a ytd plan, so no month is walked):
+    the rows in force in the year before ``period`` start on a month's first day (or before
+    the year) and end on a month's last day (or after ``period`` starts), and do not overlap.
+    """
+    year_start = date(period.year, 1, 1)
+    first = period.start
+    if len(rows) == 1:
+        a = rows[0]
+        return (a.start <= year_start or a.start >= first or a.start.day == 1) and (
+            a.end is None or a.end >= first or a.end < year_start or (a.end + _DAY).day == 1)
+    rel = [a for a in rows if a.start < first and (a.end is None or a.end >= year_start)]
+    for a in rel:
+        if a.start > year_start and a.start.day != 1:
             return False
-    return True
+        if a.end is not None and a.end < first and (a.end + _DAY).day != 1:
+            return False
+    rel.sort(key=lambda a: a.start)
+    return all(a.end is not None and a.end < b.start for a, b in zip(rel, rel[1:]))
 
 
 def _days(x: Segment) -> int:
