@@ -36,7 +36,7 @@ from compengine.plans.model import Plan
 from compengine.plans.schema import DEAL_TYPES
 
 COLUMNS = {
-    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],
+    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],  # optional too: termination_date
     "assignments.csv": ["rep_id", "plan_id", "start", "end", "annual_quota"],
     "deals.csv": [
         "deal_id", "account", "deal_type", "amount", "currency", "close_date", "owner_id", "term_months", "product",
@@ -46,10 +46,6 @@ COLUMNS = {
     # open opportunities for ``compengine forecast`` (plus probability or stage; optional account,
     # term_months, product): see read_pipeline
     "pipeline.csv": ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close"],
-}
-# columns a file may have besides its COLUMNS (read when present)
-OPTIONAL_COLUMNS = {
-    "reps.csv": ["termination_date"],  # the last day the rep is credited
 }
 REQUIRED_FILES = ("reps.csv", "assignments.csv", "deals.csv")
 MAX_TERM_MONTHS = 1200  # a hundred years: more is a typo
