@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -42,11 +42,15 @@ from compengine.engine.driver import Dataset, calculate_month, filter_reps
 from compengine.engine.records import PeriodResult
 from compengine.plans.model import Plan
 
+if TYPE_CHECKING:
+    from compengine.plans.catalog import PlanCatalog
+
 PeriodLike = Period | str
 
 # The rest of the front door, imported when first used (renderings, generators, file-mode helpers):
 # the CLI imports nothing else from the package, so what it does is what a program can do.
 _LAZY = {
+    "history_text": ("compengine.ledger.history", "timeline_text"),
     "iter_result_text": "compengine.engine.report",
     "iter_result_json": "compengine.engine.report",
     "filter_reps": "compengine.engine.driver",
@@ -54,6 +58,11 @@ _LAZY = {
     "read_plans_and_folder": "compengine.datafiles",
     "load_plan_file": "compengine.plans",
     "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising
+    "PlanCatalog": "compengine.plans.catalog",  # every version of every plan of a folder
+    "load_plan_catalog_and_errors": ("compengine.plans.catalog", "load_plan_catalog"),  # (catalog, errors)
+    "load_plan_catalog_paths": "compengine.plans.catalog",  # files and folders checked together: (catalog, errors)
+    "version_range": "compengine.plans.catalog",  # "2026-07-01.." of a plan version
+    "version_dict": "compengine.plans.catalog",  # a plan version as JSON data
     "rate_warnings": "compengine.plans.loader",
     "FORMATS": "compengine.adapters",
     "convert_to_folder": "compengine.adapters",
@@ -76,7 +85,7 @@ _LAZY = {
 
 __all__ = [
     "CompError", "CompErrors", "Dataset", "Ledger", "PeriodResult", "Plan", "Source", "calculate", "load_plans",
-    "months", "period", "read_data", "upgrade", *_LAZY,
+    "load_plan_catalog", "months", "period", "read_catalog_and_folder", "read_data", "upgrade", *_LAZY,
 ]
 
 
@@ -121,6 +130,33 @@ def load_plans(plans_dir: Path | str) -> dict[str, Plan]:
     return plans
 
 
+def load_plan_catalog(plans_dir: Path | str) -> PlanCatalog:
+    """Every version of every plan of a folder, as a :class:`~compengine.plans.catalog.PlanCatalog`
+    (CompErrors lists every problem, overlapping versions among them)."""
+    from compengine.plans.catalog import load_plan_catalog as _load
+
+    catalog, errors = _load(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    return catalog
+
+
+def read_catalog_and_folder(plans_dir: Path | str, data_dir: Path | str, *,
+                            encoding: str | None = None) -> tuple[PlanCatalog, Dataset]:
+    """A plan folder's catalog and a data folder checked against it (assignments name known plan ids;
+    versions of one id share its currency); every error raised as CompErrors."""
+    from compengine.datafiles import read_data_folder
+    from compengine.plans.catalog import load_plan_catalog as _load
+
+    catalog, errors = _load(plans_dir)
+    if errors:
+        raise CompErrors(errors)
+    data, errors = read_data_folder(data_dir, catalog.latest(), encoding=encoding)
+    if errors:
+        raise CompErrors(errors)
+    return catalog, data
+
+
 def read_data(data_dir: Path | str, plans: Mapping[str, Plan] | None = None, *, encoding: str | None = None) -> Dataset:
     """A data folder (reps, assignments, deals, splits CSVs), every row checked."""
     from compengine.datafiles import read_data_folder
@@ -131,8 +167,10 @@ def read_data(data_dir: Path | str, plans: Mapping[str, Plan] | None = None, *, 
     return data
 
 
-def calculate(plans: Mapping[str, Plan], data: Dataset, month: PeriodLike, rep_ids: Sequence[str] = ()) -> PeriodResult:
-    """One month's payout lines from files (the plan year through ``month`` is calculated in order)."""
+def calculate(plans: Mapping[str, Plan] | PlanCatalog, data: Dataset, month: PeriodLike, rep_ids: Sequence[str] = ()) -> PeriodResult:
+    """One month's payout lines from files (the plan year through ``month`` is calculated in order).
+
+    ``plans``: plans by id, or a ``PlanCatalog`` (each month priced by the versions in force on its last day)."""
     result = calculate_month(data, plans, period(month))
     return filter_reps(result, rep_ids) if rep_ids else result
 
@@ -190,12 +228,17 @@ class Ledger:
 
     # -- data in
     def import_folder(self, data_dir: Path | str, plans_dir: Path | str, *, actor: str, dry_run: bool = False,
-                      encoding: str | None = None) -> Any:
-        """Import a data folder and plan files in one transaction (nothing written on any bad row)."""
+                      encoding: str | None = None, retroactive: bool = False) -> Any:
+        """Import a data folder and plan files in one transaction (nothing written on any bad row).
+
+        A change that would reprice a locked month (an assignment or plan version over it) is
+        refused unless ``retroactive``: then the next close reprices those months and pays the
+        differences in the first open month."""
         from compengine.ledger.importer import import_folder
 
         with self.writing(f"import {data_dir} by {actor}") as s:
-            report = import_folder(s, data_dir, plans_dir, actor, dry_run=dry_run, encoding=encoding)
+            report = import_folder(s, data_dir, plans_dir, actor, dry_run=dry_run, encoding=encoding,
+                                   retroactive=retroactive)
             if dry_run:
                 s.rollback()
         return report
@@ -372,6 +415,14 @@ class Ledger:
 
         with self.reading() as s:
             return audit_rows(s, str(period(month)) if month else None, rep_id, limit)
+
+    def history(self, rep_id: str) -> dict:
+        """A rep's timeline: versions of the rep, assignment rows and plan versions, superseded
+        rows included, each with the import that recorded it (``compengine history``)."""
+        from compengine.ledger.history import timeline
+
+        with self.reading() as s:
+            return timeline(s, rep_id)
 
     def verify(self) -> Any:
         """Check every locked month's seal and the audit chain (``.ok``, ``.text()``, ``.as_dict()``)."""

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CALC = ["calc", "--plans", str(ROOT / "plans"), "--data", str(ROOT / "examples" / "acme"), "--period", "2026-10"]
 
 TOP_KEYS = ["period", "reps", "total_payout"]
-REP_KEYS = ["rep_id", "plan_id", "quota", "credited", "attainment", "lines",
+REP_KEYS = ["rep_id", "plan_id", "plan_version", "quota", "credited", "attainment", "lines",
             "commission", "spiff", "cap", "clawback", "override", "draw", "payout"]
 LINE_KEYS = ["deal_id", "kind", "credit", "rate", "multiplier", "amount", "explain"]
 DECIMAL = re.compile(r"^-?\d+\.\d+$")
@@ -67,8 +67,10 @@ def test_calc_json_has_exactly_the_documented_keys():
     kinds = set()
     for r in out["reps"]:
         assert list(r) == REP_KEYS, r["rep_id"]
+        assert list(r["plan_version"]) == ["file", "effective_from", "effective_to", "digest"]
+        assert r["plan_version"]["file"].startswith(str(ROOT / "plans")) and len(r["plan_version"]["digest"]) == 64
         for k in REP_KEYS:
-            if k not in ("rep_id", "plan_id", "lines"):
+            if k not in ("rep_id", "plan_id", "plan_version", "lines"):
                 assert isinstance(r[k], str) and DECIMAL.match(r[k]), (r["rep_id"], k, r[k])
         for ln in r["lines"]:
             assert list(ln) == LINE_KEYS
@@ -155,4 +157,6 @@ def test_plans_readme_json_example_is_real_output():
     documented = json.loads(block)
     real = calc_json("--rep", "R1")
     real["reps"][0]["lines"] = real["reps"][0]["lines"][:1]
+    version = real["reps"][0]["plan_version"]
+    version["file"] = Path(version["file"]).relative_to(ROOT).as_posix()  # calc ran on ROOT/plans
     assert documented == real

@@ -165,16 +165,24 @@ def test_amendment_and_cancellation_become_events(ledger, tmp_path):
         assert s.get(DealRow, "D1").amount == Decimal("65000.00")
 
 
-def test_new_deal_in_a_locked_month_is_refused(ledger, tmp_path):
+def test_a_late_deal_in_a_locked_month_is_priced_as_of_it_and_paid_in_the_first_open_month(ledger, tmp_path):
     with transaction(ledger) as s:
         import_folder(s, ACME, PLANS, "ops")
     close_through(ledger, "2026-09", lock_until="2026-09")
     data = copy_acme(tmp_path)
     with (data / "deals.csv").open("a") as fh:
         fh.write("D99,Late Co,new_logo,1000.00,USD,2026-09-30,R1,12,Platform,\n")
-    with pytest.raises(CompErrors, match=r"deals.csv:11: close_date: 2026-09 is locked"):
-        with transaction(ledger) as s:
-            import_folder(s, data, PLANS, "ops")
+    with transaction(ledger) as s:
+        report = import_folder(s, data, PLANS, "ops")
+    assert report.late == ["D99"] and report.deals_added == 1
+    with transaction(ledger) as s:
+        result = run_close(s, Period(2026, 10), "ops")
+    # September: R1 had D5 25,000.00 of a 100,000.00 quota, so D99 sits in band 1: 1,000.00 x 10% = 100.00;
+    # M1's override on it: 1,000.00 x 1% = 10.00. Both paid in October, naming the deal and September.
+    late = {(ln.rep_id, ln.amount, ln.ref_period): ln.explain for r in result.reps for ln in r.lines
+            if ln.deal_id == "D99"}
+    assert set(late) == {("R1", Decimal("100.00"), "2026-09"), ("M1", Decimal("10.00"), "2026-09")}
+    assert "late deal closed 2026-09-30" in late[("R1", Decimal("100.00"), "2026-09")]
 
 
 # --------------------------------------------------------------------------- close

@@ -330,7 +330,8 @@ def test_plans_validate_cli_json(tmp_path):
     import json
 
     out = json.loads(res.stdout)
-    assert out == {"ok": False, "plans": [], "errors": [f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'"], "warnings": []}
+    assert out == {"ok": False, "plans": [], "versions": {}, "errors": [f"{tmp_path / 'a.yaml'}:7: bogus: unknown key 'bogus'"],
+                   "warnings": []}
 
 
 def test_plans_show_cli():

@@ -37,6 +37,7 @@ def _register() -> None:
     from compengine.cli import disputes_cmd
     from compengine.cli import reconcile_cmd
     from compengine.cli import verify_cmd
+    from compengine.cli import history_cmd
     from compengine.cli import config_cmd
     from compengine.cli import users_cmd
     from compengine.cli import finance_cmd
@@ -53,6 +54,7 @@ def _register() -> None:
     main.add_command(disputes_cmd.disputes)
     main.add_command(reconcile_cmd.reconcile_cmd)
     main.add_command(verify_cmd.verify_cmd)
+    main.add_command(history_cmd.history_cmd)
     main.add_command(config_cmd.config)
     main.add_command(users_cmd.users)
     main.add_command(users_cmd.serve)

@@ -36,21 +36,25 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
     Runs every month from the data's first month through PERIOD (balances, draws,
     ytd measures and clawbacks carry over) and prints PERIOD (at a terminal, a
     month of more than 5,000 lines as one block per rep; --lines prints them all).
+    A plans folder may hold versions of a plan (effective_from/effective_to): each
+    month is priced by the version in force on its last day, and named in the output.
 
     \b
     Example:
       compengine calc --plans plans --data examples/acme --period 2026-10
       compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
     """
-    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding)
-    result = calculate_month(data, plans, period)
+    catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding, versions=True)
+    result = calculate_month(data, catalog, period)  # each month by the plan versions in force on its last day
+    month_plans = catalog.for_month(period)  # the versions that priced PERIOD, named in the output
     if rep_ids:
         result = filter_reps(result, rep_ids)
     if as_json:
         # stdout carries exactly the documented shape; exceptions to review go to stderr
         for e in result.exceptions:
             click.echo(f"warning: {e}", err=True)
-        for chunk in iter_result_json(result, detail=False):  # a rep at a time: a big month is GBs of JSON
+        # a rep at a time: a big month is GBs of JSON
+        for chunk in iter_result_json(result, detail=False, plans=month_plans):
             click.echo(chunk, nl=False)
     else:
-        echo_result(result, show_explain=not no_explain, all_lines=all_lines)
+        echo_result(result, show_explain=not no_explain, all_lines=all_lines, plans=month_plans)

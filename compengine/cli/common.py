@@ -266,11 +266,13 @@ class Progress:
             self._shown = False
 
 
-def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None):  # noqa: ANN001, ANN201
-    """Plans and a data folder for the file-mode commands; every error raised as CompErrors."""
-    from compengine.api import read_plans_and_folder
+def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None, *, versions=False):  # noqa: ANN001, ANN201
+    """Plans (``versions``: the folder's PlanCatalog of every plan version) and a data folder for the
+    file-mode commands; every error raised as CompErrors."""
+    from compengine.api import read_catalog_and_folder, read_plans_and_folder
 
-    plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
+    read = read_catalog_and_folder if versions else read_plans_and_folder
+    plans, data = read(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
@@ -299,10 +301,11 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = True, all_lines: bool = False) -> None:
+def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = True, all_lines: bool = False,
+                plans: Any = None) -> None:
     """Print a month's result as text, a rep at a time. At a terminal, a month of more than
     :data:`TERMINAL_LINE_LIMIT` lines is printed as the summary unless ``all_lines``; redirected
-    to a file or a pipe, every line is printed."""
+    to a file or a pipe, every line is printed. ``plans``: the month's plans (names dated versions)."""
     from compengine.api import iter_result_text
 
     hidden = 0
@@ -310,7 +313,7 @@ def echo_result(result: Any, *, show_explain: bool = True, show_lines: bool = Tr
         count = sum(len(r.lines) for r in result.reps)
         if count > TERMINAL_LINE_LIMIT and stdout_is_terminal():
             show_lines, hidden = False, count
-    for chunk in iter_result_text(result, show_explain=show_explain, show_lines=show_lines):
+    for chunk in iter_result_text(result, show_explain=show_explain, show_lines=show_lines, plans=plans):
         click.echo(chunk, nl=False)
     if hidden:  # last, where the eye is when the output stops
         click.echo(f"{hidden:,} payout lines: one block per rep shown here; --lines prints every line, "

@@ -116,22 +116,38 @@ def db_upgrade(ctx: Context) -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--plans", "plans_dir", required=True, type=click.Path(path_type=Path), help="Folder of plan files.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--retroactive", is_flag=True,
+              help="Let changes reach locked months: they are repriced at the next close and the differences paid "
+                   "in the first open month.")
 @encoding_option
 @json_option
 @pass_ctx
 @handles_errors("nothing was imported")
-def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, encoding: str | None, as_json: bool) -> None:
+def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, retroactive: bool, encoding: str | None,
+               as_json: bool) -> None:
     """Import a data folder (reps, assignments, deals, splits CSVs) and plan files in one transaction.
 
     Any bad row and nothing is written. Re-importing the same files changes nothing.
-    Changed amounts become amendments, new cancelled_on values cancellations.
+    Changed amounts become amendments, new cancelled_on values cancellations; deals
+    of locked months (late deals and late changes) are priced as of their month at the
+    next close and paid in the first open month.
+
+    \b
+    Master data is history, never overwritten (`compengine history REP`):
+    a changed rep (reps.csv has no dates) applies from the first open month;
+    an assignment row or plan version that would change what priced a locked
+    month is refused, naming file:line, the rep and the months, unless
+    --retroactive: then those months are repriced at the next close and each
+    difference is paid in the first open month on a line naming the change.
 
     \b
     Example:
       compengine import examples/acme --plans plans
       compengine import examples/acme --plans plans --dry-run
+      compengine import data --plans plans --retroactive
     """
-    report = _ledger(ctx, create=True, roles=OPS).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run, encoding=encoding)
+    report = _ledger(ctx, create=True, roles=OPS).import_folder(data_dir, plans_dir, actor=ctx.who, dry_run=dry_run,
+                                                                encoding=encoding, retroactive=retroactive)
     if as_json:
         echo_json(report.as_dict())
     else:

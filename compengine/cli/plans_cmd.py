@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from compengine.cli.common import echo_json, handles_errors, json_option
-from compengine.core.errors import CompError, CompErrors
-from compengine.api import load_plan_file, load_plans_and_errors as load_plans
-from compengine.api import rate_warnings
+from compengine.core.errors import CompErrors
+from compengine.api import load_plan_catalog_paths, load_plan_file
+from compengine.api import rate_warnings, version_range
 
 
 @click.group()
@@ -28,34 +28,23 @@ def plans() -> None:
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Validate plan files or folders of them; print every error as file:line: field: message.
 
-    A rate above 1.0 (100%) is a warning (almost always 10 written for 0.10); the exit
-    code stays 0.
+    A plan may have several versions (files of one id with effective_from/effective_to):
+    each id's versions are listed with their dates; versions whose dates overlap, or
+    a version that ends before it starts, are errors. A rate above 1.0 (100%) is a
+    warning (almost always 10 written for 0.10); the exit code stays 0.
 
     \b
     Example:
       compengine plans validate plans/
       compengine plans validate plans/ae.yaml
     """
-    found: dict[str, str] = {}
-    errors = []
-    for path in paths:
-        if path.is_dir():
-            loaded, errs = load_plans(path)
-            errors.extend(errs)
-            items = [(p.id, p.source) for p in loaded.values()]
-        else:
-            plan, errs = load_plan_file(path)
-            errors.extend(errs)
-            items = [(plan.id, plan.source)] if plan else []
-        for pid, src in items:
-            if pid in found:
-                errors.append(CompError(src.at("id"), f"plan id {pid!r} is already used by {found[pid]}"))
-            else:
-                found[pid] = src
-    warnings = [w for pid in sorted(found) for w in rate_warnings(found[pid].file)]
+    catalog, errors = load_plan_catalog_paths(paths)
+    ids = sorted(catalog.ids())
+    warnings = [w for pid in ids for version in catalog.versions(pid) for w in rate_warnings(version.source.file)]
     if as_json:
-        echo_json({"ok": not errors, "plans": sorted(found), "errors": [str(e) for e in errors],
-                   "warnings": [str(w) for w in warnings]})
+        versions = catalog.as_dict()
+        echo_json({"ok": not errors, "plans": ids, "versions": {pid: versions[pid] for pid in ids},
+                   "errors": [str(e) for e in errors], "warnings": [str(w) for w in warnings]})
         if errors:
             raise SystemExit(1)
         return
@@ -65,9 +54,14 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
         for e in errors:
             click.echo(str(e), err=True)
         raise click.ClickException(f"{len(errors)} error(s) in plan files")
-    for pid in sorted(found):
-        click.echo(f"ok  {pid:<24} {found[pid].file}")
-    click.echo(f"{len(found)} plan(s) valid")
+    for pid in ids:
+        (only, *more) = catalog.versions(pid)
+        if more or version_range(only) != "always":
+            click.echo(f"ok  {catalog.describe(pid)}")
+        else:
+            click.echo(f"ok  {pid:<24} {only.source.file}")
+    n_versions = sum(len(catalog.versions(pid)) for pid in ids)
+    click.echo(f"{len(ids)} plan(s) valid" + (f" ({n_versions} versions)" if n_versions > len(ids) else ""))
 
 
 @plans.command("show")
@@ -84,6 +78,8 @@ def show(path: Path) -> None:
     if plan is None:
         raise CompErrors(errs)
     click.echo(f"{plan.id}: {plan.name} ({plan.currency}, rounding {plan.rounding})")
+    if version_range(plan) != "always":
+        click.echo(f"  in force: {version_range(plan)} (a version: plans/README.md, \"Plan versions\")")
     click.echo(f"  quota: {plan.annual_quota:,} a year, measured per {plan.measure}")
     click.echo("  rates: " + ", ".join(f"{k} {v}" for k, v in plan.rates.items()))
     click.echo(f"  accelerators ({plan.mode}):")

@@ -84,8 +84,8 @@ def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str,
       compengine statements-calc --plans plans --data examples/acme --period 2026-10
       compengine statements-calc --plans plans --data examples/acme --period 2026-10 --rep R1 --html --out /tmp/st
     """
-    plans, data = read_plans_and_data(plans_dir, data_dir, rep_ids)
-    items = calc_statement_data(data, plans, period, " ".join(company.split()), rep_ids=rep_ids)
+    catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, versions=True)  # each month by its plan versions
+    items = calc_statement_data(data, catalog, period, " ".join(company.split()), rep_ids=rep_ids)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
     render_with_progress(items, out_dir, jobs, force=force, html=html, templates=templates_dir, progress=progress)

@@ -17,6 +17,7 @@ from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments, group_splits
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.plans.catalog import PlanCatalog, version_range
 from compengine.plans.model import Plan
 
 
@@ -35,13 +36,23 @@ class Dataset:
         return Period.of(min(dates)) if dates else None
 
 
+Plans = Mapping[str, Plan] | PlanCatalog
+
+
+def plans_for(plans: Plans, period: Period) -> Mapping[str, Plan]:
+    """The plans that price ``period``: a catalog's versions in force on its last day, else ``plans``."""
+    return plans.for_month(period) if isinstance(plans, PlanCatalog) else plans
+
+
 @gc_paused()
 def calculate_through(
-    data: Dataset, plans: Mapping[str, Plan], last: Period, *, first_wanted: Period | None = None
+    data: Dataset, plans: Plans, last: Period, *, first_wanted: Period | None = None
 ) -> list[PeriodResult]:
     """Calculate every month from the data's first month through ``last``.
 
-    Returns the results of the months from ``first_wanted`` (default ``last``) on.
+    ``plans``: plans by id, or a :class:`~compengine.plans.catalog.PlanCatalog` (each month
+    priced by the versions in force on its last day). Returns the results of the months
+    from ``first_wanted`` (default ``last``) on.
     """
     first_wanted = first_wanted or last
     start = data.first_period()
@@ -76,9 +87,10 @@ def calculate_through(
                 continue  # cancelled in its close month: handled by the pipeline
             for rep_id, (comm, other, paid_in) in sorted(earned.get(d.deal_id, {}).items()):
                 cancels.append(Cancellation(rep_id, d.deal_id, d.close_date, d.cancelled_on, comm, other, paid_in))
+        month_plans = plans_for(plans, period)
         result = calculate_period(
             period,
-            plans,
+            month_plans,
             data.reps,
             assignments,
             by_period.get(period, []),
@@ -87,6 +99,8 @@ def calculate_through(
             adjustments=data.adjustments.get(str(period), ()),
             state=state,
         )
+        if month_plans is not plans:
+            _name_gaps(result, plans, month_plans, period)  # type: ignore[arg-type]
         for r in result.reps:
             state[r.rep_id] = r.state
             for ln in r.lines:
@@ -102,7 +116,19 @@ def calculate_through(
     return out
 
 
-def calculate_month(data: Dataset, plans: Mapping[str, Plan], period: Period) -> PeriodResult:
+def _name_gaps(result: PeriodResult, catalog: PlanCatalog, month_plans: Mapping[str, Plan], period: Period) -> None:
+    """A rep whose plan has versions but none in force this month is skipped by the pipeline as
+    "not loaded" (the engine knows only the month's plans): say which day had no version."""
+    for pid in catalog.ids():
+        if pid in month_plans:
+            continue
+        skipped = f": plan {pid!r} is not loaded; rep skipped"
+        why = (f": plan {pid!r} has no version in force on {period.end} (its versions: "
+               f"{', '.join(version_range(p) for p in catalog.versions(pid))}); rep skipped")
+        result.exceptions[:] = [t[: -len(skipped)] + why if t.endswith(skipped) else t for t in result.exceptions]
+
+
+def calculate_month(data: Dataset, plans: Plans, period: Period) -> PeriodResult:
     return calculate_through(data, plans, period)[-1]
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from compengine.core.money import money_str
 from compengine.engine.records import COMPONENTS, Line, PeriodResult, RepResult
+from compengine.plans.catalog import is_dated, version_dict, version_range
+from compengine.plans.model import Plan
 
 
 def _s(x: Decimal | None) -> str | None:
@@ -37,10 +39,13 @@ def line_dict(ln: Line, *, detail: bool = True) -> dict[str, Any]:
     }
 
 
-def rep_dict(r: RepResult, *, detail: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "rep_id": r.rep_id,
-        "plan_id": r.plan_id,
+def rep_dict(r: RepResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> dict[str, Any]:
+    """A rep's month as JSON data; given the month's ``plans``, with ``plan_version``: the file,
+    dates and digest of the version of its plan that priced the month."""
+    out: dict[str, Any] = {"rep_id": r.rep_id, "plan_id": r.plan_id}
+    if plans is not None and r.plan_id in plans:
+        out["plan_version"] = version_dict(plans[r.plan_id])
+    out |= {
         "quota": money_str(r.quota),
         "credited": money_str(r.credited),
         "attainment": f"{r.attainment:f}",
@@ -65,16 +70,16 @@ def rep_dict(r: RepResult, *, detail: bool = True) -> dict[str, Any]:
     return out
 
 
-def result_dict(result: PeriodResult, *, detail: bool = True) -> dict[str, Any]:
+def result_dict(result: PeriodResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> dict[str, Any]:
     """The result as JSON-ready data, decimals as strings.
 
-    ``detail=False`` gives exactly the documented shape of ``compengine calc --json``
-    (see plans/README.md); the default adds every component, balances, notes,
-    exceptions and each line's tier, rule and references.
+    ``detail=False`` with the month's ``plans`` gives exactly the documented shape of
+    ``compengine calc --json`` (see plans/README.md); the default adds every component,
+    balances, notes, exceptions and each line's tier, rule and references.
     """
     out: dict[str, Any] = {
         "period": result.period,
-        "reps": [rep_dict(r, detail=detail) for r in result.reps],
+        "reps": [rep_dict(r, detail=detail, plans=plans) for r in result.reps],
         "total_payout": money_str(result.total_payout),
     }
     if detail:
@@ -82,12 +87,12 @@ def result_dict(result: PeriodResult, *, detail: bool = True) -> dict[str, Any]:
     return out
 
 
-def result_json(result: PeriodResult, *, detail: bool = True) -> str:
+def result_json(result: PeriodResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> str:
     """``result_dict`` as JSON, indented by 2, non-ASCII kept (what ``--json`` prints)."""
-    return "".join(iter_result_json(result, detail=detail))
+    return "".join(iter_result_json(result, detail=detail, plans=plans))
 
 
-def iter_result_json(result: PeriodResult, *, detail: bool = True) -> Iterator[str]:
+def iter_result_json(result: PeriodResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> Iterator[str]:
     """:func:`result_json` a rep at a time: the same bytes as ``json.dumps(result_dict(result),
     indent=2, ensure_ascii=False)`` plus a newline, without holding a million lines' dicts at once."""
     period = {"period": result.period}
@@ -98,7 +103,7 @@ def iter_result_json(result: PeriodResult, *, detail: bool = True) -> Iterator[s
     yield "{\n  " + _ENC("period") + ": " + _ENC(result.period) + ",\n  " + _ENC("reps") + ": ["
     sep = "\n    "
     for r in result.reps:
-        yield sep + json_indented(rep_dict(r, detail=detail), 2)
+        yield sep + json_indented(rep_dict(r, detail=detail, plans=plans), 2)
         sep = ",\n    "
     yield "\n  ]" + "".join(",\n  " + _ENC(k) + ": " + json_indented(v, 1) for k, v in tail.items()) + "\n}\n"
 
@@ -166,20 +171,26 @@ def _m(x: Decimal) -> str:
     return f"{x:,.2f}"
 
 
-def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True) -> str:
+def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
+                plans: Mapping[str, Plan] | None = None) -> str:
     """A readable table per rep: lines, then the components and the payout.
 
     ``show_lines=False`` gives the summary: each rep's measures, components and payout only
-    (the way to read a month of a million lines at a terminal)."""
-    return "".join(iter_result_text(result, show_explain=show_explain, show_lines=show_lines)).rstrip() + "\n"
+    (the way to read a month of a million lines at a terminal). Given the month's ``plans``, a
+    plan with dates is named with the version that priced the month: ``plan ae-2026
+    (2026-07-01.., plans/ae-h2.yaml)``."""
+    return "".join(iter_result_text(result, show_explain=show_explain, show_lines=show_lines, plans=plans)).rstrip() + "\n"
 
 
-def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True) -> Iterator[str]:
+def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
+                     plans: Mapping[str, Plan] | None = None) -> Iterator[str]:
     """:func:`result_text` a rep at a time (for printing a big month without building it whole)."""
     yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}\n"
     for r in result.reps:
         att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
-        head = f"{r.rep_id}  plan {r.plan_id}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
+        version = plans.get(r.plan_id) if plans is not None else None
+        named = f" ({version_range(version)}, {version.source.file})" if version is not None and is_dated(version) else ""
+        head = f"{r.rep_id}  plan {r.plan_id}{named}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
         if r.measure == "ytd":
             head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
         out: list[str] = ["", head]

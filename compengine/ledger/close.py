@@ -45,7 +45,17 @@ from compengine.ledger.inputs import (  # noqa: F401 - the loaders are also read
     load_plan_versions,
     load_plans_latest,
 )
-from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.history import retro_changes_for
+from compengine.ledger.models import (
+    AdjustmentRow,
+    DealEvent,
+    DealRow,
+    DisputeRow,
+    PayoutLineRow,
+    PeriodRow,
+    RepPeriod,
+    RetroChangeRow,
+)
 from compengine.ledger.seals import month_digest, seal_period
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, invalidate_from, lock_period_row, null_token, utcnow
@@ -59,22 +69,40 @@ PARALLEL_MIN_CREDITS = 50_000  # below this a month calculates faster in one pro
 # ------------------------------------------------------------------ late changes
 
 
+LATE_DRAW = "late_change.draw"
+# the lines a repricing compares, by part: 0 commission (counts toward the ytd tally), 1 other earnings, 2 draws
+# (clawbacks are not compared: a cancellation recorded after its month was locked is clawed back
+# in the first open month, by that month's own calculation)
+PART_OF_KIND = {"commission": 0, "true_up": 0, "cap": 0, "spiff": 1, "override": 1, "draw": 2}
+PART_OF_RULE = {LATE_COMMISSION: 0, LATE_OTHER: 1, LATE_DRAW: 2}
+RULE_OF_PART = {0: LATE_COMMISSION, 1: LATE_OTHER, 2: LATE_DRAW}
+WHAT_OF_KIND = {"true_up": "true-up", "cap": "cap", "draw": "draw", "clawback": "clawback"}
+
+
 def late_change_adjustments(session: Session, period: Period, plans_now: dict[str, Plan]) -> list[Adjustment]:
-    """Recalculate locked months whose deals changed after the lock; the differences
-    (per rep and deal, commission and other earnings) become adjustment lines now.
-    A line that pays a dispute approved by correction names it in its explain text."""
+    """Reprice locked months that changed after their lock; pay the differences now.
+
+    A locked month is repriced when deal events of it were recorded after the lock (late
+    amendments, cancellations in the close month, split changes, late new deals) or a
+    change imported with ``--retroactive`` reaches it. It is recalculated with the master
+    data and plan versions in force in it (forward changes never alter those; retroactive
+    ones do, on purpose) and the balances it was locked with. The differences per rep and
+    deal (commission, SPIFFs and overrides, clawbacks) and per rep (true-ups, cap, draws)
+    become adjustment lines that name the cause and the month. A line that pays a dispute
+    approved by correction names it.
+    """
     out: list[Adjustment] = []
     disputed = correction_disputes(session, period)
     locked = session.execute(
-        select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.plan_versions)
+        select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.last_retro_id)
         .where(PeriodRow.status == "locked", PeriodRow.period < str(period)).order_by(PeriodRow.period)
     ).all()
-    for lperiod, last_event_id, versions in locked:
+    for lperiod, last_event_id, last_retro_id in locked:
         changed = session.execute(
             select(DealEvent.deal_id, DealEvent.kind, DealEvent.amount, DealEvent.effective)
             .join(DealRow, DealRow.deal_id == DealEvent.deal_id)
             .where(DealRow.close_period == lperiod, DealEvent.id > (last_event_id or 0),
-                   DealEvent.kind.in_(("amended", "splits_changed", "cancelled")))
+                   DealEvent.kind.in_(("won", "amended", "splits_changed", "cancelled")))
             .order_by(DealEvent.id)
         ).all()
         what = {}
@@ -83,51 +111,88 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                 if effective is None or str(Period.of(effective)) != lperiod:
                     continue  # cancelled in a later month: a clawback, not a recalculation
                 what[deal_id] = f"cancelled on {effective} in its close month"
-            else:
+            elif kind == "won":
+                what[deal_id] = f"late deal closed {effective}, {amount:,.2f}"
+            elif deal_id not in what or not what[deal_id].startswith("late deal"):
                 what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
-        if not what:
+        retro = retro_changes_for(session, lperiod, last_retro_id or 0)
+        if not what and not retro:
             continue
+        retro_cause = "; ".join(r.description for r in retro) + " (retroactive import)" if retro else ""
         lp = Period.parse(lperiod)
-        inputs = load_inputs(session, lp, json.loads(versions) or None)
+        inputs = load_inputs(session, lp)  # the master data and plan versions in force in the month
+        keep: set[str] | None = None
+        if not retro:  # deal changes reach only the deals' receivers, before and after, and their managers
+            keep = inputs.restrict_to(_receivers(session, lperiod, set(what)) | {
+                c.rep_id for c in inputs.credits if c.deal_id in what})
         shadow = inputs.calculate()
-        now_paid: dict[tuple[str, str, int], Decimal] = defaultdict(lambda: ZERO)
+        now_paid: dict[tuple[str, str | None, int], Decimal] = defaultdict(lambda: ZERO)
         for r in shadow.reps:
             for ln in r.lines:
-                if ln.kind in EARNED_KINDS and ln.deal_id:
-                    now_paid[(ln.rep_id, ln.deal_id, 0 if ln.kind == "commission" else 1)] += ln.amount
-        was_paid: dict[tuple[str, str, int], Decimal] = defaultdict(lambda: ZERO)
+                part = PART_OF_KIND.get(ln.kind)
+                if part is not None:
+                    now_paid[(ln.rep_id, ln.deal_id if part != 2 else None, part)] += ln.amount
+        was_paid: dict[tuple[str, str | None, int], Decimal] = defaultdict(lambda: ZERO)
         for rep_id, deal_id, kind, amount in session.execute(
             select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.kind, PayoutLineRow.amount)
-            .where(PayoutLineRow.period == lperiod, PayoutLineRow.kind.in_(EARNED_KINDS), PayoutLineRow.deal_id.is_not(None))
+            .where(PayoutLineRow.period == lperiod, PayoutLineRow.kind.in_(list(PART_OF_KIND)))
         ):
-            was_paid[(rep_id, deal_id, 0 if kind == "commission" else 1)] += amount
+            if keep is not None and rep_id not in keep:
+                continue
+            part = PART_OF_KIND[kind]
+            was_paid[(rep_id, deal_id if part != 2 else None, part)] += amount
         # corrections already made by earlier months' runs (months close in order, and rerunning a
         # month invalidates the later ones, so every earlier month's lines are current)
         for rep_id, deal_id, rule, amount in session.execute(
             select(PayoutLineRow.rep_id, PayoutLineRow.deal_id, PayoutLineRow.rule, PayoutLineRow.amount)
             .where(PayoutLineRow.ref_period == lperiod, PayoutLineRow.kind == literal_column("'adjustment'"),
-                   PayoutLineRow.rule.in_((LATE_COMMISSION, LATE_OTHER)), PayoutLineRow.period < str(period))
+                   PayoutLineRow.rule.in_(list(PART_OF_RULE)), PayoutLineRow.period < str(period))
         ):
-            was_paid[(rep_id, deal_id, 0 if rule == LATE_COMMISSION else 1)] += amount
+            if keep is not None and rep_id not in keep:
+                continue
+            was_paid[(rep_id, deal_id, PART_OF_RULE[rule])] += amount
         ytd_same_year = {
             r.rep_id for r in shadow.reps if r.measure == "ytd" and lp.year == period.year
         }
-        for key in sorted(set(now_paid) | set(was_paid)):
+        for key in sorted(set(now_paid) | set(was_paid), key=lambda k: (k[0], k[1] or "", k[2])):
             rep_id, deal_id, part = key
             diff = now_paid[key] - was_paid[key]
             if diff == 0:
                 continue
             if part == 0 and rep_id in ytd_same_year:
                 continue  # the ytd true-up of this month already re-measures the year with the change
-            cause = what.get(deal_id, f"re-banded after changes to {', '.join(sorted(what))}")
-            label = "commission" if part == 0 else "SPIFF/override"
-            reason = (f"Late change: {deal_id} ({cause}) recalculated for {lperiod}: {label} "
-                      f"{now_paid[key]:,.2f}, was {was_paid[key]:,.2f}")
+            if deal_id in what:
+                label = "commission" if part == 0 else "SPIFF/override"
+                reason = (f"Late change: {deal_id} ({what[deal_id]}) recalculated for {lperiod}: {label} "
+                          f"{now_paid[key]:,.2f}, was {was_paid[key]:,.2f}")
+            else:
+                cause = retro_cause or f"changes to {', '.join(sorted(what))}"
+                if deal_id is not None:
+                    effect = f"{deal_id} re-banded in {lperiod}" if part == 0 else f"{deal_id} in {lperiod}"
+                else:
+                    kinds = sorted({WHAT_OF_KIND.get(ln.kind, ln.kind) for r in shadow.reps if r.rep_id == rep_id
+                                    for ln in r.lines if PART_OF_KIND.get(ln.kind) == part and ln.deal_id is None})
+                    effect = f"{' and '.join(kinds) or ('draw' if part == 2 else 'true-up and cap')} for {lperiod}"
+                reason = f"{cause}: {effect} {diff:+,.2f} (now {now_paid[key]:,.2f}, was {was_paid[key]:,.2f})"
             ids = sorted(disputed.get((rep_id, deal_id, lperiod), []) + disputed.get((rep_id, None, lperiod), []))
             if ids:
                 reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"
-            out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod,
-                                  LATE_COMMISSION if part == 0 else LATE_OTHER, counts_as_commission=part == 0))
+            out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod, RULE_OF_PART[part],
+                                  counts_as_commission=part == 0))
+    return out
+
+
+def _receivers(session: Session, lperiod: str, deal_ids: set[str]) -> set[str]:
+    """Who was paid on these deals in a month (their lines, and corrections of it made since)."""
+    out: set[str] = set()
+    ids = sorted(deal_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out.update(session.scalars(select(PayoutLineRow.rep_id).where(
+            PayoutLineRow.period == lperiod, PayoutLineRow.deal_id.in_(chunk)).distinct()))
+        out.update(session.scalars(select(PayoutLineRow.rep_id).where(
+            PayoutLineRow.kind == literal_column("'adjustment'"), PayoutLineRow.ref_period == lperiod,
+            PayoutLineRow.deal_id.in_(chunk)).distinct()))
     return out
 
 
@@ -308,6 +373,7 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
                                   "above): fix the data and run the month again, or lock with --accept-exceptions REASON")
     row.status = "locked"
     row.last_event_id = session.scalar(select(func.max(DealEvent.id))) or 0
+    row.last_retro_id = session.scalar(select(func.max(RetroChangeRow.id))) or 0
     row.locked_at = now
     row.locked_by = actor
     row.exceptions_accepted = accepted if exceptions else None

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import String, delete, select, update
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
@@ -33,9 +33,25 @@ from compengine.ledger.models import (
     RepRow,
     SplitRow,
 )
+from compengine.ledger.history import (
+    Change,
+    first_open_day,
+    import_assignments,
+    import_reps,
+    locked_periods,
+    record_retro,
+    refuse,
+    schedule_plan,
+    span,
+)
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
-from compengine.plans.loader import load_plans, plan_files
+from compengine.plans.catalog import PlanCatalog, load_plan_catalog
+
+
+def plan_versions_of(catalog: PlanCatalog) -> list:
+    """Every plan version of a loaded folder, by id and then by date."""
+    return [plan for pid in sorted(catalog.ids()) for plan in catalog.versions(pid)]
 
 
 @dataclass
@@ -50,14 +66,17 @@ class ImportReport:
     splits_changed: int = 0
     deals_unchanged: int = 0
     invalidated: list[str] = field(default_factory=list)
-    late: list[str] = field(default_factory=list)  # deals of locked months changed (adjusted in the next open month)
+    late: list[str] = field(default_factory=list)  # deals of locked months changed or added (adjusted in the next open month)
+    forward: list[str] = field(default_factory=list)  # master-data changes and from when they apply
+    retroactive: list[str] = field(default_factory=list)  # changes imported with --retroactive, and the months they reprice
+    notes: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def changed(self) -> bool:
         return bool(
             self.plans_added or self.reps_added or self.reps_changed or self.assignments_changed or self.deals_added
-            or self.amendments or self.cancellations or self.splits_changed
+            or self.amendments or self.cancellations or self.splits_changed or self.forward
         )
 
     def as_dict(self) -> dict:
@@ -74,12 +93,15 @@ class ImportReport:
             "splits_changed": self.splits_changed,
             "deals_unchanged": self.deals_unchanged,
             "late_changes": self.late,
+            "changes_from": self.forward,
+            "retroactive": self.retroactive,
+            "notes": self.notes,
             "periods_to_rerun": self.invalidated,
         }
 
     def text(self) -> str:
         if not self.changed:
-            return "No changes: the ledger already holds these files."
+            return "\n".join(["No changes: the ledger already holds these files.", *self.notes])
         verb = "Would import" if self.dry_run else "Imported"
         parts = [
             f"{len(self.plans_added)} plan version(s)" if self.plans_added else "",
@@ -96,20 +118,36 @@ class ImportReport:
             out += f"\n{len(self.late)} change(s) to deals of locked months will be adjusted in the next open month: " + ", ".join(self.late[:10])
             if len(self.late) > 10:
                 out += ", ..."
+        for line in self.forward:
+            out += f"\n  {line}"
+        if self.retroactive:
+            out += ("\nRetroactive (the next close reprices these locked months and pays the differences in the first "
+                    "open month):")
+            for line in self.retroactive:
+                out += f"\n  {line}"
+        for line in self.notes:
+            out += f"\n{line}"
         if self.invalidated:
             out += "\nNow stale (run them again): " + ", ".join(self.invalidated)
         return out
 
 
 def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str, actor: str,
-                  *, now: datetime | None = None, dry_run: bool = False, encoding: str | None = None) -> ImportReport:
+                  *, now: datetime | None = None, dry_run: bool = False, encoding: str | None = None,
+                  retroactive: bool = False) -> ImportReport:
     """Import a data folder and its plans. Raises CompErrors (and writes nothing) on any bad input.
+
+    Master data is history (:mod:`compengine.ledger.history`): a changed rep is a new version
+    in force from the first open month; assignment rows and plan versions are superseded, not
+    deleted. A change that would reprice a locked month is refused unless ``retroactive``; then
+    it is recorded and the next close reprices those months, paying the differences.
 
     ``encoding``: of the CSV files (default: detected, see :func:`compengine.datafiles.detect_encoding`).
     The caller owns the transaction: commit on success, roll back on error or dry run.
     """
     now = now or utcnow()
-    plans, errors = load_plans(plans_dir)
+    catalog, errors = load_plan_catalog(plans_dir)
+    plans = catalog.latest()  # the data's checks (plan ids, currencies) read each id's latest version
     if errors:
         raise CompErrors(errors)
     data, errors = read_data_folder(data_dir, plans, encoding=encoding)
@@ -123,56 +161,63 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     session.add(batch)
     session.flush()
 
-    # plans: store the exact text of every version seen
-    known = {(pid, dg) for pid, dg in session.execute(select(PlanVersion.plan_id, PlanVersion.digest))}
-    for path in plan_files(plans_dir):
-        text = path.read_text(encoding="utf-8")
-        for plan in plans.values():
-            if plan.source.file == str(path) and (plan.id, plan.digest) not in known:
-                session.add(PlanVersion(plan_id=plan.id, digest=plan.digest, file=str(path), text=text, loaded_at=now))
-                report.plans_added.append(plan.id)
-                audit(session, actor, "plan.version", f"plan {plan.id} version {plan.digest[:12]} from {path}",
-                      entity="plan", entity_id=plan.id, at=now)
+    # plans: store the exact text of every version seen, and schedule it (history.schedule_plan)
+    locked_months = locked_periods(session)
+    open_day = first_open_day(session)
+    reaching: list[Change] = []
+    known = {(pid, dg): vid for vid, pid, dg in session.execute(select(PlanVersion.id, PlanVersion.plan_id, PlanVersion.digest))}
+    texts = {}
+    for plan in plan_versions_of(catalog):
+        path = Path(plan.source.file)
+        if path not in texts:
+            texts[path] = path.read_text(encoding="utf-8")
+        vid = known.get((plan.id, plan.digest))
+        if vid is None:
+            row = PlanVersion(plan_id=plan.id, digest=plan.digest, file=str(path), text=texts[path], loaded_at=now)
+            session.add(row)
+            session.flush()
+            vid = known[(plan.id, plan.digest)] = row.id
+            report.plans_added.append(plan.id)
+            audit(session, actor, "plan.version", f"plan {plan.id} version {plan.digest[:12]} from {path}",
+                  entity="plan", entity_id=plan.id, at=now)
+        line, change = schedule_plan(session, plan, vid, batch, now, locked_months, open_day)
+        if line:
+            report.forward.append(line)
+            audit(session, actor, "plan.schedule", line, entity="plan", entity_id=plan.id, at=now)
+        if change:
+            reaching.append(change)
+    session.flush()
 
-    # reps (master data: updated in place, every change audited with before/after)
-    existing = {r.rep_id: r for r in session.scalars(select(RepRow))}
-    for rep in data.reps.values():
-        fields = {"name": rep.name, "email": rep.email, "manager_id": rep.manager_id, "team": rep.team, "hire_date": rep.hire_date}
-        row = existing.get(rep.rep_id)
-        if row is None:
-            session.add(RepRow(rep_id=rep.rep_id, **fields))
-            report.reps_added += 1
-        else:
-            before = {k: getattr(row, k) for k in fields}
-            if before != fields:
-                for k, v in fields.items():
-                    setattr(row, k, v)
-                report.reps_changed += 1
-                audit(session, actor, "rep.update", f"rep {rep.rep_id} changed", rep_id=rep.rep_id, entity="rep",
-                      entity_id=rep.rep_id, before=before, after=fields, at=now)
+    # reps: a change is a new version in force from the first open month (history.import_reps)
+    added, rep_changes, rep_audits = import_reps(session, data.reps.values(), batch, now)
+    report.reps_added += added
+    report.reps_changed += len(rep_changes)
+    report.forward += rep_changes
+    for a in rep_audits:
+        audit(session, actor, "rep.update", a["summary"], rep_id=a["rep_id"], entity="rep", entity_id=a["rep_id"],
+              before=a["before"], after=a["after"], at=now)
     if report.reps_added:
         audit(session, actor, "rep.add", f"{report.reps_added} rep(s) added from {data_dir}", entity="rep", at=now)
     session.flush()
 
-    # assignments: a rep's set is replaced when it differs
-    current: dict[str, set] = defaultdict(set)
-    for a in session.scalars(select(AssignmentRow)):
-        current[a.rep_id].add((a.plan_id, a.start, a.end, a.annual_quota))
-    wanted: dict[str, set] = defaultdict(set)
-    for a in data.assignments:
-        wanted[a.rep_id].add((a.plan_id, a.start, a.end, a.annual_quota))
-    for rep_id in sorted(set(wanted) | set(current)):
-        if wanted.get(rep_id, set()) == current.get(rep_id, set()):
-            continue
-        if rep_id not in wanted:
-            continue  # not in this file: leave the rep's assignments as they are
-        session.execute(delete(AssignmentRow).where(AssignmentRow.rep_id == rep_id))
-        for plan_id, start, end, quota in sorted(wanted[rep_id], key=lambda t: t[1]):
-            session.add(AssignmentRow(rep_id=rep_id, plan_id=plan_id, start=start, end=end, annual_quota=quota))
-        report.assignments_changed += 1
-        audit(session, actor, "assignment.set", f"assignments of {rep_id} replaced", rep_id=rep_id, entity="assignment",
-              entity_id=rep_id, before=sorted(current.get(rep_id, set()), key=lambda t: t[1]),
-              after=sorted(wanted[rep_id], key=lambda t: t[1]), at=now)
+    # assignments: rows replaced are superseded, not deleted; changes over locked months are deliberate
+    changed_reps, reaching_a, assignment_audits = import_assignments(
+        session, data.assignments, batch, now, locked_months, {p.id: p.annual_quota for p in plans.values()})
+    reaching += reaching_a
+    report.assignments_changed = len(changed_reps)
+    for a in assignment_audits:
+        audit(session, actor, "assignment.set", a["summary"], rep_id=a["rep_id"], entity="assignment",
+              entity_id=a["rep_id"], before=a["before"], after=a["after"], at=now)
+    if reaching and not retroactive:
+        refuse(reaching)
+    if retroactive:
+        if reaching:
+            record_retro(session, reaching, batch, actor, now)
+            report.retroactive = [f"{c.description}: reprices {span(c.months)}" for c in reaching]
+            audit(session, actor, "import.retroactive", f"{len(reaching)} retroactive change(s): "
+                  + "; ".join(report.retroactive), entity="import", entity_id=str(batch.id), at=now)
+        else:
+            report.notes.append("--retroactive: nothing in this import reaches a locked month; imported as usual")
 
     # deals
     have: dict[str, tuple] = {}
@@ -212,9 +257,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             continue
         if old is None:
             if str(period) in locked:
-                errors.append(CompError(src.at("close_date"), f"{period} is locked: a new deal cannot close in it; "
-                                        "date it in an open month or use an adjustment"))
-                continue
+                report.late.append(d.deal_id)  # a late deal: priced as of its locked month in the next close
             new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
                               d.term_months, d.product, cents(d.amount), d.cancelled_on))
             events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src)))
@@ -301,7 +344,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             ensure_period(session, p)
     if report.changed:
         first = min(periods) if periods else None
-        if report.assignments_changed or report.reps_changed or report.reps_added or report.plans_added:
+        if report.assignments_changed or report.reps_changed or report.reps_added or report.plans_added or report.forward:
             start = first
         else:
             start = earliest_touched

@@ -29,7 +29,9 @@ from compengine.engine.pipeline import (
     resolve_assignment,
 )
 from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
-from compengine.ledger.models import AdjustmentRow, AssignmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
+from compengine.ledger import history
+from compengine.ledger.history import rep_of, reps_on, versions_in_force
+from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
 from compengine.plans.loader import load_plan_text
 from compengine.plans.model import Plan
@@ -45,6 +47,7 @@ class LedgerInputs:
     plans: dict[str, Plan]
     plan_version_ids: dict[str, int]
     reps: dict[str, Rep]
+    rep_versions: dict[str, list[Rep]]
     assignments: dict[str, list[Assignment]]
     credits: list[Credit]
     ytd_credits: list[Credit]
@@ -56,6 +59,24 @@ class LedgerInputs:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state)
+
+    def restrict_to(self, rep_ids: set[str]) -> set[str]:
+        """Keep only what the calculation of these reps and their managers reads (a repricing of a
+        few deals need not recalculate the whole month). Returns the reps kept: their results are
+        the same as in the whole month's calculation."""
+        keep = set(rep_ids)
+        for r in rep_ids:
+            for v in self.rep_versions.get(r, ()):
+                if v.manager_id:
+                    keep.add(v.manager_id)
+        reports = {r for r, vs in self.rep_versions.items() if any(v.manager_id in keep for v in vs)}
+        readers = keep | reports
+        self.credits = [c for c in self.credits if c.rep_id in readers]
+        self.ytd_credits = [c for c in self.ytd_credits if c.rep_id in readers]
+        self.assignments = {r: a for r, a in self.assignments.items() if r in keep}
+        self.cancellations = [c for c in self.cancellations if c.rep_id in keep]
+        self.adjustments = [a for a in self.adjustments if a.rep_id in keep]
+        return keep
 
     def iter_part(self, exceptions: list[str], part: tuple[int, int]) -> Iterator[RepResult]:
         """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`)."""
@@ -98,17 +119,24 @@ def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dic
     return plans, ids
 
 
-def load_reps(session: Session) -> dict[str, Rep]:
-    return {
-        r.rep_id: Rep(r.rep_id, r.name, r.email, r.manager_id, r.team, r.hire_date)
-        for r in session.scalars(select(RepRow))
-    }
+def load_reps(session: Session, period: Period | None = None) -> dict[str, Rep]:
+    """Every rep as in force at the end of ``period`` (default: the latest version)."""
+    if period is None:
+        return {r.rep_id: rep_of(r) for r in session.scalars(select(RepRow))}
+    return reps_on(session, period.end)[0]
 
 
 def load_assignments(session: Session) -> dict[str, list[Assignment]]:
-    return group_assignments(
-        Assignment(a.rep_id, a.plan_id, a.start, a.end, a.annual_quota) for a in session.scalars(select(AssignmentRow))
-    )
+    """The current assignment rows (superseded rows are history: ``compengine history``)."""
+    return history.load_assignments(session)
+
+
+def load_plans_for(session: Session, period: Period) -> tuple[dict[str, Plan], dict[str, int]]:
+    """The plan versions in force on the month's last day (the plan schedule)."""
+    ids = versions_in_force(session, period.end)
+    if not ids:
+        return load_plans_latest(session)  # a ledger without a schedule (never imported since 0006)
+    return load_plan_versions(session, ids)
 
 
 def load_credits(session: Session, periods: list[str]) -> list[Credit]:
@@ -265,7 +293,8 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
     if plan_version_ids:
         plans, ids = load_plan_versions(session, plan_version_ids)
     else:
-        plans, ids = load_plans_latest(session)
+        plans, ids = load_plans_for(session, period)
+    reps, versions = reps_on(session, period.end)
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
     credits = load_credits(session, [str(period)])
     assignments = load_assignments(session)
@@ -284,7 +313,8 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         period=period,
         plans=plans,
         plan_version_ids=ids,
-        reps=load_reps(session),
+        reps=reps,
+        rep_versions=versions,
         assignments=assignments,
         credits=credits,
         ytd_credits=ytd,

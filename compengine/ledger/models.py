@@ -53,6 +53,31 @@ class RepRow(Base):
     manager_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     team: Mapped[str] = mapped_column(String(100), default="")
     hire_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    termination_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # migration 0006
+
+
+class RepVersionRow(Base):
+    """A rep's master data in force from ``valid_from`` (until the next current version).
+
+    Type-2 history (migration 0006): a change never updates a version, it adds one;
+    a version replaced by a later import of the same effective date is marked
+    ``superseded_at`` and kept. ``reps`` holds the latest version, for fast reads.
+    """
+
+    __tablename__ = "rep_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    manager_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    team: Mapped[str] = mapped_column(String(100), default="")
+    hire_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    termination_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    source: Mapped[str] = mapped_column(String(300), default="")
 
 
 class PlanVersion(Base):
@@ -74,6 +99,42 @@ class AssignmentRow(Base):
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
     annual_quota: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    # history (migration 0006): rows are never deleted; a row an import replaced is superseded
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    source: Mapped[str] = mapped_column(String(300), default="", server_default="")
+
+
+class PlanScheduleRow(Base):
+    """Which stored plan version is in force from ``effective_from`` to ``effective_to``
+    (inclusive; None = open-ended). Rows an import replaced are superseded, never deleted."""
+
+    __tablename__ = "plan_schedule"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(String(64), index=True)
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("plan_versions.id"))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RetroChangeRow(Base):
+    """A master-data change imported with ``--retroactive`` over locked months
+    ``first_period``..``last_period``: the next close reprices them and pays the differences."""
+
+    __tablename__ = "retro_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    rep_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    plan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_period: Mapped[str] = mapped_column(String(7))
+    last_period: Mapped[str] = mapped_column(String(7))
+    description: Mapped[str] = mapped_column(Text)
 
 
 class DealRow(Base):
@@ -133,6 +194,7 @@ class PeriodRow(Base):
     exceptions_accepted: Mapped[str | None] = mapped_column(Text, nullable=True)  # reason given at lock
     exported_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # payroll file written
     exported_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_retro_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # retro_changes seen when locked
 
 
 class RepPeriod(Base):

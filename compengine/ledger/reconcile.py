@@ -122,6 +122,7 @@ class RepLine:
     overlay_credit: Decimal
     lines: int
     previous: Decimal | None = None  # payout of the previous month, if the rep had one
+    quota: Decimal | None = None  # the quota that priced the month (rep_periods.quota)
 
 
 @dataclass
@@ -270,11 +271,12 @@ class Reconciliation:
              money_str(t.bookings), _pct_str(t.cost_pct)] for t in self.teams
         ]))
         out.append(("By rep", ["rep_id", "name", "team", "plan_id", "currency", "payout", "statement_net", "payout_file_row",
-                               *(k for k, _ in PAYOUT_ROWS), "credited", "previous_payout"], [
+                               *(k for k, _ in PAYOUT_ROWS), "credited", "previous_payout", "quota"], [
             [r.rep_id, r.name, r.team, r.plan_id, r.currency, money_str(r.payout), money_str(r.statement_net),
              money_str(r.export_amount) if r.export_amount is not None else "",
              *(money_str(r.components.get(k, ZERO)) for k, _ in PAYOUT_ROWS), money_str(r.credited),
-             money_str(r.previous) if r.previous is not None else ""] for r in self.reps
+             money_str(r.previous) if r.previous is not None else "",
+             money_str(r.quota) if r.quota is not None else ""] for r in self.reps
         ]))
         out.append(("Liabilities", ["kind", "rep_id", "amount", "detail"], [
             [x.kind, x.rep_id, money_str(x.amount) if x.amount is not None else "", x.detail] for x in self.liabilities
@@ -392,6 +394,7 @@ class _RP:
     credited: Decimal
     draw_balance: Decimal
     carry_balance: Decimal
+    quota: Decimal
 
 
 def reconcile(session: Session, period: Period, *, payout_file: Path | str | None = None, movers: int = 10,
@@ -410,7 +413,11 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
 
     rps = {r[0]: _RP(*r[1:]) for r in session.execute(
         select(RepPeriod.rep_id, RepPeriod.plan_id, RepPeriod.currency, RepPeriod.payout, RepPeriod.credited,
-               RepPeriod.draw_balance, RepPeriod.carry_balance).where(RepPeriod.period == p))}
+               RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.quota).where(RepPeriod.period == p))}
+    from compengine.statements.view import plan_version_label
+
+    notes.append("Priced with: " + "; ".join(
+        f"{pid} {plan_version_label(plan)} ({plan.source.file})" for pid, plan in sorted(plans.items())))
     people = {r[0]: (r[1], r[2] or "") for r in session.execute(select(RepRow.rep_id, RepRow.name, RepRow.team))}
 
     say("lines by rep")
@@ -482,7 +489,7 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
         reps.append(RepLine(rep_id, name, team, rp.plan_id if rp else "", rp.currency if rp else "", rp.payout if rp else ZERO,
                             net, ex.amount if ex is not None else None, comps,  # type: ignore[attr-defined]
                             rp.credited if rp else ZERO, c.primary if c else ZERO, c.overlay if c else ZERO, n,
-                            prev.get(rep_id)))
+                            prev.get(rep_id), rp.quota if rp else None))
 
     components: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for r in reps:

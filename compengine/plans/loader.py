@@ -213,20 +213,31 @@ def read_plan_file(path: Path) -> tuple[str | None, CompError | None]:
 
 
 def load_plan_file(path: Path | str) -> tuple[Plan | None, list[CompError]]:
+    plan, errors, _ = load_plan_file_located(path)
+    return plan, errors
+
+
+def load_plan_file_located(path: Path | str) -> tuple[Plan | None, list[CompError], _Located]:
+    """:func:`load_plan_file`, plus the line of every key (``.line_of(("effective_from",))``)."""
     path = Path(path)
     text, error = read_plan_file(path)
     if text is None:
-        return None, [error]  # type: ignore[list-item]
-    return load_plan_text(text, str(path))
+        return None, [error], _Located()  # type: ignore[list-item]
+    return _load_text(text, str(path))
 
 
 def load_plan_text(text: str, file: str) -> tuple[Plan | None, list[CompError]]:
+    plan, errors, _ = _load_text(text, file)
+    return plan, errors
+
+
+def _load_text(text: str, file: str) -> tuple[Plan | None, list[CompError], _Located]:
     spec, errors, located = parse_plan_text(text, file)
     if spec is None:
-        return None, errors
+        return None, errors, located
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     # a plan is located at its id (the line a duplicate-id error points to)
-    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest), []
+    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest), [], located
 
 
 def rate_warnings(path: Path | str) -> list[CompError]:
@@ -255,25 +266,11 @@ def plan_files(folder: Path | str) -> list[Path]:
 
 
 def load_plans(folder: Path | str) -> tuple[dict[str, Plan], list[CompError]]:
-    """Load every ``*.yaml`` in a folder. Returns plans by id and every error found."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return {}, [CompError(Source(str(folder)), "not a folder of plan files")]
-    plans: dict[str, Plan] = {}
-    errors: list[CompError] = []
-    files = plan_files(folder)
-    if not files:
-        errors.append(CompError(Source(str(folder)), "no plan files (*.yaml) in this folder"))
-    for path in files:
-        plan, errs = load_plan_file(path)
-        errors.extend(errs)
-        if plan is None:
-            continue
-        if plan.id in plans:
-            first = plans[plan.id].source
-            errors.append(
-                CompError(Source(str(path), plan.source.line, "id"), f"plan id {plan.id!r} is already used by {first}")
-            )
-            continue
-        plans[plan.id] = plan
-    return plans, errors
+    """Load every ``*.yaml`` in a folder. Returns plans by id and every error found.
+
+    A folder holding several versions of one plan (``effective_from``/``effective_to``, see
+    :mod:`compengine.plans.catalog`) gives each id's latest version; with one file per id, every plan."""
+    from compengine.plans.catalog import load_plan_catalog
+
+    catalog, errors = load_plan_catalog(folder)
+    return catalog.latest(), errors

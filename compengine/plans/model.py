@@ -90,6 +90,8 @@ class Plan:
     text: str
     digest: str
     proration: str = "calendar_days"  # calendar_days | none: a part-month assignment's quota (and cap)
+    effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
+    effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -156,4 +158,6 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         text=text,
         digest=digest,
         proration=spec.proration,
+        effective_from=spec.effective_from,
+        effective_to=spec.effective_to,
     )

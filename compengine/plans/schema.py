@@ -7,12 +7,15 @@ documented in ``plans/README.md``.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from compengine.core.money import check_amount, parse_plain_number
+from compengine.core.periods import parse_date
 
 DealType = Literal["new_logo", "expansion", "renewal"]
 DEAL_TYPES: tuple[str, ...] = ("new_logo", "expansion", "renewal")
@@ -44,10 +47,18 @@ def _money(value: Decimal) -> Decimal:
     return value
 
 
+def _day(value: object) -> object:
+    """A date written ``YYYY-MM-DD`` (the loader hands YAML dates over as their text)."""
+    if isinstance(value, str):
+        return parse_date(value)
+    raise ValueError("not a date: expected YYYY-MM-DD")
+
+
 # An exact number (a rate, a multiplier, a percent) and an amount of money (whole cents,
 # at most compengine.core.money.MAX_AMOUNT).
 Number = Annotated[Decimal, BeforeValidator(_number)]
 Money = Annotated[Decimal, BeforeValidator(_number), AfterValidator(_money)]
+Day = Annotated[date, BeforeValidator(_day)]
 MAX_RATE = Decimal(10)  # 1,000%: a rate above 1.0 is already suspicious (plans validate warns)
 MAX_MULTIPLIER = Decimal(100)
 MAX_ATTAINMENT = Decimal(1000)  # a band's upto: 100,000% of quota
@@ -152,6 +163,9 @@ class PlanSpec(_Strict):
     override: OverrideSpec | None = None
     # a part-month assignment's quota and cap: by calendar days in force, or the full month (none)
     proration: Literal["calendar_days", "none"] = "calendar_days"
+    # plan versions (plans/README.md, "Plan versions"): the dates this file is in force, both inclusive
+    effective_from: Day | None = None
+    effective_to: Day | None = None
 
     # field validators (not one model validator) so these are reported even when
     # another section of the file is wrong too
@@ -163,6 +177,14 @@ class PlanSpec(_Strict):
             if b.months[0] <= a.months[1]:
                 raise _at((j, "months"), f"overlaps tenure months {list(a.months)}")
         return ramp
+
+    @field_validator("effective_to")
+    @classmethod
+    def _not_inverted(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("effective_from")
+        if end is not None and start is not None and end < start:
+            raise ValueError(f"{end} is before effective_from {start}: a version must end on or after the day it starts")
+        return end
 
     @field_validator("spiffs")
     @classmethod

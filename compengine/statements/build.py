@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from compengine.core.periods import Period
-from compengine.engine.driver import Dataset, calculate_through
+from compengine.engine.driver import Dataset, Plans, calculate_through, plans_for
 from compengine.engine.records import PeriodResult
 from compengine.plans.model import Plan
 from compengine.statements.view import STATUSES, DealInfo, StatementData, YtdMonth
@@ -75,16 +75,18 @@ def statement_data_from_calc(
 
 def calc_statement_data(
     data: Dataset,
-    plans: Mapping[str, Plan],
+    plans: Plans,
     period: Period,
     company: str,
     *,
     rep_ids: Sequence[str] = (),
     status: str = "preliminary",
 ) -> list[StatementData]:
-    """Calculate the plan year through ``period`` from files and build the month's statements (``rep_ids``: only those)."""
+    """Calculate the plan year through ``period`` from files and build the month's statements (``rep_ids``: only those).
+
+    ``plans``: plans by id, or a ``PlanCatalog`` (each month priced by its versions in force)."""
     results = calculate_through(data, plans, period, first_wanted=period.year_start())
-    items = statement_data_from_calc(results, data, plans, company, status)
+    items = statement_data_from_calc(results, data, plans_for(plans, period), company, status)
     if rep_ids:
         wanted = set(rep_ids)
         items = [s for s in items if s.rep_id in wanted]

@@ -254,6 +254,7 @@ class StatementView:
     manager: str
     plan_id: str
     plan_name: str
+    plan_version: str  # the version that priced the month: digest, and its effective range when dated
     currency: str
     measure_label: str
     figures: tuple[Figure, ...]  # quota, credited, attainment (and ytd ones)
@@ -368,6 +369,15 @@ def _sum(values) -> Decimal:
 
 
 _FISCAL_YEAR = re.compile(r"\bFY ?(\d{4})\b")
+
+
+def plan_version_label(plan: Plan) -> str:
+    """``version 1a2b3c4d5e6f, in force 2026-07-01..2026-12-31``: which text of the plan priced a month."""
+    out = f"version {plan.digest[:12]}" if plan.digest else "version (unsaved)"
+    start, end = getattr(plan, "effective_from", None), getattr(plan, "effective_to", None)
+    if start or end:
+        out += f", in force {start or ''}..{end or ''}"
+    return out
 
 
 def _plan_title(name: str, year: int) -> str:
@@ -680,6 +690,7 @@ def _view(data: StatementData) -> StatementView:
         manager=data.manager_name or "",
         plan_id=plan.id,
         plan_name=_plan_title(plan.name, Period.parse(data.period).year),
+        plan_version=plan_version_label(plan),
         currency=plan.currency,
         measure_label="year to date" if data.measure == "ytd" else "monthly",
         figures=tuple(figures),
