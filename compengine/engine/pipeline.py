@@ -32,6 +32,7 @@ from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
+    LATE_DRAW_RULE,
     EMPTY_STATE,
     Adjustment,
     Assignment,
@@ -664,9 +665,14 @@ def iter_period_part(
                                  f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
             earnings += amt
         comm_paid_delta -= clawed
+        late_draw = ZERO  # draws a repriced locked month owed (paid as advances, outside this month's earnings)
+        recoverable = plan.draw is not None and plan.draw.recoverable
         for adj in adjust_by_rep.get(rep_id, ()):
             append(Line(rep_id, pstr, len(lines) + 1, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual",
                         explain=adj.reason, ref_period=adj.ref_period, ref=adj.ref))
+            if adj.ref == LATE_DRAW_RULE and recoverable and adj.amount > 0:
+                late_draw += adj.amount
+                continue
             earnings += adj.amount
             if adj.counts_as_commission:
                 comm_paid_delta += adj.amount
@@ -709,6 +715,9 @@ def iter_period_part(
                         explain=f"This month's lines sum to {_fmt(earnings)}: nothing is paid and {_fmt(-earnings)} is carried forward, recovered from later payouts"))
             carry += -earnings
             earnings = ZERO
+        if late_draw:  # a recoverable draw paid late joins the draw balance, recovered like any other
+            draw_bal += late_draw
+            earnings += late_draw
 
         components = dict.fromkeys(COMPONENTS, ZERO)
         payout = ZERO

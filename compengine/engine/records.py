@@ -147,6 +147,10 @@ class Line(NamedTuple):
     split_pct: Decimal | None = None
 
 
+# The rule of an adjustment line that pays a draw a repriced locked month owed (ledger.close): when the
+# rep's draw is recoverable, the engine adds it to the draw balance instead of this month's earnings.
+LATE_DRAW_RULE = "late_change.draw"
+
 COMPONENTS = (
     "commission",
     "true_up",
