@@ -36,7 +36,7 @@ from compengine.plans.model import Plan
 from compengine.plans.schema import DEAL_TYPES
 
 COLUMNS = {
-    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],
+    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],  # optional too: termination_date
     "assignments.csv": ["rep_id", "plan_id", "start", "end", "annual_quota"],
     "deals.csv": [
         "deal_id", "account", "deal_type", "amount", "currency", "close_date", "owner_id", "term_months", "product",
@@ -243,16 +243,22 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             rep_id = rd.field(src, row, "rep_id", _text)
             name = rd.field(src, row, "name", _text)
             hire = rd.field(src, row, "hire_date", parse_date, required=False)
+            termination = rd.field(src, row, "termination_date", parse_date, required=False)
         except RowError:
             bad_reps.add(row.get("rep_id", ""))
             continue
         if rep_id in reps:
             rd.error(src, "rep_id", f"duplicate rep {rep_id!r} (first at line {reps[rep_id].source.line})")  # type: ignore[union-attr]
             continue
+        if termination is not None and hire is not None and termination < hire:
+            rd.error(src, "termination_date", f"{termination} is before hire_date {hire}")
+            bad_reps.add(rep_id)
+            continue
         manager = row.get("manager_id") or None
         if manager:
             pending_managers.append((src, manager))
-        reps[rep_id] = Rep(rep_id, name, row.get("email", ""), manager, row.get("team", ""), hire, src)
+        reps[rep_id] = Rep(rep_id=rep_id, name=name, email=row.get("email", ""), manager_id=manager,
+                           team=row.get("team", ""), hire_date=hire, source=src, termination_date=termination)
 
     def unknown_rep(reader: _Reader, src: Source, field: str, rep_id: str) -> bool:
         """True when ``rep_id`` is not a good rep; reported unless its own row was the bad one."""
@@ -395,7 +401,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
 
 
 def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError]:
-    """A deal must be in the currency of every receiver's plan in its close month.
+    """A deal must be in the currency of every receiver's plan on its close date (else, with no
+    assignment in force that day, of the receiver's plan of the close month).
 
     The receivers are those the credit stage pays: the primary split reps (the owner
     when there are none) and the overlay reps.
@@ -418,6 +425,9 @@ def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError
                 a = plan_of[key]
             else:
                 a = plan_of[key] = resolve_assignment(by_rep.get(rep_id, ()), period)
+            if a is not None and not a.active_on(d.close_date):
+                # a part-month assignment: the deal is priced by the one in force on its close date
+                a = next((x for x in by_rep.get(rep_id, ()) if x.active_on(d.close_date)), a)
             if a is None or a.plan_id not in plans:
                 continue
             cur = plans[a.plan_id].currency

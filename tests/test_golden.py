@@ -741,13 +741,16 @@ def test_rep_with_assignment_but_no_deals_is_listed_with_zero(tmp_path):
     assert r2.quota == Decimal("100000.00")
 
 
-def test_assignment_for_a_month_is_the_one_active_on_its_last_day(tmp_path):
+def test_a_deal_is_priced_by_the_assignment_in_force_on_its_close_date(tmp_path):
+    # (Until issue 13 the assignment active on the month's last day priced the whole month.)
     plans = {"p.yaml": FLAT, "q.yaml": FLAT.replace("id: p", "id: q").replace("0.10", "0.20")}
     res = one_month(tmp_path, None, "A,Globex,new_logo,1000.00,USD,2026-01-05,R1,12,,", plans=plans,
                     assignments="R1,p,2025-01-01,2026-01-20,\nR1,q,2026-01-21,,")
-    # R1 moves from p to q on 21 January: q (active on the 31st) governs all of January: 1,000 x 20% = 200.00
+    # R1 moves from p to q on 21 January: A closed on the 5th, under p: 1,000 x 10% = 100.00
+    # the month's result is q's (in force on the 31st): quota 100,000.00 x 11/31 = 35,483.8709... -> 35,483.87
     r1 = rep(res, "R1")
-    assert r1.plan_id == "q" and amounts(r1) == [("commission", "A", "200.00")]
+    assert r1.plan_id == "q" and amounts(r1) == [("commission", "A", "100.00")]
+    assert r1.quota == Decimal("35483.87") and r1.credited == Decimal("0.00")
 
 
 def test_assignment_quota_overrides_the_plan(tmp_path):

@@ -255,3 +255,33 @@ def test_an_undated_plan_change_applies_from_the_first_open_month(ledger, tmp_pa
         d1 = s.scalar(select(PayoutLineRow.amount).where(PayoutLineRow.period == "2026-10", PayoutLineRow.deal_id == "D1",
                                                          PayoutLineRow.rep_id == "R1", PayoutLineRow.kind == "commission"))
     assert d1 == D("12000.00")  # October: D1 60,000.00 x 20%
+
+
+def test_a_late_assignment_pays_the_owed_draws_as_advances_that_join_the_draw_balance(ledger, tmp_path):
+    from compengine.ledger.models import RepPeriod
+
+    data = locked_company(ledger, tmp_path)
+    # R3, hired 2026-08-01 on ae-2026 (ramp: quota 0% in tenure months 1-3; recoverable draw of 3,000.00 for
+    # 6 months), closed D30 (10,000.00 new logo) on 2026-08-20; all of it reaches the ledger after October's lock.
+    with (data / "reps.csv").open("a") as fh:
+        fh.write("R3,Lee Park,lee@acme.example,M1,West,2026-08-01\n")
+    with (data / "deals.csv").open("a") as fh:
+        fh.write("D30,Acme Two,new_logo,10000.00,USD,2026-08-20,R3,12,Platform,\n")
+    with (data / "assignments.csv").open("a") as fh:
+        fh.write("R3,ae-2026,2026-08-01,,\n")
+    with transaction(ledger) as s:
+        import_folder(s, data, PLANS, "ops", retroactive=True)
+    lines = november_lines(ledger)
+    got = sorted((rep, deal or "", amount, ref) for rep, deal, amount, ref, _ in lines)
+    # August repriced: D30 at the base rate (no quota in tenure month 1): 10,000.00 x 10% = 1,000.00, topped up
+    # to the 3,000.00 draw: 2,000.00; September and October: no deals, the full draw 3,000.00 each.
+    # M1's override on D30: 10,000.00 x 1% = 100.00.
+    assert got == [("M1", "D30", D("100.00"), "2026-08"), ("R3", "", D("2000.00"), "2026-08"),
+                   ("R3", "", D("3000.00"), "2026-09"), ("R3", "", D("3000.00"), "2026-10"),
+                   ("R3", "D30", D("1000.00"), "2026-08")]
+    with transaction(ledger) as s:
+        rp = s.get(RepPeriod, ("2026-11", "R3"))
+    # November (tenure 4, draw month): its earnings are the late 1,000.00 of commission, topped up to the draw
+    # (+2,000.00); the 8,000.00 of late draws are paid as advances and join the balance: payout 11,000.00,
+    # draw balance 2,000.00 + 8,000.00 = 10,000.00 (paid minus balance 1,000.00: the commission, as if on time).
+    assert (rp.payout, rp.draw_balance) == (D("11000.00"), D("10000.00"))

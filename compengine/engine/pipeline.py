@@ -6,6 +6,10 @@ count), **measure** (quota, credit, attainment), **rate** (commission lines by
 tier, ytd true-ups), **adjust** (SPIFFs, cap, overrides, clawbacks, manual
 adjustments) and **pay** (balances, draws, carry-forward).
 
+A rep whose assignments start or end inside the month (or who is terminated in it) is
+priced per segment, one per assignment in force (:func:`_price_segments`); every
+other rep takes the whole-month path unchanged.
+
 No I/O, no clock, no globals: the period and every prior state are arguments,
 and the output is sorted by an explicit key, so reruns are identical.
 """
@@ -17,16 +21,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
 from operator import itemgetter
+from typing import NamedTuple
 
 from compengine.core.errors import CompError, Source
 from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round_money
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
+    LATE_DRAW_RULE,
     EMPTY_STATE,
     Adjustment,
     Assignment,
@@ -42,6 +48,7 @@ from compengine.engine.records import (
 from compengine.plans.model import Plan, Tier
 
 HUNDRED = Decimal(100)
+_DAY = timedelta(days=1)
 ATTAINMENT_PLACES = Decimal("0.0001")
 
 
@@ -169,6 +176,46 @@ def group_assignments(assignments: Iterable[Assignment]) -> dict[str, list[Assig
     for a in assignments:
         out[a.rep_id].append(a)
     return dict(out)
+
+
+class Segment(NamedTuple):
+    """One assignment in force for part (or all) of a month: its days ``first``..``last``."""
+
+    assignment: Assignment
+    first: date
+    last: date
+
+
+def month_segments(candidates: Sequence[Assignment], period: Period, termination: date | None = None) -> list[Segment]:
+    """The rep's assignments in force in the month, each clipped to the month and to the
+    termination date (the last day credited), in date order. Empty: none in force."""
+    first_day, last_day = period.start, period.end
+    if termination is not None and termination < last_day:
+        last_day = termination
+    out: list[Segment] = []
+    for a in candidates:
+        first = a.start if a.start > first_day else first_day
+        last = last_day if a.end is None or a.end > last_day else a.end
+        if first <= last:
+            out.append(Segment(a, first, last))
+    out.sort(key=lambda s: s.first)
+    return out
+
+
+def covers_month(segments: Sequence[Segment], period: Period) -> bool:
+    """One segment, in force from the month's first day to its last: priced as a whole month."""
+    return len(segments) == 1 and segments[0].first == period.start and segments[0].last == period.end
+
+
+def _manager_on(versions: Sequence[tuple[date | None, str | None]], day: date) -> str | None:
+    """The manager in force on ``day``: the last version from on or before it (else the first)."""
+    manager = versions[0][1]
+    for valid_from, m in versions:
+        if valid_from is None or valid_from <= day:
+            manager = m
+        else:
+            break
+    return manager
 
 
 def _fmt(x: Decimal) -> str:
@@ -310,19 +357,22 @@ def calculate_period(
     cancellations: Sequence[Cancellation] = (),
     adjustments: Sequence[Adjustment] = (),
     state: Mapping[str, RepState] | None = None,
+    rep_versions: Mapping[str, Sequence[Rep]] | None = None,
 ) -> PeriodResult:
     """Calculate one month for every rep with a plan assignment in it.
 
     ``credits`` are the credits of deals closed in the month; ``ytd_credits`` those
     closed earlier in the same plan year (read only by ``ytd`` plans);
     ``cancellations`` what each receiver earned on earlier deals cancelled in the
-    month; ``state`` each rep's balances after the previous month.
+    month; ``state`` each rep's balances after the previous month; ``rep_versions`` each
+    rep's versions sorted by ``valid_from`` (None: ``reps`` is the only version), read for
+    the manager in force on a deal's close date (overrides).
     """
     exceptions: list[str] = []
     with localcontext(CONTEXT), gc_paused():
         results = list(iter_period_part(period, plans, reps, assignments, credits, ytd_credits=ytd_credits,
                                         cancellations=cancellations, adjustments=adjustments, state=state,
-                                        exceptions=exceptions))
+                                        rep_versions=rep_versions, exceptions=exceptions))
     return PeriodResult(str(period), results, exceptions)
 
 
@@ -337,6 +387,7 @@ def iter_period_part(
     cancellations: Sequence[Cancellation] = (),
     adjustments: Sequence[Adjustment] = (),
     state: Mapping[str, RepState] | None = None,
+    rep_versions: Mapping[str, Sequence[Rep]] | None = None,
     exceptions: list[str],
     part: tuple[int, int] = (0, 1),
 ) -> Iterator[RepResult]:
@@ -355,19 +406,37 @@ def iter_period_part(
     pstr = str(period)
     month_exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
 
-    # classify: plan per rep in the month
+    # classify: plan per rep in the month. A rep with one assignment in force the whole month
+    # (and, on a ytd plan, in each earlier month of the year) is priced as a whole month; any
+    # other is priced by segment (one per assignment in force: ``segmented``).
+    period_start, period_end = period.start, period.end
     active: dict[str, tuple[Assignment, Plan]] = {}
+    segmented: dict[str, list[tuple[Segment, Plan]]] = {}
     for rep_id in sorted(assignments):
-        a = resolve_assignment(assignments[rep_id], period)
+        rows = assignments[rep_id]
+        a = resolve_assignment(rows, period)
         if a is None:
             continue
-        plan = plans.get(a.plan_id)
-        if plan is None:
-            month_exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
+        rep = reps.get(rep_id)
+        term = rep.termination_date if rep is not None else None
+        if _whole_month(a, rows, period_start, period_end, term):
+            plan = plans.get(a.plan_id)
+            if plan is None:
+                month_exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
+                continue
+            if plan.measure != "ytd" or _whole_months(rows, period):
+                active[rep_id] = (a, plan)
+                continue
+        segs = month_segments(rows, period, term)
+        if not segs:
+            continue  # terminated before the month: a final statement below, if there is anything to state
+        missing = [x.assignment.plan_id for x in segs if x.assignment.plan_id not in plans]
+        if missing:
+            month_exceptions.append(f"{rep_id}: plan {missing[0]!r} is not loaded; rep skipped")
             continue
-        active[rep_id] = (a, plan)
-
-    period_end = period.end
+        last = segs[-1].assignment
+        active[rep_id] = (last, plans[last.plan_id])
+        segmented[rep_id] = [(x, plans[x.assignment.plan_id]) for x in segs]
 
     def counts(c: Credit, plan: Plan) -> bool:
         """False when the deal was cancelled by the end of the month, inside the plan's clawback window."""
@@ -381,17 +450,63 @@ def iter_period_part(
     ytd_by_rep: dict[str, list[Credit]] = defaultdict(list)
     for c in ytd_credits:
         ytd_by_rep[c.rep_id].append(c)
+
+    # final statements: a rep with no assignment in force this month (terminated, or between
+    # assignments) who had one before it still gets this month's clawbacks and adjustments, on
+    # the plan of the last assignment; a rep who never had one gets exceptions below
+    final: dict[str, str] = {}
+    for rep_id in sorted({x.rep_id for x in cancellations} | {adj.rep_id for adj in adjustments}):
+        if rep_id in active:
+            continue
+        earlier = [a for a in assignments.get(rep_id, ()) if a.start < period_start]
+        if not earlier:
+            continue
+        last = max(earlier, key=lambda a: a.start)
+        plan = plans.get(last.plan_id)
+        if plan is None:
+            continue
+        rep = reps.get(rep_id)
+        term = rep.termination_date if rep is not None else None
+        if term is not None and term < period_start:
+            final[rep_id] = f"terminated on {term}; final statement (plan {plan.id})"
+        else:
+            ended = f", ended {last.end}" if last.end is not None else ""
+            final[rep_id] = f"no plan assignment in {pstr}; statement on the last plan {plan.id} (from {last.start}{ended})"
+        active[rep_id] = (last, plan)
+        segmented[rep_id] = []
+
     for rep_id in sorted(month_by_rep):
         if rep_id not in active:
             cs = month_by_rep[rep_id]
+            rep = reps.get(rep_id)
+            term = rep.termination_date if rep is not None else None
+            if term is not None:
+                for c in sorted(cs, key=_credit_key):
+                    if c.close_date > term:
+                        month_exceptions.append(_after_termination(rep_id, c, term))
+                cs = [c for c in cs if c.close_date <= term]
+                if not cs:
+                    continue
             total = sum((c.credit for c in cs), ZERO)
             month_exceptions.append(
                 f"{rep_id}: {len(cs)} credit line(s) totalling {_fmt(total)} but no plan assignment in {pstr}; not paid"
             )
+    # overrides: a manager's reports (with versions: whoever reported to them in any version,
+    # and ``manager_changes`` says who managed a report on which days)
     reports_of: dict[str, list[str]] = defaultdict(list)
-    for rep_id, rep in reps.items():
-        if rep.manager_id:
-            reports_of[rep.manager_id].append(rep_id)
+    manager_changes: dict[str, list[tuple[date | None, str | None]]] = {}
+    if rep_versions is None:
+        for rep_id, rep in reps.items():
+            if rep.manager_id:
+                reports_of[rep.manager_id].append(rep_id)
+    else:
+        for rep_id, rep in reps.items():
+            versions = rep_versions.get(rep_id) or (rep,)
+            managers = list(dict.fromkeys(v.manager_id for v in versions if v.manager_id))
+            for m in managers:
+                reports_of[m].append(rep_id)
+            if len({v.manager_id for v in versions}) > 1:
+                manager_changes[rep_id] = [(v.valid_from, v.manager_id) for v in versions]
     cancels_by_rep: dict[str, list[Cancellation]] = defaultdict(list)
     for x in cancellations:
         cancels_by_rep[x.rep_id].append(x)
@@ -406,7 +521,7 @@ def iter_period_part(
 
     if part[0] == 0:
         exceptions.extend(month_exceptions)
-    todo = list(active.items())
+    todo = sorted(active.items()) if final else list(active.items())
     if part != (0, 1):
         todo = _part_of(todo, part, month_by_rep, reports_of)
     # each credit list this part reads, in deal order, once (stable): for the rep's own lines and the overrides
@@ -428,89 +543,106 @@ def iter_period_part(
         if tenure is not None and tenure < 1:
             notes.append(f"hired {hire}, after this month")
 
-        # measure
-        quota = plan.monthly_quota(assignment.annual_quota, tenure)
-        mine: list[Credit] = []
-        for c in month_by_rep.get(rep_id, ()):
-            if c.currency != plan.currency:
-                exceptions.append(f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {plan.id} pays {plan.currency}; not credited")
-            elif c.cancelled_on is None or counts(c, plan):
-                mine.append(c)
-            else:
-                notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
-        credited = sum((c.credit for c in mine), ZERO)
-
         # Lines are numbered as they are made (seq = position in the rep's list, from 1);
         # the hot ones (commission, SPIFF, override) are built positionally.
         lines: list[Line] = []
         append = lines.append
         rounder = QUANTIZE[plan.rounding]
-        ytd_quota = ytd_credited = None
-        comm_paid_delta = ZERO
-        # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
-        same_tally = prior.ytd_year == period.year and prior.ytd_plan in (None, plan.id)
-        tally = prior.ytd_paid if same_tally else ZERO
-        on_plan = _months_on_plan(plan, assignments.get(rep_id, ()), period) if plan.measure == "ytd" else None
-        clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period, on_plan)
-        if plan.measure == "ytd":
-            assert on_plan is not None
-            months_on = {(m.year, m.month) for m in on_plan}  # = Period.of(close_date) in on_plan, without a Period per credit
-            prior_credits = sorted(
-                (c for c in ytd_by_rep.get(rep_id, ())
-                 if c.currency == plan.currency and (c.cancelled_on is None or counts(c, plan))
-                 and (c.close_date.year, c.close_date.month) in months_on),
-                key=_credit_key,
-            )
-            ytd_quota = _ytd_quota(plan, hire, on_plan)
-            prior_total = sum((c.credit for c in prior_credits), ZERO)
-            ytd_credited = prior_total + credited
-            rater = _Rater(plan, ytd_quota, ytd_credited)
-            earned_before = _earnings_total(rater, prior_credits, ZERO)
-            comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
-            # commission clawed back this month leaves the paid tally first, so the
-            # true-up re-bands the remaining deals instead of reversing it twice
-            paid = tally - clawed
-            true_up = earned_before - paid
-            commission_total = comm_sum + true_up
-            if true_up != 0:
-                append(
-                    Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
-                         explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
-                                  f"at YTD attainment {_attain(ytd_credited, ytd_quota)}; {_fmt(paid)} paid so far"))
-                )
-            attainment = _attain_dec(ytd_credited, ytd_quota)
-            comm_paid_delta += true_up
+        segs = segmented.get(rep_id)
+        if segs is not None:  # part-month assignments, several in the month, or a final statement
+            if rep_id in final:
+                notes.append(final[rep_id])
+            (quota, credited, attainment, ytd_quota, ytd_credited, earnings, comm_paid_delta, tally,
+             clawed) = _price_segments(
+                rep_id, period, plan, segs, month_by_rep.get(rep_id, ()), ytd_by_rep.get(rep_id, ()),
+                assignments.get(rep_id, ()), rep.termination_date if rep else None, hire, tenure, prior,
+                cancels_by_rep.get(rep_id, ()), counts, lines, notes, exceptions)
         else:
-            rater = _Rater(plan, quota, credited)
-            comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
-            commission_total = comm_sum
-            attainment = _attain_dec(credited, quota)
-        comm_paid_delta += comm_sum
-        earnings = commission_total
+            # measure
+            quota = plan.monthly_quota(assignment.annual_quota, tenure)
+            mine: list[Credit] = []
+            for c in month_by_rep.get(rep_id, ()):
+                if c.currency != plan.currency:
+                    exceptions.append(f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {plan.id} pays {plan.currency}; not credited")
+                elif c.cancelled_on is None or counts(c, plan):
+                    mine.append(c)
+                else:
+                    notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
+            credited = sum((c.credit for c in mine), ZERO)
 
-        # adjust: SPIFFs (outside the cap)
-        if plan.spiffs:
-            for c in mine:
-                for sp in plan.spiffs:
-                    if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
-                        amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
-                        share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
-                        append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
-                                           f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
-                                           None, None, c.role, c.split_pct)))
-                        earnings += amt
-        # cap on commission and true-ups
-        if plan.cap is not None and commission_total > plan.cap:
-            over = plan.cap - commission_total
-            append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
-                        explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
-            earnings += over
+            ytd_quota = ytd_credited = None
+            comm_paid_delta = ZERO
+            # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
+            same_tally = prior.ytd_year == period.year and prior.ytd_plan in (None, plan.id)
+            tally = prior.ytd_paid if same_tally else ZERO
+            on_plan = _months_on_plan(plan, assignments.get(rep_id, ()), period) if plan.measure == "ytd" else None
+            clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period, on_plan)
+            if plan.measure == "ytd":
+                assert on_plan is not None
+                months_on = {(m.year, m.month) for m in on_plan}  # = Period.of(close_date) in on_plan, without a Period per credit
+                prior_credits = sorted(
+                    (c for c in ytd_by_rep.get(rep_id, ())
+                     if c.currency == plan.currency and (c.cancelled_on is None or counts(c, plan))
+                     and (c.close_date.year, c.close_date.month) in months_on),
+                    key=_credit_key,
+                )
+                ytd_quota = _ytd_quota(plan, hire, on_plan)
+                prior_total = sum((c.credit for c in prior_credits), ZERO)
+                ytd_credited = prior_total + credited
+                rater = _Rater(plan, ytd_quota, ytd_credited)
+                earned_before = _earnings_total(rater, prior_credits, ZERO)
+                comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
+                # commission clawed back this month leaves the paid tally first, so the
+                # true-up re-bands the remaining deals instead of reversing it twice
+                paid = tally - clawed
+                true_up = earned_before - paid
+                commission_total = comm_sum + true_up
+                if true_up != 0:
+                    append(
+                        Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
+                             explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
+                                      f"at YTD attainment {_attain(ytd_credited, ytd_quota)}; {_fmt(paid)} paid so far"))
+                    )
+                attainment = _attain_dec(ytd_credited, ytd_quota)
+                comm_paid_delta += true_up
+            else:
+                rater = _Rater(plan, quota, credited)
+                comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+                commission_total = comm_sum
+                attainment = _attain_dec(credited, quota)
+            comm_paid_delta += comm_sum
+            earnings = commission_total
+
+            # adjust: SPIFFs (outside the cap)
+            if plan.spiffs:
+                for c in mine:
+                    for sp in plan.spiffs:
+                        if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
+                            amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
+                            share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
+                            append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
+                                               f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
+                                               None, None, c.role, c.split_pct)))
+                            earnings += amt
+            # cap on commission and true-ups
+            if plan.cap is not None and commission_total > plan.cap:
+                over = plan.cap - commission_total
+                append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
+                            explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
+                earnings += over
         # overrides on direct reports' credit
-        if plan.override_rate is not None:
+        if plan.override_rate is not None and rep_id not in final:
             o_rate, o_pct, plan_currency = plan.override_rate, _pct(plan.override_rate), plan.currency
+            last_day = rep.termination_date if rep is not None else None  # no override on deals closed after it
             for report in sorted(reports_of.get(rep_id, ())):
                 head = f"Override on {report}'s "
-                for c in month_by_rep.get(report, ()):
+                theirs = month_by_rep.get(report, ())
+                changes = manager_changes.get(report)
+                if changes is not None:  # only the credits of days the report had this manager
+                    theirs = [c for c in theirs if _manager_on(changes, c.close_date) == rep_id]
+                if last_day is not None:
+                    theirs = [c for c in theirs if c.close_date <= last_day]
+                for c in theirs:
                     if c.currency != plan_currency or (c.cancelled_on is not None and not counts(c, plan)):
                         continue
                     credit_ = c.credit
@@ -533,9 +665,14 @@ def iter_period_part(
                                  f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
             earnings += amt
         comm_paid_delta -= clawed
+        late_draw = ZERO  # draws a repriced locked month owed (paid as advances, outside this month's earnings)
+        recoverable = plan.draw is not None and plan.draw.recoverable
         for adj in adjust_by_rep.get(rep_id, ()):
             append(Line(rep_id, pstr, len(lines) + 1, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual",
                         explain=adj.reason, ref_period=adj.ref_period, ref=adj.ref))
+            if adj.ref == LATE_DRAW_RULE and recoverable and adj.amount > 0:
+                late_draw += adj.amount
+                continue
             earnings += adj.amount
             if adj.counts_as_commission:
                 comm_paid_delta += adj.amount
@@ -549,7 +686,7 @@ def iter_period_part(
                         explain=f"Recovers {_fmt(rec)} of the {_fmt(carry)} negative balance carried from earlier months"))
             earnings -= rec
             carry -= rec
-        if plan.in_draw(tenure):
+        if plan.in_draw(tenure) and rep_id not in final:
             assert plan.draw is not None
             draw_amt = plan.draw.amount
             if earnings < draw_amt:
@@ -578,6 +715,9 @@ def iter_period_part(
                         explain=f"This month's lines sum to {_fmt(earnings)}: nothing is paid and {_fmt(-earnings)} is carried forward, recovered from later payouts"))
             carry += -earnings
             earnings = ZERO
+        if late_draw:  # a recoverable draw paid late joins the draw balance, recovered like any other
+            draw_bal += late_draw
+            earnings += late_draw
 
         components = dict.fromkeys(COMPONENTS, ZERO)
         payout = ZERO
@@ -673,3 +813,268 @@ def _ytd_quota(plan: Plan, hire: date | None, on_plan: Mapping[Period, Assignmen
             continue
         total += plan.monthly_quota(a.annual_quota, tenure_month(hire, m))
     return total
+
+
+# --------------------------------------------------------------------------- segments (mid-month changes)
+
+
+def _whole_month(a: Assignment, rows: Sequence[Assignment], first: date, last: date, termination: date | None) -> bool:
+    """``a`` is the rep's only assignment in the month ``first``..``last``, in force all of it
+    (no termination in it)."""
+    return (a.start <= first and (a.end is None or a.end >= last) and (termination is None or termination >= last)
+            and (len(rows) == 1 or sum(1 for x in rows if x.overlaps(first, last)) == 1))
+
+
+def _after_termination(rep_id: str, c: Credit, termination: date) -> str:
+    return f"{rep_id}: {c.deal_id} closed {c.close_date}, after {rep_id}'s termination on {termination}; not paid"
+
+
+def _no_assignment(rep_id: str, c: Credit) -> str:
+    return f"{rep_id}: {c.deal_id} closed {c.close_date} while {rep_id} had no plan assignment; not paid"
+
+
+def _whole_months(rows: Sequence[Assignment], period: Period) -> bool:
+    """Every earlier month of the plan year with an assignment in force had one, all month.
+
+    Read from the rows' edges (called for every rep on a ytd plan, so no month is walked):
+    the rows in force in the year before ``period`` start on a month's first day (or before
+    the year) and end on a month's last day (or after ``period`` starts), and do not overlap.
+    """
+    year_start = date(period.year, 1, 1)
+    first = period.start
+    if len(rows) == 1:
+        a = rows[0]
+        return (a.start <= year_start or a.start >= first or a.start.day == 1) and (
+            a.end is None or a.end >= first or a.end < year_start or (a.end + _DAY).day == 1)
+    rel = [a for a in rows if a.start < first and (a.end is None or a.end >= year_start)]
+    for a in rel:
+        if a.start > year_start and a.start.day != 1:
+            return False
+        if a.end is not None and a.end < first and (a.end + _DAY).day != 1:
+            return False
+    rel.sort(key=lambda a: a.start)
+    return all(a.end is not None and a.end < b.start for a, b in zip(rel, rel[1:]))
+
+
+def _days(x: Segment) -> int:
+    return (x.last - x.first).days + 1
+
+
+def segment_quota(plan: Plan, annual: Decimal | None, tenure: int | None, days: int, month_days: int) -> Decimal:
+    """annual / 12 x ramp percent x days / month_days, rounded once to cents (the quota boundary).
+
+    The full monthly quota (:meth:`Plan.monthly_quota`) for a whole month, or with ``proration: none``.
+    """
+    if plan.proration == "none" or days == month_days:
+        return plan.monthly_quota(annual, tenure)
+    annual = plan.annual_quota if annual is None else annual
+    pct = plan.ramp_pct(tenure)
+    return round_money(CONTEXT.divide(CONTEXT.multiply(CONTEXT.multiply(annual, pct), Decimal(days)),
+                                      Decimal(1200 * month_days)), plan.rounding)
+
+
+def segment_cap(plan: Plan, days: int, month_days: int) -> Decimal | None:
+    """The plan's cap for ``days`` of a month: prorated like the quota (``proration: calendar_days``)."""
+    if plan.cap is None or plan.proration == "none" or days == month_days:
+        return plan.cap
+    return round_money(CONTEXT.divide(CONTEXT.multiply(plan.cap, Decimal(days)), Decimal(month_days)), plan.rounding)
+
+
+def _ytd_segments(plan: Plan, rows: Sequence[Assignment], period: Period, termination: date | None,
+                  current: Sequence[Segment]) -> dict[Period, list[Segment]]:
+    """:func:`_months_on_plan` by segment: this month's segments on the plan, then each earlier
+    month's, back to the month that ended on another plan (a month without one does not end it)."""
+    out: dict[Period, list[Segment]] = {}
+    mine = [x for x in current if x.assignment.plan_id == plan.id]
+    if mine:
+        out[period] = mine
+    for m in reversed(period.year_start().months_through(period.prev())):
+        segs = month_segments(rows, m, termination)
+        if not segs:
+            continue
+        if segs[-1].assignment.plan_id != plan.id:
+            break
+        out[m] = [x for x in segs if x.assignment.plan_id == plan.id]
+    return out
+
+
+def _ytd_quota_segments(plan: Plan, hire: date | None, on_plan: Mapping[Period, Sequence[Segment]]) -> Decimal:
+    """Cumulative quota of the year to date: each month's segments on the plan, prorated."""
+    total = ZERO
+    for m, segs in sorted(on_plan.items()):
+        if hire is not None and Period.of(hire) > m:
+            continue
+        tenure = tenure_month(hire, m)
+        month_days = m.end.day
+        for x in segs:
+            total += segment_quota(plan, x.assignment.annual_quota, tenure, _days(x), month_days)
+    return total
+
+
+def _price_segments(
+    rep_id: str,
+    period: Period,
+    end_plan: Plan,
+    segs: Sequence[tuple[Segment, Plan]],
+    credits: Sequence[Credit],
+    ytd_credits: Sequence[Credit],
+    rows: Sequence[Assignment],
+    termination: date | None,
+    hire: date | None,
+    tenure: int | None,
+    prior: RepState,
+    cancels: Sequence[Cancellation],
+    counts: object,
+    lines: list[Line],
+    notes: list[str],
+    exceptions: list[str],
+) -> tuple[Decimal, Decimal, Decimal, Decimal | None, Decimal | None, Decimal, Decimal, Decimal, Decimal]:
+    """Measure, rate, SPIFFs and cap of a rep's month, segment by segment.
+
+    A credit is priced under the segment in force on its close date (none: an exception).
+    ``period`` plans price each segment against its own prorated quota; a ``ytd`` plan prices
+    its segments of the month together against its year-to-date quota (the sum of its
+    prorated segments). Segments of a plan in another currency than ``end_plan`` (the plan in
+    force at the month's end) are not paid. Returns the month-end segment's quota, credit,
+    attainment, ytd quota and credit, then the earnings, the change to the paid tally, the
+    tally (of ``end_plan``) and the commission clawed back from it.
+    """
+    assert callable(counts)
+    pstr = str(period)
+    month_days = period.end.day
+    end_cur = end_plan.currency
+    whole = covers_month([x for x, _ in segs], period)  # one segment all month: lines as a whole month's
+    skipped = [p.currency != end_cur for _, p in segs]
+    per_seg: list[list[Credit]] = [[] for _ in segs]
+    not_mixed: dict[int, list[Credit]] = defaultdict(list)
+    for c in credits:  # in deal order
+        d = c.close_date
+        for i, (x, p) in enumerate(segs):
+            if x.first <= d <= x.last:
+                break
+        else:
+            exceptions.append(_after_termination(rep_id, c, termination) if termination is not None and d > termination
+                              else _no_assignment(rep_id, c))
+            continue
+        if skipped[i]:
+            not_mixed[i].append(c)
+        elif c.currency != p.currency:
+            exceptions.append(f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {p.id} pays {p.currency}; not credited")
+        elif c.cancelled_on is None or counts(c, p):
+            per_seg[i].append(c)
+        else:
+            notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
+    for i, (x, p) in enumerate(segs):
+        if skipped[i]:
+            cs = not_mixed.get(i, ())
+            exceptions.append(
+                f"{rep_id}: {x.first}..{x.last} on {p.id} pays {p.currency} but the month ends on {end_plan.id} in {end_cur}; "
+                f"currencies are not mixed in a month: its {len(cs)} credit line(s) totalling "
+                f"{_fmt(sum((c.credit for c in cs), ZERO))} not paid")
+
+    # pricing units: a period plan's segment, or a ytd plan's segments of the month together
+    units: list[tuple[Plan, list[int]]] = []
+    ytd_unit: dict[str, int] = {}
+    for i, (x, p) in enumerate(segs):
+        if skipped[i]:
+            continue
+        if p.measure == "ytd":
+            k = ytd_unit.get(p.id)
+            if k is not None:
+                units[k][1].append(i)
+                continue
+            ytd_unit[p.id] = len(units)
+        units.append((p, [i]))
+
+    same_year = prior.ytd_year == period.year
+    first_plan = units[0][0].id if units else end_plan.id
+
+    def tally_of(plan_id: str) -> Decimal:
+        """The paid tally belongs to one plan (the first of the month when the state does not say)."""
+        owner = prior.ytd_plan if prior.ytd_plan is not None else first_plan
+        return prior.ytd_paid if same_year and owner == plan_id else ZERO
+
+    current = [x for x, _ in segs]
+    end_on = _ytd_segments(end_plan, rows, period, termination, current) if end_plan.measure == "ytd" else None
+    clawed = _clawed_commission(cancels, end_plan, period, end_on)
+    earnings = ZERO
+    delta = ZERO  # to the tally of the month-end plan
+    last_i = len(segs) - 1
+    result: tuple[Decimal, Decimal, Decimal, Decimal | None, Decimal | None] = (
+        ZERO, ZERO, _attain_dec(ZERO, ZERO), None, None)
+    for p, idx in units:
+        useg = [segs[i][0] for i in idx]
+        mine = [c for i in idx for c in per_seg[i]]  # segments are in date order: so are their credits
+        credited = sum((c.credit for c in mine), ZERO)
+        quotas = [segment_quota(p, x.assignment.annual_quota, tenure, _days(x), month_days) for x in useg]
+        quota = sum(quotas, ZERO)
+        days = sum(_days(x) for x in useg)
+        label = ", ".join(f"{x.first}..{x.last}" for x in useg) + f" on {p.id}"
+        first_line = len(lines)
+        ytd_q = ytd_c = None
+        if p.measure == "ytd":
+            on = _ytd_segments(p, rows, period, termination, current)
+            ranges = [(x.first, x.last) for m, xs in on.items() if m != period for x in xs]
+            prior_credits = sorted(
+                (c for c in ytd_credits
+                 if c.currency == p.currency and (c.cancelled_on is None or counts(c, p))
+                 and any(f <= c.close_date <= t for f, t in ranges)),
+                key=_credit_key,
+            )
+            ytd_q = _ytd_quota_segments(p, hire, on)
+            prior_total = sum((c.credit for c in prior_credits), ZERO)
+            ytd_c = prior_total + credited
+            rater = _Rater(p, ytd_q, ytd_c)
+            earned_before = _earnings_total(rater, prior_credits, ZERO)
+            comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
+            paid = tally_of(p.id) - (clawed if p.id == end_plan.id else ZERO)
+            true_up = earned_before - paid
+            if true_up != 0:
+                lines.append(
+                    Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
+                         explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
+                                  f"at YTD attainment {_attain(ytd_c, ytd_q)}; {_fmt(paid)} paid so far"))
+                )
+            commission = comm_sum + true_up
+            attainment = _attain_dec(ytd_c, ytd_q)
+        else:
+            rater = _Rater(p, quota, credited)
+            commission = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+            attainment = _attain_dec(credited, quota)
+        earned = commission
+        rounder = QUANTIZE[p.rounding]
+        for c in mine if p.spiffs else ():
+            for sp in p.spiffs:
+                if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
+                    amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
+                    share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
+                    lines.append(Line(rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, rule=f"spiffs.{sp.id}",
+                                      explain=f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
+                                      role=c.role, split_pct=c.split_pct))
+                    earned += amt
+        cap = segment_cap(p, days, month_days)
+        if cap is not None and commission > cap:
+            over = cap - commission
+            which = f"monthly cap {_fmt(cap)}" if cap == p.cap else f"cap {_fmt(cap)} for {days} of {month_days} days ({_fmt(p.cap)} x {days}/{month_days})"  # type: ignore[arg-type]
+            lines.append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
+                              explain=f"Cap: commission {_fmt(commission)} is over the {which}; {_fmt(-over)} not paid"))
+            earned += over
+        if not whole:
+            short = ", ".join(f"{x.first}..{x.last}" for x in useg) + f" {p.id}"
+            for k in range(first_line, len(lines)):
+                ln = lines[k]
+                lines[k] = ln._replace(rule=f"segment {short}: {ln.rule}", explain=f"[{label}] {ln.explain}")
+            how = " + ".join(
+                (f"{_fmt(q)} = {_fmt(p.monthly_quota(x.assignment.annual_quota, tenure))} x {_days(x)}/{month_days}"
+                 if p.proration != "none" and _days(x) != month_days else f"{_fmt(q)}, not prorated")
+                for x, q in zip(useg, quotas))
+            note = f"{label} (quota {how}): credit {_fmt(credited)}, attainment {_attain(credited, quota)}"
+            if ytd_q is not None:
+                note += f"; YTD quota {_fmt(ytd_q)}, YTD credit {_fmt(ytd_c)}, YTD attainment {_attain(ytd_c, ytd_q)}"
+            notes.append(note)
+        earnings += earned
+        if p.id == end_plan.id:
+            delta += commission
+        if last_i in idx:
+            result = (quota, credited, attainment, ytd_q, ytd_c)
+    return (*result, earnings, delta, tally_of(end_plan.id), clawed)

@@ -27,6 +27,8 @@ class Rep:
     team: str = ""
     hire_date: date | None = None
     source: Source | None = None
+    termination_date: date | None = None  # the last day the rep is credited (None: not terminated)
+    valid_from: date | None = None  # the first day this version of the rep is in force (None: always)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,10 @@ class Line(NamedTuple):
     role: str | None = None  # split role of the credit behind the line (primary | overlay)
     split_pct: Decimal | None = None
 
+
+# The rule of an adjustment line that pays a draw a repriced locked month owed (ledger.close): when the
+# rep's draw is recoverable, the engine adds it to the draw balance instead of this month's earnings.
+LATE_DRAW_RULE = "late_change.draw"
 
 COMPONENTS = (
     "commission",

@@ -24,7 +24,7 @@ from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, gc_paused
-from compengine.engine.records import Adjustment, Line, PeriodResult
+from compengine.engine.records import LATE_DRAW_RULE, Adjustment, Line, PeriodResult
 from compengine.ledger.codec import (
     LINE_SHAPES,
     NULLABLE_LINE_COLUMNS,
@@ -69,7 +69,7 @@ PARALLEL_MIN_CREDITS = 50_000  # below this a month calculates faster in one pro
 # ------------------------------------------------------------------ late changes
 
 
-LATE_DRAW = "late_change.draw"
+LATE_DRAW = LATE_DRAW_RULE
 # the lines a repricing compares, by part: 0 commission (counts toward the ytd tally), 1 other earnings, 2 draws
 # (clawbacks are not compared: a cancellation recorded after its month was locked is clawed back
 # in the first open month, by that month's own calculation)

@@ -58,7 +58,7 @@ class LedgerInputs:
     def calculate(self) -> PeriodResult:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
-                                adjustments=self.adjustments, state=self.state)
+                                adjustments=self.adjustments, state=self.state, rep_versions=self.rep_versions)
 
     def restrict_to(self, rep_ids: set[str]) -> set[str]:
         """Keep only what the calculation of these reps and their managers reads (a repricing of a
@@ -82,7 +82,8 @@ class LedgerInputs:
         """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`)."""
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
-                                adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part)
+                                adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part,
+                                rep_versions=self.rep_versions)
 
 
 # ------------------------------------------------------------------ loading

@@ -89,6 +89,7 @@ class Plan:
     source: Source
     text: str
     digest: str
+    proration: str = "calendar_days"  # calendar_days | none: a part-month assignment's quota (and cap)
     effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
     effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
 
@@ -156,6 +157,7 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         source=source,
         text=text,
         digest=digest,
+        proration=spec.proration,
         effective_from=spec.effective_from,
         effective_to=spec.effective_to,
     )

@@ -161,6 +161,8 @@ class PlanSpec(_Strict):
     clawback: ClawbackSpec | None = None
     draw: DrawSpec | None = None
     override: OverrideSpec | None = None
+    # a part-month assignment's quota and cap: by calendar days in force, or the full month (none)
+    proration: Literal["calendar_days", "none"] = "calendar_days"
     # plan versions (plans/README.md, "Plan versions"): the dates this file is in force, both inclusive
     effective_from: Day | None = None
     effective_to: Day | None = None
