@@ -167,49 +167,11 @@ def allocate(total: Decimal, weights: list[Decimal], mode: str = "half_up") -> l
     return [from_cents(c) for c in floors]
 
 
-class Money:
-    """An amount in one currency. Refuses floats and refuses to mix currencies."""
+def __getattr__(name: str) -> object:
+    """``Money`` lives in :mod:`compengine.core.currency` (one money type, with CLDR currency data);
+    it is found here too, where it was first defined. (Imported on first use: currency imports this module.)"""
+    if name == "Money":
+        from compengine.core.currency import Money
 
-    __slots__ = ("amount", "currency")
-
-    def __init__(self, amount: object, currency: str) -> None:
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
-            raise ValueError(f"bad currency code {currency!r}")
-        object.__setattr__(self, "amount", D(amount))
-        object.__setattr__(self, "currency", currency)
-
-    def __setattr__(self, name: str, value: object) -> None:  # immutable
-        raise AttributeError("Money is immutable")
-
-    def _check(self, other: object) -> Money:
-        if not isinstance(other, Money):
-            raise TypeError(f"cannot combine Money with {type(other).__name__}")
-        if other.currency != self.currency:
-            raise ValueError(f"cannot mix currencies {self.currency} and {other.currency}")
-        return other
-
-    def __add__(self, other: object) -> Money:
-        o = self._check(other)
-        return Money(self.amount + o.amount, self.currency)
-
-    def __sub__(self, other: object) -> Money:
-        o = self._check(other)
-        return Money(self.amount - o.amount, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Money) and other.currency == self.currency and other.amount == self.amount
-
-    def __lt__(self, other: object) -> bool:
-        return self.amount < self._check(other).amount
-
-    def __hash__(self) -> int:
-        return hash((self.amount, self.currency))
-
-    def __repr__(self) -> str:
-        return f"Money('{self.amount}', '{self.currency}')"
-
-    def __str__(self) -> str:
-        return f"{self.currency} {self.amount:,.2f}"
+        return Money
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
