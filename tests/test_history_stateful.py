@@ -31,8 +31,9 @@ Checked to fail: with ``close.late_change_adjustments`` patched to return ``[]``
 never paid), invariant 3 fails (shrunk: three months locked at the start, late changes, R1 paid
 0.20 where the reference pays 203.70).
 
-Two cases are kept out of the machine because the ledger gets them wrong today; each has a strict
-xfail test at the end of this file (a fix makes them pass, and then the machine should include them).
+It found two bugs, fixed since (ledger.close): a late deal cancelled by the end of the month its
+adjustment is paid in was never clawed back; a clawed-back deal amended late was paid the difference.
+The two tests at the end of this file pin both.
 """
 
 from __future__ import annotations
@@ -252,14 +253,13 @@ class HistoryMachine(RuleBasedStateMachine):
         assert (deal_id in report.late) == late
         CHECKED["late"] += late
 
-    # Two cases are left out, each a known bug with a strict-xfail test below: amending a deal that is
-    # already cancelled (test_a_clawed_back_deal_amended_late_is_not_paid_again), and cancelling a deal
-    # that was added late (test_a_late_deal_cancelled_in_the_month_it_is_paid_is_clawed_back).
+    # Amending a deal already cancelled and cancelling a deal that was added late were bugs the machine
+    # found (now fixed; the two tests at the end of this file keep them fixed).
     def _amendable(self) -> list[str]:
-        return sorted(k for k, v in self.deals.items() if v["cancelled"] is None)
+        return sorted(self.deals)
 
     def _cancellable(self) -> list[str]:
-        return sorted(k for k, v in self.deals.items() if v["cancelled"] is None and not v["late"])
+        return sorted(k for k, v in self.deals.items() if v["cancelled"] is None)
 
     @precondition(lambda self: bool(self._amendable()))
     @rule(data=st.data(), amount=st.integers(100, 15000))
@@ -434,8 +434,6 @@ def _paid_on(engine, deal_id: str) -> dict[str, Decimal]:  # noqa: ANN001
     return dict(out)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a late deal's adjustment is not clawed back when the deal is cancelled "
-                                       "(inside the window) by the end of the month the adjustment is paid in")
 def test_a_late_deal_cancelled_in_the_month_it_is_paid_is_clawed_back(ledger, tmp_path):
     _company.engine = ledger
     _company(tmp_path, [])
@@ -449,8 +447,6 @@ def test_a_late_deal_cancelled_in_the_month_it_is_paid_is_clawed_back(ledger, tm
     assert _paid_on(ledger, "D1") == {"R1": ZERO, "M1": ZERO}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a deal clawed back, then amended after its month was locked, is paid "
-                                       "the difference (never clawed back)")
 def test_a_clawed_back_deal_amended_late_is_not_paid_again(ledger, tmp_path):
     _company.engine = ledger
     _company(tmp_path, ["D1,A,new_logo,5000.00,USD,2026-01-10,R1,12,,"])

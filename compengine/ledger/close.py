@@ -55,6 +55,7 @@ from compengine.ledger.models import (
     PeriodRow,
     RepPeriod,
     RetroChangeRow,
+    SplitRow,
 )
 from compengine.ledger.seals import month_digest, seal_period
 from compengine.ledger.start import first_period
@@ -120,11 +121,13 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             continue
         retro_cause = "; ".join(r.description for r in retro) + " (retroactive import)" if retro else ""
         lp = Period.parse(lperiod)
-        inputs = load_inputs(session, lp)  # the master data and plan versions in force in the month
         keep: set[str] | None = None
-        if not retro:  # deal changes reach only the deals' receivers, before and after, and their managers
-            keep = inputs.restrict_to(_receivers(session, lperiod, set(what)) | {
-                c.rep_id for c in inputs.credits if c.deal_id in what})
+        if retro:  # the master data and plan versions in force in the month
+            inputs = load_inputs(session, lp)
+        else:  # deal changes reach only the deals' receivers, before and after, and their managers
+            affected = _receivers(session, lperiod, set(what)) | _current_receivers(session, set(what))
+            inputs = load_inputs(session, lp, rep_ids=affected)
+            keep = inputs.restrict_to(affected)
         shadow = inputs.calculate()
         now_paid: dict[tuple[str, str | None, int], Decimal] = defaultdict(lambda: ZERO)
         for r in shadow.reps:
@@ -154,6 +157,9 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
         ytd_same_year = {
             r.rep_id for r in shadow.reps if r.measure == "ytd" and lp.year == period.year
         }
+        # a deal already clawed back is settled: a late correction of it pays nothing (what it would
+        # pay would be clawed back at once); its effect on other deals' bands still counts
+        dead = _clawed_back(session, period, set(what))
         for key in sorted(set(now_paid) | set(was_paid), key=lambda k: (k[0], k[1] or "", k[2])):
             rep_id, deal_id, part = key
             diff = now_paid[key] - was_paid[key]
@@ -161,6 +167,8 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                 continue
             if part == 0 and rep_id in ytd_same_year:
                 continue  # the ytd true-up of this month already re-measures the year with the change
+            if deal_id is not None and (rep_id, deal_id) in dead:
+                continue
             if deal_id in what:
                 label = "commission" if part == 0 else "SPIFF/override"
                 reason = (f"Late change: {deal_id} ({what[deal_id]}) recalculated for {lperiod}: {label} "
@@ -179,6 +187,18 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                 reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"
             out.append(Adjustment(rep_id, diff, reason, "adjustment", deal_id, lperiod, RULE_OF_PART[part],
                                   counts_as_commission=part == 0))
+    return out
+
+
+def _current_receivers(session: Session, deal_ids: set[str]) -> set[str]:
+    """Who the deals credit now: their owners and the reps of their current splits."""
+    out: set[str] = set()
+    ids = sorted(deal_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        out.update(session.scalars(select(DealRow.owner_id).where(DealRow.deal_id.in_(chunk))))
+        out.update(session.scalars(select(SplitRow.rep_id).where(SplitRow.deal_id.in_(chunk),
+                                                                 SplitRow.superseded_at.is_(None))))
     return out
 
 
@@ -265,8 +285,8 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     say("recalculating late changes")
     late = late_change_adjustments(session, period, inputs.plans)
     inputs.adjustments = late + inputs.adjustments
-    if late and inputs.cancellations:
-        inputs.cancellations = _with_late_changes(inputs.cancellations, late)
+    if late:
+        inputs.cancellations = _with_late_changes(session, period, inputs.cancellations, late)
     conn = session.connection()
     conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == pstr))
     conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == pstr))
@@ -416,15 +436,52 @@ def stored_result(session: Session, period: Period, rep_ids: Iterable[str] = ())
     return PeriodResult(pstr, reps, json.loads(prow.exceptions or "[]")), prow
 
 
-def _with_late_changes(cancellations: list[Cancellation], late: list[Adjustment]) -> list[Cancellation]:
-    """A deal corrected and cancelled in the same run: the clawback reverses the corrected earnings."""
+def _with_late_changes(session: Session, period: Period, cancellations: list[Cancellation],
+                       late: list[Adjustment]) -> list[Cancellation]:
+    """A deal corrected and cancelled in the same run: the clawback reverses the corrected earnings.
+
+    A late deal (or a late correction) whose deal was cancelled by the end of this month, in a later
+    month than it closed, and is not clawed back yet, is reversed here too, even when nothing was
+    paid on it before (a late deal has no lines of its own month to reverse)."""
     extra: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    ref_of: dict[tuple[str, str], str] = {}
     for a in late:
-        if a.deal_id:
+        if a.deal_id and a.ref in (LATE_COMMISSION, LATE_OTHER):
             extra[(a.rep_id, a.deal_id)][0 if a.ref == LATE_COMMISSION else 1] += a.amount
+            ref_of[(a.rep_id, a.deal_id)] = a.ref_period or str(period)
     out = []
+    seen: set[tuple[str, str]] = set()
     for x in cancellations:
         comm, other = extra.get((x.rep_id, x.deal_id), (ZERO, ZERO))
+        seen.add((x.rep_id, x.deal_id))
         out.append(Cancellation(x.rep_id, x.deal_id, x.close_date, x.cancelled_on, x.commission + comm, x.other + other, x.period))
+    rest = sorted(k for k in extra if k not in seen)
+    if rest:
+        ids = sorted({d for _, d in rest})
+        cancelled = {}
+        for i in range(0, len(ids), 500):
+            for deal_id, close_date, cancelled_on in session.execute(
+                select(DealRow.deal_id, DealRow.close_date, DealRow.cancelled_on).where(
+                    DealRow.deal_id.in_(ids[i:i + 500]), DealRow.cancelled_on.is_not(None),
+                    DealRow.cancelled_on <= period.end)):
+                if Period.of(cancelled_on) != Period.of(close_date):  # cancelled in its close month: repriced away
+                    cancelled[deal_id] = (close_date, cancelled_on)
+        clawed = _clawed_back(session, period, set(cancelled))
+        for rep_id, deal_id in rest:
+            if deal_id in cancelled and (rep_id, deal_id) not in clawed:
+                close_date, cancelled_on = cancelled[deal_id]
+                comm, other = extra[(rep_id, deal_id)]
+                out.append(Cancellation(rep_id, deal_id, close_date, cancelled_on, comm, other, ref_of[(rep_id, deal_id)]))
+    return out
+
+
+def _clawed_back(session: Session, before: Period, deal_ids: set[str]) -> set[tuple[str, str]]:
+    """(rep, deal) pairs with a clawback line in a month before ``before``."""
+    out: set[tuple[str, str]] = set()
+    ids = sorted(deal_ids)
+    for i in range(0, len(ids), 500):
+        out.update(session.execute(select(PayoutLineRow.rep_id, PayoutLineRow.deal_id).where(
+            PayoutLineRow.kind == literal_column("'clawback'"), PayoutLineRow.deal_id.in_(ids[i:i + 500]),
+            PayoutLineRow.period < str(before))).all())
     return out
 

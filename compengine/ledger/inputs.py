@@ -64,13 +64,7 @@ class LedgerInputs:
         """Keep only what the calculation of these reps and their managers reads (a repricing of a
         few deals need not recalculate the whole month). Returns the reps kept: their results are
         the same as in the whole month's calculation."""
-        keep = set(rep_ids)
-        for r in rep_ids:
-            for v in self.rep_versions.get(r, ()):
-                if v.manager_id:
-                    keep.add(v.manager_id)
-        reports = {r for r, vs in self.rep_versions.items() if any(v.manager_id in keep for v in vs)}
-        readers = keep | reports
+        keep, readers = readers_of(rep_ids, self.rep_versions)
         self.credits = [c for c in self.credits if c.rep_id in readers]
         self.ytd_credits = [c for c in self.ytd_credits if c.rep_id in readers]
         self.assignments = {r: a for r, a in self.assignments.items() if r in keep}
@@ -140,8 +134,9 @@ def load_plans_for(session: Session, period: Period) -> tuple[dict[str, Plan], d
     return load_plan_versions(session, ids)
 
 
-def load_credits(session: Session, periods: list[str]) -> list[Credit]:
-    """Credits of the deals closed in the given months (current amounts and splits)."""
+def load_credits(session: Session, periods: list[str], reps: Iterable[str] | None = None) -> list[Credit]:
+    """Credits of the deals closed in the given months (current amounts and splits); with
+    ``reps``, only of the deals these reps own or have a split of (a repricing of a few reps)."""
     if not periods:
         return []
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
@@ -153,11 +148,18 @@ def load_credits(session: Session, periods: list[str]) -> list[Credit]:
     raw = conn.connection.driver_connection
     mark = "?" if dialect == "sqlite" else "%s"
     marks = ", ".join(mark for _ in periods)
+    only, only_params = "", []
+    if reps is not None:
+        wanted = sorted(set(reps)) or [""]
+        rmarks = ", ".join(mark for _ in wanted)
+        only = (f" AND (d.owner_id IN ({rmarks}) OR d.deal_id IN (SELECT deal_id FROM splits WHERE rep_id IN ({rmarks}) "
+                "AND superseded_at IS NULL))")
+        only_params = wanted + wanted
     make_deal = Deal._make
     cur = raw.cursor()
     try:
         cur.execute("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
-                    f"cancelled_on FROM deals WHERE close_period IN ({marks})", list(periods))
+                    f"cancelled_on FROM deals d WHERE close_period IN ({marks}){only}", list(periods) + only_params)
         rows = cur.fetchall()
         if dialect == "sqlite":
             as_date = date.fromisoformat
@@ -173,7 +175,8 @@ def load_credits(session: Session, periods: list[str]) -> list[Credit]:
         del rows
         splits: dict[str, list[Split]] = defaultdict(list)
         cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
-                    f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL ORDER BY s.deal_id, s.id", list(periods))
+                    f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL{only} ORDER BY s.deal_id, s.id",
+                    list(periods) + only_params)
         for deal_id, rep_id, pct, role in cur.fetchall():
             splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
     finally:
@@ -290,14 +293,30 @@ def load_adjustments(session: Session, period: Period) -> list[Adjustment]:
     return out
 
 
-def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, int] | None = None) -> LedgerInputs:
+def readers_of(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]]) -> tuple[set[str], set[str]]:
+    """(the reps and their managers, in any version; those and every report of those managers):
+    whose results a repricing of ``rep_ids`` recalculates, and whose credits it reads."""
+    keep = set(rep_ids)
+    for r in list(keep):
+        for v in rep_versions.get(r, ()):
+            if v.manager_id:
+                keep.add(v.manager_id)
+    reports = {r for r, vs in rep_versions.items() if any(v.manager_id in keep for v in vs)}
+    return keep, keep | reports
+
+
+def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, int] | None = None, *,
+                rep_ids: Iterable[str] | None = None) -> LedgerInputs:
+    """The month's inputs; with ``rep_ids``, only the credits a calculation of these reps and their
+    managers reads (call :meth:`LedgerInputs.restrict_to` with the same reps)."""
     if plan_version_ids:
         plans, ids = load_plan_versions(session, plan_version_ids)
     else:
         plans, ids = load_plans_for(session, period)
     reps, versions = reps_on(session, period.end)
+    readers = readers_of(rep_ids, versions)[1] if rep_ids is not None else None
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
-    credits = load_credits(session, [str(period)])
+    credits = load_credits(session, [str(period)], readers)
     assignments = load_assignments(session)
     ytd: list[Credit] = []
     if any(p.measure == "ytd" for p in plans.values()):
@@ -308,7 +327,8 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
                 ytd_plan_of[rep_id] = plans[a.plan_id]
         ytd_reps = {r for r, rows in assignments.items() if any(plans.get(a.plan_id) and plans[a.plan_id].measure == "ytd" for a in rows)}
         if ytd_periods:
-            ytd = [c for c in load_credits(session, ytd_periods) if c.rep_id in ytd_reps]
+            ytd = [c for c in load_credits(session, ytd_periods, None if readers is None else ytd_reps & readers)
+                   if c.rep_id in ytd_reps]
         ytd += opening_credits(session, period, {r: p.currency for r, p in ytd_plan_of.items()})
     return LedgerInputs(
         period=period,
