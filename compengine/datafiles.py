@@ -1,4 +1,5 @@
-"""Read a data folder (``reps.csv``, ``assignments.csv``, ``deals.csv``, optional ``splits.csv``).
+"""Read a data folder (``reps.csv``, ``assignments.csv``, ``deals.csv``, optional ``splits.csv``
+and ``fx_rates.csv``).
 
 Every row is checked; every problem becomes a :class:`CompError` naming the file,
 the row (the line number in the file, header = line 1) and the column. Callers
@@ -25,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from compengine.core.currency import check_code, minor_units
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import check_amount, parse_plain_number
 from compengine.core.periods import parse_date as _parse_date
@@ -339,9 +341,15 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         elif problem := check_amount(amount):
             rdl.error(src, "amount", problem)
             ok = False
-        if not (len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper()):
-            rdl.error(src, "currency", f"not a currency code {currency!r} (e.g. USD)")
+        try:
+            check_code(currency)
+        except ValueError as exc:
+            rdl.error(src, "currency", str(exc))
             ok = False
+        else:
+            if ok and minor_units(currency) < 2 and amount != amount.to_integral_value():
+                rdl.error(src, "amount", f"{amount} has more than {minor_units(currency)} decimal place(s) for {currency}")
+                ok = False
         if unknown_rep(rdl, src, "owner_id", owner):
             ok = False
         if term is not None and term > MAX_TERM_MONTHS:
@@ -394,19 +402,37 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         checked = [s for s in splits if s.deal_id not in bad_split_deals]
         errors.extend(check_splits(deals, checked, str(sp_path)))
 
-    data = Dataset(reps, assignments, deals, splits)
+    # exchange rates (optional): errors join the folder's others, with file:line:field
+    fx = None
+    fx_path = folder / "fx_rates.csv"
+    if fx_path.is_file():
+        from compengine.fxfile import read_fx_rates  # (fxfile reads files with this module's detect_encoding)
+
+        fx, fx_errors = read_fx_rates(fx_path, encoding=encoding)
+        errors.extend(fx_errors)
+
+    data = Dataset(reps, assignments, deals, splits, fx=fx)
     if plans is not None:
         errors.extend(check_currencies(data, plans))
     return data, errors
 
 
 def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError]:
-    """A deal must be in the currency of every receiver's plan on its close date (else, with no
-    assignment in force that day, of the receiver's plan of the close month).
+    """Without exchange rates (``data.fx`` is None: no ``fx_rates.csv``), a deal must be in the
+    currency of every receiver's plan on its close date (else, with no assignment in force that
+    day, of the receiver's plan of the close month).
+
+    With exchange rates, a deal in another currency is converted by the engine at calculation
+    time (:class:`compengine.engine.pipeline.FxCredits`); whether a rate exists for its pair on
+    its rate date depends on the plan's ``fx`` policy and the month, and a missing one is an
+    exception of the calculation naming the deal, the pair and the date (it blocks a lock),
+    not an input error: nothing is reported here.
 
     The receivers are those the credit stage pays: the primary split reps (the owner
     when there are none) and the overlay reps.
     """
+    if data.fx is not None:
+        return []
     errors: list[CompError] = []
     by_rep = group_assignments(data.assignments)
     primary: dict[str, list[str]] = defaultdict(list)
@@ -433,7 +459,8 @@ def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError
             cur = plans[a.plan_id].currency
             if cur != d.currency:
                 src = d.source or Source("deals.csv")
-                errors.append(CompError(src.at("currency"), f"{d.currency} but {rep_id}'s plan {a.plan_id} pays in {cur}"))
+                errors.append(CompError(src.at("currency"), f"{d.currency} but {rep_id}'s plan {a.plan_id} pays in {cur} "
+                                                            "(no fx_rates.csv in the folder to convert it)"))
                 break
     return errors
 

@@ -149,7 +149,7 @@ def test_currency_other_than_the_plans(tmp_path):
         "D1,Globex,new_logo,60000.00,USD,2026-10-03,R1,12,Platform,",
         "D2,Initech,new_logo,80000.00,EUR,2026-10-14,R1,36,Platform,",
     ), splits=None)
-    assert errs == ["deals.csv:3: currency: EUR but R1's plan ae-2026 pays in USD"]
+    assert errs == ["deals.csv:3: currency: EUR but R1's plan ae-2026 pays in USD (no fx_rates.csv in the folder to convert it)"]
 
 
 def test_currency_of_a_split_receiver_is_checked_too(tmp_path):
@@ -163,8 +163,8 @@ def test_currency_of_a_split_receiver_is_checked_too(tmp_path):
     _, errs = read_data_folder(folder, plans)
     # D2 is split to R2 (line 3), D3 is owned by R2 (line 4)
     assert [str(e) for e in errs] == [
-        f"{folder}/deals.csv:3: currency: USD but R2's plan eu pays in EUR",
-        f"{folder}/deals.csv:4: currency: USD but R2's plan eu pays in EUR",
+        f"{folder}/deals.csv:3: currency: USD but R2's plan eu pays in EUR (no fx_rates.csv in the folder to convert it)",
+        f"{folder}/deals.csv:4: currency: USD but R2's plan eu pays in EUR (no fx_rates.csv in the folder to convert it)",
     ]
 
 
@@ -187,7 +187,7 @@ def test_currency_is_checked_against_receivers_not_an_owner_without_credit(tmp_p
 
 def test_bad_currency_code(tmp_path):
     errs = errors_for(tmp_path, deals=deals("D1,Globex,new_logo,60000.00,usd,2026-10-03,R1,12,Platform,"), splits=None)
-    assert errs == ["deals.csv:2: currency: not a currency code 'usd' (e.g. USD)"]
+    assert errs == ["deals.csv:2: currency: unknown currency code 'usd': write USD"]
 
 
 def test_splits_not_summing_to_100(tmp_path):

@@ -132,6 +132,18 @@ def test_import_with_one_bad_row_in_the_middle_writes_nothing(ledger, tmp_path):
     assert all(n == 0 for name, n in count_rows(ledger).items() if name != "alembic_version")
 
 
+def test_import_of_a_folder_with_fx_rates_still_refuses_foreign_currency_deals(ledger):
+    # the ledger stores cents in the plan's currency and does not convert yet (docs/currencies.md)
+    folder = REPO / "examples" / "multi-currency"
+    with pytest.raises(CompErrors) as err:
+        with transaction(ledger) as s:
+            import_folder(s, folder, folder / "plans", "ops")
+    assert [str(e) for e in err.value.errors] == [
+        f"{folder / 'deals.csv'}:{n}: currency: {c} but {r}'s plan {p} pays in {pc} (the ledger does not convert currencies yet)"
+        for n, c, r, p, pc in [(2, "EUR", "R1", "us-ae", "USD"), (3, "GBP", "R1", "us-ae", "USD"), (4, "USD", "R2", "jp-ae", "JPY")]]
+    assert all(n == 0 for name, n in count_rows(ledger).items() if name != "alembic_version")
+
+
 def test_import_dry_run_writes_nothing(tmp_path, db_url):
     res = CliRunner().invoke(main, ["--db", db_url, "import", str(ACME), "--plans", str(PLANS), "--dry-run", "--json"])
     assert res.exit_code == 0, res.output

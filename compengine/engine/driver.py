@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from compengine.core.fx import FxRates
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments, group_splits
@@ -30,6 +31,7 @@ class Dataset:
     deals: list[Deal]
     splits: list[Split] = field(default_factory=list)
     adjustments: dict[str, list[Adjustment]] = field(default_factory=dict)  # by period text
+    fx: FxRates | None = None  # exchange rates (a data folder's fx_rates.csv); None: no conversion
 
     def first_period(self) -> Period | None:
         dates = [a.start for a in self.assignments] + [d.close_date for d in self.deals]
@@ -98,6 +100,7 @@ def calculate_through(
             cancellations=cancels,
             adjustments=data.adjustments.get(str(period), ()),
             state=state,
+            fx=data.fx,
         )
         if month_plans is not plans:
             _name_gaps(result, plans, month_plans, period)  # type: ignore[arg-type]

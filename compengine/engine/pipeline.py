@@ -27,7 +27,9 @@ from functools import partial
 from operator import itemgetter
 from typing import NamedTuple
 
+from compengine.core.currency import allocate_minor, minor_units, quantum, round_minor
 from compengine.core.errors import CompError, Source
+from compengine.core.fx import Conversion, FxRates, MissingRate
 from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round_money
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
@@ -155,6 +157,101 @@ def group_splits(splits: Iterable[Split]) -> dict[str, list[Split]]:
     return dict(out)
 
 
+# --------------------------------------------------------------------------- convert (issue 15)
+
+
+class FxCredits:
+    """Credits converted into a receiver's plan currency (only for credits in another currency).
+
+    How a deal is converted (docs/currencies.md, "Conversion in the calculation"): the
+    **deal amount** is converted once per plan currency (and per plan ``fx`` policy and
+    rounding), at the rate the plan's ``fx.rate_date`` picks for the deal's close date,
+    rounded once to the plan currency's minor units. The converted amount is then
+    allocated to the deal's primary receivers by their split percentages with
+    :func:`~compengine.core.currency.allocate_minor` (largest remainder, receivers in
+    rep order, as :func:`credit_deals` allocates the deal amount), so the primary parts
+    add up exactly to the converted deal amount; an overlay is ``converted x pct / 100``
+    rounded once on its own. A receiver's converted credit is therefore its share of the
+    converted deal, not its own credit converted (the two can differ by a minor unit).
+
+    The primary receivers of a deal are read from the credits given (the month's and the
+    year's earlier credits), once, the first time a credit needs converting: a month in
+    one currency never builds the index.
+    """
+
+    __slots__ = ("fx", "_sources", "_primaries", "_deals", "notes")
+
+    def __init__(self, fx: FxRates, *sources: Iterable[Credit]) -> None:
+        self.fx = fx
+        self._sources = sources
+        self._primaries: dict[str, list[Credit]] | None = None
+        self._deals: dict[tuple, tuple[Conversion, dict[str, Decimal]] | str] = {}
+        # (receiver, deal, role) -> "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" (explains)
+        self.notes: dict[tuple[str, str, str], str] = {}
+
+    def _primary_of(self, deal_id: str) -> list[Credit]:
+        if self._primaries is None:
+            index: dict[str, list[Credit]] = defaultdict(list)
+            for cs in self._sources:
+                for c in cs:
+                    if c.role == "primary":
+                        index[c.deal_id].append(c)
+            self._primaries = index
+        return self._primaries.get(deal_id, [])
+
+    def convert(self, c: Credit, plan: Plan) -> tuple[Credit | None, str]:
+        """``c`` in ``plan``'s currency and the conversion's text, or None and why not (a missing rate)."""
+        to_ccy = plan.currency
+        key = (c.deal_id, to_ccy, plan.fx, plan.rounding)
+        done = self._deals.get(key)
+        if done is None:
+            try:
+                conv = self.fx.convert(c.deal_amount, c.currency, to_ccy, c.close_date, plan.rounding,
+                                       plan.fx.base, rate_date=plan.fx.rate_date)
+            except MissingRate as exc:
+                done = self._deals[key] = f"{exc} ({c.currency} {c.deal_amount:,f} closed {c.close_date})"
+            except ValueError as exc:  # an amount finer than its currency's minor unit
+                done = self._deals[key] = str(exc)
+            else:
+                total = conv.converted.amount
+                prim = sorted(self._primary_of(c.deal_id), key=lambda x: x.rep_id)
+                parts = allocate_minor(total, [x.split_pct for x in prim], to_ccy) if prim else []
+                done = self._deals[key] = (conv, {x.rep_id: part for x, part in zip(prim, parts)})
+        if isinstance(done, str):
+            return None, done
+        conv, parts = done
+        total = conv.converted.amount
+        if c.role == "primary":
+            part = parts.get(c.rep_id)
+            if part is None:  # not among the credits given: its share alone
+                part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
+        else:
+            part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
+        text = conv.explain()
+        self.notes[(c.rep_id, c.deal_id, c.role)] = text
+        return c._replace(credit=part, deal_amount=total, currency=to_ccy), text
+
+    def in_currency(self, credits: Iterable[Credit], plan: Plan) -> Iterator[Credit]:
+        """``credits`` in ``plan``'s currency: converted where they are not, left out where no rate is found
+        (their own month reported it)."""
+        cur = plan.currency
+        for c in credits:
+            if c.currency == cur:
+                yield c
+            else:
+                converted, _ = self.convert(c, plan)
+                if converted is not None:
+                    yield converted
+
+
+def _not_converted(rep_id: str, c: Credit, plan: Plan, why: str) -> str:
+    return f"{rep_id}: deal {c.deal_id} in {c.currency} for plan {plan.id} in {plan.currency}: {why}; not credited"
+
+
+def _mismatch(rep_id: str, c: Credit, plan: Plan) -> str:
+    return f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {plan.id} pays {plan.currency}; not credited"
+
+
 # --------------------------------------------------------------------------- classify
 
 
@@ -231,7 +328,8 @@ def _pct(x: Decimal) -> str:
 
 def _thresholds(plan: Plan, quota: Decimal) -> list[Decimal]:
     """Cent thresholds of the bands: quota x upto, rounded once (the band boundary)."""
-    return [round_money(quota * t.upper, plan.rounding) for t in plan.tiers if t.upper is not None]
+    code = plan.currency
+    return [round_minor(quota * t.upper, code, plan.rounding) for t in plan.tiers if t.upper is not None]
 
 
 class _Rater:
@@ -282,14 +380,21 @@ class _Rater:
 
 
 def _commission_lines(
-    rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal, lines: list[Line]
+    rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal, lines: list[Line],
+    fx_notes: Mapping[tuple[str, str, str], str] | None = None,
 ) -> Decimal:
     """Append the commission lines of ``credits`` to ``lines`` (numbered on from its length),
-    consuming credit from cumulative ``start``. Returns the sum of their amounts."""
+    consuming credit from cumulative ``start``. Returns the sum of their amounts.
+
+    Each line is rounded once to the plan currency's minor unit (cents for USD, yen for JPY,
+    fils for KWD). ``fx_notes``: the conversion text of converted credits (:class:`FxCredits`),
+    put at the head of their lines' explains."""
     plan = rater.plan
     pos = start
     total = ZERO
     rounding = QUANTIZE[rater.rounding]
+    unit = quantum(plan.currency)
+    places = minor_units(plan.currency)
     append = lines.append
     seq = len(lines)
     portions = rater.portions
@@ -298,8 +403,12 @@ def _commission_lines(
     for c in credits:
         split_pct = c.split_pct
         role = c.role
-        share = "" if split_pct == HUNDRED and role == "primary" else f" ({role} {_pct(split_pct / HUNDRED)} of {c.deal_amount:,.2f})"
+        share = "" if split_pct == HUNDRED and role == "primary" else f" ({role} {_pct(split_pct / HUNDRED)} of {c.deal_amount:,.{places}f})"
         head = f"{c.deal_id} {c.deal_type} {c.account}: credit "
+        if fx_notes:
+            converted = fx_notes.get((rep_id, c.deal_id, role))
+            if converted is not None:
+                head = f"{c.deal_id} {c.deal_type} {c.account}: {converted}; credit "
         for portion, tier in portions(pos, c.credit):
             key = (c.deal_type, tier.index if tier is not None else 0)
             known = per_band.get(key)
@@ -311,11 +420,11 @@ def _commission_lines(
                 rule = f"rates.{c.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
                 known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule)
             rate, mult, middle, tier_no, rule = known
-            amount = rounding(portion * rate * mult, CENT)
+            amount = rounding(portion * rate * mult, unit)
             total += amount
             seq += 1
             append(_make_line((rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
-                               f"{head}{portion:,.2f}{share}{middle}{amount:,.2f}", None, None, role, split_pct)))
+                               f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", None, None, role, split_pct)))
         pos += c.credit
     return total
 
@@ -326,11 +435,12 @@ def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) ->
     total = ZERO
     pos = start
     rounding = rater.rounding
+    code = plan.currency
     for c in credits:
         rate = plan.rates[c.deal_type]
         for portion, tier in rater.portions(pos, c.credit):
             mult = tier.multiplier if tier is not None else Decimal("1.0")
-            total += round_money(portion * rate * mult, rounding)
+            total += round_minor(portion * rate * mult, code, rounding)
         pos += c.credit
     return total
 
@@ -358,6 +468,7 @@ def calculate_period(
     adjustments: Sequence[Adjustment] = (),
     state: Mapping[str, RepState] | None = None,
     rep_versions: Mapping[str, Sequence[Rep]] | None = None,
+    fx: FxRates | None = None,
 ) -> PeriodResult:
     """Calculate one month for every rep with a plan assignment in it.
 
@@ -366,13 +477,15 @@ def calculate_period(
     ``cancellations`` what each receiver earned on earlier deals cancelled in the
     month; ``state`` each rep's balances after the previous month; ``rep_versions`` each
     rep's versions sorted by ``valid_from`` (None: ``reps`` is the only version), read for
-    the manager in force on a deal's close date (overrides).
+    the manager in force on a deal's close date (overrides). ``fx``: exchange rates; a credit in
+    another currency than its receiver's plan is converted (:class:`FxCredits`), and one without a
+    rate is an exception. None: such a credit is an exception (not credited).
     """
     exceptions: list[str] = []
     with localcontext(CONTEXT), gc_paused():
         results = list(iter_period_part(period, plans, reps, assignments, credits, ytd_credits=ytd_credits,
                                         cancellations=cancellations, adjustments=adjustments, state=state,
-                                        rep_versions=rep_versions, exceptions=exceptions))
+                                        rep_versions=rep_versions, exceptions=exceptions, fx=fx))
     return PeriodResult(str(period), results, exceptions)
 
 
@@ -390,6 +503,7 @@ def iter_period_part(
     rep_versions: Mapping[str, Sequence[Rep]] | None = None,
     exceptions: list[str],
     part: tuple[int, int] = (0, 1),
+    fx: FxRates | None = None,
 ) -> Iterator[RepResult]:
     """:func:`calculate_period` rep by rep, for one part of the month's reps.
 
@@ -404,6 +518,8 @@ def iter_period_part(
     """
     state = state or {}
     pstr = str(period)
+    conv = FxCredits(fx, credits, ytd_credits) if fx is not None else None
+    fx_notes = conv.notes if conv is not None else None
     month_exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
 
     # classify: plan per rep in the month. A rep with one assignment in force the whole month
@@ -548,6 +664,7 @@ def iter_period_part(
         lines: list[Line] = []
         append = lines.append
         rounder = QUANTIZE[plan.rounding]
+        unit = quantum(plan.currency)  # the plan currency's minor unit: every line is rounded to it
         segs = segmented.get(rep_id)
         if segs is not None:  # part-month assignments, several in the month, or a final statement
             if rep_id in final:
@@ -556,15 +673,22 @@ def iter_period_part(
              clawed) = _price_segments(
                 rep_id, period, plan, segs, month_by_rep.get(rep_id, ()), ytd_by_rep.get(rep_id, ()),
                 assignments.get(rep_id, ()), rep.termination_date if rep else None, hire, tenure, prior,
-                cancels_by_rep.get(rep_id, ()), counts, lines, notes, exceptions)
+                cancels_by_rep.get(rep_id, ()), counts, lines, notes, exceptions, conv)
         else:
             # measure
             quota = plan.monthly_quota(assignment.annual_quota, tenure)
             mine: list[Credit] = []
             for c in month_by_rep.get(rep_id, ()):
                 if c.currency != plan.currency:
-                    exceptions.append(f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {plan.id} pays {plan.currency}; not credited")
-                elif c.cancelled_on is None or counts(c, plan):
+                    if conv is None:
+                        exceptions.append(_mismatch(rep_id, c, plan))
+                        continue
+                    converted, why = conv.convert(c, plan)
+                    if converted is None:
+                        exceptions.append(_not_converted(rep_id, c, plan, why))
+                        continue
+                    c = converted
+                if c.cancelled_on is None or counts(c, plan):
                     mine.append(c)
                 else:
                     notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
@@ -581,7 +705,8 @@ def iter_period_part(
                 assert on_plan is not None
                 months_on = {(m.year, m.month) for m in on_plan}  # = Period.of(close_date) in on_plan, without a Period per credit
                 prior_credits = sorted(
-                    (c for c in ytd_by_rep.get(rep_id, ())
+                    (c for c in (conv.in_currency(ytd_by_rep.get(rep_id, ()), plan) if conv is not None
+                                 else ytd_by_rep.get(rep_id, ()))
                      if c.currency == plan.currency and (c.cancelled_on is None or counts(c, plan))
                      and (c.close_date.year, c.close_date.month) in months_on),
                     key=_credit_key,
@@ -591,7 +716,7 @@ def iter_period_part(
                 ytd_credited = prior_total + credited
                 rater = _Rater(plan, ytd_quota, ytd_credited)
                 earned_before = _earnings_total(rater, prior_credits, ZERO)
-                comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
+                comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines, fx_notes)
                 # commission clawed back this month leaves the paid tally first, so the
                 # true-up re-bands the remaining deals instead of reversing it twice
                 paid = tally - clawed
@@ -607,7 +732,7 @@ def iter_period_part(
                 comm_paid_delta += true_up
             else:
                 rater = _Rater(plan, quota, credited)
-                comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+                comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines, fx_notes)
                 commission_total = comm_sum
                 attainment = _attain_dec(credited, quota)
             comm_paid_delta += comm_sum
@@ -618,7 +743,7 @@ def iter_period_part(
                 for c in mine:
                     for sp in plan.spiffs:
                         if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
-                            amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
+                            amt = rounder(sp.amount * c.split_pct / HUNDRED, unit)
                             share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
                             append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
                                                f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
@@ -633,6 +758,7 @@ def iter_period_part(
         # overrides on direct reports' credit
         if plan.override_rate is not None and rep_id not in final:
             o_rate, o_pct, plan_currency = plan.override_rate, _pct(plan.override_rate), plan.currency
+            places = minor_units(plan_currency)
             last_day = rep.termination_date if rep is not None else None  # no override on deals closed after it
             for report in sorted(reports_of.get(rep_id, ())):
                 head = f"Override on {report}'s "
@@ -643,13 +769,24 @@ def iter_period_part(
                 if last_day is not None:
                     theirs = [c for c in theirs if c.close_date <= last_day]
                 for c in theirs:
-                    if c.currency != plan_currency or (c.cancelled_on is not None and not counts(c, plan)):
+                    if c.cancelled_on is not None and not counts(c, plan):
                         continue
+                    via = ""
+                    if c.currency != plan_currency:
+                        if conv is None:
+                            continue  # the report's plan decides its currency; none is converted without rates
+                        converted, why = conv.convert(c, plan)
+                        if converted is None:
+                            exceptions.append(f"{rep_id}: override on {report}'s deal {c.deal_id} in {c.currency} for plan "
+                                              f"{plan.id} in {plan_currency}: {why}; not paid")
+                            continue
+                        c, via = converted, f" ({why})"
                     credit_ = c.credit
-                    amt = rounder(credit_ * o_rate, CENT)
+                    amt = rounder(credit_ * o_rate, unit)
                     earnings += amt
                     append(_make_line((rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, None, None,
-                                       "override.rate", f"{head}{c.deal_id} credit {credit_:,.2f} at {o_pct} = {amt:,.2f}",
+                                       "override.rate",
+                                       f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
                                        None, None, None, None)))
         # clawbacks of earlier deals cancelled this month
         for x in sorted(cancels_by_rep.get(rep_id, ()), key=lambda x: (x.cancelled_on, x.deal_id)):
@@ -928,6 +1065,7 @@ def _price_segments(
     lines: list[Line],
     notes: list[str],
     exceptions: list[str],
+    conv: FxCredits | None = None,
 ) -> tuple[Decimal, Decimal, Decimal, Decimal | None, Decimal | None, Decimal, Decimal, Decimal, Decimal]:
     """Measure, rate, SPIFFs and cap of a rep's month, segment by segment.
 
@@ -943,6 +1081,7 @@ def _price_segments(
     pstr = str(period)
     month_days = period.end.day
     end_cur = end_plan.currency
+    fx_notes = conv.notes if conv is not None else None
     whole = covers_month([x for x, _ in segs], period)  # one segment all month: lines as a whole month's
     skipped = [p.currency != end_cur for _, p in segs]
     per_seg: list[list[Credit]] = [[] for _ in segs]
@@ -958,9 +1097,17 @@ def _price_segments(
             continue
         if skipped[i]:
             not_mixed[i].append(c)
-        elif c.currency != p.currency:
-            exceptions.append(f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {p.id} pays {p.currency}; not credited")
-        elif c.cancelled_on is None or counts(c, p):
+            continue
+        if c.currency != p.currency:
+            if conv is None:
+                exceptions.append(_mismatch(rep_id, c, p))
+                continue
+            converted, why = conv.convert(c, p)
+            if converted is None:
+                exceptions.append(_not_converted(rep_id, c, p, why))
+                continue
+            c = converted
+        if c.cancelled_on is None or counts(c, p):
             per_seg[i].append(c)
         else:
             notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
@@ -1016,7 +1163,7 @@ def _price_segments(
             on = _ytd_segments(p, rows, period, termination, current)
             ranges = [(x.first, x.last) for m, xs in on.items() if m != period for x in xs]
             prior_credits = sorted(
-                (c for c in ytd_credits
+                (c for c in (conv.in_currency(ytd_credits, p) if conv is not None else ytd_credits)
                  if c.currency == p.currency and (c.cancelled_on is None or counts(c, p))
                  and any(f <= c.close_date <= t for f, t in ranges)),
                 key=_credit_key,
@@ -1026,7 +1173,7 @@ def _price_segments(
             ytd_c = prior_total + credited
             rater = _Rater(p, ytd_q, ytd_c)
             earned_before = _earnings_total(rater, prior_credits, ZERO)
-            comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines)
+            comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines, fx_notes)
             paid = tally_of(p.id) - (clawed if p.id == end_plan.id else ZERO)
             true_up = earned_before - paid
             if true_up != 0:
@@ -1039,14 +1186,15 @@ def _price_segments(
             attainment = _attain_dec(ytd_c, ytd_q)
         else:
             rater = _Rater(p, quota, credited)
-            commission = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines)
+            commission = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines, fx_notes)
             attainment = _attain_dec(credited, quota)
         earned = commission
         rounder = QUANTIZE[p.rounding]
+        unit = quantum(p.currency)
         for c in mine if p.spiffs else ():
             for sp in p.spiffs:
                 if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
-                    amt = rounder(sp.amount * c.split_pct / HUNDRED, CENT)
+                    amt = rounder(sp.amount * c.split_pct / HUNDRED, unit)
                     share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
                     lines.append(Line(rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, rule=f"spiffs.{sp.id}",
                                       explain=f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from compengine.core.currency import minor_units
 from compengine.core.money import money_str
 from compengine.engine.records import COMPONENTS, Line, PeriodResult, RepResult
 from compengine.plans.catalog import is_dated, version_dict, version_range
@@ -171,6 +172,16 @@ def _m(x: Decimal) -> str:
     return f"{x:,.2f}"
 
 
+def _total_text(result: PeriodResult) -> str:
+    """The month's total payout; a month paying in several currencies gives one total per currency
+    (never a sum across them): ``USD 3,613.20 + JPY 149,501``."""
+    currencies = sorted({r.currency for r in result.reps})
+    if len(currencies) <= 1:
+        return _m(result.total_payout)
+    return " + ".join(f"{c} {sum((r.payout for r in result.reps if r.currency == c), Decimal(0)):,.{minor_units(c)}f}"
+                      for c in currencies)
+
+
 def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
                 plans: Mapping[str, Plan] | None = None) -> str:
     """A readable table per rep: lines, then the components and the payout.
@@ -185,8 +196,10 @@ def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: 
 def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
                      plans: Mapping[str, Plan] | None = None) -> Iterator[str]:
     """:func:`result_text` a rep at a time (for printing a big month without building it whole)."""
-    yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {_m(result.total_payout)}\n"
+    yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {_total_text(result)}\n"
     for r in result.reps:
+        places = minor_units(r.currency) if r.currency != "USD" else 2
+        _a = _m if places == 2 else (lambda x, f=f",.{places}f": format(x, f))  # amounts in the plan currency's places
         att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
         version = plans.get(r.plan_id) if plans is not None else None
         named = f" ({version_range(version)}, {version.source.file})" if version is not None and is_dated(version) else ""
@@ -199,16 +212,16 @@ def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_li
         elif r.lines:
             out.append(f"  {'kind':<16} {'deal':<12} {'credit':>14} {'rate':>7} {'mult':>5} {'amount':>12}")
             for ln in r.lines:
-                credit = _m(ln.credit) if ln.credit is not None else ""
+                credit = _a(ln.credit) if ln.credit is not None else ""
                 rate = f"{ln.rate:f}" if ln.rate is not None else ""
                 mult = f"{ln.multiplier:f}" if ln.multiplier is not None else ""
-                out.append(f"  {ln.kind:<16} {ln.deal_id or '':<12} {credit:>14} {rate:>7} {mult:>5} {_m(ln.amount):>12}")
+                out.append(f"  {ln.kind:<16} {ln.deal_id or '':<12} {credit:>14} {rate:>7} {mult:>5} {_a(ln.amount):>12}")
                 if show_explain and ln.explain:
                     out.append(f"      {ln.explain}")
         else:
             out.append("  (no lines)")
-        parts = [f"{k} {_m(v)}" for k, v in r.components.items() if v != 0]
-        out.append(f"  = payout {r.currency} {_m(r.payout)}" + (f"   [{', '.join(parts)}]" if parts else ""))
+        parts = [f"{k} {_a(v)}" for k, v in r.components.items() if v != 0]
+        out.append(f"  = payout {r.currency} {_a(r.payout)}" + (f"   [{', '.join(parts)}]" if parts else ""))
         bal = []
         if r.state.draw_balance:
             bal.append(f"draw balance {_m(r.state.draw_balance)}")

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from compengine.core.errors import Source
+from compengine.core.fx import FxPolicy
 from compengine.core.money import CONTEXT, round_money
 
 ONE = Decimal("1.0")
@@ -92,6 +93,7 @@ class Plan:
     proration: str = "calendar_days"  # calendar_days | none: a part-month assignment's quota (and cap)
     effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
     effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
+    fx: FxPolicy = FxPolicy()  # plan key fx: which day's rate converts a deal in another currency, and the base
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -160,4 +162,5 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         proration=spec.proration,
         effective_from=spec.effective_from,
         effective_to=spec.effective_to,
+        fx=spec.fx if spec.fx is not None else FxPolicy(),
     )

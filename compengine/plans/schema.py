@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
                       model_validator)
 
+from compengine.core.currency import check_code
+from compengine.core.fx import FxPolicy
 from compengine.core.money import check_amount, parse_plain_number
 from compengine.core.periods import parse_date
 
@@ -52,6 +54,18 @@ def _day(value: object) -> object:
     if isinstance(value, str):
         return parse_date(value)
     raise ValueError("not a date: expected YYYY-MM-DD")
+
+
+def _fx_policy(value: object) -> FxPolicy:
+    """The plan's ``fx:`` mapping through :meth:`FxPolicy.from_mapping`; an error names its key (``fx.rate_date``)."""
+    try:
+        return FxPolicy.from_mapping(value)
+    except ValueError as exc:
+        text = str(exc)
+        for key in ("rate_date", "base"):
+            if text.startswith(f"fx.{key}: "):
+                raise LocatedError((key,), text[len(f"fx.{key}: "):]) from None
+        raise ValueError(text[len("fx: "):] if text.startswith("fx: ") else text) from None
 
 
 # An exact number (a rate, a multiplier, a percent) and an amount of money (whole cents,
@@ -166,6 +180,13 @@ class PlanSpec(_Strict):
     # plan versions (plans/README.md, "Plan versions"): the dates this file is in force, both inclusive
     effective_from: Day | None = None
     effective_to: Day | None = None
+    # multi-currency (docs/currencies.md): {rate_date: close_date | month_end | month_average, base: USD}
+    fx: Annotated[Any, BeforeValidator(_fx_policy)] = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        return check_code(code)
 
     # field validators (not one model validator) so these are reported even when
     # another section of the file is wrong too
