@@ -216,9 +216,13 @@ EXAMPLE_COMPONENTS: tuple[str, ...] = (
 
 
 def _month(value: object) -> object:
-    if not isinstance(value, str):
-        raise ValueError("not a month: expected YYYY-MM, e.g. 2026-10")
-    return str(Period.parse(value))
+    if isinstance(value, str):
+        try:
+            return str(Period.parse(value))
+        except ValueError:
+            pass
+    shown = value if isinstance(value, str) and len(value) <= 40 else str(value)[:12] + "..."
+    raise ValueError(f"not a month {shown!r}: expected YYYY-MM, e.g. 2026-10")
 
 
 class ExampleCreditSpec(_Strict):
