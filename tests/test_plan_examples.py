@@ -348,3 +348,9 @@ def test_a_versions_example_must_be_in_a_month_the_version_prices(tmp_path):
     assert res.stderr.splitlines()[0] == (
         f"{path}:14: examples[0].month: 2026-10 is not priced by this version (in force 2026-11-01.. on the "
         f"month's last day): an example's month must be")
+
+
+def test_plans_show_counts_the_examples():
+    res = invoke("plans", "show", str(PLANS / "ae.yaml"))
+    assert res.exit_code == 0
+    assert res.stdout.splitlines()[-1] == f"  examples: 4 (run them: compengine plans test {PLANS / 'ae.yaml'})"

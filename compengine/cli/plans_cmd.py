@@ -150,3 +150,5 @@ def show(path: Path) -> None:
                    f"{'recoverable' if plan.draw.recoverable else 'non-recoverable'}")
     if plan.override_rate is not None:
         click.echo(f"  override: {plan.override_rate} on direct reports' credit")
+    if plan.examples:
+        click.echo(f"  examples: {len(plan.examples)} (run them: compengine plans test {plan.source.file})")
