@@ -64,6 +64,8 @@ _LAZY = {
     "version_range": "compengine.plans.catalog",  # "2026-07-01.." of a plan version
     "version_dict": "compengine.plans.catalog",  # a plan version as JSON data
     "rate_warnings": "compengine.plans.loader",
+    "run_plan_examples": "compengine.engine.examples",  # a plan's examples: priced, compared (ExampleOutcome)
+    "example_errors": "compengine.engine.examples",  # failing examples as CompErrors (plans validate)
     "FORMATS": "compengine.adapters",
     "convert_to_folder": "compengine.adapters",
     "report_text": "compengine.adapters",

@@ -9,7 +9,7 @@ import click
 from compengine.cli.common import echo_json, handles_errors, json_option
 from compengine.core.errors import CompErrors
 from compengine.api import load_plan_catalog_paths, load_plan_file
-from compengine.api import rate_warnings, version_range
+from compengine.api import example_errors, rate_warnings, run_plan_examples, version_range
 
 
 @click.group()
@@ -30,8 +30,9 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
     A plan may have several versions (files of one id with effective_from/effective_to):
     each id's versions are listed with their dates; versions whose dates overlap, or
-    a version that ends before it starts, are errors. A rate above 1.0 (100%) is a
-    warning (almost always 10 written for 0.10); the exit code stays 0.
+    a version that ends before it starts, are errors. So is an example (examples:) whose
+    payout is not what it expects (compengine plans test shows them all). A rate above
+    1.0 (100%) is a warning (almost always 10 written for 0.10); the exit code stays 0.
 
     \b
     Example:
@@ -40,6 +41,7 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     catalog, errors = load_plan_catalog_paths(paths)
     ids = sorted(catalog.ids())
+    errors = errors + example_errors(_versions(catalog))
     warnings = [w for pid in ids for version in catalog.versions(pid) for w in rate_warnings(version.source.file)]
     if as_json:
         versions = catalog.as_dict()
@@ -62,6 +64,56 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(f"ok  {pid:<24} {only.source.file}")
     n_versions = sum(len(catalog.versions(pid)) for pid in ids)
     click.echo(f"{len(ids)} plan(s) valid" + (f" ({n_versions} versions)" if n_versions > len(ids) else ""))
+
+
+def _versions(catalog):  # noqa: ANN001, ANN202
+    """Every version of every plan, by file."""
+    return sorted((v for pid in catalog.ids() for v in catalog.versions(pid)), key=lambda v: v.source.file)
+
+
+@plans.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+def examples_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Run the examples plan files carry (examples:) and compare each with its expected payout.
+
+    Each example is priced by the engine on a one-rep company (plans/README.md, "Examples:
+    plans that prove themselves"). A failing example is printed as file:line with what it
+    expected and what the engine gave; exit code 1 when any fails or a plan file is invalid.
+
+    \b
+    Example:
+      compengine plans test plans/
+      compengine plans test plans/ae.yaml --json
+    """
+    catalog, errors = load_plan_catalog_paths(paths)
+    versions = _versions(catalog)
+    outcomes = run_plan_examples(versions)
+    failed = [o for o in outcomes if not o.ok]
+    if as_json:
+        echo_json({"ok": not errors and not failed, "errors": [str(e) for e in errors],
+                   "files": [{"file": v.source.file, "plan": v.id, "examples": len(v.examples),
+                              "failed": sum(1 for o in failed if o.file == v.source.file)} for v in versions],
+                   "examples": [o.as_dict() for o in outcomes]})
+        if errors or failed:
+            raise SystemExit(1)
+        return
+    for e in errors:
+        click.echo(str(e), err=True)
+    for v in versions:
+        mine = [o for o in failed if o.file == v.source.file]
+        for o in mine:
+            click.echo(str(o), err=True)
+        if not v.examples:
+            click.echo(f"--  {v.source.file}: no examples")
+        elif not mine:
+            click.echo(f"ok  {v.source.file}: {len(v.examples)} example(s)")
+    if errors:
+        raise click.ClickException(f"{len(errors)} error(s) in plan files"
+                                   + (f"; {len(failed)} of {len(outcomes)} example(s) failed" if failed else ""))
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(outcomes)} example(s) failed")
+    click.echo(f"{len(outcomes)} example(s) in {len(versions)} plan file(s) pass")
 
 
 @plans.command("show")
@@ -98,3 +150,5 @@ def show(path: Path) -> None:
                    f"{'recoverable' if plan.draw.recoverable else 'non-recoverable'}")
     if plan.override_rate is not None:
         click.echo(f"  override: {plan.override_rate} on direct reports' credit")
+    if plan.examples:
+        click.echo(f"  examples: {len(plan.examples)} (run them: compengine plans test {plan.source.file})")

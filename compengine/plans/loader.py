@@ -237,7 +237,7 @@ def _load_text(text: str, file: str) -> tuple[Plan | None, list[CompError], _Loc
         return None, errors, located
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     # a plan is located at its id (the line a duplicate-id error points to)
-    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest), [], located
+    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest, located.line_of), [], located
 
 
 def rate_warnings(path: Path | str) -> list[CompError]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from compengine.core.errors import Source
 from compengine.core.fx import FxPolicy
@@ -71,6 +71,34 @@ class Draw:
 
 
 @dataclass(frozen=True, slots=True)
+class ExampleCredit:
+    """One credit of an example: a deal of ``amount`` closed on ``close_date`` (None: the month's 15th),
+    credited ``split_pct`` percent to the example's rep as a ``primary`` or ``overlay`` split."""
+
+    deal_type: str
+    amount: Decimal
+    close_date: date | None = None
+    term_months: int | None = None
+    product: str | None = None
+    split_pct: Decimal = HUNDRED
+    role: str = "primary"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanExample:
+    """A scenario a plan file carries with the payout it must give (plans/README.md, "Examples")."""
+
+    name: str
+    month: str  # YYYY-MM
+    quota: Decimal | None  # the month's quota before any ramp (None: the plan's annual / 12)
+    tenure_month: int | None  # the rep's tenure month in ``month`` (None: no hire date, so no ramp and no draw)
+    credits: tuple[ExampleCredit, ...]
+    reports: tuple[ExampleCredit, ...]  # a direct report's credits (overrides)
+    expect: tuple[tuple[str, Decimal], ...]  # (component or "payout", amount), in file order
+    line: int | None = None  # where the example starts in its file
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     id: str
     name: str
@@ -94,6 +122,7 @@ class Plan:
     effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
     effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
     fx: FxPolicy = FxPolicy()  # plan key fx: which day's rate converts a deal in another currency, and the base
+    examples: tuple[PlanExample, ...] = ()  # scenarios the plan must pay as written (engine.examples runs them)
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -121,7 +150,22 @@ class Plan:
         return 0 <= (cancelled_on - close_date).days <= self.clawback_days
 
 
-def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan:  # spec: PlanSpec
+def _credit(c) -> ExampleCredit:  # c: ExampleCreditSpec
+    return ExampleCredit(c.deal_type, c.amount, c.close_date, c.term_months, c.product, c.split_pct, c.role)
+
+
+def compile_examples(spec, line_of: Callable[[tuple], int | None] | None = None) -> tuple[PlanExample, ...]:
+    """A PlanSpec's examples; ``line_of`` gives the line of a key path (the loader's ``_Located.line_of``)."""
+    return tuple(
+        PlanExample(e.name, e.month, e.quota, e.tenure_month, tuple(map(_credit, e.credits)),
+                    tuple(map(_credit, e.reports)), tuple(e.expect.items()),
+                    line_of(("examples", i)) if line_of is not None else None)
+        for i, e in enumerate(spec.examples)
+    )
+
+
+def compile_plan(spec, source: Source, text: str = "", digest: str = "",  # spec: PlanSpec
+                 line_of: Callable[[tuple], int | None] | None = None) -> Plan:
     tiers: list[Tier] = []
     if spec.accelerators is None:
         tiers.append(Tier(1, Decimal(0), None, ONE))
@@ -163,4 +207,5 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "") -> Plan
         effective_from=spec.effective_from,
         effective_to=spec.effective_to,
         fx=spec.fx if spec.fx is not None else FxPolicy(),
+        examples=compile_examples(spec, line_of),
     )

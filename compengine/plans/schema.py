@@ -17,7 +17,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from compengine.core.currency import check_code
 from compengine.core.fx import FxPolicy
 from compengine.core.money import check_amount, parse_plain_number
-from compengine.core.periods import parse_date
+from compengine.core.periods import Period, parse_date
 
 DealType = Literal["new_logo", "expansion", "renewal"]
 DEAL_TYPES: tuple[str, ...] = ("new_logo", "expansion", "renewal")
@@ -187,6 +187,8 @@ class PlanSpec(_Strict):
     @classmethod
     def _known_currency(cls, code: str) -> str:
         return check_code(code)
+    # examples (plans/README.md, "Examples: plans that prove themselves"): scenarios and the payout they must give
+    examples: list[ExampleSpec] = []
 
     # field validators (not one model validator) so these are reported even when
     # another section of the file is wrong too
@@ -218,6 +220,88 @@ class PlanSpec(_Strict):
         return spiffs
 
 
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, examples: list[ExampleSpec], info: ValidationInfo) -> list[ExampleSpec]:
+        return check_examples(examples, info.data)
+
+
+# ------------------------------------------------------------------ examples
+
+# What an example's ``expect`` may name: the engine's payout components
+# (compengine.engine.records.COMPONENTS, which this layer may not import: a test keeps them equal) and the payout.
+EXAMPLE_COMPONENTS: tuple[str, ...] = (
+    "commission", "true_up", "spiff", "cap", "clawback", "override", "adjustment", "balance_recovery", "draw",
+    "draw_recovery", "carry_forward", "payout",
+)
+
+
+def _month(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return str(Period.parse(value))
+        except ValueError:
+            pass
+    shown = value if isinstance(value, str) and len(value) <= 40 else str(value)[:12] + "..."
+    raise ValueError(f"not a month {shown!r}: expected YYYY-MM, e.g. 2026-10")
+
+
+class ExampleCreditSpec(_Strict):
+    deal_type: DealType
+    amount: Money = Field(gt=0)
+    close_date: Day | None = None  # default: the 15th of the example's month
+    term_months: int | None = Field(default=None, ge=0, le=MAX_MONTHS)
+    product: str | None = None
+    split_pct: Number = Field(default=Decimal(100), gt=0, le=100)
+    role: Literal["primary", "overlay"] = "primary"
+
+
+class ExampleSpec(_Strict):
+    name: str = Field(min_length=1)
+    month: Annotated[str, BeforeValidator(_month)]
+    quota: Money | None = Field(default=None, ge=0)  # the month's quota before any ramp (annual = 12 x this)
+    tenure_month: int | None = Field(default=None, ge=1, le=MAX_MONTHS)
+    credits: list[ExampleCreditSpec] = []
+    reports: list[ExampleCreditSpec] = []  # a direct report's credits (override plans)
+    expect: dict[str, Money] = Field(min_length=1)
+
+    @field_validator("expect")
+    @classmethod
+    def _components(cls, expect: dict[str, Decimal]) -> dict[str, Decimal]:
+        for key in expect:
+            if key not in EXAMPLE_COMPONENTS:
+                raise _at((key,), f"unknown component {key!r}: expect names any of {', '.join(EXAMPLE_COMPONENTS)}")
+        return expect
+
+    @model_validator(mode="after")
+    def _dates(self) -> ExampleSpec:
+        month = Period.parse(self.month)
+        first, last = month.year_start().start, month.end
+        for key in ("credits", "reports"):
+            for i, c in enumerate(getattr(self, key)):
+                if c.close_date is not None and not first <= c.close_date <= last:
+                    raise _at((key, i, "close_date"), f"{c.close_date} is outside {first}..{last}: an example's "
+                                                      f"credits close in its month or earlier in its plan year")
+        return self
+
+
+def check_examples(examples: list[ExampleSpec], plan: dict) -> list[ExampleSpec]:
+    """Cross-checks against the rest of the plan (``plan``: the keys validated so far)."""
+    seen: set[str] = set()
+    for i, ex in enumerate(examples):
+        if ex.name in seen:
+            raise _at((i, "name"), f"duplicate example name {ex.name!r}")
+        seen.add(ex.name)
+        if ex.reports and "override" in plan and plan["override"] is None:
+            raise _at((i, "reports"), "this plan has no override: a report's credits pay nothing on it")
+        end = Period.parse(ex.month).end
+        start, stop = plan.get("effective_from"), plan.get("effective_to")
+        if (start is not None and end < start) or (stop is not None and end > stop):
+            raise _at((i, "month"), f"{ex.month} is not priced by this version (in force {start or ''}..{stop or ''} "
+                                    f"on the month's last day): an example's month must be")
+    return examples
+
+
 class LocatedError(ValueError):
     """A validation error that knows the field path it belongs to (relative to its model)."""
 
@@ -229,3 +313,6 @@ class LocatedError(ValueError):
 
 def _at(loc: tuple[str | int, ...], message: str) -> LocatedError:
     return LocatedError(loc, message)
+
+
+PlanSpec.model_rebuild()  # its examples are declared below it
