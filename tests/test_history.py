@@ -285,3 +285,21 @@ def test_a_late_assignment_pays_the_owed_draws_as_advances_that_join_the_draw_ba
     # (+2,000.00); the 8,000.00 of late draws are paid as advances and join the balance: payout 11,000.00,
     # draw balance 2,000.00 + 8,000.00 = 10,000.00 (paid minus balance 1,000.00: the commission, as if on time).
     assert (rp.payout, rp.draw_balance) == (D("11000.00"), D("10000.00"))
+
+
+def test_a_deal_already_clawed_back_pays_nothing_when_its_month_is_repriced(ledger, tmp_path):
+    """Found by the history state machine: a retroactive repricing paid a clawed-back deal's difference,
+    which nothing reversed."""
+    data = locked_company(ledger, tmp_path)
+    set_quota(data, "R1", "240000")  # 20,000.00 a month
+    with transaction(ledger) as s:
+        import_folder(s, data, PLANS, "ops", retroactive=True)
+    lines = november_lines(ledger)
+    r1 = {(deal, ref): amount for rep, deal, amount, ref, _ in lines if rep == "R1"}
+    # September: D5 25,000.00 would now earn 20,000 x 10% + 5,000 x 15% = 2,750.00 instead of 2,500.00,
+    # but D5 was cancelled on 2026-10-20 and October clawed back the 2,500.00: it is settled, so no
+    # +250.00 for it (from scratch it would earn 2,750.00 and lose 2,750.00: nothing either).
+    assert ("D5", "2026-09") not in r1
+    # October's deals are re-banded against 20,000.00: D1 60,000 was 6,000.00, now 20,000 x 10% +
+    # 10,000 x 15% + 30,000 x 20% = 9,500.00 (+3,500.00)
+    assert r1[("D1", "2026-10")] == D("3500.00")

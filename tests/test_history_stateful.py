@@ -458,3 +458,4 @@ def test_a_clawed_back_deal_amended_late_is_not_paid_again(ledger, tmp_path):
     _close(ledger, "2026-04")
     # today: March pays R1 +100.00 and M1 +20.00 on the cancelled deal
     assert _paid_on(ledger, "D1") == {"R1": ZERO, "M1": ZERO}
+

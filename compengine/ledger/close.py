@@ -157,9 +157,12 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
         ytd_same_year = {
             r.rep_id for r in shadow.reps if r.measure == "ytd" and lp.year == period.year
         }
-        # a deal already clawed back is settled: a late correction of it pays nothing (what it would
-        # pay would be clawed back at once); its effect on other deals' bands still counts
-        dead = _clawed_back(session, period, set(what))
+        # a deal already clawed back is settled (its clawback lines name this month as where it was paid):
+        # a late correction or a retroactive repricing of it pays nothing (what it would pay would be
+        # clawed back at once); its effect on other deals' bands still counts
+        dead = set(session.execute(select(PayoutLineRow.rep_id, PayoutLineRow.deal_id).where(
+            PayoutLineRow.kind == literal_column("'clawback'"), PayoutLineRow.ref_period == lperiod,
+            PayoutLineRow.period < str(period))).all())
         for key in sorted(set(now_paid) | set(was_paid), key=lambda k: (k[0], k[1] or "", k[2])):
             rep_id, deal_id, part = key
             diff = now_paid[key] - was_paid[key]
