@@ -252,6 +252,18 @@ def _mismatch(rep_id: str, c: Credit, plan: Plan) -> str:
     return f"{rep_id}: deal {c.deal_id} is in {c.currency}, plan {plan.id} pays {plan.currency}; not credited"
 
 
+def _in_plan_currency(rep_id: str, c: Credit, plan: Plan, conv, exceptions: list[str]) -> Credit | None:  # noqa: ANN001
+    """A credit in another currency than its plan's, converted (``conv``: the month's rates); None,
+    with the exception that says why, when there are no rates or no rate for it."""
+    if conv is None:
+        exceptions.append(_mismatch(rep_id, c, plan))
+        return None
+    converted, why = conv.convert(c, plan)
+    if converted is None:
+        exceptions.append(_not_converted(rep_id, c, plan, why))
+    return converted
+
+
 # --------------------------------------------------------------------------- classify
 
 
@@ -680,14 +692,9 @@ def iter_period_part(
             mine: list[Credit] = []
             for c in month_by_rep.get(rep_id, ()):
                 if c.currency != plan.currency:
-                    if conv is None:
-                        exceptions.append(_mismatch(rep_id, c, plan))
+                    c = _in_plan_currency(rep_id, c, plan, conv, exceptions)
+                    if c is None:
                         continue
-                    converted, why = conv.convert(c, plan)
-                    if converted is None:
-                        exceptions.append(_not_converted(rep_id, c, plan, why))
-                        continue
-                    c = converted
                 if c.cancelled_on is None or counts(c, plan):
                     mine.append(c)
                 else:
@@ -1099,14 +1106,9 @@ def _price_segments(
             not_mixed[i].append(c)
             continue
         if c.currency != p.currency:
-            if conv is None:
-                exceptions.append(_mismatch(rep_id, c, p))
+            c = _in_plan_currency(rep_id, c, p, conv, exceptions)
+            if c is None:
                 continue
-            converted, why = conv.convert(c, p)
-            if converted is None:
-                exceptions.append(_not_converted(rep_id, c, p, why))
-                continue
-            c = converted
         if c.cancelled_on is None or counts(c, p):
             per_seg[i].append(c)
         else:
