@@ -46,12 +46,7 @@ def table_counts(ledger) -> dict:  # noqa: ANN001
 
 
 def november_lines(ledger) -> list:  # noqa: ANN001
-    with transaction(ledger) as s:
-        run_close(s, Period(2026, 11), "ops")
-    with transaction(ledger) as s:
-        return [(r.rep_id, r.deal_id, r.amount, r.ref_period, r.explain) for r in s.scalars(
-            select(PayoutLineRow).where(PayoutLineRow.period == "2026-11", PayoutLineRow.kind == "adjustment")
-            .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))]
+    return lines_of_close(ledger, "2026-11")
 
 
 def set_quota(data, rep_id: str, quota: str) -> None:  # noqa: ANN001
@@ -224,12 +219,13 @@ def test_dated_plan_versions_price_each_month_and_a_changed_version_over_a_locke
     assert table_counts(ledger) == before
     with transaction(ledger) as s:
         import_folder(s, VERSIONS / "data", plans, "ops", retroactive=True)
-    lines = november_lines_of(ledger, "2026-08")
+    lines = lines_of_close(ledger, "2026-08")
     # July repriced with 13%: J2 50,000.00 x 13% = 6,500.00, was 6,000.00: +500.00 in August
     assert [(rep, deal, amount, ref) for rep, deal, amount, ref, _ in lines] == [("R1", "J2", D("500.00"), "2026-07")]
 
 
-def november_lines_of(ledger, month: str) -> list:  # noqa: ANN001
+def lines_of_close(ledger, month: str) -> list:  # noqa: ANN001
+    """Close ``month`` and return its adjustment lines (rep, deal, amount, ref_period, explain)."""
     with transaction(ledger) as s:
         run_close(s, Period.parse(month), "ops")
     with transaction(ledger) as s:
@@ -249,7 +245,7 @@ def test_an_undated_plan_change_applies_from_the_first_open_month(ledger, tmp_pa
     with transaction(ledger) as s:
         report = import_folder(s, data, plans, "ops")
     assert any(line.startswith("plan ae-2026 version ") and line.endswith("in force 2026-10-01..") for line in report.forward)
-    lines = november_lines_of(ledger, "2026-10")
+    lines = lines_of_close(ledger, "2026-10")
     assert lines == []  # September keeps its version: nothing to reprice
     with transaction(ledger) as s:
         d1 = s.scalar(select(PayoutLineRow.amount).where(PayoutLineRow.period == "2026-10", PayoutLineRow.deal_id == "D1",

@@ -41,6 +41,7 @@ from compengine.ledger.inputs import (  # noqa: F401 - the loaders are also read
     LATE_COMMISSION,
     LATE_OTHER,
     LedgerInputs,
+    _chunks,
     load_inputs,
     load_plan_versions,
     load_plans_latest,
@@ -196,9 +197,7 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
 def _current_receivers(session: Session, deal_ids: set[str]) -> set[str]:
     """Who the deals credit now: their owners and the reps of their current splits."""
     out: set[str] = set()
-    ids = sorted(deal_ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk in _chunks(sorted(deal_ids), 500):
         out.update(session.scalars(select(DealRow.owner_id).where(DealRow.deal_id.in_(chunk))))
         out.update(session.scalars(select(SplitRow.rep_id).where(SplitRow.deal_id.in_(chunk),
                                                                  SplitRow.superseded_at.is_(None))))
@@ -208,9 +207,7 @@ def _current_receivers(session: Session, deal_ids: set[str]) -> set[str]:
 def _receivers(session: Session, lperiod: str, deal_ids: set[str]) -> set[str]:
     """Who was paid on these deals in a month (their lines, and corrections of it made since)."""
     out: set[str] = set()
-    ids = sorted(deal_ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk in _chunks(sorted(deal_ids), 500):
         out.update(session.scalars(select(PayoutLineRow.rep_id).where(
             PayoutLineRow.period == lperiod, PayoutLineRow.deal_id.in_(chunk)).distinct()))
         out.update(session.scalars(select(PayoutLineRow.rep_id).where(
@@ -462,10 +459,10 @@ def _with_late_changes(session: Session, period: Period, cancellations: list[Can
     if rest:
         ids = sorted({d for _, d in rest})
         cancelled = {}
-        for i in range(0, len(ids), 500):
+        for chunk in _chunks(ids, 500):
             for deal_id, close_date, cancelled_on in session.execute(
                 select(DealRow.deal_id, DealRow.close_date, DealRow.cancelled_on).where(
-                    DealRow.deal_id.in_(ids[i:i + 500]), DealRow.cancelled_on.is_not(None),
+                    DealRow.deal_id.in_(chunk), DealRow.cancelled_on.is_not(None),
                     DealRow.cancelled_on <= period.end)):
                 if Period.of(cancelled_on) != Period.of(close_date):  # cancelled in its close month: repriced away
                     cancelled[deal_id] = (close_date, cancelled_on)
@@ -481,10 +478,9 @@ def _with_late_changes(session: Session, period: Period, cancellations: list[Can
 def _clawed_back(session: Session, before: Period, deal_ids: set[str]) -> set[tuple[str, str]]:
     """(rep, deal) pairs with a clawback line in a month before ``before``."""
     out: set[tuple[str, str]] = set()
-    ids = sorted(deal_ids)
-    for i in range(0, len(ids), 500):
+    for chunk in _chunks(sorted(deal_ids), 500):
         out.update(session.execute(select(PayoutLineRow.rep_id, PayoutLineRow.deal_id).where(
-            PayoutLineRow.kind == literal_column("'clawback'"), PayoutLineRow.deal_id.in_(ids[i:i + 500]),
+            PayoutLineRow.kind == literal_column("'clawback'"), PayoutLineRow.deal_id.in_(chunk),
             PayoutLineRow.period < str(before))).all())
     return out
 

@@ -78,18 +78,7 @@ def span(months: Sequence[Period]) -> str:
 
 def rep_of(row: RepVersionRow | RepRow, valid_from: date | None = None) -> Rep:
     return Rep(rep_id=row.rep_id, name=row.name, email=row.email, manager_id=row.manager_id, team=row.team,
-               hire_date=row.hire_date, **_rep_extra(row, valid_from))
-
-
-def _rep_extra(row, valid_from: date | None) -> dict:  # noqa: ANN001
-    """Fields the engine's Rep gained for history (termination, valid_from), where it has them."""
-    out = {}
-    fields = getattr(Rep, "__dataclass_fields__", {})
-    if "termination_date" in fields:
-        out["termination_date"] = row.termination_date
-    if "valid_from" in fields and valid_from is not None:
-        out["valid_from"] = valid_from
-    return out
+               hire_date=row.hire_date, termination_date=row.termination_date, valid_from=valid_from)
 
 
 def _dated_versions(session: Session, rep_ids: Iterable[str] | None = None) -> dict[str, list[tuple[date, Rep]]]:
@@ -169,7 +158,7 @@ def import_reps(session: Session, reps: Iterable, batch: ImportBatch, now: datet
         if before == fields:
             continue
         what = ", ".join(f"{k} {_show(before[k])} -> {_show(fields[k])}" for k in REP_FIELDS if before[k] != fields[k])
-        start = max(day, row.valid_from) if row.valid_from >= day else day
+        start = max(day, row.valid_from)
         if row.valid_from >= day:  # a version of the same open stretch: replaced
             row.superseded_at = now
         session.add(RepVersionRow(rep_id=rep.rep_id, valid_from=start, recorded_at=now, batch_id=batch.id, source=src,

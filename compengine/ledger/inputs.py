@@ -114,11 +114,9 @@ def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dic
     return plans, ids
 
 
-def load_reps(session: Session, period: Period | None = None) -> dict[str, Rep]:
-    """Every rep as in force at the end of ``period`` (default: the latest version)."""
-    if period is None:
-        return {r.rep_id: rep_of(r) for r in session.scalars(select(RepRow))}
-    return reps_on(session, period.end)[0]
+def load_reps(session: Session) -> dict[str, Rep]:
+    """Every rep, latest version (a month's calculation reads the versions in force: ``history.reps_on``)."""
+    return {r.rep_id: rep_of(r) for r in session.scalars(select(RepRow))}
 
 
 def load_assignments(session: Session) -> dict[str, list[Assignment]]:
