@@ -61,6 +61,29 @@ class Deal(NamedTuple):
     product: str | None = None
     cancelled_on: date | None = None
     source: Source | None = None
+    quantity: Decimal = Decimal(1)  # units sold (deals.csv quantity; plan components may measure on it)
+    cost: Decimal = ZERO  # the deal's cost: margin = amount - cost
+    attrs: tuple[tuple[str, str], ...] = ()  # further deals.csv columns and products.csv category, sorted by name
+
+    def attr(self, name: str) -> str | None:
+        """A column or attribute of the deal by name, as text (None: the deal has no such value)."""
+        return deal_value(self, name)
+
+
+# the Deal columns a plan's ``measure`` and ``rate_rules`` may name besides the deal's attributes
+DEAL_FIELDS = ("deal_id", "account", "deal_type", "currency", "owner_id", "product", "amount", "quantity", "cost",
+               "term_months", "close_date")
+
+
+def deal_value(deal: "Deal | Credit", name: str) -> str | None:
+    """``name`` of a deal or credit as text: a column (:data:`DEAL_FIELDS`) or an attribute."""
+    if name in DEAL_FIELDS and name in type(deal)._fields:
+        v = getattr(deal, name)
+        return None if v is None else (f"{v:f}" if isinstance(v, Decimal) else str(v))
+    for k, v in deal.attrs:
+        if k == name:
+            return v
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +111,13 @@ class Credit(NamedTuple):
     product: str | None
     cancelled_on: date | None
     currency: str
+    quantity: Decimal = Decimal(1)  # the deal's units (not split)
+    cost: Decimal = ZERO  # the deal's cost (not split)
+    attrs: tuple[tuple[str, str], ...] = ()  # the deal's attributes
+    source: str | None = None  # where the deal came from: its import file:line (deal_events.source)
+
+    def attr(self, name: str) -> str | None:
+        return deal_value(self, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +151,23 @@ class RepState:
     ytd_paid: Decimal = ZERO  # commission + true-ups - commission clawed back, plan year to date
     ytd_year: int = 0
     ytd_plan: str | None = None  # the plan ytd_paid was tallied under (None: unknown, taken as the same plan)
+    # v2 plans: what each component paid in its quota period so far: (component, period key e.g. "2026-Q4", paid)
+    component_paid: tuple[tuple[str, str, Decimal], ...] = ()
 
 
 EMPTY_STATE = RepState()
+
+
+class ComponentMeasure(NamedTuple):
+    """A plan component's measures for a rep's month (v1 plans: one, "commission")."""
+
+    component: str
+    type: str  # commission | bonus
+    period: str  # quota period key: "2026-10", "2026-Q4", "2026-H2", "2026"
+    quota: Decimal  # quota of the period to date
+    credited: Decimal  # credit (the component's base) of the period to date
+    attainment: Decimal  # credited / quota, 4 places (0 without quota)
+    paid: Decimal  # what the component paid this month
 
 
 class Line(NamedTuple):
@@ -145,6 +189,10 @@ class Line(NamedTuple):
     ref: str | None = None
     role: str | None = None  # split role of the credit behind the line (primary | overlay)
     split_pct: Decimal | None = None
+    component: str | None = None  # the plan component that made the line (v1 plans: "commission")
+    base: Decimal | None = None  # credit (or the component's base) x rate, before the band's multiplier, unrounded
+    deal_source: str | None = None  # the deal's import file:line
+    rule_source: str | None = None  # the plan file:line of the rule, and the plan version (digest)
 
 
 # The rule of an adjustment line that pays a draw a repriced locked month owed (ledger.close): when the
@@ -183,6 +231,7 @@ class RepResult:
     payout: Decimal
     state: RepState
     notes: list[str] = field(default_factory=list)
+    parts: list[ComponentMeasure] = field(default_factory=list)  # per plan component: quota, credit, attainment
 
 
 @dataclass(slots=True)

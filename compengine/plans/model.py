@@ -7,10 +7,11 @@ lookup, and every component keeps its :class:`Source`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
+from fnmatch import fnmatchcase
 from typing import Callable, Mapping
 
 from compengine.core.errors import Source
@@ -71,6 +72,96 @@ class Draw:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """One key of a component's ``measure`` or a rule's ``when``: the deal's ``field`` (a column or an
+    attribute) matches any of ``patterns`` (``*`` and ``?`` globs, case-sensitive, as fnmatchcase)."""
+
+    field: str
+    patterns: tuple[str, ...]
+
+    def matches(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        return any(value == p or (("*" in p or "?" in p or "[" in p) and fnmatchcase(value, p)) for p in self.patterns)
+
+
+def all_match(conditions: tuple[Condition, ...], deal) -> bool:  # deal: records.Deal | records.Credit
+    """Every condition holds for the deal (an empty tuple: always)."""
+    return all(c.matches(deal.attr(c.field)) for c in conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class RateRule:
+    """``rate_rules[index]`` of a component: the first whose ``when`` holds sets the credit's rate or a flat
+    ``amount_per_deal`` (scaled by the split, like a SPIFF)."""
+
+    index: int  # 0-based, as written in the file
+    when: tuple[Condition, ...]
+    rate: Decimal | None
+    amount_per_deal: Decimal | None
+    line: int | None = None  # file line of the rule
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    attainment: Decimal
+    pct: Decimal  # share of the target paid at this attainment (1.0 = 100%)
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One quota component of a plan: its measure, base, quota period, rates and bands, or a bonus.
+
+    v1 plans have one, ``commission``, built from their top-level keys (:func:`v1_component`)."""
+
+    id: str
+    type: str  # commission | bonus
+    measure: tuple[Condition, ...] = ()  # which credits count (empty: all)
+    base: str = "amount"  # amount | margin | quantity
+    annual_quota: Decimal | None = None  # None: the rep's quota (quotas.csv, else the assignment's, else the plan's)
+    period: str = "month"  # month | quarter | half | year
+    rates: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))  # by deal type
+    rate: Decimal | None = None  # one rate for every credit (instead of rates)
+    rate_rules: tuple[RateRule, ...] = ()
+    mode: str = "marginal"  # marginal | retroactive | hybrid
+    tiers: tuple[Tier, ...] = (Tier(1, Decimal(0), None, ONE),)
+    gate: Decimal | None = None  # bands above 100% pay only once the year's attainment reaches this
+    per_deal: Decimal | None = None  # flat amount per credited deal, not scaled by split
+    target: Decimal | None = None  # bonus: per year, spread over the quota periods
+    of: tuple[str, ...] = ()  # bonus: the components whose attainment it pays on
+    curve: tuple[CurvePoint, ...] = ()  # bonus: attainment -> pct of target, linear between points
+    line: int | None = None  # file line of the component (None: built from v1 keys)
+
+    def rate_for(self, deal) -> tuple[Decimal | None, Decimal | None, RateRule | None]:  # deal: Credit
+        """(rate, amount_per_deal, rule) for a credit: the first matching rule, else ``rate``, else ``rates``
+        by deal type (a deal type the plan has no rate for: rate 0)."""
+        for r in self.rate_rules:
+            if all_match(r.when, deal):
+                return r.rate, r.amount_per_deal, r
+        if self.rate is not None:
+            return self.rate, None, None
+        return self.rates.get(deal.deal_type, Decimal(0)), None, None
+
+    def curve_pct(self, attainment: Decimal) -> Decimal:
+        """The curve at ``attainment``: 0 below the first point, linear between points, flat beyond the last."""
+        pts = self.curve
+        if not pts or attainment < pts[0].attainment:
+            return Decimal(0)
+        for a, b in zip(pts, pts[1:]):
+            if attainment <= b.attainment:
+                if b.attainment == a.attainment:
+                    return b.pct
+                return a.pct + (b.pct - a.pct) * (attainment - a.attainment) / (b.attainment - a.attainment)
+        return pts[-1].pct
+
+
+@dataclass(frozen=True, slots=True)
+class ClawbackStep:
+    upto_days: int
+    pct: Decimal  # percent of what was paid that is reversed (100 = all)
+
+
+@dataclass(frozen=True, slots=True)
 class ExampleCredit:
     """One credit of an example: a deal of ``amount`` closed on ``close_date`` (None: the month's 15th),
     credited ``split_pct`` percent to the example's rep as a ``primary`` or ``overlay`` split."""
@@ -123,6 +214,44 @@ class Plan:
     effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
     fx: FxPolicy = FxPolicy()  # plan key fx: which day's rate converts a deal in another currency, and the base
     examples: tuple[PlanExample, ...] = ()  # scenarios the plan must pay as written (engine.examples runs them)
+    # plan language v2 (plans/README.md). ``components`` empty: a v1 plan, priced by the v1 keys above;
+    # :meth:`parts` gives its single component.
+    components: tuple[Component, ...] = ()
+    override_levels: tuple[Decimal, ...] = ()  # level 1 = direct reports, 2 = their reports, ... (v1: (rate,))
+    override_base: str = "credit"  # credit | commission
+    clawback_schedule: tuple[ClawbackStep, ...] = ()  # share reversed by days since close (empty: all of it)
+    clawback_prorate: str | None = None  # "term": reverse the unearned share of the deal's term
+    negative: str = "carry"  # carry | pay: what a month whose lines sum below zero does
+    line_of: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # key path ("rates.new_logo", "components[0]") -> file line
+
+    @property
+    def v2(self) -> bool:
+        """Priced by components (the plan has a ``components`` key)."""
+        return bool(self.components)
+
+    def parts(self) -> tuple[Component, ...]:
+        """The plan's components; a v1 plan's single ``commission`` component from its top-level keys."""
+        return self.components or (v1_component(self),)
+
+    def rule_source(self, key: str) -> str:
+        """``plans/x.yaml:12 @ab12cd34``: where a rule is written, and the plan version."""
+        line = self.line_of.get(key)
+        at = f"{self.source.file}:{line}" if line else self.source.file
+        return f"{at} @{self.digest[:8]}" if self.digest else at
+
+    def clawback_share(self, close_date: date, cancelled_on: date, term_months: int | None) -> Decimal:
+        """The share (0..1) of what was paid on a deal that a cancellation reverses (within the window)."""
+        days = (cancelled_on - close_date).days
+        if self.clawback_prorate == "term" and term_months:
+            end = _add_months(close_date, term_months)
+            term_days = (end - close_date).days
+            return max(Decimal(0), Decimal(term_days - days) / Decimal(term_days))
+        if not self.clawback_schedule:
+            return ONE
+        for step in self.clawback_schedule:
+            if days <= step.upto_days:
+                return step.pct / HUNDRED
+        return Decimal(0)
 
     def ramp_pct(self, tenure: int | None) -> Decimal:
         """Quota percent for a tenure month (100 when no ramp step covers it)."""
@@ -148,6 +277,20 @@ class Plan:
         if cancelled_on is None or self.clawback_days is None:
             return False
         return 0 <= (cancelled_on - close_date).days <= self.clawback_days
+
+
+def _add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    import calendar
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def v1_component(plan: Plan) -> Component:
+    """A v1 plan as its single component ``commission`` (rates by deal type, its bands, its quota)."""
+    return Component(id="commission", type="commission", annual_quota=None,
+                     period="year" if plan.measure == "ytd" else "month", rates=plan.rates, mode=plan.mode,
+                     tiers=plan.tiers)
 
 
 def _credit(c) -> ExampleCredit:  # c: ExampleCreditSpec
