@@ -296,13 +296,14 @@ def test_ytd_quota_is_the_sum_of_the_prorated_segments():
     # September: 10,000 x 15/30 = 5,000.00 ; S1 4,000 x 10% = 400.00
     assert amounts(sep.rep("R1")) == [("commission", "S1", "400.00")]
     # October: 10,000 x 10/31 = 3,225.806 -> 3,225.81 and 20,000 x 21/31 = 13,548.387 -> 13,548.39
-    #   YTD quota 5,000.00 + 3,225.81 + 13,548.39 = 21,774.20 ; O1 from 4,000 to 14,000: band 1, 1,000.00
+    #   YTD quota 5,000 + 3,225.806... + 13,548.387... = 21,774.193... summed exactly and rounded once: 21,774.19
+    #   (not the rounded segments' sum 21,774.20) ; O1 from 4,000 to 14,000: band 1, 1,000.00
     r = oct_.rep("R1")
-    assert r.ytd_quota == Decimal("21774.20") and r.ytd_credited == Decimal("14000.00")
+    assert r.ytd_quota == Decimal("21774.19") and r.ytd_credited == Decimal("14000.00")
     assert amounts(r) == [("commission", "O1", "1000.00")]
     # November (a whole month, but the year has part months): + 20,000.00 = 41,774.20; no deals, no true-up
     n = nov.rep("R1")
-    assert n.ytd_quota == Decimal("41774.20") and n.lines == [] and n.state.ytd_paid == Decimal("1400.00")
+    assert n.ytd_quota == Decimal("41774.19") and n.lines == [] and n.state.ytd_paid == Decimal("1400.00")
 
 
 # --------------------------------------------------------------------------- datafiles

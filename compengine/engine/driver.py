@@ -17,7 +17,7 @@ from compengine.core.fx import FxRates
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments, group_splits
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Quota, Rep, RepState, Split
 from compengine.plans.catalog import PlanCatalog, version_range
 from compengine.plans.model import Plan
 
@@ -32,6 +32,7 @@ class Dataset:
     splits: list[Split] = field(default_factory=list)
     adjustments: dict[str, list[Adjustment]] = field(default_factory=dict)  # by period text
     fx: FxRates | None = None  # exchange rates (a data folder's fx_rates.csv); None: no conversion
+    quotas: list[Quota] = field(default_factory=list)  # quotas.csv: annual quotas by plan component
 
     def first_period(self) -> Period | None:
         dates = [a.start for a in self.assignments] + [d.close_date for d in self.deals]
@@ -77,7 +78,11 @@ def calculate_through(
             cancelled_by_period[Period.of(d.cancelled_on)].append(d)  # type: ignore[arg-type]
     assignments = group_assignments(data.assignments)
     state: dict[str, RepState] = {}
-    earned: dict[str, dict[str, list]] = {}  # deal -> rep -> [commission, other, period]
+    earned: dict[str, dict[str, list]] = {}  # deal -> rep -> [commission, other, period, {component: commission}]
+    quotas: dict[str, list[Quota]] = defaultdict(list)
+    for q in data.quotas:
+        quotas[q.rep_id].append(q)
+    terms = {d.deal_id: d.term_months for d in data.deals if d.cancelled_on is not None}
     ytd: list[Credit] = []
     out: list[PeriodResult] = []
     for period in start.months_through(last):
@@ -87,8 +92,9 @@ def calculate_through(
         for d in sorted(cancelled_by_period.get(period, ()), key=lambda d: d.deal_id):
             if Period.of(d.close_date) >= period:
                 continue  # cancelled in its close month: handled by the pipeline
-            for rep_id, (comm, other, paid_in) in sorted(earned.get(d.deal_id, {}).items()):
-                cancels.append(Cancellation(rep_id, d.deal_id, d.close_date, d.cancelled_on, comm, other, paid_in))
+            for rep_id, (comm, other, paid_in, by_comp) in sorted(earned.get(d.deal_id, {}).items()):
+                cancels.append(Cancellation(rep_id, d.deal_id, d.close_date, d.cancelled_on, comm, other, paid_in,
+                                            terms.get(d.deal_id), tuple(sorted(by_comp.items()))))
         month_plans = plans_for(plans, period)
         result = calculate_period(
             period,
@@ -101,6 +107,7 @@ def calculate_through(
             adjustments=data.adjustments.get(str(period), ()),
             state=state,
             fx=data.fx,
+            quotas=quotas,
         )
         if month_plans is not plans:
             _name_gaps(result, plans, month_plans, period)  # type: ignore[arg-type]
@@ -108,9 +115,11 @@ def calculate_through(
             state[r.rep_id] = r.state
             for ln in r.lines:
                 if ln.deal_id in watched and ln.kind in ("commission", "spiff", "override"):
-                    entry = earned.setdefault(ln.deal_id, {}).setdefault(ln.rep_id, [ZERO, ZERO, result.period])
+                    entry = earned.setdefault(ln.deal_id, {}).setdefault(ln.rep_id, [ZERO, ZERO, result.period, {}])
                     if ln.kind == "commission":
                         entry[0] += ln.amount
+                        key = ln.component or "commission"
+                        entry[3][key] = entry[3].get(key, ZERO) + ln.amount
                     else:
                         entry[1] += ln.amount
         ytd = ytd + by_period.get(period, [])

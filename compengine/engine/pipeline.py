@@ -20,7 +20,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
@@ -34,6 +34,7 @@ from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
+    ComponentMeasure,
     LATE_DRAW_RULE,
     EMPTY_STATE,
     Adjustment,
@@ -42,6 +43,7 @@ from compengine.engine.records import (
     Deal,
     Line,
     PeriodResult,
+    Quota,
     Rep,
     RepResult,
     RepState,
@@ -65,6 +67,8 @@ class Cancellation:
     commission: Decimal  # commission lines paid on the deal
     other: Decimal  # SPIFF and override lines paid on the deal
     period: str  # the month it was paid in
+    term_months: int | None = None  # the deal's term (clawback.prorate: term)
+    components: tuple[tuple[str, Decimal], ...] = ()  # the commission by plan component (empty: all "commission")
 
 
 @contextmanager
@@ -125,28 +129,30 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     """
     out: list[Credit] = []
     append = out.append
-    new = tuple.__new__
     get = splits_by_deal.get
     for d in deals:
-        deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, _src = d
+        deal_id, amount = d.deal_id, d.amount
+        src = d.source
+        where = str(src) if src is not None else None
         rows = get(deal_id)
+        # what every receiver's credit on the deal shares, by field name
+        common = dict(deal_id=deal_id, deal_type=d.deal_type, close_date=d.close_date, deal_amount=amount,
+                      account=d.account, term_months=d.term_months, product=d.product, cancelled_on=d.cancelled_on,
+                      currency=d.currency, quantity=d.quantity, cost=d.cost, attrs=d.attrs, source=where)
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
         if prim:
             parts = allocate(amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
-                append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account,
-                                    term, product, cancelled, currency)))
+                append(Credit(rep_id=s.rep_id, credit=part, role="primary", split_pct=s.split_pct, **common))
         else:  # no split rows, or only overlays: the owner takes 100%
-            append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
-                                term, product, cancelled, currency)))
+            append(Credit(rep_id=d.owner_id, credit=amount, role="primary", split_pct=HUNDRED, **common))
         if not rows:
             continue
         for s in rows:
             if s.role == "overlay":
                 part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
-                append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "overlay", s.split_pct, amount, account,
-                                    term, product, cancelled, currency)))
+                append(Credit(rep_id=s.rep_id, credit=part, role="overlay", split_pct=s.split_pct, **common))
     return out
 
 
@@ -229,7 +235,10 @@ class FxCredits:
             part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
         text = conv.explain()
         self.notes[(c.rep_id, c.deal_id, c.role)] = text
-        return c._replace(credit=part, deal_amount=total, currency=to_ccy), text
+        cost = c.cost
+        if cost and c.deal_amount:  # the deal's cost at the deal's rate (margin = amount - cost)
+            cost = round_minor(CONTEXT.divide(CONTEXT.multiply(cost, total), c.deal_amount), to_ccy, plan.rounding)
+        return c._replace(credit=part, deal_amount=total, currency=to_ccy, cost=cost), text
 
     def in_currency(self, credits: Iterable[Credit], plan: Plan) -> Iterator[Credit]:
         """``credits`` in ``plan``'s currency: converted where they are not, left out where no rate is found
@@ -430,13 +439,18 @@ def _commission_lines(
                 band = tier.label() if tier is not None else "no quota this month"
                 tier_no = tier.index if tier is not None else None
                 rule = f"rates.{c.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
-                known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule)
-            rate, mult, middle, tier_no, rule = known
-            amount = rounding(portion * rate * mult, unit)
+                where = plan.rule_source(f"accelerators.tiers[{tier_no - 1}]" if tier_no and plan.tiers[0].upper is not None
+                                         else f"rates.{c.deal_type}")
+                known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule, where)
+            rate, mult, middle, tier_no, rule, where = known
+            base = portion * rate
+            amount = rounding(base * mult, unit)
             total += amount
             seq += 1
-            append(_make_line((rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
-                               f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", None, None, role, split_pct)))
+            append(Line(rep_id=rep_id, period=period, seq=seq, kind="commission", amount=amount, deal_id=c.deal_id,
+                        credit=portion, rate=rate, multiplier=mult, tier=tier_no, rule=rule,
+                        explain=f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", role=role,
+                        split_pct=split_pct, component="commission", base=base, deal_source=c.source, rule_source=where))
         pos += c.credit
     return total
 
@@ -460,8 +474,6 @@ def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) ->
 # --------------------------------------------------------------------------- calculate
 
 
-_make_line = partial(tuple.__new__, Line)  # a Line from a full tuple, without Line._make's checks
-
 # A rep's credits in deal order: (close date, deal). Sorts are stable and credit_deals
 # emits a deal's primary credit before its overlays, so the rare receiver with both on
 # one deal keeps primary first.
@@ -481,6 +493,7 @@ def calculate_period(
     state: Mapping[str, RepState] | None = None,
     rep_versions: Mapping[str, Sequence[Rep]] | None = None,
     fx: FxRates | None = None,
+    quotas: Mapping[str, Sequence[Quota]] | None = None,
 ) -> PeriodResult:
     """Calculate one month for every rep with a plan assignment in it.
 
@@ -497,7 +510,7 @@ def calculate_period(
     with localcontext(CONTEXT), gc_paused():
         results = list(iter_period_part(period, plans, reps, assignments, credits, ytd_credits=ytd_credits,
                                         cancellations=cancellations, adjustments=adjustments, state=state,
-                                        rep_versions=rep_versions, exceptions=exceptions, fx=fx))
+                                        rep_versions=rep_versions, exceptions=exceptions, fx=fx, quotas=quotas))
     return PeriodResult(str(period), results, exceptions)
 
 
@@ -516,6 +529,7 @@ def iter_period_part(
     exceptions: list[str],
     part: tuple[int, int] = (0, 1),
     fx: FxRates | None = None,
+    quotas: Mapping[str, Sequence[Quota]] | None = None,
 ) -> Iterator[RepResult]:
     """:func:`calculate_period` rep by rep, for one part of the month's reps.
 
@@ -662,217 +676,399 @@ def iter_period_part(
         cs = month_by_rep.get(rep_id)
         if cs:
             cs.sort(key=_credit_key)
+    month = MonthContext(
+        period=period, pstr=pstr, plans=plans, reps=reps, assignments=assignments, state=state, conv=conv,
+        fx_notes=fx_notes, month_by_rep=month_by_rep, ytd_by_rep=ytd_by_rep, reports_of=reports_of,
+        manager_changes=manager_changes, cancels_by_rep=cancels_by_rep, adjust_by_rep=adjust_by_rep,
+        segmented=segmented, final=final, counts=counts, exceptions=exceptions, quotas=quotas or {},
+    )
     for rep_id, (assignment, plan) in todo:
-        rep = reps.get(rep_id)
-        hire = rep.hire_date if rep else None
-        tenure = tenure_month(hire, period)
-        prior = state.get(rep_id, EMPTY_STATE)
-        notes: list[str] = []
-        if tenure is not None and tenure < 1:
-            notes.append(f"hired {hire}, after this month")
+        m = start_rep_month(month, rep_id, assignment, plan)
+        for stage in REP_STAGES:
+            stage(month, m)
+        yield finish_rep_month(month, m)
 
-        # Lines are numbered as they are made (seq = position in the rep's list, from 1);
-        # the hot ones (commission, SPIFF, override) are built positionally.
-        lines: list[Line] = []
-        append = lines.append
-        rounder = QUANTIZE[plan.rounding]
-        unit = quantum(plan.currency)  # the plan currency's minor unit: every line is rounded to it
-        segs = segmented.get(rep_id)
-        if segs is not None:  # part-month assignments, several in the month, or a final statement
-            if rep_id in final:
-                notes.append(final[rep_id])
-            (quota, credited, attainment, ytd_quota, ytd_credited, earnings, comm_paid_delta, tally,
-             clawed) = _price_segments(
-                rep_id, period, plan, segs, month_by_rep.get(rep_id, ()), ytd_by_rep.get(rep_id, ()),
-                assignments.get(rep_id, ()), rep.termination_date if rep else None, hire, tenure, prior,
-                cancels_by_rep.get(rep_id, ()), counts, lines, notes, exceptions, conv)
+
+# --------------------------------------------------------------------------- the stages of a rep's month
+
+
+@dataclass(slots=True, eq=False)
+class MonthContext:
+    """What every rep's month reads: the month, its plans and reps, credits grouped by rep, and where
+    exceptions go. Made once per month by :func:`iter_period_part`; the stages never change it."""
+
+    period: Period
+    pstr: str
+    plans: Mapping[str, Plan]
+    reps: Mapping[str, Rep]
+    assignments: Mapping[str, Sequence[Assignment]]
+    state: Mapping[str, RepState]
+    conv: FxCredits | None
+    fx_notes: Mapping[tuple[str, str, str], str] | None
+    month_by_rep: Mapping[str, list[Credit]]
+    ytd_by_rep: Mapping[str, list[Credit]]
+    reports_of: Mapping[str, list[str]]
+    manager_changes: Mapping[str, list[tuple[date | None, str | None]]]
+    cancels_by_rep: Mapping[str, list[Cancellation]]
+    adjust_by_rep: Mapping[str, list[Adjustment]]
+    segmented: Mapping[str, list[tuple[Segment, Plan]]]
+    final: Mapping[str, str]
+    counts: object  # (Credit, Plan) -> bool: the credit still counts at the month's end
+    exceptions: list[str]
+    quotas: Mapping[str, Sequence[object]]  # rep -> quotas.csv rows (records.Quota)
+
+
+@dataclass(slots=True, eq=False)
+class RepMonth:
+    """One rep's month as the stages build it: each stage reads what earlier ones stored and adds its part."""
+
+    rep_id: str
+    assignment: Assignment
+    plan: Plan
+    rep: Rep | None
+    hire: date | None
+    tenure: int | None
+    prior: RepState
+    lines: list[Line] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    mine: list[Credit] = field(default_factory=list)  # the month's credits that count, in the plan's currency
+    quota: Decimal = ZERO
+    credited: Decimal = ZERO
+    attainment: Decimal = ZERO
+    ytd_quota: Decimal | None = None
+    ytd_credited: Decimal | None = None
+    commission: Decimal = ZERO  # commission and true-ups (what the cap limits)
+    earnings: Decimal = ZERO  # the sum of the lines so far
+    paid_delta: Decimal = ZERO  # change to the year-to-date paid tally
+    tally: Decimal = ZERO  # the paid tally carried in
+    clawed: Decimal = ZERO  # commission clawed back out of the tally
+    late_draw: Decimal = ZERO  # draws a repriced locked month owed (advances, outside this month's earnings)
+    extras_priced: bool = False  # SPIFFs and cap already priced (by segment)
+    parts: list[ComponentMeasure] = field(default_factory=list)
+    component_paid: tuple[tuple[str, str, Decimal], ...] = ()
+    carry: Decimal = ZERO
+    draw_balance: Decimal = ZERO
+
+    def add(self, kind: str, amount: Decimal, **fields_: object) -> None:
+        """Append a line (numbered on) and add it to the earnings."""
+        self.lines.append(Line(rep_id=self.rep_id, period=self.pstr, seq=len(self.lines) + 1, kind=kind, amount=amount,
+                               **fields_))
+        self.earnings += amount
+
+    pstr: str = ""
+
+
+def start_rep_month(month: MonthContext, rep_id: str, assignment: Assignment, plan: Plan) -> RepMonth:
+    rep = month.reps.get(rep_id)
+    hire = rep.hire_date if rep else None
+    tenure = tenure_month(hire, month.period)
+    m = RepMonth(rep_id, assignment, plan, rep, hire, tenure, month.state.get(rep_id, EMPTY_STATE), pstr=month.pstr)
+    if tenure is not None and tenure < 1:
+        m.notes.append(f"hired {hire}, after this month")
+    m.carry, m.draw_balance = m.prior.carry_balance, m.prior.draw_balance
+    return m
+
+
+def stage_measure_and_rate(month: MonthContext, m: RepMonth) -> None:
+    """Measure (quota, credit, attainment) and rate (commission lines by band, true-ups): by segment for a
+    part-month rep, by component for a v2 plan, else the whole month on the plan's v1 keys."""
+    rep_id, plan, period = m.rep_id, m.plan, month.period
+    segs = month.segmented.get(rep_id)
+    if segs and plan.v2:
+        m.notes.append(f"plan {plan.id} (components) is priced on the assignment in force at the month's end, "
+                       "without proration")
+        segs = None
+    if segs is not None:  # part-month assignments, several in the month, or a final statement
+        if rep_id in month.final:
+            m.notes.append(month.final[rep_id])
+        (m.quota, m.credited, m.attainment, m.ytd_quota, m.ytd_credited, m.earnings, m.paid_delta, m.tally,
+         m.clawed) = _price_segments(
+            rep_id, period, plan, segs, month.month_by_rep.get(rep_id, ()), month.ytd_by_rep.get(rep_id, ()),
+            month.assignments.get(rep_id, ()), m.rep.termination_date if m.rep else None, m.hire, m.tenure, m.prior,
+            month.cancels_by_rep.get(rep_id, ()), month.counts, m.lines, m.notes, month.exceptions, month.conv)
+        m.extras_priced = True
+        _v1_part(m, period)
+        return
+    counts = month.counts
+    assert callable(counts)
+    for c in month.month_by_rep.get(rep_id, ()):
+        if c.currency != plan.currency:
+            c = _in_plan_currency(rep_id, c, plan, month.conv, month.exceptions)
+            if c is None:
+                continue
+        if c.cancelled_on is None or counts(c, plan):
+            m.mine.append(c)
         else:
-            # measure
-            quota = plan.monthly_quota(assignment.annual_quota, tenure)
-            mine: list[Credit] = []
-            for c in month_by_rep.get(rep_id, ()):
-                if c.currency != plan.currency:
-                    c = _in_plan_currency(rep_id, c, plan, conv, exceptions)
-                    if c is None:
+            m.notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
+    if plan.v2:
+        from compengine.engine.components import price_components  # v2 plans (lazily: it imports this module)
+
+        price_components(month, m)
+        return
+    mine, lines, pstr, prior = m.mine, m.lines, month.pstr, m.prior
+    m.quota = quota = plan.monthly_quota(m.assignment.annual_quota, m.tenure)
+    m.credited = credited = sum((c.credit for c in mine), ZERO)
+    # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
+    same_tally = prior.ytd_year == period.year and prior.ytd_plan in (None, plan.id)
+    m.tally = prior.ytd_paid if same_tally else ZERO
+    on_plan = _months_on_plan(plan, month.assignments.get(rep_id, ()), period) if plan.measure == "ytd" else None
+    m.clawed = _clawed_commission(month.cancels_by_rep.get(rep_id, ()), plan, period, on_plan)
+    if plan.measure == "ytd":
+        assert on_plan is not None
+        months_on = {(x.year, x.month) for x in on_plan}  # = Period.of(close_date) in on_plan, without a Period per credit
+        conv, theirs = month.conv, month.ytd_by_rep.get(rep_id, ())
+        prior_credits = sorted(
+            (c for c in (conv.in_currency(theirs, plan) if conv is not None else theirs)
+             if c.currency == plan.currency and (c.cancelled_on is None or counts(c, plan))
+             and (c.close_date.year, c.close_date.month) in months_on),
+            key=_credit_key,
+        )
+        m.ytd_quota = ytd_quota = _ytd_quota(plan, m.hire, on_plan)
+        prior_total = sum((c.credit for c in prior_credits), ZERO)
+        m.ytd_credited = ytd_credited = prior_total + credited
+        rater = _Rater(plan, ytd_quota, ytd_credited)
+        earned_before = _earnings_total(rater, prior_credits, ZERO)
+        comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines, month.fx_notes)
+        m.earnings += comm_sum
+        # commission clawed back this month leaves the paid tally first, so the
+        # true-up re-bands the remaining deals instead of reversing it twice
+        paid = m.tally - m.clawed
+        true_up = earned_before - paid
+        if true_up != 0:
+            m.add("true_up", true_up, rule="quota.measure: ytd", component="commission",
+                  rule_source=plan.rule_source("quota.measure"),
+                  explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
+                           f"at YTD attainment {_attain(ytd_credited, ytd_quota)}; {_fmt(paid)} paid so far"))
+        m.attainment = _attain_dec(ytd_credited, ytd_quota)
+        m.paid_delta += true_up + comm_sum
+        m.commission = comm_sum + true_up
+    else:
+        rater = _Rater(plan, quota, credited)
+        comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines, month.fx_notes)
+        m.earnings += comm_sum
+        m.commission = comm_sum
+        m.paid_delta += comm_sum
+        m.attainment = _attain_dec(credited, quota)
+    _v1_part(m, period)
+
+
+def _v1_part(m: RepMonth, period: Period) -> None:
+    """A v1 plan's single component, "commission": its quota, credit and attainment (the year's to date on a
+    ytd plan) and what its commission and true-up lines paid."""
+    paid = sum((ln.amount for ln in m.lines if ln.kind == "commission" or ln.kind == "true_up"), ZERO)
+    m.parts.append(ComponentMeasure("commission", "commission", _period_key("year" if m.plan.measure == "ytd" else "month", period),
+                                    m.ytd_quota if m.ytd_quota is not None else m.quota,
+                                    m.ytd_credited if m.ytd_credited is not None else m.credited, m.attainment, paid))
+
+
+def stage_spiffs(month: MonthContext, m: RepMonth) -> None:
+    """SPIFFs on the month's credits (outside the cap), scaled by the split."""
+    plan = m.plan
+    if m.extras_priced or not plan.spiffs:
+        return
+    rounder, unit = QUANTIZE[plan.rounding], quantum(plan.currency)
+    for c in m.mine:
+        for k, sp in enumerate(plan.spiffs):
+            if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
+                amt = rounder(sp.amount * c.split_pct / HUNDRED, unit)
+                share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
+                m.add("spiff", amt, deal_id=c.deal_id, rule=f"spiffs.{sp.id}",
+                      explain=f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
+                      role=c.role, split_pct=c.split_pct, deal_source=c.source, rule_source=plan.rule_source(f"spiffs[{k}]"))
+
+
+def stage_cap(month: MonthContext, m: RepMonth) -> None:
+    """The monthly cap on commission and true-ups."""
+    plan = m.plan
+    if m.extras_priced or plan.cap is None or m.commission <= plan.cap:
+        return
+    over = plan.cap - m.commission
+    m.add("cap", over, rule="cap.per_period", rule_source=plan.rule_source("cap.per_period"), component="commission",
+          explain=f"Cap: commission {_fmt(m.commission)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid")
+
+
+def _override_levels(plan: Plan) -> tuple[Decimal, ...]:
+    if plan.override_levels:
+        return plan.override_levels
+    return (plan.override_rate,) if plan.override_rate is not None else ()
+
+
+def _chains(month: MonthContext, manager: str, depth: int) -> list[tuple[str, tuple[str, ...]]]:
+    """The reports ``depth`` levels below ``manager``: (report, the managers between them, nearest first)."""
+    level = [(r, (manager,)) for r in sorted(month.reports_of.get(manager, ()))]
+    for _ in range(depth - 1):
+        level = [(r2, (r,) + path) for r, path in level for r2 in sorted(month.reports_of.get(r, ()))
+                 if r2 not in path and r2 != r]
+    return level
+
+
+def stage_overrides(month: MonthContext, m: RepMonth) -> None:
+    """Overrides on reports' credit: level 1 on direct reports, level 2 on their reports, ... to the manager in
+    force on each deal's close date (and at every level between)."""
+    plan, rep_id = m.plan, m.rep_id
+    levels = _override_levels(plan)
+    if not levels or rep_id in month.final:
+        return
+    counts, conv = month.counts, month.conv
+    assert callable(counts)
+    rounder, unit, plan_currency = QUANTIZE[plan.rounding], quantum(plan.currency), plan.currency
+    places = minor_units(plan_currency)
+    last_day = m.rep.termination_date if m.rep is not None else None  # no override on deals closed after it
+    by_levels = len(levels) > 1 or plan.override_rate is None  # written as override.levels
+    for depth, o_rate in enumerate(levels, start=1):
+        o_pct = _pct(o_rate)
+        rule = f"override.levels[{depth - 1}]" if by_levels else "override.rate"
+        source = plan.rule_source(rule)
+        for report, path in _chains(month, rep_id, depth):
+            head = f"Override on {report}'s " if depth == 1 else f"Level {depth} override on {report}'s (via {', '.join(path[:-1])}) "
+            theirs = month.month_by_rep.get(report, ())
+            # only the credits of days each link of the chain held
+            links = [(report, path[0])] + [(path[i], path[i + 1]) for i in range(len(path) - 1)]
+            for who, boss in links:
+                changes = month.manager_changes.get(who)
+                if changes is not None:
+                    theirs = [c for c in theirs if _manager_on(changes, c.close_date) == boss]
+            if last_day is not None:
+                theirs = [c for c in theirs if c.close_date <= last_day]
+            for c in theirs:
+                if c.cancelled_on is not None and not counts(c, plan):
+                    continue
+                via = ""
+                if c.currency != plan_currency:
+                    if conv is None:
+                        continue  # the report's plan decides its currency; none is converted without rates
+                    converted, why = conv.convert(c, plan)
+                    if converted is None:
+                        month.exceptions.append(f"{rep_id}: override on {report}'s deal {c.deal_id} in {c.currency} for plan "
+                                                f"{plan.id} in {plan_currency}: {why}; not paid")
                         continue
-                if c.cancelled_on is None or counts(c, plan):
-                    mine.append(c)
-                else:
-                    notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
-            credited = sum((c.credit for c in mine), ZERO)
+                    c, via = converted, f" ({why})"
+                credit_ = c.credit
+                amt = rounder(credit_ * o_rate, unit)
+                m.add("override", amt, deal_id=c.deal_id, credit=credit_, rate=o_rate, rule=rule, base=credit_ * o_rate,
+                      explain=f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
+                      deal_source=c.source, rule_source=source)
 
-            ytd_quota = ytd_credited = None
-            comm_paid_delta = ZERO
-            # the year-to-date tally belongs to one plan: a rep who changes plan starts a new one
-            same_tally = prior.ytd_year == period.year and prior.ytd_plan in (None, plan.id)
-            tally = prior.ytd_paid if same_tally else ZERO
-            on_plan = _months_on_plan(plan, assignments.get(rep_id, ()), period) if plan.measure == "ytd" else None
-            clawed = _clawed_commission(cancels_by_rep.get(rep_id, ()), plan, period, on_plan)
-            if plan.measure == "ytd":
-                assert on_plan is not None
-                months_on = {(m.year, m.month) for m in on_plan}  # = Period.of(close_date) in on_plan, without a Period per credit
-                prior_credits = sorted(
-                    (c for c in (conv.in_currency(ytd_by_rep.get(rep_id, ()), plan) if conv is not None
-                                 else ytd_by_rep.get(rep_id, ()))
-                     if c.currency == plan.currency and (c.cancelled_on is None or counts(c, plan))
-                     and (c.close_date.year, c.close_date.month) in months_on),
-                    key=_credit_key,
-                )
-                ytd_quota = _ytd_quota(plan, hire, on_plan)
-                prior_total = sum((c.credit for c in prior_credits), ZERO)
-                ytd_credited = prior_total + credited
-                rater = _Rater(plan, ytd_quota, ytd_credited)
-                earned_before = _earnings_total(rater, prior_credits, ZERO)
-                comm_sum = _commission_lines(rater, rep_id, pstr, mine, prior_total, lines, fx_notes)
-                # commission clawed back this month leaves the paid tally first, so the
-                # true-up re-bands the remaining deals instead of reversing it twice
-                paid = tally - clawed
-                true_up = earned_before - paid
-                commission_total = comm_sum + true_up
-                if true_up != 0:
-                    append(
-                        Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
-                             explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
-                                      f"at YTD attainment {_attain(ytd_credited, ytd_quota)}; {_fmt(paid)} paid so far"))
-                    )
-                attainment = _attain_dec(ytd_credited, ytd_quota)
-                comm_paid_delta += true_up
-            else:
-                rater = _Rater(plan, quota, credited)
-                comm_sum = _commission_lines(rater, rep_id, pstr, mine, ZERO, lines, fx_notes)
-                commission_total = comm_sum
-                attainment = _attain_dec(credited, quota)
-            comm_paid_delta += comm_sum
-            earnings = commission_total
 
-            # adjust: SPIFFs (outside the cap)
-            if plan.spiffs:
-                for c in mine:
-                    for sp in plan.spiffs:
-                        if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
-                            amt = rounder(sp.amount * c.split_pct / HUNDRED, unit)
-                            share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
-                            append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
-                                               f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
-                                               None, None, c.role, c.split_pct)))
-                            earnings += amt
-            # cap on commission and true-ups
-            if plan.cap is not None and commission_total > plan.cap:
-                over = plan.cap - commission_total
-                append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
-                            explain=f"Cap: commission {_fmt(commission_total)} is over the monthly cap {_fmt(plan.cap)}; {_fmt(-over)} not paid"))
-                earnings += over
-        # overrides on direct reports' credit
-        if plan.override_rate is not None and rep_id not in final:
-            o_rate, o_pct, plan_currency = plan.override_rate, _pct(plan.override_rate), plan.currency
-            places = minor_units(plan_currency)
-            last_day = rep.termination_date if rep is not None else None  # no override on deals closed after it
-            for report in sorted(reports_of.get(rep_id, ())):
-                head = f"Override on {report}'s "
-                theirs = month_by_rep.get(report, ())
-                changes = manager_changes.get(report)
-                if changes is not None:  # only the credits of days the report had this manager
-                    theirs = [c for c in theirs if _manager_on(changes, c.close_date) == rep_id]
-                if last_day is not None:
-                    theirs = [c for c in theirs if c.close_date <= last_day]
-                for c in theirs:
-                    if c.cancelled_on is not None and not counts(c, plan):
-                        continue
-                    via = ""
-                    if c.currency != plan_currency:
-                        if conv is None:
-                            continue  # the report's plan decides its currency; none is converted without rates
-                        converted, why = conv.convert(c, plan)
-                        if converted is None:
-                            exceptions.append(f"{rep_id}: override on {report}'s deal {c.deal_id} in {c.currency} for plan "
-                                              f"{plan.id} in {plan_currency}: {why}; not paid")
-                            continue
-                        c, via = converted, f" ({why})"
-                    credit_ = c.credit
-                    amt = rounder(credit_ * o_rate, unit)
-                    earnings += amt
-                    append(_make_line((rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, None, None,
-                                       "override.rate",
-                                       f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
-                                       None, None, None, None)))
-        # clawbacks of earlier deals cancelled this month
-        for x in sorted(cancels_by_rep.get(rep_id, ()), key=lambda x: (x.cancelled_on, x.deal_id)):
-            if not plan.clawback_applies(x.close_date, x.cancelled_on):
-                notes.append(f"{x.deal_id} cancelled on {x.cancelled_on}, outside the clawback window: nothing reversed")
-                continue
-            amt = -(x.commission + x.other)
-            if amt == 0:
-                continue
-            days = (x.cancelled_on - x.close_date).days
-            append(Line(rep_id, pstr, len(lines) + 1, "clawback", amt, x.deal_id, rule="clawback.window_days", ref_period=x.period,
-                        explain=(f"Clawback: {x.deal_id} (closed {x.close_date}) cancelled on {x.cancelled_on}, {days} days later, "
-                                 f"within {plan.clawback_days}; reverses {_fmt(-amt)} paid in {x.period}")))
-            earnings += amt
-        comm_paid_delta -= clawed
-        late_draw = ZERO  # draws a repriced locked month owed (paid as advances, outside this month's earnings)
-        recoverable = plan.draw is not None and plan.draw.recoverable
-        for adj in adjust_by_rep.get(rep_id, ()):
-            append(Line(rep_id, pstr, len(lines) + 1, adj.kind, adj.amount, adj.deal_id, rule=adj.ref or "manual",
-                        explain=adj.reason, ref_period=adj.ref_period, ref=adj.ref))
-            if adj.ref == LATE_DRAW_RULE and recoverable and adj.amount > 0:
-                late_draw += adj.amount
-                continue
-            earnings += adj.amount
-            if adj.counts_as_commission:
-                comm_paid_delta += adj.amount
+def stage_clawbacks(month: MonthContext, m: RepMonth) -> None:
+    """Clawbacks of earlier deals cancelled this month: the share the plan's schedule reverses."""
+    plan = m.plan
+    rounder, unit = QUANTIZE[plan.rounding], quantum(plan.currency)
+    for x in sorted(month.cancels_by_rep.get(m.rep_id, ()), key=lambda x: (x.cancelled_on, x.deal_id)):
+        if not plan.clawback_applies(x.close_date, x.cancelled_on):
+            m.notes.append(f"{x.deal_id} cancelled on {x.cancelled_on}, outside the clawback window: nothing reversed")
+            continue
+        paid = x.commission + x.other
+        share = plan.clawback_share(x.close_date, x.cancelled_on, x.term_months)
+        amt = -paid if share == 1 else -rounder(paid * share, unit)
+        if amt == 0:
+            if paid != 0:
+                m.notes.append(f"{x.deal_id} cancelled on {x.cancelled_on}: the clawback schedule reverses nothing")
+            continue
+        days = (x.cancelled_on - x.close_date).days
+        how = "" if share == 1 else f" x {_pct(share)} ({_share_rule(plan)})"
+        rule = "clawback.window_days" if share == 1 and not plan.clawback_schedule and not plan.clawback_prorate else (
+            "clawback.prorate: term" if plan.clawback_prorate else "clawback.schedule")
+        m.add("clawback", amt, deal_id=x.deal_id, rule=rule, ref_period=x.period,
+              rule_source=plan.rule_source(rule.split(":")[0]),
+              explain=(f"Clawback: {x.deal_id} (closed {x.close_date}) cancelled on {x.cancelled_on}, {days} days later, "
+                       f"within {plan.clawback_days}; reverses {_fmt(paid)}{how} paid in {x.period}"
+                       + (f" = {_fmt(-amt)}" if share != 1 else "")))
+    m.paid_delta -= m.clawed
 
-        # pay
-        carry = prior.carry_balance
-        draw_bal = prior.draw_balance
-        if carry > 0 and earnings > 0:
-            rec = min(carry, earnings)
-            append(Line(rep_id, pstr, len(lines) + 1, "balance_recovery", -rec, rule="carried balance",
-                        explain=f"Recovers {_fmt(rec)} of the {_fmt(carry)} negative balance carried from earlier months"))
-            earnings -= rec
-            carry -= rec
-        if plan.in_draw(tenure) and rep_id not in final:
-            assert plan.draw is not None
-            draw_amt = plan.draw.amount
-            if earnings < draw_amt:
-                top = draw_amt - earnings
-                how = "recoverable: added to the draw balance" if plan.draw.recoverable else "guaranteed: not recovered"
-                append(Line(rep_id, pstr, len(lines) + 1, "draw", top, rule="draw.amount",
-                            explain=f"Draw month {tenure} of {plan.draw.months}: earnings {_fmt(earnings)} topped up to the {_fmt(draw_amt)} draw ({how})"))
-                if plan.draw.recoverable:
-                    draw_bal += top
-                earnings = draw_amt
-            elif draw_bal > 0:
-                rec = min(draw_bal, earnings - draw_amt)
-                if rec > 0:
-                    append(Line(rep_id, pstr, len(lines) + 1, "draw_recovery", -rec, rule="draw.recoverable",
-                                explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, from earnings above the {_fmt(draw_amt)} draw"))
-                    draw_bal -= rec
-                    earnings -= rec
-        elif draw_bal > 0 and earnings > 0:
-            rec = min(draw_bal, earnings)
-            append(Line(rep_id, pstr, len(lines) + 1, "draw_recovery", -rec, rule="draw.recoverable",
-                        explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(draw_bal)} draw balance, after the draw months"))
-            draw_bal -= rec
-            earnings -= rec
-        if earnings < 0:
-            append(Line(rep_id, pstr, len(lines) + 1, "carry_forward", -earnings, rule="negative month",
-                        explain=f"This month's lines sum to {_fmt(earnings)}: nothing is paid and {_fmt(-earnings)} is carried forward, recovered from later payouts"))
-            carry += -earnings
-            earnings = ZERO
-        if late_draw:  # a recoverable draw paid late joins the draw balance, recovered like any other
-            draw_bal += late_draw
-            earnings += late_draw
 
-        components = dict.fromkeys(COMPONENTS, ZERO)
-        payout = ZERO
-        for ln in lines:
-            kind, amount = ln[3], ln[4]
-            components[kind] = components.get(kind, ZERO) + amount
-            payout += amount
-        assert payout == earnings, (rep_id, payout, earnings)
-        new_state = RepState(draw_bal, carry, tally + comm_paid_delta, period.year, plan.id)
-        yield RepResult(rep_id, plan.id, plan.currency, plan.measure, quota, credited, attainment, ytd_quota, ytd_credited,
-                        tenure, lines, components, payout, new_state, notes)
+def _share_rule(plan: Plan) -> str:
+    return "unearned share of the term" if plan.clawback_prorate == "term" else "clawback schedule"
+
+
+def stage_adjustments(month: MonthContext, m: RepMonth) -> None:
+    """Manual and ledger adjustments (late changes, disputes)."""
+    recoverable = m.plan.draw is not None and m.plan.draw.recoverable
+    for adj in month.adjust_by_rep.get(m.rep_id, ()):
+        m.lines.append(Line(rep_id=m.rep_id, period=m.pstr, seq=len(m.lines) + 1, kind=adj.kind, amount=adj.amount,
+                            deal_id=adj.deal_id, rule=adj.ref or "manual", explain=adj.reason, ref_period=adj.ref_period,
+                            ref=adj.ref))
+        if adj.ref == LATE_DRAW_RULE and recoverable and adj.amount > 0:
+            m.late_draw += adj.amount
+            continue
+        m.earnings += adj.amount
+        if adj.counts_as_commission:
+            m.paid_delta += adj.amount
+
+
+def stage_pay(month: MonthContext, m: RepMonth) -> None:
+    """Balances: a carried negative balance is recovered, the draw tops up or is recovered, a negative month is
+    carried forward (``payout.negative: carry``) or paid (``pay``)."""
+    plan = m.plan
+    if m.carry > 0 and m.earnings > 0:
+        rec = min(m.carry, m.earnings)
+        m.add("balance_recovery", -rec, rule="carried balance",
+              explain=f"Recovers {_fmt(rec)} of the {_fmt(m.carry)} negative balance carried from earlier months")
+        m.carry -= rec
+    if plan.in_draw(m.tenure) and m.rep_id not in month.final:
+        assert plan.draw is not None
+        draw_amt = plan.draw.amount
+        if m.earnings < draw_amt:
+            top = draw_amt - m.earnings
+            how = "recoverable: added to the draw balance" if plan.draw.recoverable else "guaranteed: not recovered"
+            m.add("draw", top, rule="draw.amount", rule_source=plan.rule_source("draw.amount"),
+                  explain=f"Draw month {m.tenure} of {plan.draw.months}: earnings {_fmt(draw_amt - top)} topped up to the {_fmt(draw_amt)} draw ({how})")
+            if plan.draw.recoverable:
+                m.draw_balance += top
+        elif m.draw_balance > 0:
+            rec = min(m.draw_balance, m.earnings - draw_amt)
+            if rec > 0:
+                m.add("draw_recovery", -rec, rule="draw.recoverable", rule_source=plan.rule_source("draw.recoverable"),
+                      explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(m.draw_balance)} draw balance, from earnings above the {_fmt(draw_amt)} draw")
+                m.draw_balance -= rec
+    elif m.draw_balance > 0 and m.earnings > 0:
+        rec = min(m.draw_balance, m.earnings)
+        m.add("draw_recovery", -rec, rule="draw.recoverable", rule_source=plan.rule_source("draw.recoverable"),
+              explain=f"Draw recovery: {_fmt(rec)} of the {_fmt(m.draw_balance)} draw balance, after the draw months")
+        m.draw_balance -= rec
+    if m.earnings < 0:
+        if plan.negative == "pay":
+            m.notes.append(f"This month's lines sum to {_fmt(m.earnings)}: paid as a negative payout (payout.negative: pay)")
+        else:
+            owed = -m.earnings
+            m.add("carry_forward", owed, rule="negative month",
+                  explain=f"This month's lines sum to {_fmt(-owed)}: nothing is paid and {_fmt(owed)} is carried forward, recovered from later payouts")
+            m.carry += owed
+    if m.late_draw:  # a recoverable draw paid late joins the draw balance, recovered like any other
+        m.draw_balance += m.late_draw
+        m.earnings += m.late_draw
+
+
+# The stages of a rep's month, in order: each reads the month and what earlier stages stored on the rep's
+# month, and adds its lines (one signature, like beancount's plugins).
+REP_STAGES = (stage_measure_and_rate, stage_spiffs, stage_cap, stage_overrides, stage_clawbacks, stage_adjustments,
+              stage_pay)
+
+
+def finish_rep_month(month: MonthContext, m: RepMonth) -> RepResult:
+    """The rep's result: lines summed by kind, the payout, and the balances carried to the next month."""
+    components = dict.fromkeys(COMPONENTS, ZERO)
+    payout = ZERO
+    for ln in m.lines:
+        components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
+        payout += ln.amount
+    assert payout == m.earnings, (m.rep_id, payout, m.earnings)
+    plan = m.plan
+    new_state = RepState(m.draw_balance, m.carry, m.tally + m.paid_delta, month.period.year, plan.id,
+                         m.component_paid)
+    return RepResult(m.rep_id, plan.id, plan.currency, plan.measure, m.quota, m.credited, m.attainment, m.ytd_quota,
+                     m.ytd_credited, m.tenure, m.lines, components, payout, new_state, m.notes, m.parts)
+
+
+def _period_key(period_kind: str, p: Period) -> str:
+    """The quota period holding month ``p``: "2026-10", "2026-Q4", "2026-H2" or "2026"."""
+    if period_kind == "month":
+        return str(p)
+    if period_kind == "quarter":
+        return f"{p.year}-Q{(p.month - 1) // 3 + 1}"
+    if period_kind == "half":
+        return f"{p.year}-H{(p.month - 1) // 6 + 1}"
+    return str(p.year)
 
 
 def _part_of(
@@ -950,13 +1146,19 @@ def _attain(credit: Decimal, quota: Decimal) -> str:
 
 
 def _ytd_quota(plan: Plan, hire: date | None, on_plan: Mapping[Period, Assignment]) -> Decimal:
-    """Cumulative quota over the months of the year to date (:func:`_months_on_plan`)."""
+    """Cumulative quota over the months of the year to date (:func:`_months_on_plan`): the sum of each
+    month's annual quota x ramp percent / 1200, rounded once (twelve months of an annual 1,000,000 are
+    exactly 1,000,000.00, not twelve rounded monthly quotas)."""
     total = ZERO
     for m, a in sorted(on_plan.items()):
         if hire is not None and Period.of(hire) > m:
             continue
-        total += plan.monthly_quota(a.annual_quota, tenure_month(hire, m))
-    return total
+        annual = plan.annual_quota if a.annual_quota is None else a.annual_quota
+        total += CONTEXT.multiply(annual, plan.ramp_pct(tenure_month(hire, m)))
+    return round_money(CONTEXT.divide(total, TWELVE_HUNDRED), plan.rounding)
+
+
+TWELVE_HUNDRED = Decimal(1200)
 
 
 # --------------------------------------------------------------------------- segments (mid-month changes)
@@ -1043,16 +1245,22 @@ def _ytd_segments(plan: Plan, rows: Sequence[Assignment], period: Period, termin
 
 
 def _ytd_quota_segments(plan: Plan, hire: date | None, on_plan: Mapping[Period, Sequence[Segment]]) -> Decimal:
-    """Cumulative quota of the year to date: each month's segments on the plan, prorated."""
+    """Cumulative quota of the year to date: each month's segments on the plan, prorated, summed exactly
+    and rounded once."""
     total = ZERO
     for m, segs in sorted(on_plan.items()):
         if hire is not None and Period.of(hire) > m:
             continue
         tenure = tenure_month(hire, m)
         month_days = m.end.day
+        pct = plan.ramp_pct(tenure)
         for x in segs:
-            total += segment_quota(plan, x.assignment.annual_quota, tenure, _days(x), month_days)
-    return total
+            annual = plan.annual_quota if x.assignment.annual_quota is None else x.assignment.annual_quota
+            part = CONTEXT.multiply(annual, pct)
+            if plan.proration != "none" and _days(x) != month_days:
+                part = CONTEXT.divide(CONTEXT.multiply(part, Decimal(_days(x))), Decimal(month_days))
+            total += part
+    return round_money(CONTEXT.divide(total, TWELVE_HUNDRED), plan.rounding)
 
 
 def _price_segments(
@@ -1180,7 +1388,8 @@ def _price_segments(
             true_up = earned_before - paid
             if true_up != 0:
                 lines.append(
-                    Line(rep_id, pstr, len(lines) + 1, "true_up", true_up, rule="quota.measure: ytd",
+                    Line(rep_id=rep_id, period=pstr, seq=len(lines) + 1, kind="true_up", amount=true_up, rule="quota.measure: ytd",
+                         component="commission", rule_source=p.rule_source("quota.measure"),
                          explain=(f"YTD true-up: earlier months' credit {_fmt(prior_total)} now earns {_fmt(earned_before)} "
                                   f"at YTD attainment {_attain(ytd_c, ytd_q)}; {_fmt(paid)} paid so far"))
                 )
@@ -1194,11 +1403,13 @@ def _price_segments(
         rounder = QUANTIZE[p.rounding]
         unit = quantum(p.currency)
         for c in mine if p.spiffs else ():
-            for sp in p.spiffs:
+            for k, sp in enumerate(p.spiffs):
                 if sp.matches(c.deal_type, c.term_months, c.deal_amount, c.product):
                     amt = rounder(sp.amount * c.split_pct / HUNDRED, unit)
                     share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
-                    lines.append(Line(rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, rule=f"spiffs.{sp.id}",
+                    lines.append(Line(rep_id=rep_id, period=pstr, seq=len(lines) + 1, kind="spiff", amount=amt,
+                                      deal_id=c.deal_id, rule=f"spiffs.{sp.id}", deal_source=c.source,
+                                      rule_source=p.rule_source(f"spiffs[{k}]"),
                                       explain=f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
                                       role=c.role, split_pct=c.split_pct))
                     earned += amt
@@ -1206,7 +1417,8 @@ def _price_segments(
         if cap is not None and commission > cap:
             over = cap - commission
             which = f"monthly cap {_fmt(cap)}" if cap == p.cap else f"cap {_fmt(cap)} for {days} of {month_days} days ({_fmt(p.cap)} x {days}/{month_days})"  # type: ignore[arg-type]
-            lines.append(Line(rep_id, pstr, len(lines) + 1, "cap", over, rule="cap.per_period",
+            lines.append(Line(rep_id=rep_id, period=pstr, seq=len(lines) + 1, kind="cap", amount=over, rule="cap.per_period",
+                              component="commission", rule_source=p.rule_source("cap.per_period"),
                               explain=f"Cap: commission {_fmt(commission)} is over the {which}; {_fmt(-over)} not paid"))
             earned += over
         if not whole:

@@ -203,6 +203,7 @@ COMPONENTS = (
     "commission",
     "true_up",
     "spiff",
+    "bonus",
     "cap",
     "clawback",
     "override",
@@ -250,3 +251,19 @@ class PeriodResult:
             if r.rep_id == rep_id:
                 return r
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A rep's annual quota for one plan component (quotas.csv), in force ``start``..``end``."""
+
+    rep_id: str
+    plan_id: str
+    component: str
+    start: date
+    end: date | None
+    annual: Decimal
+    source: Source | None = None
+
+    def active_on(self, d: date) -> bool:
+        return self.start <= d and (self.end is None or d <= self.end)

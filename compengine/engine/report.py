@@ -9,7 +9,7 @@ from typing import Any
 
 from compengine.core.currency import minor_units
 from compengine.core.money import money_str
-from compengine.engine.records import COMPONENTS, Line, PeriodResult, RepResult
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, PeriodResult, RepResult
 from compengine.plans.catalog import is_dated, version_dict, version_range
 from compengine.plans.model import Plan
 
@@ -22,22 +22,33 @@ def line_dict(ln: Line, *, detail: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "deal_id": ln.deal_id,
         "kind": ln.kind,
+        "component": ln.component,
         "credit": money_str(ln.credit) if ln.credit is not None else None,
         "rate": _s(ln.rate),
         "multiplier": _s(ln.multiplier),
         "amount": money_str(ln.amount),
         "explain": ln.explain,
+        "deal_source": ln.deal_source,
+        "rule_source": ln.rule_source,
     }
     if not detail:
         return out
     return out | {
         "tier": ln.tier,
+        "base": _s(ln.base),
         "rule": ln.rule,
         "ref_period": ln.ref_period,
         "ref": ln.ref,
         "role": ln.role,
         "split_pct": _s(ln.split_pct),
     }
+
+
+def component_dict(c: ComponentMeasure) -> dict[str, Any]:
+    """A plan component's measures for the month: its quota period to date, quota, credit, attainment, and
+    what it paid this month."""
+    return {"component": c.component, "type": c.type, "period": c.period, "quota": _s(c.quota),
+            "credited": _s(c.credited), "attainment": f"{c.attainment:f}", "paid": money_str(c.paid)}
 
 
 def rep_dict(r: RepResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> dict[str, Any]:
@@ -50,6 +61,7 @@ def rep_dict(r: RepResult, *, detail: bool = True, plans: Mapping[str, Plan] | N
         "quota": money_str(r.quota),
         "credited": money_str(r.credited),
         "attainment": f"{r.attainment:f}",
+        "components": [component_dict(c) for c in r.parts],
         "lines": [line_dict(ln, detail=detail) for ln in r.lines],
     }
     for k in ("commission", "spiff", "cap", "clawback", "override", "draw"):

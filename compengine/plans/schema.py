@@ -231,7 +231,7 @@ class PlanSpec(_Strict):
 # What an example's ``expect`` may name: the engine's payout components
 # (compengine.engine.records.COMPONENTS, which this layer may not import: a test keeps them equal) and the payout.
 EXAMPLE_COMPONENTS: tuple[str, ...] = (
-    "commission", "true_up", "spiff", "cap", "clawback", "override", "adjustment", "balance_recovery", "draw",
+    "commission", "true_up", "spiff", "bonus", "cap", "clawback", "override", "adjustment", "balance_recovery", "draw",
     "draw_recovery", "carry_forward", "payout",
 )
 
