@@ -45,6 +45,7 @@ from compengine.engine.records import (
     PeriodResult,
     Quota,
     Rep,
+    record_maker,
     RepResult,
     RepState,
     Split,
@@ -130,30 +131,38 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     out: list[Credit] = []
     append = out.append
     get = splits_by_deal.get
+    make = _make_credit
     for d in deals:
         deal_id, amount = d.deal_id, d.amount
         src = d.source
         where = str(src) if src is not None else None
+        deal_type, close_date, account, term, product, cancelled, currency, qty, cost, attrs = (
+            d.deal_type, d.close_date, d.account, d.term_months, d.product, d.cancelled_on, d.currency, d.quantity,
+            d.cost, d.attrs)
         rows = get(deal_id)
-        # what every receiver's credit on the deal shares, by field name
-        common = dict(deal_id=deal_id, deal_type=d.deal_type, close_date=d.close_date, deal_amount=amount,
-                      account=d.account, term_months=d.term_months, product=d.product, cancelled_on=d.cancelled_on,
-                      currency=d.currency, quantity=d.quantity, cost=d.cost, attrs=d.attrs, source=where)
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
         if prim:
             parts = allocate(amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
-                append(Credit(rep_id=s.rep_id, credit=part, role="primary", split_pct=s.split_pct, **common))
+                append(make(s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account, term,
+                            product, cancelled, currency, qty, cost, attrs, where))
         else:  # no split rows, or only overlays: the owner takes 100%
-            append(Credit(rep_id=d.owner_id, credit=amount, role="primary", split_pct=HUNDRED, **common))
+            append(make(d.owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account, term,
+                        product, cancelled, currency, qty, cost, attrs, where))
         if not rows:
             continue
         for s in rows:
             if s.role == "overlay":
                 part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
-                append(Credit(rep_id=s.rep_id, credit=part, role="overlay", split_pct=s.split_pct, **common))
+                append(make(s.rep_id, deal_id, deal_type, close_date, part, "overlay", s.split_pct, amount, account, term,
+                            product, cancelled, currency, qty, cost, attrs, where))
     return out
+
+
+# a Credit from these fields, by name (positions worked out from Credit's fields: records.record_maker)
+_make_credit = record_maker(Credit, "rep_id deal_id deal_type close_date credit role split_pct deal_amount account "
+                                    "term_months product cancelled_on currency quantity cost attrs source")
 
 
 def group_splits(splits: Iterable[Split]) -> dict[str, list[Split]]:
@@ -419,6 +428,7 @@ def _commission_lines(
     append = lines.append
     seq = len(lines)
     portions = rater.portions
+    make = _make_commission_line
     # what depends only on (deal type, band): worked out once per call, not per line
     per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str]] = {}
     for c in credits:
@@ -447,12 +457,16 @@ def _commission_lines(
             amount = rounding(base * mult, unit)
             total += amount
             seq += 1
-            append(Line(rep_id=rep_id, period=period, seq=seq, kind="commission", amount=amount, deal_id=c.deal_id,
-                        credit=portion, rate=rate, multiplier=mult, tier=tier_no, rule=rule,
-                        explain=f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", role=role,
-                        split_pct=split_pct, component="commission", base=base, deal_source=c.source, rule_source=where))
+            append(make(rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
+                        f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", role, split_pct, "commission",
+                        base, c.source, where))
         pos += c.credit
     return total
+
+
+# a commission line from these fields, by name (records.record_maker)
+_make_commission_line = record_maker(Line, "rep_id period seq kind amount deal_id credit rate multiplier tier rule explain "
+                                           "role split_pct component base deal_source rule_source")
 
 
 def _earnings_total(rater: _Rater, credits: Sequence[Credit], start: Decimal) -> Decimal:
@@ -915,6 +929,7 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
     places = minor_units(plan_currency)
     last_day = m.rep.termination_date if m.rep is not None else None  # no override on deals closed after it
     by_levels = len(levels) > 1 or plan.override_rate is None  # written as override.levels
+    lines, pstr, make = m.lines, m.pstr, _make_override_line
     for depth, o_rate in enumerate(levels, start=1):
         o_pct = _pct(o_rate)
         rule = f"override.levels[{depth - 1}]" if by_levels else "override.rate"
@@ -945,9 +960,14 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
                     c, via = converted, f" ({why})"
                 credit_ = c.credit
                 amt = rounder(credit_ * o_rate, unit)
-                m.add("override", amt, deal_id=c.deal_id, credit=credit_, rate=o_rate, rule=rule, base=credit_ * o_rate,
-                      explain=f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
-                      deal_source=c.source, rule_source=source)
+                lines.append(make(rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, rule,
+                                  f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
+                                  credit_ * o_rate, c.source, source))
+                m.earnings += amt
+
+
+_make_override_line = record_maker(Line, "rep_id period seq kind amount deal_id credit rate rule explain base deal_source "
+                                         "rule_source")
 
 
 def stage_clawbacks(month: MonthContext, m: RepMonth) -> None:

@@ -219,6 +219,13 @@ def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_li
         if r.measure == "ytd":
             head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
         out: list[str] = ["", head]
+        if r.parts and (len(r.parts) > 1 or r.parts[0].component != "commission"):  # a plan with components
+            for c in r.parts:
+                q = f"{c.quota:,f}" if c.quota.as_tuple().exponent != -places else _a(c.quota)  # type: ignore[comparison-overlap]
+                cr = f"{c.credited:,f}" if c.credited.as_tuple().exponent != -places else _a(c.credited)  # type: ignore[comparison-overlap]
+                att_c = f"{c.attainment * 100:.2f}%" if c.quota > 0 else "n/a (no quota)"
+                out.append(f"  {c.type} {c.component} ({c.period} to date): quota {q}  credited {cr}  attainment {att_c}"
+                           f"  paid {_a(c.paid)}")
         if not show_lines:
             out.append(f"  {len(r.lines)} line(s)")
         elif r.lines:
