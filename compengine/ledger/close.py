@@ -75,7 +75,7 @@ LATE_DRAW = LATE_DRAW_RULE
 # the lines a repricing compares, by part: 0 commission (counts toward the ytd tally), 1 other earnings, 2 draws
 # (clawbacks are not compared: a cancellation recorded after its month was locked is clawed back
 # in the first open month, by that month's own calculation)
-PART_OF_KIND = {"commission": 0, "true_up": 0, "cap": 0, "spiff": 1, "override": 1, "draw": 2}
+PART_OF_KIND = {"commission": 0, "true_up": 0, "cap": 0, "spiff": 1, "bonus": 1, "override": 1, "draw": 2}
 PART_OF_RULE = {LATE_COMMISSION: 0, LATE_OTHER: 1, LATE_DRAW: 2}
 RULE_OF_PART = {0: LATE_COMMISSION, 1: LATE_OTHER, 2: LATE_DRAW}
 WHAT_OF_KIND = {"true_up": "true-up", "cap": "cap", "draw": "draw", "clawback": "clawback"}

@@ -63,6 +63,7 @@ PAYOUT_ROWS = (
     ("accelerators", "Accelerators"),
     ("true_up", "True-ups"),
     ("spiff", "SPIFFs"),
+    ("bonus", "Bonuses"),
     ("cap", "Cap"),
     ("clawback", "Clawbacks"),
     ("override", "Overrides"),

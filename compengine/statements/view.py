@@ -286,6 +286,7 @@ KIND_LABELS = {
     "commission": "Commission",
     "true_up": "True-up",
     "spiff": "SPIFF",
+    "bonus": "Bonus",
     "cap": "Cap",
     "clawback": "Clawback",
     "override": "Override",
@@ -301,6 +302,7 @@ COMPONENT_ROWS = (  # (key, label, note) in statement order; commission splits i
     ("decelerators", "Decelerators", "band multipliers below ×1"),
     ("true_up", "True-ups", "earlier months re-rated year to date"),
     ("spiff", "SPIFFs", "bonuses on qualifying deals"),
+    ("bonus", "Bonuses", "on attainment, by the plan's curve"),
     ("cap", "Cap", "commission above the monthly cap"),
     ("clawback", "Clawbacks", "earlier deals cancelled"),
     ("override", "Overrides", "on your team's credit"),
@@ -493,7 +495,11 @@ def _check(data: StatementData) -> None:
 
 
 def _base(ln: Line, rounding: str) -> Decimal:
-    """The base-rate part of a commission line: credit x rate, rounded once (plan's mode)."""
+    """The base-rate part of a commission line: the line's stored base (credit x rate), rounded once (plan's
+    mode). Lines stored before lines carried their base (ledgers from before migration 0007) have it worked
+    out from their credit and rate, the same way the engine does."""
+    if ln.base is not None:
+        return round_money(ln.base, rounding)
     if ln.credit is None or ln.rate is None:
         return ln.amount
     return round_money(CONTEXT.multiply(ln.credit, ln.rate), rounding)
