@@ -356,6 +356,7 @@ class ComponentRater:
                 mult = tier.multiplier if tier is not None else Decimal("1.0")
                 base = portion * rate  # type: ignore[operator]
                 amount = self.rounding(base * mult, self.unit)
+                base = self.rounding(base, self.unit)  # the part at the base rate, rounded once
                 tier_no = tier.index if tier is not None else None
                 band = tier.label() if tier is not None else "no quota"
                 full_rule = rule + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no and len(comp.tiers) > 1 else "")

@@ -455,6 +455,7 @@ def _commission_lines(
             rate, mult, middle, tier_no, rule, where = known
             base = portion * rate
             amount = rounding(base * mult, unit)
+            base = rounding(base, unit)  # the line's part at the base rate, rounded once (statements, reconcile)
             total += amount
             seq += 1
             append(make(rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
@@ -962,7 +963,7 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
                 amt = rounder(credit_ * o_rate, unit)
                 lines.append(make(rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, rule,
                                   f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
-                                  credit_ * o_rate, c.source, source))
+                                  amt, c.source, source))
                 m.earnings += amt
 
 

@@ -190,7 +190,7 @@ class Line(NamedTuple):
     role: str | None = None  # split role of the credit behind the line (primary | overlay)
     split_pct: Decimal | None = None
     component: str | None = None  # the plan component that made the line (v1 plans: "commission")
-    base: Decimal | None = None  # credit (or the component's base) x rate, before the band's multiplier, unrounded
+    base: Decimal | None = None  # credit (or the component's base) x rate, before the band's multiplier, rounded once
     deal_source: str | None = None  # the deal's import file:line
     rule_source: str | None = None  # the plan file:line of the rule, and the plan version (digest)
 
