@@ -62,6 +62,11 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(f"ok  {catalog.describe(pid)}")
         else:
             click.echo(f"ok  {pid:<24} {only.source.file}")
+        for version in catalog.versions(pid):  # a v2 plan: one line per component (a v1 plan prints none)
+            if version.v2 and more:
+                click.echo(f"    {version.source.file}:")
+            for c in version.components:
+                click.echo(f"    {'  ' if more else ''}{c.describe()}")
     n_versions = sum(len(catalog.versions(pid)) for pid in ids)
     click.echo(f"{len(ids)} plan(s) valid" + (f" ({n_versions} versions)" if n_versions > len(ids) else ""))
 
@@ -132,11 +137,27 @@ def show(path: Path) -> None:
     click.echo(f"{plan.id}: {plan.name} ({plan.currency}, rounding {plan.rounding})")
     if version_range(plan) != "always":
         click.echo(f"  in force: {version_range(plan)} (a version: plans/README.md, \"Plan versions\")")
-    click.echo(f"  quota: {plan.annual_quota:,} a year, measured per {plan.measure}")
-    click.echo("  rates: " + ", ".join(f"{k} {v}" for k, v in plan.rates.items()))
-    click.echo(f"  accelerators ({plan.mode}):")
-    for t in plan.tiers:
-        click.echo(f"    {t.label()}: x{t.multiplier}")
+    if plan.v2:
+        click.echo(f"  quota: {plan.annual_quota:,} a year unless a component sets its own")
+        for c in plan.components:
+            click.echo(f"  component {c.describe()}")
+            if c.type == "bonus":
+                points = (f"{p.attainment * 100:.0f}% -> {p.pct * 100:.0f}%" for p in c.curve)
+                click.echo("    curve: " + ", ".join(points))
+                continue
+            if c.rates:
+                click.echo("    rates: " + ", ".join(f"{k} {v}" for k, v in c.rates.items()))
+            for r in c.rate_rules:
+                what = f"rate {r.rate}" if r.rate is not None else f"{r.amount_per_deal} per deal"
+                click.echo(f"    rule {r.index + 1}: {' '.join(w.text() for w in r.when) or 'every credit'}: {what}")
+            for t in c.tiers if len(c.tiers) > 1 else ():
+                click.echo(f"    {t.label()}: x{t.multiplier}")
+    else:
+        click.echo(f"  quota: {plan.annual_quota:,} a year, measured per {plan.measure}")
+        click.echo("  rates: " + ", ".join(f"{k} {v}" for k, v in plan.rates.items()))
+        click.echo(f"  accelerators ({plan.mode}):")
+        for t in plan.tiers:
+            click.echo(f"    {t.label()}: x{t.multiplier}")
     for s in plan.ramp:
         click.echo(f"  ramp: tenure months {s.first}-{s.last} at {s.quota_pct}% of quota")
     if plan.cap:
@@ -145,10 +166,19 @@ def show(path: Path) -> None:
         click.echo(f"  spiff {sp.id}: {sp.amount}")
     if plan.clawback_days is not None:
         click.echo(f"  clawback: cancellations within {plan.clawback_days} days")
+        for step in plan.clawback_schedule:
+            click.echo(f"    up to {step.upto_days} days after close: {step.pct}% reversed")
+        if plan.clawback_prorate == "term":
+            click.echo("    the unexpired share of the deal's term reversed")
     if plan.draw:
         click.echo(f"  draw: {plan.draw.amount} a month for {plan.draw.months} months, "
                    f"{'recoverable' if plan.draw.recoverable else 'non-recoverable'}")
-    if plan.override_rate is not None:
+    if len(plan.override_levels) > 1 or (plan.override_levels and plan.override_base != "credit"):
+        click.echo("  override: " + ", ".join(f"level {i} {r}" for i, r in enumerate(plan.override_levels, start=1))
+                   + f" on reports' {plan.override_base}")
+    elif plan.override_rate is not None:
         click.echo(f"  override: {plan.override_rate} on direct reports' credit")
+    if plan.negative != "carry":
+        click.echo("  payout: a negative month is paid (not carried forward)")
     if plan.examples:
         click.echo(f"  examples: {len(plan.examples)} (run them: compengine plans test {plan.source.file})")

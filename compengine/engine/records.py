@@ -16,6 +16,9 @@ from typing import NamedTuple
 
 from compengine.core.errors import Source
 from compengine.core.money import ZERO
+# the Deal columns a plan's ``measure`` and ``rate_rules`` may name besides the deal's attributes: defined with the
+# plan language, which checks the names (the plans layer may not import the engine)
+from compengine.plans.model import DEAL_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +73,11 @@ class Deal(NamedTuple):
         return deal_value(self, name)
 
 
-# the Deal columns a plan's ``measure`` and ``rate_rules`` may name besides the deal's attributes
-DEAL_FIELDS = ("deal_id", "account", "deal_type", "currency", "owner_id", "product", "amount", "quantity", "cost",
-               "term_months", "close_date")
-
-
 def deal_value(deal: "Deal | Credit", name: str) -> str | None:
-    """``name`` of a deal or credit as text: a column (:data:`DEAL_FIELDS`) or an attribute."""
-    if name in DEAL_FIELDS and name in type(deal)._fields:
-        v = getattr(deal, name)
+    """``name`` of a deal or credit as text: a column (:data:`DEAL_FIELDS`) or an attribute. On a credit,
+    ``amount`` is the deal's full amount (``deal_amount``), as on the deal (not the receiver's share)."""
+    if name in DEAL_FIELDS:
+        v = getattr(deal, "deal_amount" if name == "amount" and isinstance(deal, Credit) else name, None)
         return None if v is None else (f"{v:f}" if isinstance(v, Decimal) else str(v))
     for k, v in deal.attrs:
         if k == name:

@@ -70,10 +70,12 @@ class _PlanLoader(yaml.SafeLoader):
 
 
 class _Located:
-    """Python data built from a YAML node tree, plus the line of every path."""
+    """Python data built from a YAML node tree, plus the line of every path (a key's own line for a
+    mapping key, the item's line for a list item)."""
 
     def __init__(self) -> None:
         self.lines: dict[Loc, int] = {}
+        self.key_lines: dict[Loc, int] = {}
 
     def build(self, node: yaml.Node, loc: Loc = ()) -> Any:
         self.lines[loc] = node.start_mark.line + 1
@@ -82,6 +84,7 @@ class _Located:
             for knode, vnode in node.value:
                 key = self.build(knode, loc + ("<key>",))
                 self.lines[loc + (str(key),)] = knode.start_mark.line + 1  # a duplicate points at itself
+                self.key_lines[loc + (str(key),)] = knode.start_mark.line + 1
                 if key in out:
                     raise LocatedError(loc + (str(key),), f"duplicate key {key!r}")
                 out[key] = self.build(vnode, loc + (str(key),))
@@ -95,12 +98,20 @@ class _Located:
             raise LocatedError(loc + exc.loc, exc.message) from None
 
     def line_of(self, loc: Loc) -> int | None:
+        """The line of a key path (a key's own line, not its value's), else of the nearest enclosing one."""
         loc = tuple(loc)
         while loc:
+            if loc in self.key_lines:
+                return self.key_lines[loc]
             if loc in self.lines:
                 return self.lines[loc]
             loc = loc[:-1]
         return self.lines.get(())
+
+    def paths(self) -> dict[str, int]:
+        """Every key path of the file as text (``components[0].rate_rules[1]``) with its line."""
+        return {loc_text(loc): self.key_lines.get(loc, line) for loc, line in self.lines.items()
+                if loc and "<key>" not in loc}
 
 
 _DECIMAL_INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
@@ -237,7 +248,8 @@ def _load_text(text: str, file: str) -> tuple[Plan | None, list[CompError], _Loc
         return None, errors, located
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     # a plan is located at its id (the line a duplicate-id error points to)
-    return compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest, located.line_of), [], located
+    return (compile_plan(spec, Source(file, located.line_of(("id",)), None), text, digest, located.line_of,
+                         located.paths()), [], located)
 
 
 def rate_warnings(path: Path | str) -> list[CompError]:
@@ -250,9 +262,20 @@ def rate_warnings(path: Path | str) -> list[CompError]:
     spec, _, located = parse_plan_text(text, str(path))
     if spec is None:
         return []
-    rates: list[tuple[Loc, Decimal]] = [(("rates", k), v) for k, v in spec.rates.model_dump().items()]
+    rates: list[tuple[Loc, Decimal]] = []
+    if spec.rates is not None:
+        rates += [(("rates", k), v) for k, v in spec.rates.model_dump().items()]
+    for i, c in enumerate(spec.components or ()):
+        if c.rates is not None:
+            rates += [(("components", i, "rates", k), v) for k, v in c.rates.model_dump().items()]
+        if c.rate is not None:
+            rates.append((("components", i, "rate"), c.rate))
+        rates += [(("components", i, "rate_rules", j, "rate"), r.rate) for j, r in enumerate(c.rate_rules)
+                  if r.rate is not None]
     if spec.override is not None:
-        rates.append((("override", "rate"), spec.override.rate))
+        if spec.override.rate is not None:
+            rates.append((("override", "rate"), spec.override.rate))
+        rates += [(("override", "levels", j), v) for j, v in enumerate(spec.override.levels or ())]
     return [
         CompError(Source(str(path), located.line_of(loc), loc_text(loc)),
                   f"{value} is above 1.0 (100%): a rate is a fraction, 10% is 0.10")

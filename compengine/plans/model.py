@@ -3,15 +3,20 @@
 ``compile_plan`` resolves a validated :class:`PlanSpec` into a :class:`Plan`:
 tiers become bands with lower/upper attainment bounds, the ramp becomes a
 lookup, and every component keeps its :class:`Source`.
+
+Plan language v2 (``plans/README.md``, "Components"): a plan with a ``components`` key is priced
+by its :class:`Component` list; a v1 plan's top-level ``rates``/``accelerators`` form one
+component, ``commission`` (:meth:`Plan.parts`).
 """
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from types import MappingProxyType
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Callable, Mapping
 
 from compengine.core.errors import Source
@@ -71,6 +76,17 @@ class Draw:
     recoverable: bool
 
 
+# The deal columns a component's ``measure`` and a rule's ``when`` may name (engine.records.Deal's fields, which
+# re-exports this tuple: the plans layer may not import the engine). Besides these: ``category`` (products.csv) and
+# the attributes a plan declares in its ``attributes`` key (further deals.csv columns).
+# (Not ``owner_id``: a credit does not carry the deal's owner, so a condition on it could never hold.)
+DEAL_FIELDS = ("deal_id", "account", "deal_type", "currency", "product", "amount", "quantity", "cost", "term_months",
+               "close_date")
+CATEGORY = "category"  # products.csv's column, an attribute of every deal whose product has one
+
+PERIOD_MONTHS: Mapping[str, int] = MappingProxyType({"month": 1, "quarter": 3, "half": 6, "year": 12})
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One key of a component's ``measure`` or a rule's ``when``: the deal's ``field`` (a column or an
@@ -80,9 +96,14 @@ class Condition:
     patterns: tuple[str, ...]
 
     def matches(self, value: str | None) -> bool:
+        """``value`` is one of the patterns, or matches one as a glob; a deal without the value never matches."""
         if value is None:
             return False
         return any(value == p or (("*" in p or "?" in p or "[" in p) and fnmatchcase(value, p)) for p in self.patterns)
+
+    def text(self) -> str:
+        """``product=Platform*`` or ``deal_type=new_logo|expansion``."""
+        return f"{self.field}={'|'.join(self.patterns)}"
 
 
 def all_match(conditions: tuple[Condition, ...], deal) -> bool:  # deal: records.Deal | records.Credit
@@ -131,6 +152,41 @@ class Component:
     of: tuple[str, ...] = ()  # bonus: the components whose attainment it pays on
     curve: tuple[CurvePoint, ...] = ()  # bonus: attainment -> pct of target, linear between points
     line: int | None = None  # file line of the component (None: built from v1 keys)
+    index: int | None = None  # 0-based position in the file's ``components`` (None: built from v1 keys)
+
+    @property
+    def months(self) -> int:
+        """Months in the component's quota period (1, 3, 6 or 12)."""
+        return PERIOD_MONTHS[self.period]
+
+    def key(self, *parts: str | int) -> str:
+        """The key path of something in this component, for :meth:`Plan.rule_source`: ``components[0].rates.new_logo``
+        (a v1 plan's component is its top-level keys: ``rates.new_logo``, ``accelerators.tiers[1]``)."""
+        out = "" if self.index is None else f"components[{self.index}]"
+        for p in parts:
+            out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+        return out
+
+    def describe(self) -> str:
+        """One line for ``compengine plans validate``: id, base, measure, period, rates and rules, mode."""
+        if self.type == "bonus":
+            return (f"{self.id}: bonus, target {self.target:,} a year on {', '.join(self.of)}; per {self.period}; "
+                    f"curve of {len(self.curve)} point{'s' if len(self.curve) != 1 else ''}")
+        measure = " ".join(c.text() for c in self.measure) or "every credit"
+        quota = "rep's quota" if self.annual_quota is None else f"quota {self.annual_quota:,}"
+        pricing = []
+        if self.rates:
+            pricing.append("rates by deal type")
+        if self.rate is not None:
+            pricing.append(f"rate {self.rate}")
+        if self.rate_rules:
+            pricing.append(f"{len(self.rate_rules)} rule{'s' if len(self.rate_rules) != 1 else ''}")
+        if self.per_deal is not None:
+            pricing.append(f"{self.per_deal} per deal")
+        bands = f"{len(self.tiers)} band{'s' if len(self.tiers) != 1 else ''}"
+        gate = f", gate at {self.gate * 100:.0f}% of the year" if self.gate is not None else ""
+        return (f"{self.id}: {self.base} of {measure}; per {self.period}, {quota}; "
+                f"{', '.join(pricing) or 'no rate'}; {self.mode}, {bands}{gate}")
 
     def rate_for(self, deal) -> tuple[Decimal | None, Decimal | None, RateRule | None]:  # deal: Credit
         """(rate, amount_per_deal, rule) for a credit: the first matching rule, else ``rate``, else ``rates``
@@ -157,6 +213,9 @@ class Component:
 
 @dataclass(frozen=True, slots=True)
 class ClawbackStep:
+    """``clawback.schedule[i]``: a cancellation up to ``upto_days`` after close (and after the previous step's)
+    reverses ``pct`` percent of what was paid on the deal."""
+
     upto_days: int
     pct: Decimal  # percent of what was paid that is reversed (100 = all)
 
@@ -213,7 +272,6 @@ class Plan:
     effective_from: date | None = None  # plan versions: in force from this day (None: from the beginning)
     effective_to: date | None = None  # ... through this day, inclusive (None: open-ended)
     fx: FxPolicy = FxPolicy()  # plan key fx: which day's rate converts a deal in another currency, and the base
-    examples: tuple[PlanExample, ...] = ()  # scenarios the plan must pay as written (engine.examples runs them)
     # plan language v2 (plans/README.md). ``components`` empty: a v1 plan, priced by the v1 keys above;
     # :meth:`parts` gives its single component.
     components: tuple[Component, ...] = ()
@@ -222,7 +280,10 @@ class Plan:
     clawback_schedule: tuple[ClawbackStep, ...] = ()  # share reversed by days since close (empty: all of it)
     clawback_prorate: str | None = None  # "term": reverse the unearned share of the deal's term
     negative: str = "carry"  # carry | pay: what a month whose lines sum below zero does
-    line_of: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # key path ("rates.new_logo", "components[0]") -> file line
+    # every key path of the file ("rates.new_logo", "components[0].rate_rules[1]", "spiffs[0]") -> its line
+    line_of: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    attributes: tuple[str, ...] = ()  # deal attributes the plan declares (``attributes`` key)
+    examples: tuple[PlanExample, ...] = ()  # scenarios the plan must pay as written (engine.examples runs them); last
 
     @property
     def v2(self) -> bool:
@@ -233,6 +294,10 @@ class Plan:
         """The plan's components; a v1 plan's single ``commission`` component from its top-level keys."""
         return self.components or (v1_component(self),)
 
+    def component(self, component_id: str) -> Component | None:
+        """The component of that id (a v1 plan: ``commission``), or None."""
+        return next((c for c in self.parts() if c.id == component_id), None)
+
     def rule_source(self, key: str) -> str:
         """``plans/x.yaml:12 @ab12cd34``: where a rule is written, and the plan version."""
         line = self.line_of.get(key)
@@ -240,12 +305,15 @@ class Plan:
         return f"{at} @{self.digest[:8]}" if self.digest else at
 
     def clawback_share(self, close_date: date, cancelled_on: date, term_months: int | None) -> Decimal:
-        """The share (0..1) of what was paid on a deal that a cancellation reverses (within the window)."""
+        """The share (0..1) of what was paid on a deal that a cancellation reverses (within the window:
+        :meth:`clawback_applies`). ``schedule``: the pct of the first step whose ``upto_days`` the days since
+        close do not exceed, 0 after the last step; ``prorate: term``: the unexpired share of the deal's term
+        (term end = close date + term months), a deal without a term in full; neither: all of it."""
         days = (cancelled_on - close_date).days
         if self.clawback_prorate == "term" and term_months:
             end = _add_months(close_date, term_months)
             term_days = (end - close_date).days
-            return max(Decimal(0), Decimal(term_days - days) / Decimal(term_days))
+            return min(ONE, max(Decimal(0), Decimal(term_days - days) / Decimal(term_days)))
         if not self.clawback_schedule:
             return ONE
         for step in self.clawback_schedule:
@@ -280,9 +348,9 @@ class Plan:
 
 
 def _add_months(d: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it is shorter: Jan 31 + 1 = Feb 28)."""
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
-    import calendar
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
@@ -307,42 +375,98 @@ def compile_examples(spec, line_of: Callable[[tuple], int | None] | None = None)
     )
 
 
-def compile_plan(spec, source: Source, text: str = "", digest: str = "",  # spec: PlanSpec
-                 line_of: Callable[[tuple], int | None] | None = None) -> Plan:
+def _tiers(acc) -> tuple[str, tuple[Tier, ...]]:  # acc: AcceleratorsSpec | ComponentAcceleratorsSpec | None
+    """(mode, bands) of an ``accelerators`` section; none: marginal, one open band at x1.0."""
+    if acc is None:
+        return "marginal", (Tier(1, Decimal(0), None, ONE),)
     tiers: list[Tier] = []
-    if spec.accelerators is None:
-        tiers.append(Tier(1, Decimal(0), None, ONE))
-        mode = "marginal"
+    lower = Decimal(0)
+    for i, t in enumerate(acc.tiers, start=1):
+        tiers.append(Tier(i, lower, t.upto, t.multiplier))
+        if t.upto is not None:
+            lower = t.upto
+    return acc.mode, tuple(tiers)
+
+
+def _conditions(mapping: Mapping[str, tuple[str, ...]]) -> tuple[Condition, ...]:
+    return tuple(Condition(k, tuple(v)) for k, v in mapping.items())
+
+
+def _rates(r) -> Mapping[str, Decimal]:  # r: RatesSpec
+    return MappingProxyType({"new_logo": r.new_logo, "expansion": r.expansion, "renewal": r.renewal})
+
+
+def compile_components(spec, line_of: Callable[[tuple], int | None] | None = None) -> tuple[Component, ...]:
+    """A v2 PlanSpec's ``components`` (empty for a v1 plan). A bonus without ``period`` takes the quota period
+    of the first component in its ``of``."""
+    if not spec.components:
+        return ()
+    at = line_of or (lambda loc: None)
+    periods = {c.id: c.quota.period if c.quota is not None else "month" for c in spec.components if c.type != "bonus"}
+    out: list[Component] = []
+    for i, c in enumerate(spec.components):
+        if c.type == "bonus":
+            out.append(Component(
+                id=c.id, type="bonus", period=c.period or periods[c.of[0]], target=c.target, of=tuple(c.of),
+                curve=tuple(CurvePoint(p.attainment, p.pct) for p in c.curve), line=at(("components", i)), index=i,
+            ))
+            continue
+        mode, tiers = _tiers(c.accelerators)
+        gate = c.accelerators.gate if c.accelerators is not None else None
+        out.append(Component(
+            id=c.id, type="commission", measure=_conditions(c.measure), base=c.base,
+            annual_quota=c.quota.annual if c.quota is not None else None,
+            period=c.quota.period if c.quota is not None else "month",
+            rates=_rates(c.rates) if c.rates is not None else MappingProxyType({}), rate=c.rate,
+            rate_rules=tuple(
+                RateRule(j, _conditions(r.when), r.rate, r.amount_per_deal, at(("components", i, "rate_rules", j)))
+                for j, r in enumerate(c.rate_rules)
+            ),
+            mode=mode, tiers=tiers, gate=gate.annual_attainment if gate is not None else None, per_deal=c.per_deal,
+            line=at(("components", i)), index=i,
+        ))
+    return tuple(out)
+
+
+def compile_plan(spec, source: Source, text: str = "", digest: str = "",  # spec: PlanSpec
+                 line_of: Callable[[tuple], int | None] | None = None, lines: Mapping[str, int] | None = None) -> Plan:
+    """``line_of`` gives the line of a key path tuple (``("components", 0)``); ``lines`` is every key path of the
+    file as text with its line (``"components[0].rate_rules[1]"``), kept as :attr:`Plan.line_of`."""
+    components = compile_components(spec, line_of)
+    if components:  # v2: priced by the components; the top-level rates and bands are not used
+        mode, tiers = "marginal", (Tier(1, Decimal(0), None, ONE),)
+        rates: Mapping[str, Decimal] = MappingProxyType({})
+        measure = "ytd" if any(c.period != "month" for c in components) else "period"
     else:
-        mode = spec.accelerators.mode
-        lower = Decimal(0)
-        for i, t in enumerate(spec.accelerators.tiers, start=1):
-            tiers.append(Tier(i, lower, t.upto, t.multiplier))
-            if t.upto is not None:
-                lower = t.upto
+        mode, tiers = _tiers(spec.accelerators)
+        rates = _rates(spec.rates)
+        measure = spec.quota.measure
     ramp = tuple(sorted((RampStep(s.months[0], s.months[1], s.quota_pct) for s in spec.ramp), key=lambda s: s.first))
     spiffs = tuple(
         Spiff(s.id, s.amount, s.when.deal_type, s.when.min_term_months, s.when.min_amount, s.when.product)
         for s in spec.spiffs
     )
+    override, clawback = spec.override, spec.clawback
+    if override is None:
+        levels: tuple[Decimal, ...] = ()
+    else:
+        levels = (override.rate,) if override.rate is not None else tuple(override.levels or ())
     return Plan(
         id=spec.id,
         name=spec.name or spec.id,
         currency=spec.currency,
         rounding=spec.rounding,
         annual_quota=spec.quota.annual,
-        measure=spec.quota.measure,
-        rates=MappingProxyType(
-            {"new_logo": spec.rates.new_logo, "expansion": spec.rates.expansion, "renewal": spec.rates.renewal}
-        ),
+        measure=measure,
+        rates=rates,
         mode=mode,
-        tiers=tuple(tiers),
+        tiers=tiers,
         ramp=ramp,
         cap=spec.cap.per_period if spec.cap else None,
         spiffs=spiffs,
-        clawback_days=spec.clawback.window_days if spec.clawback else None,
+        clawback_days=clawback.window_days if clawback else None,
         draw=Draw(spec.draw.amount, spec.draw.months, spec.draw.recoverable) if spec.draw else None,
-        override_rate=spec.override.rate if spec.override else None,
+        override_rate=levels[0] if levels else None,
         source=source,
         text=text,
         digest=digest,
@@ -350,5 +474,13 @@ def compile_plan(spec, source: Source, text: str = "", digest: str = "",  # spec
         effective_from=spec.effective_from,
         effective_to=spec.effective_to,
         fx=spec.fx if spec.fx is not None else FxPolicy(),
+        components=components,
+        override_levels=levels,
+        override_base=override.base if override is not None else "credit",
+        clawback_schedule=tuple(ClawbackStep(st.upto_days, st.pct) for st in clawback.schedule) if clawback else (),
+        clawback_prorate=clawback.prorate if clawback else None,
+        negative=spec.payout.negative if spec.payout is not None else "carry",
+        line_of=MappingProxyType(dict(lines or {})),
+        attributes=tuple(spec.attributes),
         examples=compile_examples(spec, line_of),
     )

@@ -18,6 +18,7 @@ from compengine.core.currency import check_code
 from compengine.core.fx import FxPolicy
 from compengine.core.money import check_amount, parse_plain_number
 from compengine.core.periods import Period, parse_date
+from compengine.plans.model import CATEGORY, DEAL_FIELDS
 
 DealType = Literal["new_logo", "expansion", "renewal"]
 DEAL_TYPES: tuple[str, ...] = ("new_logo", "expansion", "renewal")
@@ -77,6 +78,11 @@ MAX_RATE = Decimal(10)  # 1,000%: a rate above 1.0 is already suspicious (plans 
 MAX_MULTIPLIER = Decimal(100)
 MAX_ATTAINMENT = Decimal(1000)  # a band's upto: 100,000% of quota
 MAX_MONTHS = 1200  # tenure months, draw months, terms: a hundred years
+# the same as Number/Money with their bounds, for an optional value (the bounds before the validators: an error
+# then reads "less than or equal to 10", not "... to Decimal('10')")
+Rate = Annotated[Decimal, Field(ge=0, le=MAX_RATE), BeforeValidator(_number)]
+PositiveMoney = Annotated[Decimal, Field(gt=0), BeforeValidator(_number), AfterValidator(_money)]
+NonNegMoney = Annotated[Decimal, Field(ge=0), BeforeValidator(_number), AfterValidator(_money)]
 
 
 class QuotaSpec(_Strict):
@@ -95,24 +101,28 @@ class TierSpec(_Strict):
     multiplier: Number = Field(ge=0, le=MAX_MULTIPLIER)
 
 
+def _check_bands(tiers: list[TierSpec]) -> None:
+    """Tiers ascend, do not overlap, and only the last is open."""
+    for i, t in enumerate(tiers[:-1]):
+        if t.upto is None:
+            raise _at(("tiers", i, "upto"), "only the last tier may be open (no upto)")
+    if tiers[-1].upto is not None:
+        raise _at(("tiers", len(tiers) - 1, "upto"), "the last tier must be open: remove its upto")
+    prev = Decimal(0)
+    for i, t in enumerate(tiers[:-1]):
+        assert t.upto is not None
+        if t.upto <= prev:
+            raise _at(("tiers", i, "upto"), f"must be greater than {prev} (tiers ascend and must not overlap)")
+        prev = t.upto
+
+
 class AcceleratorsSpec(_Strict):
     mode: Literal["marginal", "retroactive"] = "marginal"
     tiers: list[TierSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _bands(self) -> AcceleratorsSpec:
-        tiers = self.tiers
-        for i, t in enumerate(tiers[:-1]):
-            if t.upto is None:
-                raise _at(("tiers", i, "upto"), "only the last tier may be open (no upto)")
-        if tiers[-1].upto is not None:
-            raise _at(("tiers", len(tiers) - 1, "upto"), "the last tier must be open: remove its upto")
-        prev = Decimal(0)
-        for i, t in enumerate(tiers[:-1]):
-            assert t.upto is not None
-            if t.upto <= prev:
-                raise _at(("tiers", i, "upto"), f"must be greater than {prev} (tiers ascend and must not overlap)")
-            prev = t.upto
+        _check_bands(self.tiers)
         return self
 
 
@@ -147,8 +157,31 @@ class SpiffSpec(_Strict):
     when: SpiffWhen = SpiffWhen()
 
 
+class ClawbackStepSpec(_Strict):
+    upto_days: int = Field(ge=0, le=MAX_MONTHS * 31)
+    pct: Number = Field(ge=0, le=100)
+
+
 class ClawbackSpec(_Strict):
     window_days: int = Field(ge=0, le=MAX_MONTHS * 31)
+    # v2: how much of what was paid a cancellation reverses (default: all of it)
+    schedule: list[ClawbackStepSpec] = []
+    prorate: Literal["term"] | None = None
+
+    @model_validator(mode="after")
+    def _share(self) -> ClawbackSpec:
+        if self.schedule and self.prorate is not None:
+            raise _at(("prorate",), "give schedule or prorate, not both")
+        prev: int | None = None
+        for i, step in enumerate(self.schedule):
+            if prev is not None and step.upto_days <= prev:
+                raise _at(("schedule", i, "upto_days"),
+                          f"must be greater than {prev} (schedule steps ascend in upto_days)")
+            if step.upto_days > self.window_days:
+                raise _at(("schedule", i, "upto_days"), f"is beyond window_days {self.window_days}: a cancellation "
+                                                        f"after the window is not clawed back")
+            prev = step.upto_days
+        return self
 
 
 class DrawSpec(_Strict):
@@ -158,7 +191,144 @@ class DrawSpec(_Strict):
 
 
 class OverrideSpec(_Strict):
-    rate: Number = Field(ge=0, le=MAX_RATE)
+    rate: Rate | None = None  # level 1 only (v1)
+    levels: list[Rate] | None = Field(default=None, min_length=1)  # level 1 = direct reports, 2 = theirs, ...
+    base: Literal["credit", "commission"] = "credit"
+
+    @model_validator(mode="after")
+    def _one(self) -> OverrideSpec:
+        if self.rate is not None and self.levels is not None:
+            raise _at(("levels",), "give rate (direct reports only) or levels, not both")
+        if self.rate is None and self.levels is None:
+            raise _at(("rate",), "is required (or levels: a rate per level of reports)")
+        return self
+
+
+class PayoutSpec(_Strict):
+    negative: Literal["carry", "pay"] = "carry"  # a month whose lines sum below zero: carried forward, or paid
+
+
+# ------------------------------------------------------------------ components (plan language v2)
+
+COMPONENT_ID = r"^[a-z][a-z0-9_]*$"
+PERIODS = Literal["month", "quarter", "half", "year"]
+
+
+def _patterns(value: object) -> tuple[str, ...]:
+    """A condition's value: one value or a list of them (any of), each text or a number, kept as text."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("give at least one value")
+    out: list[str] = []
+    for i, v in enumerate(items):
+        loc: tuple[int, ...] = (i,) if isinstance(value, list) else ()
+        if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
+            raise _at(loc, f"not a value to match: {v!r} (write text, quoted if need be)")
+        text = f"{v:f}" if isinstance(v, Decimal) else str(v)
+        if not text:
+            raise _at(loc, "an empty value matches nothing")
+        out.append(text)
+    return tuple(out)
+
+
+# ``measure``/``when``: deal field -> the values (globs) any of which it must match
+Conditions = dict[str, Annotated[tuple[str, ...], BeforeValidator(_patterns)]]
+
+
+class ComponentQuotaSpec(_Strict):
+    annual: NonNegMoney | None = None  # None: the rep's quota (quotas.csv, assignment, plan)
+    period: PERIODS = "month"
+
+
+class RateRuleSpec(_Strict):
+    when: Conditions = {}
+    rate: Rate | None = None
+    amount_per_deal: PositiveMoney | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RateRuleSpec:
+        if self.rate is not None and self.amount_per_deal is not None:
+            raise _at((), "a rule sets rate or amount_per_deal, not both")
+        if self.rate is None and self.amount_per_deal is None:
+            raise _at((), "a rule sets rate or amount_per_deal")
+        return self
+
+
+class GateSpec(_Strict):
+    annual_attainment: Number = Field(gt=0, le=MAX_ATTAINMENT)
+
+
+class ComponentAcceleratorsSpec(_Strict):
+    mode: Literal["marginal", "retroactive", "hybrid"] = "marginal"
+    gate: GateSpec | None = None
+    tiers: list[TierSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bands(self) -> ComponentAcceleratorsSpec:
+        _check_bands(self.tiers)
+        if (self.mode == "hybrid" or self.gate is not None) and not any(t.upto == 1 for t in self.tiers):
+            what = "hybrid mode" if self.mode == "hybrid" else "a gate"
+            raise _at(("tiers",), f"{what} needs a tier that ends at 1.0 (100%): the bands up to it and above it "
+                                  f"are paid differently")
+        return self
+
+
+class CurvePointSpec(_Strict):
+    attainment: Number = Field(ge=0, le=MAX_ATTAINMENT)
+    pct: Number = Field(ge=0, le=MAX_MULTIPLIER)  # share of the target: 1.0 = 100%
+
+
+# the keys of each type of component (the rest are an error on it)
+_COMMISSION_ONLY = ("measure", "base", "quota", "rates", "rate", "rate_rules", "accelerators", "per_deal")
+_BONUS_ONLY = ("target", "of", "curve", "period")
+
+
+class ComponentSpec(_Strict):
+    id: str = Field(pattern=COMPONENT_ID)
+    type: Literal["commission", "bonus"] = "commission"
+    # commission
+    measure: Conditions = {}
+    base: Literal["amount", "margin", "quantity"] = "amount"
+    quota: ComponentQuotaSpec | None = None
+    rates: RatesSpec | None = None
+    rate: Rate | None = None
+    rate_rules: list[RateRuleSpec] = []
+    accelerators: ComponentAcceleratorsSpec | None = None
+    per_deal: PositiveMoney | None = None
+    # bonus
+    target: PositiveMoney | None = None
+    of: list[str] | None = Field(default=None, min_length=1)
+    curve: list[CurvePointSpec] | None = Field(default=None, min_length=1)
+    period: PERIODS | None = None
+
+    @field_validator("curve")
+    @classmethod
+    def _ascending(cls, curve: list[CurvePointSpec] | None) -> list[CurvePointSpec] | None:
+        for i, (a, b) in enumerate(zip(curve or [], (curve or [])[1:]), start=1):
+            if b.attainment <= a.attainment:
+                raise _at((i, "attainment"), f"must be greater than {a.attainment} (curve points ascend in attainment)")
+        return curve
+
+    @model_validator(mode="after")
+    def _by_type(self) -> ComponentSpec:
+        given = self.model_fields_set
+        if self.type == "bonus":
+            for key in _COMMISSION_ONLY:
+                if key in given:
+                    hint = ": set its quota period with period" if key == "quota" else ""
+                    raise _at((key,), f"a bonus has no {key}: it pays on the attainment of the components "
+                                      f"in of{hint}")
+            for key in ("target", "of", "curve"):
+                if getattr(self, key) is None:
+                    raise _at((key,), "is required on a bonus")
+            return self
+        for key in _BONUS_ONLY:
+            if key in given:
+                hint = " (a commission component's period is quota.period)" if key == "period" else ""
+                raise _at((key,), f"only a bonus (type: bonus) has {key}{hint}")
+        if self.rates is not None and self.rate is not None:
+            raise _at(("rate",), "give rates (a rate by deal type) or rate (one rate for every credit), not both")
+        return self
 
 
 class PlanSpec(_Strict):
@@ -166,8 +336,11 @@ class PlanSpec(_Strict):
     name: str | None = None
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     rounding: Literal["half_up", "half_even"] = "half_up"
+    # v2 (plans/README.md, "Components"), before quota and rates: their validators look at them
+    attributes: list[Annotated[str, Field(min_length=1)]] = []  # deal attributes measure/when may name
+    components: list[ComponentSpec] | None = Field(default=None, min_length=1)
     quota: QuotaSpec
-    rates: RatesSpec
+    rates: RatesSpec | None = Field(default=None, validate_default=True)  # required without components
     accelerators: AcceleratorsSpec | None = None
     ramp: list[RampStep] = []
     cap: CapSpec | None = None
@@ -175,6 +348,7 @@ class PlanSpec(_Strict):
     clawback: ClawbackSpec | None = None
     draw: DrawSpec | None = None
     override: OverrideSpec | None = None
+    payout: PayoutSpec | None = None
     # a part-month assignment's quota and cap: by calendar days in force, or the full month (none)
     proration: Literal["calendar_days", "none"] = "calendar_days"
     # plan versions (plans/README.md, "Plan versions"): the dates this file is in force, both inclusive
@@ -192,6 +366,82 @@ class PlanSpec(_Strict):
 
     # field validators (not one model validator) so these are reported even when
     # another section of the file is wrong too
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, names: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in DEAL_FIELDS or name == CATEGORY:
+                raise _at((i,), f"{name!r} is a deal column: measure and when name it without declaring it")
+            if name in seen:
+                raise _at((i,), f"duplicate attribute {name!r}")
+            seen.add(name)
+        return names
+
+    @field_validator("components")
+    @classmethod
+    def _components(cls, comps: list[ComponentSpec] | None, info: ValidationInfo) -> list[ComponentSpec] | None:
+        if comps is None:
+            return None
+        kinds: dict[str, str] = {}
+        for i, c in enumerate(comps):
+            if c.id in kinds:
+                raise _at((i, "id"), f"duplicate component id {c.id!r}")
+            kinds[c.id] = c.type
+        if "attributes" in info.data:  # (else its own error is reported)
+            known = (*DEAL_FIELDS, CATEGORY, *info.data["attributes"])
+            for i, c in enumerate(comps):
+                where = [(("measure",), c.measure)]
+                where += [(("rate_rules", j, "when"), r.when) for j, r in enumerate(c.rate_rules)]
+                for loc, conditions in where:
+                    for name in conditions:
+                        if name not in known:
+                            declared = ", ".join(info.data["attributes"]) or "none yet"
+                            raise _at((i, *loc, name), f"unknown deal field {name!r}: name a deal column "
+                                                       f"({', '.join(DEAL_FIELDS)}), {CATEGORY}, or an attribute "
+                                                       f"declared in attributes ({declared})")
+        commissions = [cid for cid, kind in kinds.items() if kind == "commission"]
+        for i, c in enumerate(comps):
+            seen: set[str] = set()
+            for j, name in enumerate(c.of or ()):
+                if name not in kinds:
+                    raise _at((i, "of", j), f"unknown component {name!r}: a bonus pays on this plan's commission "
+                                            f"components ({', '.join(commissions) or 'none'})")
+                if kinds[name] == "bonus":
+                    raise _at((i, "of", j), f"{name!r} is a bonus: a bonus pays on commission components")
+                if name in seen:
+                    raise _at((i, "of", j), f"{name!r} is named twice")
+                seen.add(name)
+        return comps
+
+    @field_validator("quota")
+    @classmethod
+    def _no_plan_measure(cls, quota: QuotaSpec, info: ValidationInfo) -> QuotaSpec:
+        if info.data.get("components") and "measure" in quota.model_fields_set:
+            raise _at(("measure",), "a plan with components measures each over its own quota period: "
+                                    "set components[].quota.period instead")
+        return quota
+
+    @field_validator("rates")
+    @classmethod
+    def _rates_v1(cls, rates: RatesSpec | None, info: ValidationInfo) -> RatesSpec | None:
+        if "components" not in info.data:  # the components are wrong: their errors say enough
+            return rates
+        if info.data["components"] is None and rates is None:
+            raise ValueError("is required")
+        if info.data["components"] is not None and rates is not None:
+            raise ValueError("move rates into a component (components[].rates): a plan with components is "
+                             "priced by them")
+        return rates
+
+    @field_validator("accelerators")
+    @classmethod
+    def _accelerators_v1(cls, acc: AcceleratorsSpec | None, info: ValidationInfo) -> AcceleratorsSpec | None:
+        if acc is not None and info.data.get("components") is not None:
+            raise ValueError("move accelerators into a component (components[].accelerators): a plan with "
+                             "components is priced by them")
+        return acc
+
     @field_validator("ramp")
     @classmethod
     def _ramp_disjoint(cls, ramp: list[RampStep]) -> list[RampStep]:
