@@ -419,3 +419,22 @@ def test_components_partition_credit_as_their_measures_say(rows):
     assert parts["ex"] == sum((d.amount for d in ds if d.deal_type != "new_logo" and d.product.startswith("Platform")), D(0))
     unmatched = [d.deal_id for d in ds if d.deal_type != "new_logo" and not d.product.startswith("Platform")]
     assert [e.split()[1] for e in res.exceptions] == unmatched
+
+
+def test_override_on_commission_takes_the_reports_commission_after_bands():
+    # plans/README.md: M manages R, who manages S. R closes 40,000.00 (10% -> 4,000.00), S closes 50,000.00
+    # (5,000.00). M's plan: levels [0.03, 0.02] on commission: 4,000 x 3% = 120.00 and 5,000 x 2% = 100.00
+    reps = {"M": Rep("M", "Manager"), "R": Rep("R", "Rep", manager_id="M"), "S": Rep("S", "Sub", manager_id="R")}
+    rep_plan = base_plan(V1.replace("id: p", "id: rep"))
+    mgr = dataclasses.replace(base_plan(V1.replace("id: p", "id: mgr")), override_levels=(D("0.03"), D("0.02")),
+                              override_base="commission")
+    rows = [Assignment("M", "mgr", date(2026, 1, 1)), Assignment("R", "rep", date(2026, 1, 1)),
+            Assignment("S", "rep", date(2026, 1, 1))]
+    data = Dataset(reps, rows, [deal("D1", "40000", date(2026, 10, 1), owner="R"),
+                                deal("D2", "50000", date(2026, 10, 2), owner="S")])
+    [res] = calculate_through(data, {"rep": rep_plan, "mgr": mgr}, OCT)
+    got = [(ln.deal_id, ln.rule, f"{ln.amount}") for ln in res.rep("M").lines if ln.kind == "override"]
+    assert got == [("D1", "override.levels[0] (base: commission)", "120.00"),
+                   ("D2", "override.levels[1] (base: commission)", "100.00")]
+    # the reports' own months are untouched by being read
+    assert amounts(res.rep("R")) == ["4000.00"] and amounts(res.rep("S")) == ["5000.00"]

@@ -20,7 +20,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
@@ -685,8 +685,8 @@ def iter_period_part(
     wanted: set[str] = set()
     for rep_id, (_a, plan) in todo:
         wanted.add(rep_id)
-        if plan.override_rate is not None:
-            wanted.update(reports_of.get(rep_id, ()))
+        for depth in range(1, len(_override_levels(plan)) + 1):
+            wanted.update(_below(reports_of, rep_id, depth))
     for rep_id in wanted:
         cs = month_by_rep.get(rep_id)
         if cs:
@@ -695,7 +695,7 @@ def iter_period_part(
         period=period, pstr=pstr, plans=plans, reps=reps, assignments=assignments, state=state, conv=conv,
         fx_notes=fx_notes, month_by_rep=month_by_rep, ytd_by_rep=ytd_by_rep, reports_of=reports_of,
         manager_changes=manager_changes, cancels_by_rep=cancels_by_rep, adjust_by_rep=adjust_by_rep,
-        segmented=segmented, final=final, counts=counts, exceptions=exceptions, quotas=quotas or {},
+        segmented=segmented, final=final, counts=counts, exceptions=exceptions, quotas=quotas or {}, active=active,
     )
     for rep_id, (assignment, plan) in todo:
         m = start_rep_month(month, rep_id, assignment, plan)
@@ -731,6 +731,9 @@ class MonthContext:
     counts: object  # (Credit, Plan) -> bool: the credit still counts at the month's end
     exceptions: list[str]
     quotas: Mapping[str, Sequence[object]]  # rep -> quotas.csv rows (records.Quota)
+    active: Mapping[str, tuple[Assignment, Plan]] = field(default_factory=dict)  # the month's reps and plans
+    # override.base: commission: each report's commission by deal, priced once when a manager first needs it
+    commission_by_deal: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
@@ -908,6 +911,16 @@ def _override_levels(plan: Plan) -> tuple[Decimal, ...]:
     return (plan.override_rate,) if plan.override_rate is not None else ()
 
 
+def _below(reports_of: Mapping[str, Sequence[str]], manager: str, depth: int) -> set[str]:
+    """Everyone ``depth`` levels below ``manager`` (in any version of the reporting lines)."""
+    level = {manager}
+    seen = {manager}
+    for _ in range(depth):
+        level = {r for x in level for r in reports_of.get(x, ()) if r not in seen}
+        seen |= level
+    return level
+
+
 def _chains(month: MonthContext, manager: str, depth: int) -> list[tuple[str, tuple[str, ...]]]:
     """The reports ``depth`` levels below ``manager``: (report, the managers between them, nearest first)."""
     level = [(r, (manager,)) for r in sorted(month.reports_of.get(manager, ()))]
@@ -946,6 +959,9 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
                     theirs = [c for c in theirs if _manager_on(changes, c.close_date) == boss]
             if last_day is not None:
                 theirs = [c for c in theirs if c.close_date <= last_day]
+            if plan.override_base == "commission":
+                _commission_overrides(month, m, report, theirs, o_rate, rule, source, head)
+                continue
             for c in theirs:
                 if c.cancelled_on is not None and not counts(c, plan):
                     continue
@@ -965,6 +981,54 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
                                   f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
                                   amt, c.source, source))
                 m.earnings += amt
+
+
+def report_commission(month: MonthContext, report: str) -> tuple[dict[str, Decimal], str | None]:
+    """What ``report``'s plan pays as commission on each deal this month (commission lines, after bands, before
+    any cap; not SPIFFs or bonuses), and its plan currency: the report's measure-and-rate stage, run once for
+    the month and kept (its exceptions and notes are the report's own, reported by its own month)."""
+    got = month.commission_by_deal.get(report)
+    entry = month.active.get(report)
+    if entry is None:
+        return {}, None
+    if got is None:
+        assignment, plan = entry
+        shadow = RepMonth(report, assignment, plan, month.reps.get(report), None, None, month.state.get(report, EMPTY_STATE),
+                          pstr=month.pstr)
+        rep = shadow.rep
+        shadow.hire = rep.hire_date if rep else None
+        shadow.tenure = tenure_month(shadow.hire, month.period)
+        stage_measure_and_rate(replace(month, exceptions=[]), shadow)
+        got = {}
+        for ln in shadow.lines:
+            if ln.kind == "commission" and ln.deal_id is not None:
+                got[ln.deal_id] = got.get(ln.deal_id, ZERO) + ln.amount
+        month.commission_by_deal[report] = got
+    return got, entry[1].currency
+
+
+def _commission_overrides(month: MonthContext, m: RepMonth, report: str, theirs: Sequence[Credit], o_rate: Decimal,
+                          rule: str, source: str, head: str) -> None:
+    """``override.base: commission``: the rate on what the report's plan paid on each deal."""
+    plan = m.plan
+    paid, currency = report_commission(month, report)
+    if not paid:
+        return
+    if currency != plan.currency:
+        month.exceptions.append(f"{m.rep_id}: override on {report}'s commission in {currency} for plan {plan.id} in "
+                                f"{plan.currency}: commission is not converted; not paid")
+        return
+    rounder, unit, places = QUANTIZE[plan.rounding], quantum(plan.currency), minor_units(plan.currency)
+    seen: set[str] = set()
+    for c in theirs:
+        if c.deal_id in seen or c.deal_id not in paid:
+            continue
+        seen.add(c.deal_id)
+        comm = paid[c.deal_id]
+        amt = rounder(comm * o_rate, unit)
+        m.add("override", amt, deal_id=c.deal_id, rate=o_rate, rule=f"{rule} (base: commission)", base=amt,
+              deal_source=c.source, rule_source=source,
+              explain=f"{head}{c.deal_id} commission {comm:,.{places}f} at {_pct(o_rate)} = {amt:,.{places}f}")
 
 
 _make_override_line = record_maker(Line, "rep_id period seq kind amount deal_id credit rate rule explain base deal_source "
@@ -1105,8 +1169,8 @@ def _part_of(
     weights = []
     for rep_id, (_a, plan) in todo:
         w = 1 + len(month_by_rep.get(rep_id, ()))
-        if plan.override_rate is not None:
-            w += sum(len(month_by_rep.get(r, ())) for r in reports_of.get(rep_id, ()))
+        for depth in range(1, len(_override_levels(plan)) + 1):
+            w += sum(len(month_by_rep.get(r, ())) for r in _below(reports_of, rep_id, depth))
         weights.append(w)
     total = sum(weights)
     out = []
