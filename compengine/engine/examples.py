@@ -88,8 +88,9 @@ def _deals(prefix: str, receiver: str, credits: Iterable[ExampleCredit], month: 
         deal_id = f"{prefix}-{i}"
         close = c.close_date or date(month.year, month.month, 15)
         owner = receiver if c.role == "primary" else COLLEAGUE
-        deals.append(Deal(deal_id, f"account-{deal_id}", c.deal_type, c.amount, currency, close, owner,
-                          c.term_months, c.product))
+        deals.append(Deal(deal_id=deal_id, account=f"account-{deal_id}", deal_type=c.deal_type, amount=c.amount,
+                          currency=currency, close_date=close, owner_id=owner, term_months=c.term_months,
+                          product=c.product, quantity=c.quantity, cost=c.cost, attrs=c.attrs))
         if c.role == "overlay":
             splits.append(Split(deal_id, receiver, c.split_pct, "overlay"))
         elif c.split_pct != HUNDRED:
@@ -128,7 +129,12 @@ def run_example(plan: Plan, example: PlanExample) -> ExampleOutcome:
     else:
         problems += [e for e in result.exceptions if e.startswith(REP + ":")]
         for k in expected:
-            actual[k] = mine.payout if k == "payout" else mine.components.get(k, ZERO)
+            if k == "payout":
+                actual[k] = mine.payout
+            elif k in mine.components:
+                actual[k] = mine.components[k]
+            else:  # a plan component: what its lines paid this month
+                actual[k] = sum((ln.amount for ln in mine.lines if ln.component == k), ZERO)
     return ExampleOutcome(plan.source.file, example.line, plan.id, example.name, example.month, expected, actual, problems)
 
 

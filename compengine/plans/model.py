@@ -232,6 +232,9 @@ class ExampleCredit:
     product: str | None = None
     split_pct: Decimal = HUNDRED
     role: str = "primary"
+    quantity: Decimal = Decimal(1)
+    cost: Decimal = Decimal(0)
+    attrs: tuple[tuple[str, str], ...] = ()  # sorted by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +365,8 @@ def v1_component(plan: Plan) -> Component:
 
 
 def _credit(c) -> ExampleCredit:  # c: ExampleCreditSpec
-    return ExampleCredit(c.deal_type, c.amount, c.close_date, c.term_months, c.product, c.split_pct, c.role)
+    return ExampleCredit(c.deal_type, c.amount, c.close_date, c.term_months, c.product, c.split_pct, c.role,
+                         c.quantity, c.cost, tuple(sorted(c.attributes.items())))
 
 
 def compile_examples(spec, line_of: Callable[[tuple], int | None] | None = None) -> tuple[PlanExample, ...]:

@@ -7,6 +7,7 @@ documented in ``plans/README.md``.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -478,6 +479,8 @@ class PlanSpec(_Strict):
 
 # ------------------------------------------------------------------ examples
 
+COMPONENT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
 # What an example's ``expect`` may name: the engine's payout components
 # (compengine.engine.records.COMPONENTS, which this layer may not import: a test keeps them equal) and the payout.
 EXAMPLE_COMPONENTS: tuple[str, ...] = (
@@ -504,6 +507,9 @@ class ExampleCreditSpec(_Strict):
     product: str | None = None
     split_pct: Number = Field(default=Decimal(100), gt=0, le=100)
     role: Literal["primary", "overlay"] = "primary"
+    quantity: Number = Field(default=Decimal(1), gt=0)  # units (a component measured on quantity)
+    cost: Money = Field(default=Decimal(0), ge=0)  # the deal's cost (margin = amount - cost)
+    attributes: dict[str, str] = {}  # further deal columns: {category: Services, region: EMEA}
 
 
 class ExampleSpec(_Strict):
@@ -519,7 +525,7 @@ class ExampleSpec(_Strict):
     @classmethod
     def _components(cls, expect: dict[str, Decimal]) -> dict[str, Decimal]:
         for key in expect:
-            if key not in EXAMPLE_COMPONENTS:
+            if key not in EXAMPLE_COMPONENTS and not COMPONENT_ID.match(key):
                 raise _at((key,), f"unknown component {key!r}: expect names any of {', '.join(EXAMPLE_COMPONENTS)}")
         return expect
 
@@ -544,6 +550,12 @@ def check_examples(examples: list[ExampleSpec], plan: dict) -> list[ExampleSpec]
         seen.add(ex.name)
         if ex.reports and "override" in plan and plan["override"] is None:
             raise _at((i, "reports"), "this plan has no override: a report's credits pay nothing on it")
+        ids = [c.id for c in plan.get("components") or ()]
+        for key in ex.expect:
+            if key not in EXAMPLE_COMPONENTS and key not in ids:
+                also = f", or a component of the plan: {', '.join(ids)}" if ids else ""
+                raise _at((i, "expect", key),
+                          f"unknown component {key!r}: expect names any of {', '.join(EXAMPLE_COMPONENTS)}{also}")
         end = Period.parse(ex.month).end
         start, stop = plan.get("effective_from"), plan.get("effective_to")
         if (start is not None and end < start) or (stop is not None and end > stop):
