@@ -362,7 +362,7 @@ def test_lines_carry_component_base_and_where_deal_and_rule_come_from(tmp_path):
     d = deal("D1", "1000", date(2026, 10, 1), source=Source("deals.csv", 7))
     [res] = run(plan, [d])
     [ln] = res.rep("R1").lines
-    assert ln.component == "commission" and ln.base == D("100.00") and str(ln.base) == "100.00" and ln.deal_source == "deals.csv:7"
+    assert ln.component == "commission" and ln.base == D("100.00") and str(ln.base) == "100.00" and str(ln.deal_source) == "deals.csv:7"
     assert ln.rule_source is not None and ln.rule_source.startswith("p.yaml:")
 
 

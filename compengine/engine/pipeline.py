@@ -134,8 +134,7 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     make = _make_credit
     for d in deals:
         deal_id, amount = d.deal_id, d.amount
-        src = d.source
-        where = str(src) if src is not None else None
+        where = d.source  # the deal's Source (file:line), formatted only where a line is shown or stored
         deal_type, close_date, account, term, product, cancelled, currency, qty, cost, attrs = (
             d.deal_type, d.close_date, d.account, d.term_months, d.product, d.cancelled_on, d.currency, d.quantity,
             d.cost, d.attrs)

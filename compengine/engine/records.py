@@ -113,7 +113,7 @@ class Credit(NamedTuple):
     quantity: Decimal = Decimal(1)  # the deal's units (not split)
     cost: Decimal = ZERO  # the deal's cost (not split)
     attrs: tuple[tuple[str, str], ...] = ()  # the deal's attributes
-    source: str | None = None  # where the deal came from: its import file:line (deal_events.source)
+    source: Source | str | None = None  # where the deal came from: its file:line (a Source, or the ledger's text)
 
     def attr(self, name: str) -> str | None:
         return deal_value(self, name)
@@ -190,7 +190,7 @@ class Line(NamedTuple):
     split_pct: Decimal | None = None
     component: str | None = None  # the plan component that made the line (v1 plans: "commission")
     base: Decimal | None = None  # credit (or the component's base) x rate, before the band's multiplier, rounded once
-    deal_source: str | None = None  # the deal's import file:line
+    deal_source: Source | str | None = None  # the deal's file:line (str() of it: "deals.csv:12")
     rule_source: str | None = None  # the plan file:line of the rule, and the plan version (digest)
 
 

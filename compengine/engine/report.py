@@ -28,7 +28,7 @@ def line_dict(ln: Line, *, detail: bool = True) -> dict[str, Any]:
         "multiplier": _s(ln.multiplier),
         "amount": money_str(ln.amount),
         "explain": ln.explain,
-        "deal_source": ln.deal_source,
+        "deal_source": str(ln.deal_source) if ln.deal_source is not None else None,
         "rule_source": ln.rule_source,
     }
     if not detail:
