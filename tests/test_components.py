@@ -438,3 +438,21 @@ def test_override_on_commission_takes_the_reports_commission_after_bands():
                    ("D2", "override.levels[1] (base: commission)", "100.00")]
     # the reports' own months are untouched by being read
     assert amounts(res.rep("R")) == ["4000.00"] and amounts(res.rep("S")) == ["5000.00"]
+
+
+def test_a_deal_clawed_back_inside_its_quarter_is_not_reversed_twice():
+    # quarterly component, 10%, quota to date 10,000 / 20,000; O1 15,000 (Oct) is x1 to 10,000 and x2 above:
+    # 1,000 + 1,000 = 2,000.00 paid. O1 cancelled in November, inside the window: the clawback reverses the
+    # 2,000.00 paid on it, and the quarter's tally loses it too, so the true-up has nothing more to take.
+    plan = dataclasses.replace(v2(Component(id="nb", type="commission", rate=D("0.10"), period="quarter",
+                                            tiers=tiers(("1.0", "1.0"), (None, "2.0")))),
+                               clawback_days=365)
+    deals = [deal("O1", "15000", date(2026, 10, 10), cancelled_on=date(2026, 11, 5)),
+             deal("N1", "5000", date(2026, 11, 20))]
+    oct_, nov = run(plan, deals, NOV, annual="120000", first=OCT)
+    assert sum(D(a) for a in amounts(oct_.rep("R1"))) == D("2000.00")
+    r = nov.rep("R1")
+    # November: N1 5,000 against 20,000 to date: 500.00; the clawback -2,000.00; no true-up; -1,500 carried
+    assert [(ln.kind, f"{ln.amount}") for ln in r.lines] == [
+        ("commission", "500.00"), ("clawback", "-2000.00"), ("carry_forward", "1500.00")]
+    assert r.state.component_paid == (("nb", "2026-Q4", D("500.00")),)

@@ -363,7 +363,9 @@ class ComponentRater:
                 shown = f"{portion:,f}" if comp.base == "quantity" else f"{portion:,.{places}f}"
                 m.add("commission", amount, deal_id=c.deal_id, credit=portion if comp.base != "quantity" else None,
                       rate=rate, multiplier=mult, tier=tier_no, rule=full_rule, component=comp.id, role=c.role,
-                      split_pct=c.split_pct, base=base, deal_source=c.source, rule_source=plan.rule_source(key),
+                      split_pct=c.split_pct, base=base, deal_source=c.source,
+                      rule_source=plan.rule_source(key, f"components[{self.index}].accelerators.tiers[{tier_no - 1}]")
+                      if tier_no and len(comp.tiers) > 1 else plan.rule_source(key),
                       explain=(f"{head}{comp.id} {what} {shown}{share} in {band} at {pl._pct(rate)} x {mult} "  # type: ignore[arg-type]
                                f"({comp.mode}) = {amount:,.{places}f}"))
                 total += amount

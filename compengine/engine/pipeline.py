@@ -448,8 +448,8 @@ def _commission_lines(
                 band = tier.label() if tier is not None else "no quota this month"
                 tier_no = tier.index if tier is not None else None
                 rule = f"rates.{c.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
-                where = plan.rule_source(f"accelerators.tiers[{tier_no - 1}]" if tier_no and plan.tiers[0].upper is not None
-                                         else f"rates.{c.deal_type}")
+                where = (plan.rule_source(f"rates.{c.deal_type}", f"accelerators.tiers[{tier_no - 1}]")
+                         if tier_no and plan.tiers[0].upper is not None else plan.rule_source(f"rates.{c.deal_type}"))
                 known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule, where)
             rate, mult, middle, tier_no, rule, where = known
             base = portion * rate

@@ -301,10 +301,11 @@ class Plan:
         """The component of that id (a v1 plan: ``commission``), or None."""
         return next((c for c in self.parts() if c.id == component_id), None)
 
-    def rule_source(self, key: str) -> str:
-        """``plans/x.yaml:12 @ab12cd34``: where a rule is written, and the plan version."""
-        line = self.line_of.get(key)
-        at = f"{self.source.file}:{line}" if line else self.source.file
+    def rule_source(self, *keys: str) -> str:
+        """``plans/x.yaml:12 @ab12cd34``: where a rule is written (``:11,17`` for a rate and its band), and the
+        plan version (the first 8 characters of its digest)."""
+        lines = [str(n) for n in dict.fromkeys(self.line_of.get(k) for k in keys) if n]
+        at = f"{self.source.file}:{','.join(lines)}" if lines else self.source.file
         return f"{at} @{self.digest[:8]}" if self.digest else at
 
     def clawback_share(self, close_date: date, cancelled_on: date, term_months: int | None) -> Decimal:
