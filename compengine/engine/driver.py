@@ -17,7 +17,7 @@ from compengine.core.fx import FxRates
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, gc_paused, group_assignments, group_splits
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepState, Split
+from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Quota, Rep, RepState, Split
 from compengine.plans.catalog import PlanCatalog, version_range
 from compengine.plans.model import Plan
 
@@ -32,6 +32,9 @@ class Dataset:
     splits: list[Split] = field(default_factory=list)
     adjustments: dict[str, list[Adjustment]] = field(default_factory=dict)  # by period text
     fx: FxRates | None = None  # exchange rates (a data folder's fx_rates.csv); None: no conversion
+    # each rep's annual quotas per plan component (a data folder's quotas.csv), by rep id; each rep's
+    # sorted by (plan, component, start) (records.group_quotas)
+    quotas: dict[str, list[Quota]] = field(default_factory=dict)
 
     def first_period(self) -> Period | None:
         dates = [a.start for a in self.assignments] + [d.close_date for d in self.deals]

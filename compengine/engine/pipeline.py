@@ -128,7 +128,10 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     new = tuple.__new__
     get = splits_by_deal.get
     for d in deals:
-        deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, _src = d
+        (deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, src, quantity, cost,
+         attrs) = d
+        if src is not None and src.__class__ is not str:
+            src = str(src)  # Credit.source is text "file:line" (a folder's Deal holds a Source, the ledger's the text)
         rows = get(deal_id)
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
@@ -136,17 +139,17 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
             parts = allocate(amount, [s.split_pct for s in prim])
             for s, part in zip(prim, parts):
                 append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account,
-                                    term, product, cancelled, currency)))
+                                    term, product, cancelled, currency, quantity, cost, attrs, src)))
         else:  # no split rows, or only overlays: the owner takes 100%
             append(new(Credit, (owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account,
-                                term, product, cancelled, currency)))
+                                term, product, cancelled, currency, quantity, cost, attrs, src)))
         if not rows:
             continue
         for s in rows:
             if s.role == "overlay":
                 part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
                 append(new(Credit, (s.rep_id, deal_id, deal_type, close_date, part, "overlay", s.split_pct, amount, account,
-                                    term, product, cancelled, currency)))
+                                    term, product, cancelled, currency, quantity, cost, attrs, src)))
     return out
 
 
@@ -436,7 +439,8 @@ def _commission_lines(
             total += amount
             seq += 1
             append(_make_line((rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
-                               f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", None, None, role, split_pct)))
+                               f"{head}{portion:,.{places}f}{share}{middle}{amount:,.{places}f}", None, None, role, split_pct,
+                               None, None, None, None)))
         pos += c.credit
     return total
 
@@ -754,7 +758,7 @@ def iter_period_part(
                             share = f" x {_pct(c.split_pct / HUNDRED)} {c.role or 'primary'} split"
                             append(_make_line((rep_id, pstr, len(lines) + 1, "spiff", amt, c.deal_id, None, None, None, None,
                                                f"spiffs.{sp.id}", f"SPIFF {sp.id} on {c.deal_id}: {_fmt(sp.amount)}{share} = {_fmt(amt)}",
-                                               None, None, c.role, c.split_pct)))
+                                               None, None, c.role, c.split_pct, None, None, None, None)))
                             earnings += amt
             # cap on commission and true-ups
             if plan.cap is not None and commission_total > plan.cap:
@@ -794,7 +798,7 @@ def iter_period_part(
                     append(_make_line((rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, None, None,
                                        "override.rate",
                                        f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
-                                       None, None, None, None)))
+                                       None, None, None, None, None, None, None, None)))
         # clawbacks of earlier deals cancelled this month
         for x in sorted(cancels_by_rep.get(rep_id, ()), key=lambda x: (x.cancelled_on, x.deal_id)):
             if not plan.clawback_applies(x.close_date, x.cancelled_on):
