@@ -1,5 +1,12 @@
-"""Read a data folder (``reps.csv``, ``assignments.csv``, ``deals.csv``, optional ``splits.csv``
-and ``fx_rates.csv``).
+"""Read a data folder (``reps.csv``, ``assignments.csv``, ``deals.csv``, optional ``splits.csv``,
+``fx_rates.csv``, ``products.csv`` and ``quotas.csv``).
+
+``deals.csv`` may have ``quantity`` (a positive number, default 1) and ``cost`` (money, at
+least 0, default 0); every further column is an attribute of the deal (``Deal.attrs``, sorted
+by name; empty cells left out). ``products.csv`` (``product, category``) makes ``category`` an
+attribute of every deal of that product (a deal's own ``category`` cell must agree with it).
+``quotas.csv`` (``rep_id, plan_id, component, start, end, annual``) gives a rep's annual quota
+per plan component, effective-dated (``Dataset.quotas``).
 
 Every row is checked; every problem becomes a :class:`CompError` naming the file,
 the row (the line number in the file, header = line 1) and the column. Callers
@@ -28,11 +35,11 @@ from typing import Any
 
 from compengine.core.currency import check_code, minor_units
 from compengine.core.errors import CompError, CompErrors, Source
-from compengine.core.money import check_amount, parse_plain_number
+from compengine.core.money import MAX_AMOUNT, ZERO, check_amount, parse_plain_number
 from compengine.core.periods import parse_date as _parse_date
 from compengine.engine.driver import Dataset
 from compengine.engine.pipeline import check_splits, gc_paused, group_assignments, resolve_assignment
-from compengine.engine.records import Assignment, Deal, Rep, Split
+from compengine.engine.records import Assignment, Deal, Quota, Rep, Split, group_quotas
 from compengine.core.periods import Period
 from compengine.plans.model import Plan
 from compengine.plans.schema import DEAL_TYPES
@@ -45,11 +52,16 @@ COLUMNS = {
         "cancelled_on",
     ],
     "splits.csv": ["deal_id", "rep_id", "split_pct", "role"],
+    "products.csv": ["product", "category"],
+    "quotas.csv": ["rep_id", "plan_id", "component", "start", "end", "annual"],
     # open opportunities for ``compengine forecast`` (plus probability or stage; optional account,
     # term_months, product): see read_pipeline
     "pipeline.csv": ["deal_id", "owner_id", "amount", "currency", "deal_type", "expected_close"],
 }
 REQUIRED_FILES = ("reps.csv", "assignments.csv", "deals.csv")
+# deals.csv columns that are not attributes of the deal (every other column is one: Deal.attrs)
+DEAL_COLUMNS = frozenset(COLUMNS["deals.csv"]) | {"quantity", "cost"}
+ONE = Decimal(1)
 MAX_TERM_MONTHS = 1200  # a hundred years: more is a typo
 # Windows-1252 leaves these five bytes undefined; a file with them is read as Latin-1.
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -145,6 +157,7 @@ class _Reader:
         self.errors = errors
         self.encoding = encoding
         self.incomplete = False  # the file could not be read to its end: references to it are not checked
+        self.header: list[str] = []  # the file's column names (once its first row is read)
 
     def rows(self) -> Iterator[tuple[Source, dict[str, str]]]:
         try:
@@ -176,7 +189,7 @@ class _Reader:
             self.errors.append(CompError(Source(self.file, 1), "the file is empty: expected a header row"))
             self.incomplete = True
             return
-        header = [h.strip() for h in header]
+        header = self.header = [h.strip() for h in header]
         missing = [c for c in COLUMNS[self.name] if c not in header]
         if missing:
             hint = _header_hint(header, COLUMNS[self.name], missing)
@@ -309,12 +322,18 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             if a.end is None or b.start <= a.end:
                 ra.error(b.source, "start", f"overlaps the assignment of {rep_id} at line {a.source.line}")  # type: ignore[arg-type]
 
+    # products (optional): a product's category becomes an attribute of its deals
+    products = read_products(folder / "products.csv", errors, encoding) if (folder / "products.csv").is_file() else {}
+
     # deals
     deals: list[Deal] = []
     seen: dict[str, int] = {}
     bad_deals: set[str] = set()  # ids whose own row had an error
     rdl = _Reader(folder / "deals.csv", "deals.csv", errors, encoding)
+    extra: list[str] | None = None  # the columns that are attributes, sorted by name
     for src, row in rdl.rows():
+        if extra is None:
+            extra = sorted({h for h in rdl.header if h and h not in DEAL_COLUMNS})
         try:
             deal_id = rdl.field(src, row, "deal_id", _text)
             deal_type = rdl.field(src, row, "deal_type", _text)
@@ -324,6 +343,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             owner = rdl.field(src, row, "owner_id", _text)
             term = rdl.field(src, row, "term_months", parse_int, required=False)
             cancelled = rdl.field(src, row, "cancelled_on", parse_date, required=False)
+            quantity = rdl.field(src, row, "quantity", parse_decimal, required=False)
+            cost = rdl.field(src, row, "cost", parse_decimal, required=False)
         except RowError:
             bad_deals.add(row.get("deal_id", ""))
             continue
@@ -358,10 +379,40 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if cancelled is not None and cancelled < close:
             rdl.error(src, "cancelled_on", f"{cancelled} is before close_date {close}")
             ok = False
+        if quantity is None:
+            quantity = ONE
+        elif quantity <= 0:
+            rdl.error(src, "quantity", f"must be positive, got {quantity}")
+            ok = False
+        elif quantity > MAX_AMOUNT:
+            rdl.error(src, "quantity", f"{quantity} is above the maximum {MAX_AMOUNT:,}")
+            ok = False
+        if cost is None:
+            cost = ZERO
+        elif cost < 0:
+            rdl.error(src, "cost", f"must not be negative, got {cost}")
+            ok = False
+        elif problem := check_amount(cost):
+            rdl.error(src, "cost", problem)
+            ok = False
+        elif ok and minor_units(currency) < 2 and cost != cost.to_integral_value():
+            rdl.error(src, "cost", f"{cost} has more than {minor_units(currency)} decimal place(s) for {currency}")
+            ok = False
+        product = row.get("product") or None
+        attrs: tuple[tuple[str, str], ...] = tuple((k, row[k]) for k in extra if row[k]) if extra else ()
+        if product is not None and product in products:
+            category, at = products[product]
+            own = row.get("category", "")
+            if own and own != category:
+                rdl.error(src, "category", f"{own!r}, but products.csv line {at} gives product {product!r} the category "
+                                           f"{category!r}")
+                ok = False
+            elif not own:
+                attrs = tuple(sorted((*attrs, ("category", category))))
         if ok:
             deals.append(
-                Deal(deal_id, row.get("account", ""), deal_type, amount, currency, close, owner, term,
-                     row.get("product") or None, cancelled, src)
+                Deal(deal_id, row.get("account", ""), deal_type, amount, currency, close, owner, term, product, cancelled,
+                     src, quantity, cost, attrs)
             )
         else:
             bad_deals.add(deal_id)
@@ -411,10 +462,73 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         fx, fx_errors = read_fx_rates(fx_path, encoding=encoding)
         errors.extend(fx_errors)
 
-    data = Dataset(reps, assignments, deals, splits, fx=fx)
+    # quotas per plan component (optional)
+    quotas: list[Quota] = []
+    q_path = folder / "quotas.csv"
+    if q_path.is_file():
+        rq = _Reader(q_path, "quotas.csv", errors, encoding)
+        for src, row in rq.rows():
+            try:
+                rep_id = rq.field(src, row, "rep_id", _text)
+                plan_id = rq.field(src, row, "plan_id", _text)
+                component = rq.field(src, row, "component", _text)
+                start = rq.field(src, row, "start", parse_date)
+                end = rq.field(src, row, "end", parse_date, required=False)
+                annual = rq.field(src, row, "annual", parse_decimal)
+            except RowError:
+                continue
+            ok = not unknown_rep(rq, src, "rep_id", rep_id)
+            if plans is not None:
+                plan = plans.get(plan_id)
+                if plan is None:
+                    rq.error(src, "plan_id", f"unknown plan {plan_id!r} (known: {', '.join(sorted(plans)) or 'none'})")
+                    ok = False
+                elif component not in (names := [c.id for c in plan.parts()]):
+                    rq.error(src, "component", f"plan {plan_id} has no component {component!r} (its components: "
+                                               f"{', '.join(names)})")
+                    ok = False
+            if end is not None and end < start:
+                rq.error(src, "end", f"{end} is before start {start}")
+                ok = False
+            if annual < 0:
+                rq.error(src, "annual", f"must not be negative, got {annual}")
+                ok = False
+            elif problem := check_amount(annual):
+                rq.error(src, "annual", problem)
+                ok = False
+            if ok:
+                quotas.append(Quota(rep_id, plan_id, component, start, end, annual, src))
+        by_key: dict[tuple[str, str, str], list[Quota]] = defaultdict(list)
+        for q in quotas:
+            by_key[(q.rep_id, q.plan_id, q.component)].append(q)
+        for (rep_id, plan_id, component), rows in by_key.items():
+            rows = sorted(rows, key=lambda q: (q.start, q.source.line or 0))  # type: ignore[union-attr]
+            for a, b in zip(rows, rows[1:]):
+                if a.end is None or b.start <= a.end:
+                    rq.error(b.source, "start", f"overlaps the quota of {rep_id} for {plan_id} {component} at line "  # type: ignore[arg-type]
+                                                f"{a.source.line}")  # type: ignore[union-attr]
+
+    data = Dataset(reps, assignments, deals, splits, fx=fx, quotas=group_quotas(quotas))
     if plans is not None:
         errors.extend(check_currencies(data, plans))
     return data, errors
+
+
+def read_products(path: Path, errors: list[CompError], encoding: str | None = None) -> dict[str, tuple[str, int]]:
+    """``products.csv``: product -> (category, line). Errors join ``errors`` (file:line:field)."""
+    out: dict[str, tuple[str, int]] = {}
+    rp = _Reader(path, "products.csv", errors, encoding)
+    for src, row in rp.rows():
+        try:
+            product = rp.field(src, row, "product", _text)
+            category = rp.field(src, row, "category", _text)
+        except RowError:
+            continue
+        if product in out:
+            rp.error(src, "product", f"duplicate product {product!r} (first at line {out[product][1]})")
+            continue
+        out[product] = (category, src.line or 0)
+    return out
 
 
 def check_currencies(data: Dataset, plans: Mapping[str, Plan]) -> list[CompError]:

@@ -77,3 +77,93 @@ def test_0006_carries_an_existing_ledger_over(ledger):
         late = s.execute(select(PayoutLineRow.rep_id, PayoutLineRow.amount).where(
             PayoutLineRow.period == "2026-10", PayoutLineRow.deal_id == "D5", PayoutLineRow.kind == "adjustment")).all()
     assert sorted(late) == [("M1", Decimal("10.00")), ("R1", Decimal("100.00"))]
+
+
+def _downgrade_and_upgrade(ledger, to: str) -> None:  # noqa: ANN001
+    from alembic import command
+
+    from compengine.ledger.db import alembic_config
+
+    cfg = alembic_config(ledger)
+    with ledger.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, to)
+    with ledger.connect() as conn:
+        cols = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("payout_lines")}
+        seal_cols = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("period_seals")}
+    assert "component" not in cols and "format" not in seal_cols  # really at the old schema
+    with ledger.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert current_revision(ledger) == head_revision()
+
+
+def test_0007_months_sealed_before_it_still_verify(ledger, monkeypatch):
+    """A ledger whose months were locked and sealed before 0007 (format 1: the columns of then) is
+    upgraded: its seals are labelled format 1 and verify over the columns they covered; a month
+    locked afterwards is sealed in format 2, chained to them; ``compengine verify`` passes; a
+    locked line changed behind the triggers is still caught in a format-1 month."""
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from compengine.cli import main
+    from compengine.core.periods import Period
+    from compengine.ledger import import_folder, lock_period, run_close, transaction
+    from compengine.ledger import seals
+    from compengine.ledger.models import PeriodSeal
+    from tests.test_ledger import ACME, PLANS, close_through
+    from tests.test_seals import tamper
+
+    with transaction(ledger) as s:
+        import_folder(s, ACME, PLANS, "ops")
+    # seal as the code before 0007 did: format 1's header and columns
+    monkeypatch.setattr(seals, "SEAL_FORMAT", seals.SEAL_FORMAT_1)
+    close_through(ledger, "2026-09", lock_until="2026-09")
+    monkeypatch.undo()
+    with transaction(ledger) as s:
+        before = {x.period: (x.seal, x.lines_digest) for x in s.scalars(select(PeriodSeal))}
+        # the digest the code before 0007 wrote for acme's September (tests/test_seals.py's format-1 golden)
+        assert before["2026-09"][1] == "9a063120ecfdaf65bdd2918fa63d33f781c9282dfda7b03d19d5d4efc0a3cf6a"
+
+    _downgrade_and_upgrade(ledger, "0006")
+
+    with transaction(ledger) as s:
+        rows = s.scalars(select(PeriodSeal).order_by(PeriodSeal.id)).all()
+        assert {x.period: (x.seal, x.lines_digest) for x in rows} == before
+        assert {x.format for x in rows} == {"compengine-seal/1"}
+        assert seals.verify(s).ok
+    with transaction(ledger) as s:
+        run_close(s, Period(2026, 10), "ops")
+    with transaction(ledger) as s:
+        lock_period(s, Period(2026, 10), "ops")
+    with transaction(ledger) as s:
+        oct_ = s.scalars(select(PeriodSeal).where(PeriodSeal.period == "2026-10")).one()
+        assert oct_.format == "compengine-seal/2" and oct_.prev_seal == before["2026-09"][0]
+        r = seals.verify(s)
+        assert r.ok, r.failures
+        assert [m.period for m in r.months if m.sealed] == [f"2026-{m:02d}" for m in range(1, 11)]
+    res = CliRunner().invoke(main, ["--db", ledger.url.render_as_string(hide_password=False), "verify"])
+    assert res.exit_code == 0, res.output
+    assert "verified" in res.output
+
+    tamper(ledger, "UPDATE payout_lines SET amount = amount + 100 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
+    with transaction(ledger) as s:
+        r = seals.verify(s)
+    assert not r.ok and {f.period for f in r.failures} == {"2026-09"}
+
+
+def test_0007_downgrade_and_upgrade_keep_deal_fields_defaulted(ledger):
+    """Deals imported before 0007 read back with quantity 1, cost 0, no attributes, and the source of
+    their latest event (filled by the migration)."""
+    from compengine.ledger import import_folder, transaction
+    from compengine.ledger.inputs import load_deals
+    from tests.test_ledger import ACME, PLANS
+
+    with transaction(ledger) as s:
+        import_folder(s, ACME, PLANS, "ops")
+    _downgrade_and_upgrade(ledger, "0006")
+    with transaction(ledger) as s:
+        deals, _ = load_deals(s, ["2026-10"])
+    d1 = next(d for d in deals if d.deal_id == "D1")
+    assert (d1.quantity, d1.cost, d1.attrs) == (1, 0, ())
+    assert d1.source == f"{ACME / 'deals.csv'}:2"

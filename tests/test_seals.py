@@ -27,7 +27,11 @@ from compengine.ledger.models import AuditRow, PayoutLineRow, PeriodRow, PeriodS
 from compengine.ledger.reconcile import reconcile
 from compengine.ledger.seals import (
     LINE_COLUMNS,
+    LINE_COLUMNS_1,
     REP_PERIOD_COLUMNS,
+    REP_PERIOD_COLUMNS_1,
+    SEAL_FORMAT,
+    SEAL_FORMAT_1,
     mark_reopened,
     month_digest,
     verify,
@@ -114,16 +118,99 @@ def test_the_digest_is_canonical_the_same_bytes_on_both_backends(ledger):
     """Golden values: if the encoding changes, every stored seal stops verifying (bump SEAL_FORMAT)."""
     acme(ledger)
     with transaction(ledger) as s:
-        d = month_digest(s, SEP)
+        # format 1 (months sealed before migration 0007): the same digests as before the columns were added
+        d = month_digest(s, SEP, SEAL_FORMAT_1)
         assert (d.line_count, d.total_cents) == (4, 775000)
         assert d.lines_digest == "9a063120ecfdaf65bdd2918fa63d33f781c9282dfda7b03d19d5d4efc0a3cf6a"
         # 2026-10 holds SPIFF lines: their explain text ("500.00 x 100% primary split = 500.00", issue 12) is sealed too
-        assert month_digest(s, "2026-10").lines_digest == "48e4c4b33a9444291d4205f4701a926cd9a43638c11bec25bf509ddfac218bcd"
+        assert month_digest(s, "2026-10", SEAL_FORMAT_1).lines_digest == \
+            "48e4c4b33a9444291d4205f4701a926cd9a43638c11bec25bf509ddfac218bcd"
+        # format 2 (every column): these change when the engine fills the new columns (component, base,
+        # deal_source, rule_source, parts, component_paid); test_format_2_digest_golden pins the encoding itself
+        d = month_digest(s, SEP)
+        assert (d.line_count, d.total_cents) == (4, 775000)
+        assert d.lines_digest == "724eea26dbb267623ad1e5e71654855130212ac20f4f4b3ed39f1425a800002f"
+        assert month_digest(s, "2026-10").lines_digest == "eadb5ca1d405163f9a06efceabf876e85b3028eed71847edc53b736928349006"
+
+
+def test_format_2_digest_golden(ledger):
+    """Format 2 over lines and rep months that fill every new column (component, base, deal and rule
+    sources, the components' measures and what they paid), stored through the codec: the same bytes
+    on both backends, and format 1 of the same month ignores the new columns."""
+    from compengine.core.money import ZERO
+    from compengine.engine.records import ComponentMeasure, Line, RepResult, RepState
+    from compengine.ledger.close import store_shaped
+    from compengine.ledger.codec import NULLABLE_REP_PERIOD_COLUMNS, rep_period_rows, shaped_batches
+    from compengine.ledger.store import bulk_insert, ensure_period, null_token
+
+    D = Decimal
+    p = "2026-11"
+    lines = [
+        Line("R1", p, 1, "commission", D("1200.05"), "D1", D("12000.50"), D("0.10"), D("1.0"), 1,
+             "components.new_logo.rates.new_logo", "explained", None, None, "primary", D("100"), "new_logo",
+             D("1200.050"), "examples/acme/deals.csv:2", "plans/ae.yaml:12 @ab12cd34"),
+        Line("R1", p, 2, "override", D("10.00"), "D9", D("1000.00"), D("0.01"), None, None, "override.rate", "o",
+             component="override", base=D("10.0000"), deal_source="deals.csv:9", rule_source="plans/mgr.yaml:4 @00ff00ff"),
+        Line("R1", p, 3, "spiff", D("500.00"), "D1", rule="spiffs.multi_year", explain="s", role="primary",
+             split_pct=D("100"), component="spiff", deal_source="deals.csv:2"),
+        Line("R1", p, 4, "adjustment", D("-3.00"), rule="manual", explain="a", ref="adjustment:1"),
+    ]
+    parts = [ComponentMeasure("new_logo", "commission", "2026-Q4", D("75000.00"), D("12000.50"), D("0.1600"), D("1200.05")),
+             ComponentMeasure("kicker", "bonus", "2026", D("0.00"), D("0.00"), D("0"), D("0.00"))]
+    state = RepState(D("0.00"), D("0.00"), D("1200.05"), 2026, "ae-2026",
+                     (("new_logo", "2026-Q4", D("1200.05")), ("kicker", "2026", D("0.00"))))
+    rep = RepResult("R1", "ae-2026", "USD", "monthly", D("75000.00"), D("12000.50"), D("0.1600"), None, None, 3, lines,
+                    {}, D("1707.05"), state, ["a note"], parts)
+    bare = RepResult("R2", "ae-2026", "USD", "monthly", ZERO, ZERO, D("0"), None, None, None, [], {}, ZERO, RepState())
+    with transaction(ledger) as s:
+        ensure_period(s, p)
+        null = null_token(s)
+        for shape, rows in shaped_batches([rep, bare], p, null):
+            store_shaped(s, shape, rows, p)
+        bulk_insert(s, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows([rep, bare], p, null), has_dates=False,
+                    nullable=NULLABLE_REP_PERIOD_COLUMNS)
+    with transaction(ledger) as s:
+        stored = s.execute(select(RepPeriod.parts, RepPeriod.component_paid).where(RepPeriod.rep_id == "R1")).one()
+        assert stored == (
+            '[{"attainment":"0.1600","component":"new_logo","credited":"12000.50","paid":"1200.05","period":"2026-Q4",'
+            '"quota":"75000.00","type":"commission"},{"attainment":"0","component":"kicker","credited":"0.00",'
+            '"paid":"0.00","period":"2026","quota":"0.00","type":"bonus"}]',
+            '[["kicker","2026","0.00"],["new_logo","2026-Q4","1200.05"]]')
+        d = month_digest(s, p)
+        assert (d.line_count, d.total_cents) == (4, 170705)
+        assert d.lines_digest == "05117447523165a73b755f8e89f856a1d9f403c505e6cfccd28169ab10d43ec2"
+        assert month_digest(s, p, SEAL_FORMAT_1).lines_digest == "d23e17ad8230feec65814216a03d8b581717042c79f2efb345f18600df71f5b2"
 
 
 def test_the_seal_covers_every_stored_column_but_the_id():
     assert set(LINE_COLUMNS) == {c.name for c in PayoutLineRow.__table__.columns} - {"id"}
     assert set(REP_PERIOD_COLUMNS) == {c.name for c in RepPeriod.__table__.columns}
+    # format 1's columns are the first ones of today's tables, in the same order (they never change)
+    assert SEAL_FORMAT == "compengine-seal/2"
+    assert LINE_COLUMNS[:len(LINE_COLUMNS_1)] == LINE_COLUMNS_1
+    assert LINE_COLUMNS[len(LINE_COLUMNS_1):] == ("component", "base", "deal_source", "rule_source")
+    assert REP_PERIOD_COLUMNS[:len(REP_PERIOD_COLUMNS_1)] == REP_PERIOD_COLUMNS_1
+    assert REP_PERIOD_COLUMNS[len(REP_PERIOD_COLUMNS_1):] == ("parts", "component_paid")
+
+
+def test_new_seals_record_their_format_and_verify(ledger):
+    acme(ledger, last="2026-02", lock_until="2026-02")
+    with transaction(ledger) as s:
+        assert {x.format for x in s.scalars(select(PeriodSeal))} == {SEAL_FORMAT}
+    assert report(ledger).ok
+
+
+def test_a_seal_whose_format_was_changed_fails(ledger):
+    """The format is part of the seal: relabelling a format-2 seal as format 1 (whose columns would hide a
+    change to the new ones) breaks it."""
+    acme(ledger, last="2026-02", lock_until="2026-02")
+    tamper(ledger, "UPDATE period_seals SET format = 'compengine-seal/1' WHERE period = '2026-02'")
+    r = report(ledger)
+    assert not r.ok
+    assert any(f.period == "2026-02" and "does not match its own contents" in f.message for f in r.failures)
+    run_sql_refused = pytest.raises(CompErrors, match="only be marked reopened")
+    with run_sql_refused:  # and the database refuses the change (the trigger covers format since 0007)
+        run_sql(ledger, "UPDATE period_seals SET format = 'compengine-seal/2' WHERE period = '2026-02'")
 
 
 def test_null_and_empty_text_hash_differently(ledger):

@@ -125,17 +125,18 @@ def db_upgrade(ctx: Context) -> None:
 @handles_errors("nothing was imported")
 def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, retroactive: bool, encoding: str | None,
                as_json: bool) -> None:
-    """Import a data folder (reps, assignments, deals, splits CSVs) and plan files in one transaction.
+    """Import a data folder (reps, assignments, deals, splits, products, quotas CSVs) and plan files in one transaction.
 
     Any bad row and nothing is written. Re-importing the same files changes nothing.
-    Changed amounts become amendments, new cancelled_on values cancellations; deals
+    Changed amounts, quantities, costs or attributes become amendments, new
+    cancelled_on values cancellations; deals
     of locked months (late deals and late changes) are priced as of their month at the
     next close and paid in the first open month.
 
     \b
     Master data is history, never overwritten (`compengine history REP`):
     a changed rep (reps.csv has no dates) applies from the first open month;
-    an assignment row or plan version that would change what priced a locked
+    an assignment or quota row or plan version that would change what priced a locked
     month is refused, naming file:line, the rep and the months, unless
     --retroactive: then those months are repriced at the next close and each
     difference is paid in the first open month on a line naming the change.

@@ -8,10 +8,22 @@ Never imports sqlalchemy, jinja2, weasyprint or click.
 
 from compengine.engine.driver import Dataset, calculate_month, calculate_through
 from compengine.engine.pipeline import Cancellation, calculate_period, check_splits, credit_deals
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, Line, PeriodResult, Rep, RepResult, RepState, Split
+from compengine.engine.records import (
+    Adjustment,
+    Assignment,
+    Credit,
+    Deal,
+    Line,
+    PeriodResult,
+    Quota,
+    Rep,
+    RepResult,
+    RepState,
+    Split,
+)
 
 __all__ = [
-    "Adjustment", "Assignment", "Cancellation", "Credit", "Dataset", "Deal", "Line", "PeriodResult", "Rep",
+    "Adjustment", "Assignment", "Cancellation", "Credit", "Dataset", "Deal", "Line", "PeriodResult", "Quota", "Rep",
     "RepResult", "RepState", "Split", "calculate_month", "calculate_period", "calculate_through", "check_splits",
     "credit_deals",
 ]

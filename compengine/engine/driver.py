@@ -32,7 +32,9 @@ class Dataset:
     splits: list[Split] = field(default_factory=list)
     adjustments: dict[str, list[Adjustment]] = field(default_factory=dict)  # by period text
     fx: FxRates | None = None  # exchange rates (a data folder's fx_rates.csv); None: no conversion
-    quotas: list[Quota] = field(default_factory=list)  # quotas.csv: annual quotas by plan component
+    # each rep's annual quotas per plan component (a data folder's quotas.csv), by rep id; each rep's
+    # sorted by (plan, component, start) (records.group_quotas)
+    quotas: dict[str, list[Quota]] = field(default_factory=dict)
 
     def first_period(self) -> Period | None:
         dates = [a.start for a in self.assignments] + [d.close_date for d in self.deals]
@@ -79,9 +81,6 @@ def calculate_through(
     assignments = group_assignments(data.assignments)
     state: dict[str, RepState] = {}
     earned: dict[str, dict[str, list]] = {}  # deal -> rep -> [commission, other, period, {component: commission}]
-    quotas: dict[str, list[Quota]] = defaultdict(list)
-    for q in data.quotas:
-        quotas[q.rep_id].append(q)
     terms = {d.deal_id: d.term_months for d in data.deals if d.cancelled_on is not None}
     ytd: list[Credit] = []
     out: list[PeriodResult] = []
@@ -107,7 +106,7 @@ def calculate_through(
             adjustments=data.adjustments.get(str(period), ()),
             state=state,
             fx=data.fx,
-            quotas=quotas,
+            quotas=data.quotas,
         )
         if month_plans is not plans:
             _name_gaps(result, plans, month_plans, period)  # type: ignore[arg-type]

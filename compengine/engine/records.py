@@ -1,6 +1,6 @@
 """The engine's records: small, immutable, cheap (NamedTuples and slotted dataclasses).
 
-Inputs: :class:`Rep`, :class:`Assignment`, :class:`Deal`, :class:`Split`,
+Inputs: :class:`Rep`, :class:`Assignment`, :class:`Quota`, :class:`Deal`, :class:`Split`,
 :class:`Adjustment`, :class:`Cancellation` and the carried :class:`RepState`.
 Intermediate: :class:`Credit` (one receiver's share of one deal).
 Outputs: :class:`Line` (one payout line, traceable to deal, rule, rate, tier)
@@ -9,6 +9,7 @@ and :class:`RepResult` (a rep's month: measures, lines, components, payout).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -63,7 +64,9 @@ class Deal(NamedTuple):
     term_months: int | None = None
     product: str | None = None
     cancelled_on: date | None = None
-    source: Source | None = None
+    # where the deal was read: a Source (a data folder's deals.csv row) or, for deals read back from
+    # the ledger, the text "file:line" of the deal event that set its current state; Credit.source is text
+    source: Source | str | None = None
     quantity: Decimal = Decimal(1)  # units sold (deals.csv quantity; plan components may measure on it)
     cost: Decimal = ZERO  # the deal's cost: margin = amount - cost
     attrs: tuple[tuple[str, str], ...] = ()  # further deals.csv columns and products.csv category, sorted by name
@@ -83,6 +86,36 @@ def deal_value(deal: "Deal | Credit", name: str) -> str | None:
         if k == name:
             return v
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A rep's annual quota for one component of a plan, in force from ``start`` to ``end``
+    (inclusive; None: open-ended). From ``quotas.csv`` or the ledger's ``quotas`` table."""
+
+    rep_id: str
+    plan_id: str
+    component: str
+    start: date
+    end: date | None
+    annual: Decimal
+    source: Source | None = None
+
+    def active_on(self, d: date) -> bool:
+        return self.start <= d and (self.end is None or d <= self.end)
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return self.start <= last and (self.end is None or self.end >= first)
+
+
+def group_quotas(quotas: Iterable[Quota]) -> dict[str, list[Quota]]:
+    """Quotas by rep, each rep's sorted by (plan, component, start): what the engine takes."""
+    out: dict[str, list[Quota]] = {}
+    for q in quotas:
+        out.setdefault(q.rep_id, []).append(q)
+    for rows in out.values():
+        rows.sort(key=lambda q: (q.plan_id, q.component, q.start))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,18 +310,3 @@ class PeriodResult:
                 return r
         return None
 
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """A rep's annual quota for one plan component (quotas.csv), in force ``start``..``end``."""
-
-    rep_id: str
-    plan_id: str
-    component: str
-    start: date
-    end: date | None
-    annual: Decimal
-    source: Source | None = None
-
-    def active_on(self, d: date) -> bool:
-        return self.start <= d and (self.end is None or d <= self.end)

@@ -18,10 +18,20 @@ written as the caller's ``null`` token (``store.null_token``).
 **Decoding** turns stored rows back into :class:`Line` (by keyword, never by position):
 shaped rows as the workers send them (:func:`decode_shaped`), and ORM rows
 (:func:`line_of`, :func:`rep_result_of`).
+
+**JSON columns** hold what is a list in the engine's records, as deterministic text (keys
+sorted, no spaces, decimals as canonical text, never floats; nothing is ``""``):
+``rep_periods.parts`` (:func:`parts_text` / :func:`parts_of`: ``RepResult.parts``, a list of
+:class:`ComponentMeasure` in the engine's order, each an object keyed by field name),
+``rep_periods.component_paid`` (:func:`component_paid_text` / :func:`component_paid_of`:
+``RepState.component_paid``, sorted ``[component, period, paid]`` triples) and
+``deals.attrs`` / ``deal_events.attrs`` (:func:`attrs_text` / :func:`attrs_of`: ``Deal.attrs``,
+an object of text values).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -30,7 +40,7 @@ from typing import Any
 from sqlalchemy import Integer, Table
 
 from compengine.core.money import ZERO, from_cents, to_cents
-from compengine.engine.records import COMPONENTS, Line, RepResult, RepState
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, RepResult, RepState
 from compengine.ledger.models import PayoutLineRow, RepPeriod
 from compengine.ledger.types import Cents, DecimalText
 
@@ -45,7 +55,7 @@ def _kinds(table: Table, names: Sequence[str]) -> dict[str, str]:
     for name in names:
         t = table.c[name].type
         out[name] = ("money" if isinstance(t, Cents) else "decimal" if isinstance(t, DecimalText)
-                     else "int" if isinstance(t, Integer) else "text")
+                     else "int" if isinstance(t, Integer) else "source" if name == "deal_source" else "text")
     return out
 
 
@@ -123,12 +133,85 @@ def _opt_money(v: Any) -> Decimal | None:
     return None if v is None or v == "" else from_cents(v)
 
 
+# ------------------------------------------------------------------ JSON columns
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decimal_text(v: object) -> str:
+    if isinstance(v, Decimal):
+        return canonical_text(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    raise TypeError(f"refusing to store {type(v).__name__} {v!r} as an exact decimal")
+
+
+_MEASURE_DECIMALS = ("quota", "credited", "attainment", "paid")  # ComponentMeasure's Decimal fields
+if not set(_MEASURE_DECIMALS) < set(ComponentMeasure._fields):  # pragma: no cover - a programming error
+    raise RuntimeError(f"ComponentMeasure fields {ComponentMeasure._fields} changed: update codec._MEASURE_DECIMALS")
+
+
+def parts_text(parts: Sequence[ComponentMeasure]) -> str:
+    """``rep_periods.parts``: the components' measures, in the engine's order ("" when none)."""
+    if not parts:
+        return ""
+    return _json([{k: (_decimal_text(v) if k in _MEASURE_DECIMALS else v) for k, v in zip(ComponentMeasure._fields, m)}
+                  for m in parts])
+
+
+def parts_of(text: str | None) -> list[ComponentMeasure]:
+    if not text:
+        return []
+    return [ComponentMeasure(**{k: (Decimal(d[k]) if k in _MEASURE_DECIMALS else d[k]) for k in ComponentMeasure._fields})
+            for d in json.loads(text)]
+
+
+def component_paid_text(paid: Iterable[tuple[str, str, Decimal]]) -> str:
+    """``rep_periods.component_paid``: sorted ``[component, period, paid]`` ("" when none)."""
+    rows = sorted((c, p, _decimal_text(v)) for c, p, v in paid)
+    return _json(rows) if rows else ""
+
+
+def component_paid_of(text: str | None) -> tuple[tuple[str, str, Decimal], ...]:
+    if not text:
+        return ()
+    return tuple((c, p, Decimal(v)) for c, p, v in json.loads(text))
+
+
+def attrs_text(attrs: Iterable[tuple[str, str]]) -> str:
+    """A deal's attributes as stored (``deals.attrs``): a JSON object, keys sorted ("" when none)."""
+    d = dict(attrs)
+    return _json(d) if d else ""
+
+
+_ATTRS: dict[str, tuple[tuple[str, str], ...]] = {}
+
+
+def attrs_of(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``Deal.attrs`` from its stored text (one tuple per distinct text: a month of deals shares them)."""
+    if not text:
+        return ()
+    out = _ATTRS.get(text)
+    if out is None:
+        out = tuple(sorted(json.loads(text).items()))
+        if len(_ATTRS) < 100_000:
+            _ATTRS[text] = out
+    return out
+
+
+JSON_REP_PERIOD_COLUMNS = {"parts": "parts_text(r.parts)", "component_paid": "component_paid_text(r.state.component_paid)"}
+
+
 def _encode_expr(kind: str, nullable: bool, v: str) -> str:
     """Python expression storing value ``v`` of a column (NULL as ``null``)."""
     if kind == "money":
         return f"(null if {v} is None else to_cents({v}))" if nullable else f"to_cents({v})"
     if kind == "decimal":
         return f"(null if {v} is None else canonical_text({v}))" if nullable else f"canonical_text({v})"
+    if kind == "source":  # a deal's Source (a data folder's) or its text (the ledger's): stored as "file:line"
+        return f"(null if {v} is None else str({v}))"
     if not nullable:
         return v
     return f"(null if {v} is None else {v})" if kind == "int" else f"({v} or null)"  # text: '' is stored as NULL too
@@ -195,6 +278,9 @@ def _rep_period_encoder_source() -> str:
     for c in REP_PERIOD_COLUMNS:
         if c == "period":
             v = "pstr"
+        elif c in JSON_REP_PERIOD_COLUMNS:
+            values.append(JSON_REP_PERIOD_COLUMNS[c])
+            continue
         elif c == "notes":
             v = 'nl.join(r.notes)'  # lines of text, one column
         elif c in _RESULT_FIELDS:
@@ -213,7 +299,8 @@ GENERATED_SOURCE = "\n\n".join([_line_encoder_source(), *(_line_decoder_source(i
                                 _line_of_source(), _rep_period_encoder_source()])
 _namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_cents": to_cents, "from_cents": from_cents,
                               "canonical_text": canonical_text, "_opt": _opt, "_opt_decimal": _opt_decimal,
-                              "_opt_money": _opt_money}
+                              "_opt_money": _opt_money, "parts_text": parts_text,
+                              "component_paid_text": component_paid_text}
 exec(compile(GENERATED_SOURCE, "<compengine.ledger.codec generated>", "exec"), _namespace)  # noqa: S102
 
 _shaped_line_rows: Callable[..., tuple[list[tuple], ...]] = _namespace["shaped_line_rows"]
@@ -276,6 +363,8 @@ def rep_result_of(rp: RepPeriod, lines: list[Line]) -> RepResult:
     for ln in lines:
         components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
     values = {c: getattr(rp, c) for c in REP_PERIOD_COLUMNS}
+    values["parts"] = parts_of(values["parts"])
+    values["component_paid"] = component_paid_of(values["component_paid"])
     state = RepState(**{f: values[f] for f in _STATE_FIELDS})
     kept = {f: values[f] for f in _RESULT_FIELDS & set(REP_PERIOD_COLUMNS) if f != "notes"}
     return RepResult(**kept, lines=lines, components=components, state=state,

@@ -1,12 +1,14 @@
 """What was true when: effective-dated master data, and the rules that keep locked months as they were priced.
 
-Three histories, each type-2 (a change adds rows; replaced rows are marked
+Four histories, each type-2 (a change adds rows; replaced rows are marked
 ``superseded_at`` and kept, with the import that recorded them):
 
 * **reps** (``rep_versions``): name, email, manager, team, hire and termination dates,
   each version in force from ``valid_from`` until the next. ``reps.csv`` has no dates,
   so a change takes effect from the **first open month** (:func:`first_open_day`).
 * **assignments** (``assignments`` rows with ``superseded_at``): plan, quota, start, end.
+* **quotas** (``quotas`` rows with ``superseded_at``; quotas.csv): a rep's annual quota per plan
+  component, start, end; changes over locked months are refused or retroactive like assignments'.
 * **plan versions** (``plan_schedule``): which stored text is in force from when to when.
   A plan file without ``effective_from`` that changed is in force from the first open
   month; a dated file covers its own range.
@@ -30,15 +32,16 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from compengine.core.errors import CompErrors
+from compengine.core.errors import CompErrors, Source
 from compengine.core.periods import Period
-from compengine.engine.records import Assignment, Rep
+from compengine.engine.records import Assignment, Quota, Rep
 from compengine.ledger.models import (
     AssignmentRow,
     ImportBatch,
     PeriodRow,
     PlanScheduleRow,
     PlanVersion,
+    QuotaRow,
     RepRow,
     RepVersionRow,
     RetroChangeRow,
@@ -303,6 +306,108 @@ def import_assignments(session: Session, assignments: Iterable, batch: ImportBat
     return changed, reaching, audits
 
 
+# ------------------------------------------------------------------ quotas (per plan component)
+
+
+def current_quotas(session: Session, rep_ids: Iterable[str] | None = None) -> list[QuotaRow]:
+    q = select(QuotaRow).where(QuotaRow.superseded_at.is_(None))
+    if rep_ids is not None:
+        q = q.where(QuotaRow.rep_id.in_(list(rep_ids)))
+    return list(session.scalars(q.order_by(QuotaRow.rep_id, QuotaRow.plan_id, QuotaRow.component, QuotaRow.start,
+                                           QuotaRow.id)))
+
+
+def load_quotas(session: Session) -> dict[str, list[Quota]]:
+    """The current quota rows by rep (each rep's by plan, component, start): what the engine takes.
+    A row's ``source`` is the quotas.csv file:line that recorded it."""
+    out: dict[str, list[Quota]] = defaultdict(list)
+    for q in current_quotas(session):
+        out[q.rep_id].append(Quota(rep_id=q.rep_id, plan_id=q.plan_id, component=q.component, start=q.start, end=q.end,
+                                   annual=q.annual, source=_source_of(q.source)))
+    return dict(out)
+
+
+def _source_of(text: str) -> Source | None:
+    """A stored ``file:line`` back into a Source."""
+    if not text:
+        return None
+    file, _, line = text.rpartition(":")
+    return Source(file, int(line)) if file and line.isdigit() else Source(text)
+
+
+def describe_quota_change(rep_id: str, old: Iterable[tuple], new: Iterable[tuple]) -> str:
+    """``R1 quota new_logo on ae-2026 300,000.00 -> 360,000.00 from 2026-10`` and the like."""
+    gone = sorted(set(old) - set(new), key=lambda k: (k[0], k[1]))
+    came = sorted(set(new) - set(old), key=lambda k: (k[0], k[1]))
+    parts = []
+    for n in came:
+        (plan_id, component), start, end, annual = n
+        match = next((o for o in gone if o[0] == n[0] and o[1] == start), None)
+        what = f"{rep_id} quota {component} of {plan_id}"
+        if match is not None:
+            gone.remove(match)
+            diffs = []
+            if match[3] != annual:
+                diffs.append(f"{_show(match[3])} -> {_show(annual)}")
+            if match[2] != end:
+                diffs.append(f"end {_show(match[2])} -> {_show(end)}")
+            parts.append(f"{what} {', '.join(diffs)} from {Period.of(start)}")
+        else:
+            parts.append(f"{what} {_show(annual)} from {start}" + (f" to {end}" if end else ""))
+    for (plan_id, component), start, _end, _annual in gone:
+        parts.append(f"{rep_id} quota {component} of {plan_id} from {start} removed")
+    return "; ".join(parts)
+
+
+def import_quotas(session: Session, quotas: Iterable, batch: ImportBatch, now: datetime,
+                  locked: Sequence[Period]) -> tuple[list[str], list[Change], list[dict]]:
+    """Supersede and add quota rows per rep in the file (reps not in the file keep theirs), as
+    :func:`import_assignments` does for assignments.
+
+    Returns (reps whose rows changed, the changes that reach locked months, audit records). A
+    change reaches a locked month when the rows in force on any of its days differ; the caller
+    refuses those unless ``--retroactive`` (then the next close reprices the months).
+    """
+    current: dict[str, list[QuotaRow]] = defaultdict(list)
+    for q in current_quotas(session):
+        current[q.rep_id].append(q)
+    wanted: dict[str, list] = defaultdict(list)
+    for q in quotas:
+        wanted[q.rep_id].append(q)
+    changed: list[str] = []
+    reaching: list[Change] = []
+    audits: list[dict] = []
+    for rep_id in sorted(wanted):
+        # keys shaped like assignments' (what, start, end, amount): reached_months clips them by day
+        old = {((r.plan_id, r.component), r.start, r.end, r.annual): r for r in current.get(rep_id, [])}
+        new = {((q.plan_id, q.component), q.start, q.end, q.annual): q for q in wanted[rep_id]}
+        if set(old) == set(new):
+            continue
+        months = reached_months(old, new, locked)
+        came = [new[k] for k in sorted(set(new) - set(old), key=lambda k: (k[0], k[1]))]
+        first_src = next((str(q.source) for q in came if getattr(q, "source", None)), "quotas.csv")
+        description = describe_quota_change(rep_id, list(old), list(new))
+        if months:
+            reaching.append(Change(first_src, rep_id, None, months, description))
+        for key, row in old.items():
+            if key not in new:
+                row.superseded_at = now
+        for key, q in new.items():
+            if key not in old:
+                session.add(QuotaRow(rep_id=rep_id, plan_id=q.plan_id, component=q.component, start=q.start, end=q.end,
+                                     annual=q.annual, recorded_at=now, batch_id=batch.id,
+                                     source=str(q.source) if getattr(q, "source", None) else ""))
+        changed.append(rep_id)
+
+        def shown(keys: Iterable[tuple]) -> list:
+            return [[plan_id, component, start, end, annual] for (plan_id, component), start, end, annual
+                    in sorted(keys, key=lambda k: (k[0], k[1]))]
+
+        audits.append({"rep_id": rep_id, "summary": f"quotas of {rep_id}: {description}",
+                       "before": shown(old), "after": shown(new)})
+    return changed, reaching, audits
+
+
 # ------------------------------------------------------------------ plan versions
 
 
@@ -430,6 +535,12 @@ def timeline(session: Session, rep_id: str) -> dict:
                             "recorded_at": a.recorded_at.isoformat(timespec="seconds") if a.recorded_at else None,
                             "superseded_at": a.superseded_at.isoformat(timespec="seconds") if a.superseded_at else None,
                             "row": a.source or None, **by(a.batch_id)})
+    quotas = [{"plan_id": q.plan_id, "component": q.component, "start": str(q.start), "end": str(q.end) if q.end else None,
+               "annual": f"{q.annual:.2f}", "recorded_at": q.recorded_at.isoformat(timespec="seconds"),
+               "superseded_at": q.superseded_at.isoformat(timespec="seconds") if q.superseded_at else None,
+               "row": q.source or None, **by(q.batch_id)}
+              for q in session.scalars(select(QuotaRow).where(QuotaRow.rep_id == rep_id)
+                                       .order_by(QuotaRow.plan_id, QuotaRow.component, QuotaRow.start, QuotaRow.id))]
     digests = dict(session.execute(select(PlanVersion.id, PlanVersion.digest)).all())
     files = dict(session.execute(select(PlanVersion.id, PlanVersion.file)).all())
     plans = []
@@ -444,7 +555,8 @@ def timeline(session: Session, rep_id: str) -> dict:
     retro = [{"description": r.description, "months": f"{r.first_period}..{r.last_period}",
               "recorded_at": r.recorded_at.isoformat(timespec="seconds"), "actor": r.actor, "import": r.batch_id}
              for r in session.scalars(select(RetroChangeRow).where(RetroChangeRow.rep_id == rep_id).order_by(RetroChangeRow.id))]
-    return {"rep_id": rep_id, "versions": versions, "assignments": assignments, "plans": plans, "retroactive": retro}
+    return {"rep_id": rep_id, "versions": versions, "assignments": assignments, "quotas": quotas, "plans": plans,
+            "retroactive": retro}
 
 
 def timeline_text(t: dict) -> str:
@@ -462,6 +574,13 @@ def timeline_text(t: dict) -> str:
         quota = f"quota {Decimal(a['annual_quota']):,.2f}" if a["annual_quota"] else "plan quota"
         out.append(f"  {a['start']}..{a['end'] or '':<10} {a['plan_id']}, {quota}  (recorded {a['recorded_at'] or '-'}"
                    + (f", {a['row']}" if a["row"] else "") + f"){mark}")
+    if t.get("quotas"):
+        out += ["", "Quotas (quotas.csv)"]
+        for q in t["quotas"]:
+            mark = f"  [superseded {q['superseded_at']}]" if q["superseded_at"] else ""
+            out.append(f"  {q['start']}..{q['end'] or '':<10} {q['plan_id']} {q['component']}, annual "
+                       f"{Decimal(q['annual']):,.2f}  (recorded {q['recorded_at']}" + (f", {q['row']}" if q["row"] else "")
+                       + f"){mark}")
     if t["plans"]:
         out += ["", "Plan versions"]
         for p in t["plans"]:

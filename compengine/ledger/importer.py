@@ -1,10 +1,14 @@
 """``import``: load a data folder and plan files into the ledger, in one transaction.
 
 Nothing is written unless every row is good. New deals become ``won`` events; a
-changed amount becomes an ``amended`` event; a ``cancelled_on`` that appeared
+changed amount, quantity, cost or attributes (further deals.csv columns, products.csv's
+category) becomes an ``amended`` event (both record all four); a ``cancelled_on`` that appeared
 becomes a ``cancelled`` event; changed split rows supersede the old ones with a
 ``splits_changed`` event. Re-importing the same files changes nothing. A new deal
 closing in a locked month is refused (book it in an open month, or adjust).
+``deals.source`` keeps the file:line of each deal's latest event (``Credit.source``).
+``quotas.csv`` rows are history like assignments (``history.import_quotas``): a change over a
+locked month is refused unless ``--retroactive``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from compengine.ledger.models import (
     DealRow,
     ImportBatch,
     PeriodRow,
+    PayoutLineRow,
     PlanVersion,
+    QuotaRow,
     RepRow,
     SplitRow,
 )
@@ -37,6 +43,7 @@ from compengine.ledger.history import (
     Change,
     first_open_day,
     import_assignments,
+    import_quotas,
     import_reps,
     locked_periods,
     record_retro,
@@ -44,6 +51,7 @@ from compengine.ledger.history import (
     schedule_plan,
     span,
 )
+from compengine.ledger.codec import attrs_text, canonical_text
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
 from compengine.plans.catalog import PlanCatalog, load_plan_catalog
@@ -60,6 +68,7 @@ class ImportReport:
     reps_added: int = 0
     reps_changed: int = 0
     assignments_changed: int = 0
+    quotas_changed: int = 0
     deals_added: int = 0
     amendments: int = 0
     cancellations: int = 0
@@ -75,7 +84,8 @@ class ImportReport:
     @property
     def changed(self) -> bool:
         return bool(
-            self.plans_added or self.reps_added or self.reps_changed or self.assignments_changed or self.deals_added
+            self.plans_added or self.reps_added or self.reps_changed or self.assignments_changed or self.quotas_changed
+            or self.deals_added
             or self.amendments or self.cancellations or self.splits_changed or self.forward
         )
 
@@ -87,6 +97,7 @@ class ImportReport:
             "reps_added": self.reps_added,
             "reps_changed": self.reps_changed,
             "assignments_changed": self.assignments_changed,
+            "quotas_changed": self.quotas_changed,
             "deals_added": self.deals_added,
             "amendments": self.amendments,
             "cancellations": self.cancellations,
@@ -108,6 +119,7 @@ class ImportReport:
             f"{self.reps_added} new rep(s)" if self.reps_added else "",
             f"{self.reps_changed} changed rep(s)" if self.reps_changed else "",
             f"{self.assignments_changed} rep(s) with changed assignments" if self.assignments_changed else "",
+            f"{self.quotas_changed} rep(s) with changed quotas" if self.quotas_changed else "",
             f"{self.deals_added} new deal(s)" if self.deals_added else "",
             f"{self.amendments} amendment(s)" if self.amendments else "",
             f"{self.cancellations} cancellation(s)" if self.cancellations else "",
@@ -214,6 +226,14 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     for a in assignment_audits:
         audit(session, actor, "assignment.set", a["summary"], rep_id=a["rep_id"], entity="assignment",
               entity_id=a["rep_id"], before=a["before"], after=a["after"], at=now)
+    # quotas per plan component (quotas.csv): the same history and locked-month rule as assignments
+    quota_reps, reaching_q, quota_audits = import_quotas(
+        session, [q for rows in data.quotas.values() for q in rows], batch, now, locked_months)
+    reaching += reaching_q
+    report.quotas_changed = len(quota_reps)
+    for a in quota_audits:
+        audit(session, actor, "quota.set", a["summary"], rep_id=a["rep_id"], entity="quota", entity_id=a["rep_id"],
+              before=a["before"], after=a["after"], at=now)
     if reaching and not retroactive:
         refuse(reaching)
     if retroactive:
@@ -229,7 +249,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     have: dict[str, tuple] = {}
     for row in session.execute(
         select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
-               DealRow.amount, DealRow.cancelled_on)
+               DealRow.amount, DealRow.cancelled_on, DealRow.quantity, DealRow.cost, DealRow.attrs)
     ):
         have[row[0]] = tuple(row[1:])
     active_splits: dict[str, set] = defaultdict(set)
@@ -244,6 +264,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     errors: list[CompError] = []
     new_deals, events, new_splits = [], [], []
     amended: list[tuple[str, Decimal]] = []
+    restated: list[tuple[str, Decimal, Decimal, str]] = []  # (deal, quantity, cost, attrs) of amended deals
+    sourced: dict[str, str] = {}  # deal -> the file:line of its latest event, for deals.source
     cancelled: list[tuple[str, object]] = []
     resplit: list[str] = []
     earliest_touched: Period | None = None
@@ -261,21 +283,22 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
                                     "(`compengine close start`): its credit belongs in the opening balances"))
             continue
+        quantity, cost, attrs = canonical_text(d.quantity), cents(d.cost), attrs_text(d.attrs)
         if old is None:
             if str(period) in locked:
                 report.late.append(d.deal_id)  # a late deal: priced as of its locked month in the next close
             new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
-                              d.term_months, d.product, cents(d.amount), d.cancelled_on))
-            events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src)))
+                              d.term_months, d.product, cents(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
+            events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
             if d.cancelled_on is not None:
-                events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src)))
+                events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src), None, None, None))
                 report.cancellations += 1
             for rep_id, pct, role in sorted(file_splits.get(d.deal_id, ())):
                 new_splits.append((d.deal_id, rep_id, f"{pct:f}", role, now))
             report.deals_added += 1
             touch(period)
             continue
-        deal_type, currency, close_date, owner_id, amount, cancelled_on = old
+        deal_type, currency, close_date, owner_id, amount, cancelled_on, old_quantity, old_cost, old_attrs = old
         changed_static = [
             (name, a, b) for name, a, b in (
                 ("deal_type", deal_type, d.deal_type), ("currency", currency, d.currency),
@@ -288,9 +311,13 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         if changed_static:
             continue
         same = True
-        if d.amount != amount:
-            events.append((d.deal_id, "amended", cents(d.amount), None, now, batch.id, str(src)))
-            amended.append((d.deal_id, d.amount))
+        restate = d.quantity != old_quantity or d.cost != old_cost or attrs != (old_attrs or "")
+        if d.amount != amount or restate:
+            events.append((d.deal_id, "amended", cents(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
+            if d.amount != amount:
+                amended.append((d.deal_id, d.amount))
+            if restate:
+                restated.append((d.deal_id, d.quantity, d.cost, attrs))
             report.amendments += 1
             same = False
         if d.cancelled_on != cancelled_on:
@@ -298,12 +325,12 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
                 errors.append(CompError(src.at("cancelled_on"), f"deal {d.deal_id} was cancelled on {cancelled_on}; "
                                         "a cancellation cannot be changed or removed"))
                 continue
-            events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src)))
+            events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src), None, None, None))
             cancelled.append((d.deal_id, d.cancelled_on))
             report.cancellations += 1
             same = False
         if file_splits.get(d.deal_id, set()) != active_splits.get(d.deal_id, set()):
-            events.append((d.deal_id, "splits_changed", None, None, now, batch.id, str(src)))
+            events.append((d.deal_id, "splits_changed", None, None, now, batch.id, str(src), None, None, None))
             resplit.append(d.deal_id)
             for rep_id, pct, role in sorted(file_splits.get(d.deal_id, ())):
                 new_splits.append((d.deal_id, rep_id, f"{pct:f}", role, now))
@@ -312,6 +339,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         if same:
             report.deals_unchanged += 1
         else:
+            sourced[d.deal_id] = str(src)
             if str(period) in locked:
                 report.late.append(d.deal_id)
             touch(period)
@@ -322,9 +350,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
 
     if new_deals:
         bulk_insert(session, "deals", ["deal_id", "account", "deal_type", "currency", "close_date", "close_period",
-                                       "owner_id", "term_months", "product", "amount", "cancelled_on"], new_deals)
+                                       "owner_id", "term_months", "product", "amount", "cancelled_on", "quantity", "cost",
+                                       "attrs", "source"], new_deals)
     if events:
-        bulk_insert(session, "deal_events", ["deal_id", "kind", "amount", "effective", "recorded_at", "batch_id", "source"], events)
+        bulk_insert(session, "deal_events", ["deal_id", "kind", "amount", "effective", "recorded_at", "batch_id", "source",
+                                             "quantity", "cost", "attrs"], events)
     if resplit:
         for chunk in _chunks(resplit, 500):
             session.execute(update(SplitRow).where(SplitRow.deal_id.in_(chunk), SplitRow.superseded_at.is_(None))
@@ -335,11 +365,17 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         session.execute(update(DealRow).where(DealRow.deal_id == deal_id).values(amount=amount))
     for deal_id, when in cancelled:
         session.execute(update(DealRow).where(DealRow.deal_id == deal_id).values(cancelled_on=when))
+    for deal_id, quantity, cost, attrs in restated:
+        session.execute(update(DealRow).where(DealRow.deal_id == deal_id)
+                        .values(quantity=quantity, cost=cost, attrs=attrs))
+    for deal_id, src in sourced.items():
+        session.execute(update(DealRow).where(DealRow.deal_id == deal_id).values(source=src))
     if report.deals_added or report.amendments or report.cancellations or report.splits_changed:
         audit(session, actor, "deals.import",
               f"{report.deals_added} new, {report.amendments} amended, {report.cancellations} cancelled, "
               f"{report.splits_changed} re-split from {data_dir}", entity="import", entity_id=str(batch.id),
-              after={"amended": amended[:100], "cancelled": cancelled[:100], "resplit": resplit[:100]}, at=now)
+              after={"amended": amended[:100], "cancelled": cancelled[:100], "resplit": resplit[:100],
+                     "restated": [r[0] for r in restated[:100]]}, at=now)
 
     # periods covered by the data exist from now on
     periods = {Period.of(a.start) for a in data.assignments} | {Period.of(d.close_date) for d in data.deals}
@@ -350,7 +386,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             ensure_period(session, p)
     if report.changed:
         first = min(periods) if periods else None
-        if report.assignments_changed or report.reps_changed or report.reps_added or report.plans_added or report.forward:
+        if (report.assignments_changed or report.quotas_changed or report.reps_changed or report.reps_added
+                or report.plans_added or report.forward):
             start = first
         else:
             start = earliest_touched
@@ -360,6 +397,9 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     if not report.changed:
         session.delete(batch)
     return report
+
+
+RULE_SOURCE_TAIL = len(":123456 @12345678")  # what Plan.rule_source adds to the plan file's path
 
 
 def column_limits(model: type[Base]) -> dict[str, int]:
@@ -374,8 +414,9 @@ def check_lengths(data, plans, data_dir: Path | str, actor: str) -> list[CompErr
     is written. The limits are the models' ``String(n)`` lengths.
     """
     errors: list[CompError] = []
+    quotas = [q for rows in getattr(data, "quotas", {}).values() for q in rows]
     for model, records in ((RepRow, data.reps.values()), (AssignmentRow, data.assignments), (DealRow, data.deals),
-                           (SplitRow, data.splits)):
+                           (SplitRow, data.splits), (QuotaRow, quotas)):
         limits = column_limits(model)
         for rec in records:
             for name, limit in limits.items():
@@ -388,9 +429,11 @@ def check_lengths(data, plans, data_dir: Path | str, actor: str) -> list[CompErr
         if len(plan.id) > plan_limits["plan_id"]:
             errors.append(CompError(plan.source.at("id"), f"is {len(plan.id):,} characters long, at most "
                                                           f"{plan_limits['plan_id']} fit"))
-        if len(plan.source.file) > plan_limits["file"]:
+        # payout lines name the plan file, a line and the version of their rule (Plan.rule_source)
+        path_limit = min(plan_limits["file"], column_limits(PayoutLineRow)["rule_source"] - RULE_SOURCE_TAIL)
+        if len(plan.source.file) > path_limit:
             errors.append(CompError(Source(plan.source.file), f"the path is {len(plan.source.file):,} characters long, "
-                                                              f"at most {plan_limits['file']} fit in the ledger"))
+                                                              f"at most {path_limit} fit in the ledger"))
     # the ledger records where each deal came from (file:line) and the folder of the import
     longest = max([len(str(data_dir)), *(len(str(d.source)) for d in data.deals if d.source)])
     limit = min(column_limits(DealEvent)["source"], column_limits(ImportBatch)["source"])

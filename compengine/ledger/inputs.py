@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -28,9 +28,21 @@ from compengine.engine.pipeline import (
     iter_period_part,
     resolve_assignment,
 )
-from compengine.engine.records import Adjustment, Assignment, Credit, Deal, PeriodResult, Rep, RepResult, RepState, Split
+from compengine.engine.records import (
+    Adjustment,
+    Assignment,
+    Credit,
+    Deal,
+    PeriodResult,
+    Quota,
+    Rep,
+    RepResult,
+    RepState,
+    Split,
+)
 from compengine.ledger import history
-from compengine.ledger.history import rep_of, reps_on, versions_in_force
+from compengine.ledger.codec import attrs_of, component_paid_of
+from compengine.ledger.history import load_quotas, rep_of, reps_on, versions_in_force
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
 from compengine.plans.loader import load_plan_text
@@ -54,6 +66,8 @@ class LedgerInputs:
     cancellations: list[Cancellation]
     adjustments: list[Adjustment]
     state: dict[str, RepState]
+    # each rep's quotas per plan component (quotas.csv: the current rows, each rep's by plan, component, start)
+    quotas: dict[str, list[Quota]] = field(default_factory=dict)
 
     def calculate(self) -> PeriodResult:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
@@ -68,6 +82,7 @@ class LedgerInputs:
         self.credits = [c for c in self.credits if c.rep_id in readers]
         self.ytd_credits = [c for c in self.ytd_credits if c.rep_id in readers]
         self.assignments = {r: a for r, a in self.assignments.items() if r in keep}
+        self.quotas = {r: q for r, q in self.quotas.items() if r in keep}
         self.cancellations = [c for c in self.cancellations if c.rep_id in keep]
         self.adjustments = [a for a in self.adjustments if a.rep_id in keep]
         return keep
@@ -137,6 +152,18 @@ def load_credits(session: Session, periods: list[str], reps: Iterable[str] | Non
     ``reps``, only of the deals these reps own or have a split of (a repricing of a few reps)."""
     if not periods:
         return []
+    deals, splits = load_deals(session, periods, reps)
+    return credit_deals(deals, splits)
+
+
+def load_deals(session: Session, periods: list[str],
+               reps: Iterable[str] | None = None) -> tuple[list[Deal], dict[str, list[Split]]]:
+    """The deals closed in the given months as they are now, and their current splits (see :func:`load_credits`).
+
+    Each deal's ``source`` is the text ``file:line`` of its latest event (``deals.source``), its
+    ``quantity``, ``cost`` and ``attrs`` those of its latest won or amended event."""
+    if not periods:
+        return [], {}
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
     # type processing would dominate. Money arrives as integer cents, dates as text on SQLite.
     # Deals come in no particular order (sorting them cost a second a million): the engine
@@ -154,22 +181,31 @@ def load_credits(session: Session, periods: list[str], reps: Iterable[str] | Non
                 "AND superseded_at IS NULL))")
         only_params = wanted + wanted
     make_deal = Deal._make
+    one, zero = Decimal(1), ZERO
+    quantities: dict[str, Decimal] = {"1": one}  # a month's deals share a few quantities: one Decimal each
     cur = raw.cursor()
     try:
         cur.execute("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
-                    f"cancelled_on FROM deals d WHERE close_period IN ({marks}){only}", list(periods) + only_params)
+                    f"cancelled_on, source, quantity, cost, attrs FROM deals d WHERE close_period IN ({marks}){only}",
+                    list(periods) + only_params)
         rows = cur.fetchall()
-        if dialect == "sqlite":
-            as_date = date.fromisoformat
-            dates: dict[str, date] = {}
-            deals = [make_deal((deal_id, account, deal_type, from_cents(amount), currency,
-                                dates.get(close) or dates.setdefault(close, as_date(close)), owner, term, product,
-                                as_date(cancelled) if cancelled is not None else None, None))
-                     for deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled in rows]
-        else:
-            deals = [make_deal((deal_id, account, deal_type, from_cents(amount), currency, close, owner, term, product,
-                                cancelled, None))
-                     for deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled in rows]
+        sqlite = dialect == "sqlite"
+        as_date = date.fromisoformat
+        dates: dict[str, date] = {}
+        deals = []
+        append = deals.append
+        for (deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled, source, quantity, cost,
+             attrs) in rows:
+            if sqlite:
+                close = dates.get(close) or dates.setdefault(close, as_date(close))
+                if cancelled is not None:
+                    cancelled = as_date(cancelled)
+            q = quantities.get(quantity)
+            if q is None:
+                q = quantities[quantity] = Decimal(quantity)
+            append(make_deal((deal_id, account, deal_type, from_cents(amount), currency, close, owner, term, product,
+                              cancelled, source or None, q, from_cents(cost) if cost else zero,
+                              attrs_of(attrs) if attrs else ())))
         del rows
         splits: dict[str, list[Split]] = defaultdict(list)
         cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
@@ -179,7 +215,7 @@ def load_credits(session: Session, periods: list[str], reps: Iterable[str] | Non
             splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
     finally:
         cur.close()
-    return credit_deals(deals, splits)
+    return deals, splits
 
 
 def load_state(session: Session, period: Period) -> dict[str, RepState]:
@@ -191,8 +227,10 @@ def load_state(session: Session, period: Period) -> dict[str, RepState]:
         .subquery()
     )
     q = select(RepPeriod.rep_id, RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.ytd_paid, RepPeriod.ytd_year,
-               RepPeriod.ytd_plan).join(latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period))
-    state = {rep_id: RepState(db, cb, yp, yy, plan) for rep_id, db, cb, yp, yy, plan in session.execute(q)}
+               RepPeriod.ytd_plan, RepPeriod.component_paid).join(
+        latest, and_(RepPeriod.rep_id == latest.c.rep_id, RepPeriod.period == latest.c.period))
+    state = {rep_id: RepState(db, cb, yp, yy, plan, component_paid_of(paid))
+             for rep_id, db, cb, yp, yy, plan, paid in session.execute(q)}
     return opening_state(session, period, set(state)) | state
 
 
@@ -340,6 +378,7 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         cancellations=load_cancellations(session, period),
         adjustments=load_adjustments(session, period),
         state=load_state(session, period),
+        quotas=load_quotas(session),
     )
 
 

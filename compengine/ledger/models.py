@@ -106,6 +106,25 @@ class AssignmentRow(Base):
     source: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
+class QuotaRow(Base):
+    """A rep's annual quota for one plan component, in force ``start``..``end`` (quotas.csv; migration 0007).
+
+    History like ``assignments``: rows are never deleted; a row an import replaced is superseded."""
+
+    __tablename__ = "quotas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
+    plan_id: Mapped[str] = mapped_column(String(64))
+    component: Mapped[str] = mapped_column(String(64))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    annual: Mapped[Decimal] = mapped_column(Cents)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class PlanScheduleRow(Base):
     """Which stored plan version is in force from ``effective_from`` to ``effective_to``
     (inclusive; None = open-ended). Rows an import replaced are superseded, never deleted."""
@@ -151,6 +170,13 @@ class DealRow(Base):
     # projection of deal_events (latest amount, cancellation)
     amount: Mapped[Decimal] = mapped_column(Cents)
     cancelled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # migration 0007: units, cost (margin = amount - cost) and attributes (deals.csv's further columns and
+    # products.csv's category: a JSON object, keys sorted; "" when none), projected from the latest won or
+    # amended event; ``source``: the file:line of the deal's latest event (Credit.source)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1), server_default="1")
+    cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0), server_default="0")
+    attrs: Mapped[str] = mapped_column(Text, default="", server_default="")
+    source: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class DealEvent(Base):
@@ -163,6 +189,11 @@ class DealEvent(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
     batch_id: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(300), default="")
+    # migration 0007: the deal's units, cost and attributes as of a won or amended event (NULL on other
+    # kinds, and on events recorded before 0007)
+    quantity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    cost: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    attrs: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SplitRow(Base):
@@ -217,6 +248,10 @@ class RepPeriod(Base):
     ytd_year: Mapped[int] = mapped_column(Integer)
     ytd_plan: Mapped[str | None] = mapped_column(String(64), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # migration 0007 (JSON text, "" when empty; codec.parts_text / component_paid_text): RepResult.parts
+    # (each plan component's quota, credit, attainment, paid) and RepState.component_paid (carried)
+    parts: Mapped[str] = mapped_column(Text, default="", server_default="")
+    component_paid: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class PayoutLineRow(Base):
@@ -247,6 +282,12 @@ class PayoutLineRow(Base):
     ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
     role: Mapped[str | None] = mapped_column(String(10), nullable=True)
     split_pct: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    # migration 0007: the plan component that made the line, credit x rate before the band's multiplier
+    # (unrounded), where the deal came from (its import file:line) and where the rule is written
+    component: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    base: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)  # credit x rate, rounded once (the part at the base rate)
+    deal_source: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    rule_source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class AdjustmentRow(Base):
@@ -337,6 +378,8 @@ class PeriodSeal(Base):
     sealed_at: Mapped[datetime] = mapped_column(DateTime)
     sealed_by: Mapped[str] = mapped_column(String(100))
     reopened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # migration 0007: which columns and header the seal hashes (seals.SEAL_FORMATS); seals written before are format 1
+    format: Mapped[str] = mapped_column(String(32), default="compengine-seal/1", server_default="compengine-seal/1")
 
 
 class Setting(Base):

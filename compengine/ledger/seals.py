@@ -9,22 +9,29 @@ the problems of one locked month (:func:`check_month`, used by reconcile) and a
 totals, in a canonical form that does not depend on the database, its collation or the
 order rows were stored in:
 
-* every payout line is the JSON array of its stored columns except the autoincrement id
-  (:data:`LINE_COLUMNS`, in that order): money as integer cents, exact decimals as the
+* every payout line is the JSON array of the columns of the seal's format (:data:`SEAL_FORMATS`;
+  format 2 hashes every stored column but the autoincrement id, :data:`LINE_COLUMNS`, in that
+  order; format 1 the columns before migration 0007): money as integer cents, exact decimals as the
   canonical text the ledger stores, SQL NULL as ``null`` (distinct from ``""``); JSON is
   written with ``ensure_ascii=False`` and no spaces, so a string's escaping is fixed by the
   JSON grammar, not by the Python version;
 * a rep's lines, in ``seq`` order, make the JSON array whose SHA-256 is the rep's lines hash;
-* the month is the text ``compengine-seal/1 PERIOD`` and then, one per rep in code-point
-  order of ``rep_id`` (every rep with lines or a ``rep_periods`` row), the JSON array
-  ``[rep_id, line count, amount in cents, lines hash, rep_periods row or null]``, each
-  followed by a newline; ``rep_periods`` rows are their :data:`REP_PERIOD_COLUMNS`.
+* the month is the text ``FORMAT PERIOD`` (e.g. ``compengine-seal/2 2026-09``) and then, one per
+  rep in code-point order of ``rep_id`` (every rep with lines or a ``rep_periods`` row), the JSON
+  array ``[rep_id, line count, amount in cents, lines hash, rep_periods row or null]``, each
+  followed by a newline; ``rep_periods`` rows are the format's columns of the table
+  (format 2: :data:`REP_PERIOD_COLUMNS`).
 
-The seal itself is the SHA-256 of ``["compengine-seal/1", period, lines_digest, line_count,
+The seal itself is the SHA-256 of ``[FORMAT, period, lines_digest, line_count,
 total_payout in cents, prev_seal, sealed_at, sealed_by]`` (JSON as above), where
 ``prev_seal`` is the current seal of the previous locked month at the time: the seals form a
 chain, so replacing one seal breaks the next. Every seal is also recorded in the audit log
 (action ``period.seal``), which ties the two chains together.
+
+**Formats.** A seal records its format (``period_seals.format``) and is always checked under
+it: a month sealed as ``compengine-seal/1`` (before migration 0007 added columns) keeps
+verifying over the columns it covered, and months locked since are sealed as
+:data:`SEAL_FORMAT`. A format's column lists never change; a new column means a new format.
 
 Lines are streamed from a server-side cursor (PostgreSQL) or a plain cursor (SQLite) in
 batches and hashed as they come, so a month of millions of lines needs little memory.
@@ -64,12 +71,26 @@ from compengine.ledger.hashes import AUDIT_FORMAT, audit_hash, encode, sha, ts  
 from compengine.ledger.models import AuditRow, PeriodRow, PeriodSeal
 from compengine.ledger.store import audit
 
-SEAL_FORMAT = "compengine-seal/1"
 SEAL_ACTION = "period.seal"
-# The columns a seal covers, in the order they are hashed, are LINE_COLUMNS and REP_PERIOD_COLUMNS
-# (``codec``, derived from the models: every column but the id, in table order). Fixed for
-# SEAL_FORMAT: the golden digests of tests/test_seals.py change with a new column, so a new
-# column means a new format on purpose.
+
+# The columns a seal covers, in the order they are hashed, per format. Fixed for each format: the
+# golden digests of tests/test_seals.py change with a new column, so a new column means a new format
+# on purpose. Format 1: the columns of payout_lines and rep_periods before migration 0007, frozen here.
+SEAL_FORMAT_1 = "compengine-seal/1"
+LINE_COLUMNS_1: tuple[str, ...] = (
+    "period", "rep_id", "seq", "kind", "amount", "deal_id", "credit", "rate", "multiplier", "tier", "rule", "explain",
+    "ref_period", "ref", "role", "split_pct")
+REP_PERIOD_COLUMNS_1: tuple[str, ...] = (
+    "period", "rep_id", "plan_id", "currency", "measure", "quota", "credited", "attainment", "ytd_quota", "ytd_credited",
+    "tenure_month", "payout", "draw_balance", "carry_balance", "ytd_paid", "ytd_year", "ytd_plan", "notes")
+# Format 2 (migration 0007): every stored column but the id, in table order (``codec``, from the models):
+# format 1's and then payout_lines.component, base, deal_source, rule_source; rep_periods.parts, component_paid.
+SEAL_FORMAT_2 = "compengine-seal/2"
+SEAL_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    SEAL_FORMAT_1: (LINE_COLUMNS_1, REP_PERIOD_COLUMNS_1),
+    SEAL_FORMAT_2: (LINE_COLUMNS, REP_PERIOD_COLUMNS),
+}
+SEAL_FORMAT = SEAL_FORMAT_2  # what new seals are written in
 
 FETCH = 20_000  # rows per fetch from the cursor
 MAX_FAILURES = 200  # failures listed one by one; the rest are counted
@@ -105,9 +126,10 @@ def _stream(session: Session, sql: str, params: tuple) -> Iterator[list[tuple]]:
         cur.close()
 
 
-def month_digest(session: Session, period: Period | str) -> MonthDigest:
-    """The canonical SHA-256 of a month's payout lines and rep totals (see the module docstring)."""
+def month_digest(session: Session, period: Period | str, seal_format: str = SEAL_FORMAT) -> MonthDigest:
+    """The canonical SHA-256 of a month's payout lines and rep totals in a seal format (see the module docstring)."""
     p = str(period)
+    line_columns, rep_period_columns = _columns(seal_format)
     session.flush()
     per_rep: dict[str, tuple[int, int, str]] = {}
     rep_id: str | None = None
@@ -120,8 +142,8 @@ def month_digest(session: Session, period: Period | str) -> MonthDigest:
             h.update(b"]")  # type: ignore[union-attr]
             per_rep[rep_id] = (count, total, h.hexdigest())  # type: ignore[union-attr]
 
-    amount_at = LINE_COLUMNS.index("amount")
-    sql = (f"SELECT {', '.join(LINE_COLUMNS)} FROM payout_lines WHERE period = ? ORDER BY rep_id, seq, id")
+    amount_at = line_columns.index("amount")
+    sql = (f"SELECT {', '.join(line_columns)} FROM payout_lines WHERE period = ? ORDER BY rep_id, seq, id")
     for batch in _stream(session, sql, (p,)):
         for rid, rows in groupby(batch, key=lambda r: r[1]):
             rows = list(rows)
@@ -137,9 +159,9 @@ def month_digest(session: Session, period: Period | str) -> MonthDigest:
             total += sum(r[amount_at] for r in rows)
     finish()
 
-    rps = {r[1]: r for batch in _stream(session, f"SELECT {', '.join(REP_PERIOD_COLUMNS)} FROM rep_periods WHERE period = ?",
+    rps = {r[1]: r for batch in _stream(session, f"SELECT {', '.join(rep_period_columns)} FROM rep_periods WHERE period = ?",
                                         (p,)) for r in batch}
-    month = hashlib.sha256(f"{SEAL_FORMAT} {p}\n".encode())
+    month = hashlib.sha256(f"{seal_format} {p}\n".encode())
     line_count = total_cents = 0
     for rid in sorted(per_rep.keys() | rps.keys()):
         n, cents, digest = per_rep.get(rid, (0, 0, sha("[]")))
@@ -151,14 +173,22 @@ def month_digest(session: Session, period: Period | str) -> MonthDigest:
     return MonthDigest(month.hexdigest(), line_count, total_cents)
 
 
+def _columns(seal_format: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        return SEAL_FORMATS[seal_format]
+    except KeyError:
+        raise CompErrors(f"unknown seal format {seal_format!r} (this version knows {', '.join(SEAL_FORMATS)}): "
+                         "upgrade compengine") from None
+
+
 def seal_hash(period: str, lines_digest: str, line_count: int, total_cents: int, prev_seal: str | None,
-              sealed_at: datetime, sealed_by: str) -> str:
-    return sha(encode([SEAL_FORMAT, period, lines_digest, line_count, total_cents, prev_seal, ts(sealed_at), sealed_by]))
+              sealed_at: datetime, sealed_by: str, seal_format: str = SEAL_FORMAT) -> str:
+    return sha(encode([seal_format, period, lines_digest, line_count, total_cents, prev_seal, ts(sealed_at), sealed_by]))
 
 
 def _row_seal(row: PeriodSeal) -> str:
     return seal_hash(row.period, row.lines_digest, row.line_count, to_cents(row.total_payout), row.prev_seal,
-                     row.sealed_at, row.sealed_by)
+                     row.sealed_at, row.sealed_by, row.format or SEAL_FORMAT_1)
 
 
 # ------------------------------------------------------------------ writing seals
@@ -178,13 +208,14 @@ def seal_period(session: Session, period: Period | str, actor: str, now: datetim
     if current_seal(session, p) is not None:
         raise CompErrors(f"period {p} is already sealed: a reopen must mark its seal reopened (seals.mark_reopened) "
                          "before the month is locked again")
-    d = month_digest(session, p)
+    d = month_digest(session, p, SEAL_FORMAT)
     prev = session.scalars(select(PeriodSeal).where(PeriodSeal.period < p, PeriodSeal.reopened_at.is_(None))
                            .order_by(PeriodSeal.period.desc(), PeriodSeal.id.desc()).limit(1)).first()
     prev_seal = prev.seal if prev is not None else None
     row = PeriodSeal(period=p, lines_digest=d.lines_digest, line_count=d.line_count, total_payout=from_cents(d.total_cents),
-                     prev_seal=prev_seal, seal=seal_hash(p, d.lines_digest, d.line_count, d.total_cents, prev_seal, now, actor),
-                     sealed_at=now, sealed_by=actor)
+                     prev_seal=prev_seal, seal=seal_hash(p, d.lines_digest, d.line_count, d.total_cents, prev_seal, now, actor,
+                                                         SEAL_FORMAT),
+                     sealed_at=now, sealed_by=actor, format=SEAL_FORMAT)
     session.add(row)
     session.flush()
     audit(session, actor, SEAL_ACTION, f"{p} sealed: {d.line_count} lines, total {from_cents(d.total_cents):,.2f}, "
@@ -296,9 +327,12 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     out = []
     if seal.reopened_at is not None:
         return [f"{p}: locked, but its seal was marked reopened at {seal.reopened_at:%Y-%m-%d %H:%M} and no new seal written"]
+    fmt = seal.format or SEAL_FORMAT_1
+    if fmt not in SEAL_FORMATS:
+        return [f"{p}: its seal (row {seal.id}) is in format {fmt!r}, which this version does not know: upgrade compengine"]
     if _row_seal(seal) != seal.seal:
         out.append(f"{p}: the seal row (id {seal.id}) does not match its own contents: the seal was changed")
-    d = month_digest(session, p)
+    d = month_digest(session, p, fmt)
     sealed_cents = to_cents(seal.total_payout)
     if d.lines_digest != seal.lines_digest or d.line_count != seal.line_count or d.total_cents != sealed_cents:
         what = (f"sealed {seal.line_count:,} lines, total {from_cents(sealed_cents):,.2f}; "
@@ -323,7 +357,10 @@ def verify(session: Session) -> VerifyReport:
     # -- the seal chain, in the order the seals were written
     current: dict[str, PeriodSeal] = {}
     for s in seals:
-        if _row_seal(s) != s.seal:
+        if (s.format or SEAL_FORMAT_1) not in SEAL_FORMATS:
+            failures.append(Failure("seal", f"seal row {s.id} is in format {s.format!r}, which this version does not "
+                                            "know: upgrade compengine", period=s.period))
+        elif _row_seal(s) != s.seal:
             failures.append(Failure("seal", f"seal row {s.id} does not match its own contents: the seal was changed",
                                     period=s.period))
         earlier = [q for q in current if q < s.period]
