@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CALC = ["calc", "--plans", str(ROOT / "plans"), "--data", str(ROOT / "examples" / "acme"), "--period", "2026-10"]
 
 TOP_KEYS = ["period", "reps", "total_payout"]
-REP_KEYS = ["rep_id", "plan_id", "plan_version", "quota", "credited", "attainment", "lines",
+REP_KEYS = ["rep_id", "plan_id", "plan_version", "quota", "credited", "attainment", "components", "lines",
             "commission", "spiff", "cap", "clawback", "override", "draw", "payout"]
-LINE_KEYS = ["deal_id", "kind", "credit", "rate", "multiplier", "amount", "explain"]
+LINE_KEYS = ["deal_id", "kind", "component", "credit", "rate", "multiplier", "amount", "explain", "deal_source",
+             "rule_source"]
 DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 
@@ -70,7 +71,7 @@ def test_calc_json_has_exactly_the_documented_keys():
         assert list(r["plan_version"]) == ["file", "effective_from", "effective_to", "digest"]
         assert r["plan_version"]["file"].startswith(str(ROOT / "plans")) and len(r["plan_version"]["digest"]) == 64
         for k in REP_KEYS:
-            if k not in ("rep_id", "plan_id", "plan_version", "lines"):
+            if k not in ("rep_id", "plan_id", "plan_version", "lines", "components"):
                 assert isinstance(r[k], str) and DECIMAL.match(r[k]), (r["rep_id"], k, r[k])
         for ln in r["lines"]:
             assert list(ln) == LINE_KEYS
@@ -99,10 +100,15 @@ def test_calc_json_formats_as_documented():
     assert (r1["quota"], r1["credited"], r1["attainment"]) == ("100000.00", "138000.00", "1.3800")
     first = r1["lines"][0]
     assert first == {
-        "deal_id": "D1", "kind": "commission", "credit": "60000.00", "rate": "0.10", "multiplier": "1.0",
-        "amount": "6000.00",
+        "deal_id": "D1", "kind": "commission", "component": "commission", "credit": "60000.00", "rate": "0.10",
+        "multiplier": "1.0", "amount": "6000.00",
         "explain": "D1 new_logo Globex: credit 60,000.00 in band 1 (0%–100%) at 10% x 1.0 = 6,000.00",
+        # where the deal and the rule are written: deals.csv line 2; ae.yaml's new_logo rate and band 1
+        "deal_source": str(ROOT / "examples" / "acme" / "deals.csv") + ":2",
+        "rule_source": str(ROOT / "plans" / "ae.yaml") + ":11,17 @2446f73d",
     }
+    assert [(c["component"], c["period"], c["quota"], c["credited"]) for c in r1["components"]] == [
+        ("commission", "2026-10", "100000.00", "138000.00")]
 
 
 def test_calc_rep_filter():
@@ -159,4 +165,7 @@ def test_plans_readme_json_example_is_real_output():
     real["reps"][0]["lines"] = real["reps"][0]["lines"][:1]
     version = real["reps"][0]["plan_version"]
     version["file"] = Path(version["file"]).relative_to(ROOT).as_posix()  # calc ran on ROOT/plans
+    line = real["reps"][0]["lines"][0]
+    for k in ("deal_source", "rule_source"):  # paths as the README's command gives them (relative)
+        line[k] = line[k].replace(str(ROOT) + "/", "")
     assert documented == real

@@ -284,10 +284,10 @@ def test_import_stores_deal_fields_and_quotas_and_reads_them_back(ledger, tmp_pa
             ("commission", D("1000000.00"), Period(2026, 6).end), ("commission", D("1200000.50"), None)]
         assert str(inputs.quotas["R1"][0].source) == f"{data / 'quotas.csv'}:2"
         assert set(inputs.quotas) == {"R1", "A1"}
-    # ... and in the data folder path: the same text
+    # ... and in the data folder path: a Source that reads the same
     ds, _ = read(data)
     folder_credits = [c for c in credit_deals(ds.deals, group_splits(ds.splits)) if c.deal_id == "D1"]
-    assert {c.source for c in folder_credits} == {f"{data / 'deals.csv'}:2"}
+    assert {str(c.source) for c in folder_credits} == {f"{data / 'deals.csv'}:2"}  # a Source, shown as file:line
     # the same files again: nothing changes
     with transaction(ledger) as s:
         again = import_folder(s, data, PLANS, "ops")

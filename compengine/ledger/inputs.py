@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -72,13 +72,14 @@ class LedgerInputs:
     def calculate(self) -> PeriodResult:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
-                                adjustments=self.adjustments, state=self.state, rep_versions=self.rep_versions)
+                                adjustments=self.adjustments, state=self.state, rep_versions=self.rep_versions,
+                                quotas=self.quotas)
 
     def restrict_to(self, rep_ids: set[str]) -> set[str]:
         """Keep only what the calculation of these reps and their managers reads (a repricing of a
         few deals need not recalculate the whole month). Returns the reps kept: their results are
         the same as in the whole month's calculation."""
-        keep, readers = readers_of(rep_ids, self.rep_versions)
+        keep, readers = readers_of(rep_ids, self.rep_versions, *override_reach(self.plans))
         self.credits = [c for c in self.credits if c.rep_id in readers]
         self.ytd_credits = [c for c in self.ytd_credits if c.rep_id in readers]
         self.assignments = {r: a for r, a in self.assignments.items() if r in keep}
@@ -92,7 +93,7 @@ class LedgerInputs:
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part,
-                                rep_versions=self.rep_versions)
+                                rep_versions=self.rep_versions, quotas=self.quotas)
 
 
 # ------------------------------------------------------------------ loading
@@ -329,16 +330,34 @@ def load_adjustments(session: Session, period: Period) -> list[Adjustment]:
     return out
 
 
-def readers_of(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]]) -> tuple[set[str], set[str]]:
-    """(the reps and their managers, in any version; those and every report of those managers):
-    whose results a repricing of ``rep_ids`` recalculates, and whose credits it reads."""
+def override_reach(plans: Mapping[str, Plan]) -> tuple[int, bool]:
+    """How far overrides reach in these plans: the deepest level, and whether one is paid on the reports'
+    commission (which prices the reports themselves)."""
+    depth = max((len(p.override_levels) or (1 if p.override_rate is not None else 0) for p in plans.values()), default=0)
+    return max(depth, 1), any(p.override_base == "commission" for p in plans.values())
+
+
+def readers_of(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]], depth: int = 1,
+               with_reports: bool = False) -> tuple[set[str], set[str]]:
+    """(the reps and their managers up ``depth`` levels, in any version; those and everyone up to ``depth``
+    levels below those managers): whose results a repricing of ``rep_ids`` recalculates, and whose credits
+    it reads. ``with_reports``: the reports are recalculated too (an override on their commission)."""
     keep = set(rep_ids)
-    for r in list(keep):
-        for v in rep_versions.get(r, ()):
+    level = set(keep)
+    for _ in range(depth):
+        level = {v.manager_id for r in level for v in rep_versions.get(r, ()) if v.manager_id} - keep
+        keep |= level
+    below: dict[str, set[str]] = defaultdict(set)
+    for r, vs in rep_versions.items():
+        for v in vs:
             if v.manager_id:
-                keep.add(v.manager_id)
-    reports = {r for r, vs in rep_versions.items() if any(v.manager_id in keep for v in vs)}
-    return keep, keep | reports
+                below[v.manager_id].add(r)
+    readers = set(keep)
+    level = set(keep)
+    for _ in range(depth):
+        level = {r for m in level for r in below.get(m, ())} - readers
+        readers |= level
+    return (readers if with_reports else keep), readers
 
 
 def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, int] | None = None, *,
@@ -350,7 +369,7 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
     else:
         plans, ids = load_plans_for(session, period)
     reps, versions = reps_on(session, period.end)
-    readers = readers_of(rep_ids, versions)[1] if rep_ids is not None else None
+    readers = readers_of(rep_ids, versions, *override_reach(plans))[1] if rep_ids is not None else None
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
     credits = load_credits(session, [str(period)], readers)
     assignments = load_assignments(session)
