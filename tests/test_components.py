@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from compengine.core.periods import Period
 from compengine.engine.driver import Dataset, calculate_through
 from compengine.engine.pipeline import Cancellation, calculate_period, credit_deals, group_assignments
-from compengine.engine.records import Assignment, Deal, Quota, Rep
+from compengine.engine.records import Assignment, Deal, Quota, Rep, group_quotas
 from compengine.plans import load_plan_text
 from compengine.plans.model import ClawbackStep, Component, Condition, CurvePoint, Plan, RateRule, Tier
 
@@ -62,7 +62,7 @@ def run(plan: Plan, deals: list[Deal], last: Period = OCT, *, reps: dict | None 
     reps = reps or {"R1": Rep("R1", "Rep One")}
     rows = assignments or [Assignment(r, plan.id, date(2026, 1, 1), annual_quota=D(annual) if annual else None)
                            for r in reps]
-    data = Dataset(reps, rows, deals, quotas=list(quotas))
+    data = Dataset(reps, rows, deals, quotas=group_quotas(quotas))
     return calculate_through(data, {plan.id: plan}, last, first_wanted=first)
 
 

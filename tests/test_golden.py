@@ -8,6 +8,7 @@ the plans below mostly use ``annual: 1200000`` = 100,000.00 a month.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -502,6 +503,16 @@ def test_returning_to_a_ytd_plan_after_another_plan_starts_a_new_year_to_date(tm
     assert rep(res["2026-05"], "R2").state.ytd_paid == Decimal("11000.00")
 
 
+def _no_folders(out: dict) -> dict:
+    """A result's JSON with the lines' sources named by file name (the two runs read copies in two folders)."""
+    for r in out["reps"]:
+        for ln in r["lines"]:
+            for k in ("deal_source", "rule_source"):
+                if ln.get(k):
+                    ln[k] = Path(ln[k]).name
+    return out
+
+
 def test_returning_to_a_ytd_plan_closes_the_same_in_the_ledger(ledger, tmp_path):
     """The ledger carries the tally's plan in rep_periods: its closes pay what the calculation does."""
     from compengine.engine.report import result_dict
@@ -515,7 +526,7 @@ def test_returning_to_a_ytd_plan_closes_the_same_in_the_ledger(ledger, tmp_path)
     for p in Period.parse("2026-01").months_through(Period.parse("2026-05")):
         with transaction(ledger) as s:
             got[str(p)] = run_close(s, p, "ops")
-        assert result_dict(got[str(p)]) == result_dict(want[str(p)]), str(p)
+        assert _no_folders(result_dict(got[str(p)])) == _no_folders(result_dict(want[str(p)])), str(p)
     assert amounts(rep(got["2026-04"], "R1")) == [("commission", "B1", "1000.00")]  # no second payment of A1
     assert amounts(rep(got["2026-04"], "R2")) == [("commission", "B2", "1000.00")]
 

@@ -8,6 +8,8 @@ dropping the triggers, changing the rows and creating the triggers again, in one
 
 from __future__ import annotations
 
+import contextlib
+
 import importlib.util
 import json
 import threading
@@ -53,8 +55,10 @@ def migration_0004():
 
 
 def acme(engine, last: str = "2026-10", lock_until: str = "2026-09") -> None:  # noqa: ANN001
-    with transaction(engine) as s:
-        import_folder(s, ACME, PLANS, "ops")
+    # imported by paths relative to the repository, so the lines' sources (sealed by format 2) read
+    # "examples/acme/deals.csv:2" wherever the repository is checked out
+    with transaction(engine) as s, contextlib.chdir(REPO):
+        import_folder(s, ACME.relative_to(REPO), PLANS.relative_to(REPO), "ops")
     for p in Period.parse("2026-01").months_through(Period.parse(last)):
         with transaction(engine) as s:
             run_close(s, p, "ops")
@@ -125,12 +129,12 @@ def test_the_digest_is_canonical_the_same_bytes_on_both_backends(ledger):
         # 2026-10 holds SPIFF lines: their explain text ("500.00 x 100% primary split = 500.00", issue 12) is sealed too
         assert month_digest(s, "2026-10", SEAL_FORMAT_1).lines_digest == \
             "48e4c4b33a9444291d4205f4701a926cd9a43638c11bec25bf509ddfac218bcd"
-        # format 2 (every column): these change when the engine fills the new columns (component, base,
-        # deal_source, rule_source, parts, component_paid); test_format_2_digest_golden pins the encoding itself
+        # format 2 (every column, the lines' component, base and sources and the rep months' components
+        # too); test_format_2_digest_golden pins the encoding itself
         d = month_digest(s, SEP)
         assert (d.line_count, d.total_cents) == (4, 775000)
-        assert d.lines_digest == "724eea26dbb267623ad1e5e71654855130212ac20f4f4b3ed39f1425a800002f"
-        assert month_digest(s, "2026-10").lines_digest == "eadb5ca1d405163f9a06efceabf876e85b3028eed71847edc53b736928349006"
+        assert d.lines_digest == "f951fe3fefe3dd49bd8b9f3aa866a82bc889584281bbd82b305f6fe1c3bf3c59"
+        assert month_digest(s, "2026-10").lines_digest == "1fccca520733d1110dad441b8b986344d9f9900d091f540016dbdf68ad8117ae"
 
 
 def test_format_2_digest_golden(ledger):
@@ -148,9 +152,9 @@ def test_format_2_digest_golden(ledger):
     lines = [
         Line("R1", p, 1, "commission", D("1200.05"), "D1", D("12000.50"), D("0.10"), D("1.0"), 1,
              "components.new_logo.rates.new_logo", "explained", None, None, "primary", D("100"), "new_logo",
-             D("1200.050"), "examples/acme/deals.csv:2", "plans/ae.yaml:12 @ab12cd34"),
+             D("1200.05"), "examples/acme/deals.csv:2", "plans/ae.yaml:12 @ab12cd34"),
         Line("R1", p, 2, "override", D("10.00"), "D9", D("1000.00"), D("0.01"), None, None, "override.rate", "o",
-             component="override", base=D("10.0000"), deal_source="deals.csv:9", rule_source="plans/mgr.yaml:4 @00ff00ff"),
+             component="override", base=D("10.00"), deal_source="deals.csv:9", rule_source="plans/mgr.yaml:4 @00ff00ff"),
         Line("R1", p, 3, "spiff", D("500.00"), "D1", rule="spiffs.multi_year", explain="s", role="primary",
              split_pct=D("100"), component="spiff", deal_source="deals.csv:2"),
         Line("R1", p, 4, "adjustment", D("-3.00"), rule="manual", explain="a", ref="adjustment:1"),
@@ -178,7 +182,7 @@ def test_format_2_digest_golden(ledger):
             '[["kicker","2026","0.00"],["new_logo","2026-Q4","1200.05"]]')
         d = month_digest(s, p)
         assert (d.line_count, d.total_cents) == (4, 170705)
-        assert d.lines_digest == "05117447523165a73b755f8e89f856a1d9f403c505e6cfccd28169ab10d43ec2"
+        assert d.lines_digest == "dff9fce774f9edcc6261a0c76e0cb5294e1370e546f6f12972af4ae846178d36"
         assert month_digest(s, p, SEAL_FORMAT_1).lines_digest == "d23e17ad8230feec65814216a03d8b581717042c79f2efb345f18600df71f5b2"
 
 
