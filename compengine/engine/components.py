@@ -248,10 +248,10 @@ class ComponentRater:
     """Bands and rates of one component over its period-to-date base."""
 
     __slots__ = ("plan", "comp", "index", "quota", "thresholds", "q100", "retro", "hybrid", "at100", "gate_ok",
-                 "rounding", "unit", "cuts")
+                 "rounding", "unit", "cuts", "ends_at")
 
     def __init__(self, plan: Plan, comp: Component, index: int, quota: Decimal, total: Decimal, gate_ok: bool) -> None:
-        self.plan, self.comp, self.index, self.quota, self.gate_ok = plan, comp, index, quota, gate_ok
+        self.plan, self.comp, self.index, self.quota, self.gate_ok, self.ends_at = plan, comp, index, quota, gate_ok, total
         code = plan.currency
         self.rounding = QUANTIZE[plan.rounding]
         self.unit = quantum(code)
@@ -280,11 +280,17 @@ class ComponentRater:
         return self.at100
 
     def portions(self, pos: Decimal, amount: Decimal) -> list[tuple[Decimal, Tier | None]]:
+        """(piece, the band that pays it) for ``amount`` consumed from cumulative ``pos``."""
+        return [(take, paid) for take, paid, _band in self.pieces(pos, amount)]
+
+    def pieces(self, pos: Decimal, amount: Decimal) -> list[tuple[Decimal, Tier | None, Tier | None]]:
+        """(piece, the band that pays it, the band it lies in): they differ when a gate holds a band above 100%
+        at the 100% band's multiplier."""
         if self.quota <= 0:
-            return [(amount, None)]
+            return [(amount, None, None)]
         if self.retro is not None:
-            return [(amount, self.retro)]
-        out: list[tuple[Decimal, Tier | None]] = []
+            return [(amount, self.retro, self.band_at(self.ends_at))]
+        out: list[tuple[Decimal, Tier | None, Tier | None]] = []
         remaining = amount
         while remaining > 0:
             nxt = next((t for t in self.cuts if pos < t), None)
@@ -292,11 +298,12 @@ class ComponentRater:
             tier = self.band_at(pos + take)
             if self.hybrid is not None and pos < self.q100:
                 tier = self.hybrid
-            out.append((take, self.gated(tier)))
+            out.append((take, self.gated(tier), tier))
             pos += take
             remaining -= take
         if not out:
-            out.append((amount, self.gated(self.band_at(pos))))
+            band = self.band_at(pos)
+            out.append((amount, self.gated(band), band))
         return out
 
     def _rate(self, c: Credit) -> tuple[Decimal | None, Decimal | None, str, str]:
@@ -352,13 +359,20 @@ class ComponentRater:
                 total += amount
                 pos += b
                 continue
-            for portion, tier in self.portions(pos, b):
+            at = pos
+            for portion, tier, lies_in in self.pieces(pos, b):
+                below_quota, at = at < self.q100, at + portion
                 mult = tier.multiplier if tier is not None else Decimal("1.0")
                 base = portion * rate  # type: ignore[operator]
                 amount = self.rounding(base * mult, self.unit)
                 base = self.rounding(base, self.unit)  # the part at the base rate, rounded once
                 tier_no = tier.index if tier is not None else None
                 band = tier.label() if tier is not None else "no quota"
+                if self.hybrid is not None and below_quota:
+                    band += (" up to quota, the band holding 100%" if self.ends_at > self.q100
+                             else " up to quota, the band where attainment ends")
+                elif lies_in is not None and lies_in is not tier:
+                    band = f"{lies_in.label()}, held at x{tier.multiplier} by the gate"  # type: ignore[union-attr]
                 full_rule = rule + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no and len(comp.tiers) > 1 else "")
                 shown = f"{portion:,f}" if comp.base == "quantity" else f"{portion:,.{places}f}"
                 m.add("commission", amount, deal_id=c.deal_id, credit=portion if comp.base != "quantity" else None,

@@ -216,8 +216,8 @@ def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_li
         version = plans.get(r.plan_id) if plans is not None else None
         named = f" ({version_range(version)}, {version.source.file})" if version is not None and is_dated(version) else ""
         head = f"{r.rep_id}  plan {r.plan_id}{named}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
-        if r.measure == "ytd":
-            head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota or 0)})"
+        if r.measure == "ytd" and r.ytd_quota is not None:
+            head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota)})"
         out: list[str] = ["", head]
         if r.parts and (len(r.parts) > 1 or r.parts[0].component != "commission"):  # a plan with components
             for c in r.parts:
