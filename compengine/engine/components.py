@@ -352,7 +352,7 @@ class ComponentRater:
             share = "" if c.split_pct == HUNDRED and c.role == "primary" else f" ({c.role} {pl._pct(c.split_pct / HUNDRED)})"
             if per_deal is not None:
                 amount = self.rounding(per_deal * c.split_pct / HUNDRED, self.unit)
-                m.add("commission", amount, deal_id=c.deal_id, credit=b if comp.base != "quantity" else None, rule=rule,
+                m.add("commission", amount, deal_id=c.deal_id, credit=b if comp.base == "amount" else None, rule=rule,
                       component=comp.id, role=c.role, split_pct=c.split_pct, deal_source=c.source,
                       rule_source=plan.rule_source(key),
                       explain=f"{head}{comp.id} {rule.split('.', 2)[2]} pays {pl._fmt(per_deal)} per deal{share} = {pl._fmt(amount)}")
@@ -375,7 +375,7 @@ class ComponentRater:
                     band = f"{lies_in.label()}, held at x{tier.multiplier} by the gate"  # type: ignore[union-attr]
                 full_rule = rule + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no and len(comp.tiers) > 1 else "")
                 shown = f"{portion:,f}" if comp.base == "quantity" else f"{portion:,.{places}f}"
-                m.add("commission", amount, deal_id=c.deal_id, credit=portion if comp.base != "quantity" else None,
+                m.add("commission", amount, deal_id=c.deal_id, credit=portion if comp.base == "amount" else None,
                       rate=rate, multiplier=mult, tier=tier_no, rule=full_rule, component=comp.id, role=c.role,
                       split_pct=c.split_pct, base=base, deal_source=c.source,
                       rule_source=plan.rule_source(key, f"components[{self.index}].accelerators.tiers[{tier_no - 1}]")
