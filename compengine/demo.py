@@ -51,6 +51,13 @@ DEMO_PASSWORD = "{name}-demo-2026"
 DEMO_COMPANY = "Northwind Cloud Inc."  # the generated company's name, stored in its ledger (`config set company`)
 
 
+def sample_plans_dir() -> Path:
+    """The example plans shipped in the package (the repository's plans/), for a demo run outside a checkout."""
+    from importlib.resources import files
+
+    return Path(str(files("compengine") / "sample_plans"))
+
+
 def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800, months: int = 10, seed: int = 2026,
              plans_dir: Path | str = "plans", jobs: int | None = None, say: Say = print,
              progress: Say | None = None) -> DemoResult:
@@ -66,6 +73,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     from compengine.statements.reconcile_report import write_reconcile_report
 
     detail = progress or (lambda _m: None)
+    plans_dir = sample_plans_dir() if Path(plans_dir) == Path("plans") and not Path(plans_dir).is_dir() else plans_dir
 
     t0 = time.perf_counter()
     out = Path(out_dir).resolve()

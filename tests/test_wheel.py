@@ -63,6 +63,11 @@ def test_wheel_renders_statements_and_reports_outside_the_tree(tmp_path):
     assert all(str(purelib) in w and str(REPO) not in w for w in where), where
 
     # 3. the monthly close, from a folder outside the repository
+    # the demo outside a checkout: the example plans ship in the package (compengine/sample_plans)
+    demo = _run([str(target / "bin" / "compengine"), "demo", "--reps", "12", "--deals", "150", "--months", "2",
+                 "--out", "demo-out", "--jobs", "1"], work, env)
+    assert (work / "demo-out" / "compengine.db").is_file(), demo.stdout + demo.stderr
+    assert not (work / "plans").exists()
     cli = [str(target / "bin" / "compengine"), "--db", f"sqlite:///{work / 'ledger.db'}"]
     _run([*cli, "import", str(REPO / "examples" / "acme"), "--plans", str(REPO / "plans")], work, env)
     _run([*cli, "close", "run", "2026-01", "--through", "2026-10"], work, env)
@@ -80,7 +85,7 @@ def test_wheel_renders_statements_and_reports_outside_the_tree(tmp_path):
         assert len(reader.pages) >= 1
     assert "Wheel Test Inc. · Commission statement" in PdfReader(str(pdfs[0])).pages[0].extract_text()
     assert "Commission reconciliation" in PdfReader(str(work / "r.pdf")).pages[0].extract_text()
-    assert "<style>" in (work / "r.html").read_text() and sorted(p.name for p in work.iterdir()) == [
+    assert "<style>" in (work / "r.html").read_text() and sorted(p.name for p in work.iterdir() if p.name != "demo-out") == [
         "ledger.db", "r.html", "r.pdf", "st"]
 
     # 4. the portal's templates and static files come from the installed package

@@ -17,7 +17,7 @@ from compengine.cli.common import Progress, progress_option
 @click.option("--months", type=click.IntRange(2, 12), default=10, show_default=True, help="Months of 2026 to close.")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Seed of the generated company.")
 @click.option("--plans", "plans_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"),
-              show_default=True, help="Plan files to use.")
+              show_default=True, help="Plan files to use (default: ./plans, else the example plans shipped with compengine).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes for the PDFs.")
 @progress_option
 def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir: Path, jobs: int | None,
