@@ -48,6 +48,13 @@ PLAN_IDS = (AE, AM, SE, MGR)
 DEFAULT_QUOTAS = {AE: Decimal(1200000), AM: Decimal(2400000), SE: Decimal(3000000), MGR: Decimal(600000)}
 CURRENCY = "USD"
 DOMAIN = "example.com"
+# --currencies: what one unit of each currency was worth in USD at the start of 2026 (rounded
+# public reference rates); each month's rate walks from it by up to a few percent (seeded)
+REFERENCE_USD = {"USD": Decimal(1), "EUR": Decimal("1.08"), "GBP": Decimal("1.27"), "JPY": Decimal("0.0067"),
+                 "CHF": Decimal("1.12"), "CAD": Decimal("0.73"), "AUD": Decimal("0.66"), "SEK": Decimal("0.095"),
+                 "INR": Decimal("0.012"), "BRL": Decimal("0.20"), "KWD": Decimal("3.25"), "SGD": Decimal("0.74")}
+FOREIGN_SHARE = 0.3  # share of deals booked in another currency than USD when --currencies names others
+PAID_IN_OTHER = 0.15  # share of AEs paid in the second currency named (a copy of the AE plan in it)
 
 TEAM_SIZE = 10  # a manager and about nine members
 SE_SHARE = 0.10  # share of all reps in the SE overlay teams (their managers included)
@@ -133,6 +140,7 @@ class _Rep:
     end: date | None
     quota_override: Decimal | None
     perf: float
+    pay_plan: str | None = None  # the plan the rep is assigned (None: plan_id); --currencies: the AE plan's copy
 
     def annual_quota(self, quotas: dict[str, Decimal]) -> float:
         return float(self.quota_override if self.quota_override is not None else quotas[self.plan_id])
@@ -347,22 +355,32 @@ def generate(
     year: int = 2026,
     months: int = 12,
     plans_dir: Path | str | None = None,
+    currencies: tuple[str, ...] = (CURRENCY,),
 ) -> GenerateSummary:
     """Write a seeded company as a data folder in ``out_dir``; same arguments, same bytes.
 
     ``months`` is how many months of deals, from January of ``year``. With
     ``plans_dir`` the quotas come from its plan files and the files are copied to
-    ``out_dir/plans``.
+    ``out_dir/plans``. ``currencies`` (USD first): with others, about 30% of the deals are
+    booked in them (the amount at the month's rate, in the currency's minor units), an
+    ``fx_rates.csv`` holds a rate per currency and month, and about 15% of the AEs are paid
+    in the second currency, on a copy of the AE plan in it (``ae-2026-eur``: its annual
+    quota converted and rounded to a thousand; other amounts in the plan kept as numbers).
+    The USD-only company is byte for byte what it was (the currency choices draw from their
+    own random stream).
     """
     if not 1 <= months <= 12:
         raise ValueError(f"months must be 1..12, got {months}")
     if deals < 0:
         raise ValueError("deals must not be negative")
+    fx = _fx_plan(currencies, seed, year, months)
     quotas = plan_quotas(plans_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     people, n_teams = _build_reps(rng, reps, year, months, quotas)
+    if fx is not None:
+        fx.assign_paid_currency(people)
 
     with (out / "reps.csv").open("w", newline="", encoding="utf-8") as fh:
         w = _writer(fh)
@@ -373,10 +391,10 @@ def generate(
         w = _writer(fh)
         w.writerow(["rep_id", "plan_id", "start", "end", "annual_quota"])
         for r in people:
-            q = "" if r.quota_override is None else f"{r.quota_override:.2f}"
-            w.writerow([r.rep_id, r.plan_id, r.start.isoformat(), r.end.isoformat() if r.end else "", q])
+            q = "" if r.quota_override is None or r.pay_plan else f"{r.quota_override:.2f}"
+            w.writerow([r.rep_id, r.pay_plan or r.plan_id, r.start.isoformat(), r.end.isoformat() if r.end else "", q])
 
-    written = _write_deals(rng, out, people, quotas, deals, year, months)
+    written = _write_deals(rng, out, people, quotas, deals, year, months, fx)
 
     if plans_dir is not None:
         dest = out / "plans"
@@ -385,11 +403,16 @@ def generate(
 
         for p in plan_files(plans_dir):
             shutil.copyfile(p, dest / p.name)
+            if fx is not None and fx.paid_in and p.read_text(encoding="utf-8").find(f"id: {AE}\n") >= 0:
+                fx.write_plan_copy(p, dest)
+    if fx is not None:
+        fx.write_rates(out)
     return GenerateSummary(out, len(people), n_teams, deals, written[0], written[1], written[2], year, months, seed)
 
 
 def _write_deals(
-    rng: random.Random, out: Path, people: list[_Rep], quotas: dict[str, Decimal], n_deals: int, year: int, months: int
+    rng: random.Random, out: Path, people: list[_Rep], quotas: dict[str, Decimal], n_deals: int, year: int, months: int,
+    fx: "_Fx | None" = None,
 ) -> tuple[int, int, int]:
     """Stream deals.csv and splits.csv. Returns (split rows, credit lines, cancelled deals)."""
     sellers = [r for r in people if r.plan_id in MIX]
@@ -543,7 +566,10 @@ def _write_deals(
                     if when <= as_of:  # later cancellations are not known yet
                         cancelled_on = when.isoformat()
                         cancelled += 1
-                wd.writerow([deal_id, account, deal_type, _money(cents), CURRENCY, close, owner.rep_id, term, product,
+                amount, currency = _money(cents), CURRENCY
+                if fx is not None:
+                    amount, currency = fx.book(cents, day.month)
+                wd.writerow([deal_id, account, deal_type, amount, currency, close, owner.rep_id, term, product,
                              cancelled_on])
                 primaries = 1
                 if deal_type == "new_logo" and owner.plan_id == AE and random_() < SPLIT_RATE:
@@ -570,6 +596,89 @@ def _write_deals(
                     split_rows += 1
                     credit_lines += 1
     return split_rows, credit_lines, cancelled
+
+
+class _Fx:
+    """The currencies of a multi-currency company (``generate(currencies=...)``): monthly rates, the
+    currency each deal is booked in, and the AEs paid in the second currency."""
+
+    def __init__(self, currencies: tuple[str, ...], seed: int | str, year: int, months: int) -> None:
+        from compengine.core.currency import minor_units
+
+        self.home, self.others = currencies[0], currencies[1:]
+        self.rng = random.Random(f"{seed}/currencies")  # its own stream: the USD company's bytes stay the same
+        self.year, self.months = year, months
+        self.places = {c: minor_units(c) for c in currencies}
+        # rate[c][m-1]: USD per unit of c in month m (6 significant digits), a seeded walk from the reference
+        self.rate: dict[str, list[Decimal]] = {}
+        for c in self.others:
+            r, out = float(REFERENCE_USD[c]), []
+            for _ in range(months):
+                out.append(Decimal(f"{r:.6g}"))
+                r *= 1 + self.rng.uniform(-0.03, 0.03)
+            self.rate[c] = out
+        self.paid_in = self.others[0] if self.others else None
+
+    def assign_paid_currency(self, people: list[_Rep]) -> None:
+        """About 15% of the AEs move to the AE plan's copy in the second currency (their quota is the plan's)."""
+        if self.paid_in is None:
+            return
+        for r in people:
+            if r.plan_id == AE and self.rng.random() < PAID_IN_OTHER:
+                r.pay_plan = f"{AE}-{self.paid_in.lower()}"
+
+    def book(self, cents: int, month: int) -> tuple[str, str]:
+        """The deal's amount and currency: USD, or (30% of deals) another currency at the month's rate."""
+        if not self.others or self.rng.random() >= FOREIGN_SHARE:
+            return _money(cents), self.home
+        c = self.others[int(self.rng.random() * len(self.others))]
+        places = self.places[c]
+        amount = (Decimal(cents) / 100 / self.rate[c][month - 1]).quantize(Decimal(1).scaleb(-places))
+        if amount <= 0:
+            amount = Decimal(1).scaleb(-places)
+        return f"{amount:f}", c
+
+    def write_rates(self, out: Path) -> None:
+        with (out / "fx_rates.csv").open("w", newline="", encoding="utf-8") as fh:
+            w = _writer(fh)
+            w.writerow(["date", "from_currency", "to_currency", "rate"])
+            for c in self.others:
+                for m, rate in enumerate(self.rate[c], start=1):
+                    w.writerow([date(self.year, m, 1).isoformat(), c, self.home, f"{rate:f}"])
+
+    def write_plan_copy(self, src: Path, dest: Path) -> None:
+        """The AE plan in the second currency: its id and currency changed, its annual quota converted at the
+        year's first rate and rounded to a thousand."""
+        import re
+
+        c = self.paid_in
+        assert c is not None
+        text = src.read_text(encoding="utf-8")
+        text = text.replace(f"id: {AE}\n", f"id: {AE}-{c.lower()}\n", 1)
+        text = re.sub(r"(?m)^currency: *\w+", f"currency: {c}", text, count=1)
+
+        def convert(m: re.Match) -> str:
+            usd = Decimal(m.group(2))
+            local = (usd / self.rate[c][0] / 1000).quantize(Decimal(1)) * 1000
+            return f"{m.group(1)}{local}            # {usd} USD at {self.rate[c][0]}"
+
+        text = re.sub(r"(annual: *)(\d+)[^\n]*", convert, text, count=1)
+        header = f"# generated: {src.name} paid in {c} (annual quota converted at {self.rate[c][0]} USD per {c})\n"
+        (dest / f"{src.stem}-{c.lower()}{src.suffix}").write_text(header + text, encoding="utf-8")
+
+
+def _fx_plan(currencies: tuple[str, ...], seed: int | str, year: int, months: int) -> _Fx | None:
+    """None for a USD-only company; else the currencies, checked."""
+    cur = tuple(dict.fromkeys(c.strip().upper() for c in currencies if c.strip()))
+    if not cur or cur == (CURRENCY,):
+        return None
+    if cur[0] != CURRENCY:
+        raise ValueError(f"--currencies must start with {CURRENCY} (the example plans pay in it), got {','.join(cur)}")
+    unknown = [c for c in cur if c not in REFERENCE_USD]
+    if unknown:
+        raise ValueError(f"no reference rate for {', '.join(unknown)}: the generator knows "
+                         f"{', '.join(sorted(REFERENCE_USD))}")
+    return _Fx(cur, seed, year, months)
 
 
 def _cum(weights: tuple[float, ...]) -> list[float]:

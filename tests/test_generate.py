@@ -207,3 +207,60 @@ def test_cli_generate(tmp_path, plans):
     assert '"deals": 150' in res.output
     res = runner.invoke(main, ["generate", "--help"])
     assert "Example" in res.output
+
+
+def test_a_multi_currency_company_books_a_share_of_deals_abroad_and_pays_some_aes_in_euros(tmp_path):
+    """generate(currencies=...): ~30% of deals in EUR/GBP/JPY at the month's rate (in each currency's minor
+    units), fx_rates.csv with a rate per currency and month, ~15% of AEs on the AE plan's EUR copy; the
+    company then calculates with every foreign deal converted (no exception)."""
+    import csv
+    from decimal import Decimal
+
+    from compengine.core.periods import Period
+    from compengine.datafiles import read_data_folder
+    from compengine.engine import calculate_month
+    from compengine.generate import generate
+    from compengine.plans import load_plans
+
+    out = tmp_path / "global"
+    generate(out, seed=3, reps=60, deals=3000, months=12, plans_dir=PLANS, currencies=("USD", "EUR", "GBP", "JPY"))
+    deals = list(csv.DictReader((out / "deals.csv").open(encoding="utf-8")))
+    foreign = [d for d in deals if d["currency"] != "USD"]
+    assert 0.25 < len(foreign) / len(deals) < 0.35
+    assert {d["currency"] for d in foreign} == {"EUR", "GBP", "JPY"}
+    assert all("." not in d["amount"] for d in foreign if d["currency"] == "JPY")  # yen have no decimals
+    assert all(len(d["amount"].split(".")[1]) == 2 for d in foreign if d["currency"] != "JPY")
+    rates = list(csv.DictReader((out / "fx_rates.csv").open(encoding="utf-8")))
+    assert len(rates) == 3 * 12 and {r["to_currency"] for r in rates} == {"USD"}
+    assert all(Decimal(r["rate"]) > 0 for r in rates)
+    plans, errors = load_plans(out / "plans")
+    assert errors == [] and plans["ae-2026-eur"].currency == "EUR"
+    # the annual quota converted at January's EUR rate, to a thousand: 1,200,000 / 1.08 = 1,111,111 -> 1,111,000
+    assert plans["ae-2026-eur"].annual_quota == Decimal(1111000)
+    paid_in_eur = [a for a in csv.DictReader((out / "assignments.csv").open(encoding="utf-8")) if a["plan_id"] == "ae-2026-eur"]
+    assert paid_in_eur
+    data, errors = read_data_folder(out, plans)
+    assert errors == []
+    result = calculate_month(data, plans, Period(2026, 10))
+    assert result.exceptions == []
+    assert {r.currency for r in result.reps} == {"USD", "EUR"}
+    # the same seed gives the same bytes; the USD-only company does not change with the option's existence
+    again = tmp_path / "again"
+    generate(again, seed=3, reps=60, deals=3000, months=12, plans_dir=PLANS, currencies=("USD", "EUR", "GBP", "JPY"))
+    assert (again / "deals.csv").read_bytes() == (out / "deals.csv").read_bytes()
+    usd, usd2 = tmp_path / "usd", tmp_path / "usd2"
+    generate(usd, seed=3, reps=60, deals=3000, months=12, plans_dir=PLANS)
+    generate(usd2, seed=3, reps=60, deals=3000, months=12, plans_dir=PLANS, currencies=("USD",))
+    assert (usd / "deals.csv").read_bytes() == (usd2 / "deals.csv").read_bytes()
+    assert not (usd / "fx_rates.csv").exists()
+
+
+def test_generate_refuses_currencies_it_has_no_rate_for():
+    import pytest
+
+    from compengine.generate import _fx_plan
+
+    with pytest.raises(ValueError, match="no reference rate for XYZ"):
+        _fx_plan(("USD", "XYZ"), 1, 2026, 12)
+    with pytest.raises(ValueError, match="must start with USD"):
+        _fx_plan(("EUR", "USD"), 1, 2026, 12)

@@ -22,11 +22,14 @@ CSV_FILES = ("reps.csv", "assignments.csv", "deals.csv", "splits.csv")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed: same seed, same files.")
 @click.option("--plans", "plans_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
               help="Folder with the example plans (ae-2026, am-2026, se-2026, mgr-2026); copied to OUT_DIR/plans.")
+@click.option("--currencies", default="USD", show_default=True, metavar="USD,EUR,...",
+              help="Currencies of the company, USD first: with others, ~30% of deals are booked in them, fx_rates.csv "
+                   "holds monthly rates and ~15% of the AEs are paid in the second one.")
 @click.option("--force", is_flag=True, help="Overwrite the CSV files of an existing data folder.")
 @json_option
 @handles_errors("nothing was generated")
-def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, seed: int, plans_dir: Path, force: bool,
-             as_json: bool) -> None:
+def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, seed: int, plans_dir: Path,
+             currencies: str, force: bool, as_json: bool) -> None:
     """Generate a realistic, seeded company as a data folder in OUT_DIR.
 
     Sales teams of AEs and AMs with a manager each, an SE overlay team, staggered
@@ -38,6 +41,7 @@ def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, s
     Example:
       compengine generate demo/company --reps 40 --deals 2000 --seed 7
       compengine calc --plans demo/company/plans --data demo/company --period 2026-10
+      compengine generate global --currencies USD,EUR,GBP,JPY
     """
     from compengine.api import generate_company
 
@@ -45,7 +49,7 @@ def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, s
         raise click.ClickException(f"{out_dir} already holds a data folder; use --force to overwrite it")
     try:
         summary = generate_company(out_dir, seed=seed, reps=n_reps, deals=n_deals, year=year, months=months,
-                                   plans_dir=plans_dir)
+                                   plans_dir=plans_dir, currencies=tuple(currencies.split(",")))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
