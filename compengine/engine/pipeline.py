@@ -53,6 +53,7 @@ from compengine.engine.records import (
 from compengine.plans.model import Plan, Tier
 
 HUNDRED = Decimal(100)
+ONE = Decimal(1)
 _DAY = timedelta(days=1)
 ATTAINMENT_PLACES = Decimal("0.0001")
 
@@ -454,7 +455,8 @@ def _commission_lines(
             rate, mult, middle, tier_no, rule, where = known
             base = portion * rate
             amount = rounding(base * mult, unit)
-            base = rounding(base, unit)  # the line's part at the base rate, rounded once (statements, reconcile)
+            # the line's part at the base rate, rounded once (statements, reconcile): the amount itself at x1
+            base = amount if mult == ONE else rounding(base, unit)
             total += amount
             seq += 1
             append(make(rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,

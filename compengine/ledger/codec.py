@@ -211,7 +211,7 @@ def _encode_expr(kind: str, nullable: bool, v: str) -> str:
     if kind == "decimal":
         return f"(null if {v} is None else canonical_text({v}))" if nullable else f"canonical_text({v})"
     if kind == "source":  # a deal's Source (a data folder's) or its text (the ledger's): stored as "file:line"
-        return f"(null if {v} is None else str({v}))"
+        return f"(null if {v} is None else {v} if {v}.__class__ is str else str({v}))"
     if not nullable:
         return v
     return f"(null if {v} is None else {v})" if kind == "int" else f"({v} or null)"  # text: '' is stored as NULL too
@@ -245,8 +245,13 @@ def _line_encoder_source() -> str:
                 values.append("pstr")  # the batch's month
             elif c in shape.required:
                 values.append(var[c])
+            elif c == "amount":
+                values.append("c_amount")
+            elif c == "base":  # most lines' base is their amount (a multiplier of 1): the same object, converted once
+                values.append("(null if f_base is None else c_amount if f_base is f_amount else to_cents(f_base))")
             else:
                 values.append(_encode_expr(LINE_KINDS[c], c in NULLABLE_LINE_COLUMNS, var[c]))
+        out.append("            c_amount = to_cents(f_amount)")
         out.append(f"            add{i}(({', '.join(values)},))")
     out.append("    return rows")
     return "\n".join(out) + "\n"
