@@ -663,6 +663,8 @@ class _Fx:
             return f"{m.group(1)}{local}            # {usd} USD at {self.rate[c][0]}"
 
         text = re.sub(r"(annual: *)(\d+)[^\n]*", convert, text, count=1)
+        if not re.search(r"(?m)^fx:", text):  # deals in a third currency convert through USD (cross rates)
+            text = text.rstrip("\n") + f"\nfx: {{base: {self.home}}}        # deals in other currencies convert through {self.home}\n"
         header = f"# generated: {src.name} paid in {c} (annual quota converted at {self.rate[c][0]} USD per {c})\n"
         (dest / f"{src.stem}-{c.lower()}{src.suffix}").write_text(header + text, encoding="utf-8")
 

@@ -499,3 +499,23 @@ def test_the_new_core_modules_stay_pure(module):
     assert {m for m in imported if m and not m.startswith(("compengine.core", "babel", "__future__"))} <= {
         "bisect", "collections", "collections.abc", "dataclasses", "datetime", "decimal", "enum", "fractions",
         "functools"}
+
+
+@given(cents=st.integers(1, 10**13), rate_digits=st.integers(1, 10**9), scale=st.integers(0, 8),
+       code=st.sampled_from(["USD", "JPY", "KWD", "EUR"]), mode=st.sampled_from(["half_up", "half_even"]))
+def test_a_finite_rate_converts_in_decimal_exactly_as_the_fraction_rounds(cents, rate_digits, scale, code, mode):
+    """FxRates.convert takes a Decimal shortcut when the rate is a finite decimal (direct rates, crosses of
+    them): it must round exactly as the exact fraction does, for every amount, rate and rounding mode."""
+    from datetime import date
+    from fractions import Fraction
+
+    from compengine.core.fx import FxRate, FxRates, round_fraction
+
+    rate = Decimal(rate_digits).scaleb(-scale)
+    amount = Decimal(cents).scaleb(-2)
+    fx = FxRates([FxRate(date(2026, 1, 1), "USD" if code != "USD" else "EUR", code, rate)])
+    src = "USD" if code != "USD" else "EUR"
+    got = fx.convert(amount, src, code, date(2026, 3, 1), mode).converted.amount
+    from compengine.core.currency import minor_units
+    assert got == round_fraction(Fraction(amount) * Fraction(rate), minor_units(code), mode)
+    assert str(got) == str(round_fraction(Fraction(amount) * Fraction(rate), minor_units(code), mode))

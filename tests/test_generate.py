@@ -218,7 +218,7 @@ def test_a_multi_currency_company_books_a_share_of_deals_abroad_and_pays_some_ae
 
     from compengine.core.periods import Period
     from compengine.datafiles import read_data_folder
-    from compengine.engine import calculate_month
+    from compengine.engine import calculate_through
     from compengine.generate import generate
     from compengine.plans import load_plans
 
@@ -241,9 +241,12 @@ def test_a_multi_currency_company_books_a_share_of_deals_abroad_and_pays_some_ae
     assert paid_in_eur
     data, errors = read_data_folder(out, plans)
     assert errors == []
-    result = calculate_month(data, plans, Period(2026, 10))
-    assert result.exceptions == []
-    assert {r.currency for r in result.reps} == {"USD", "EUR"}
+    year = calculate_through(data, plans, Period(2026, 12), first_wanted=Period(2026, 1))
+    assert [e for m in year for e in m.exceptions] == []
+    assert {r.currency for m in year for r in m.reps} == {"USD", "EUR"}
+    # a euro-paid AE's yen or pound deal converts through USD (the plan copy's fx.base)
+    explains = [ln.explain for m in year for r in m.reps if r.currency == "EUR" for ln in r.lines]
+    assert any(" x " in e and ("JPY " in e or "GBP " in e) for e in explains), explains[:5]
     # the same seed gives the same bytes; the USD-only company does not change with the option's existence
     again = tmp_path / "again"
     generate(again, seed=3, reps=60, deals=3000, months=12, plans_dir=PLANS, currencies=("USD", "EUR", "GBP", "JPY"))

@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 from enum import Enum
 from fractions import Fraction
 
@@ -145,6 +145,13 @@ class Quote:
         return iter((self.rate, self.effective, self.how))
 
 
+# exact arithmetic for the conversions whose rate is a finite decimal (80 digits: an amount times a rate of
+# 34 significant digits is exact), rounding half up (away from zero) or half to even, as round_fraction does
+_EXACT = Context(prec=80, traps=[Inexact, InvalidOperation])  # products and quotients that must be exact
+_ROUND_TO = {"half_up": Context(prec=80, rounding=ROUND_HALF_UP, traps=[InvalidOperation]).quantize,
+             "half_even": Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation]).quantize}
+
+
 def round_fraction(value: Fraction, places: int, mode: str = "half_up") -> Decimal:
     """An exact fraction rounded once to ``places`` decimals: half_up rounds halves away from zero
     (as Decimal's ROUND_HALF_UP), half_even to the even neighbour."""
@@ -214,6 +221,10 @@ class FxRates:
                     raise ValueError(f"{pair[0]}->{pair[1]} has two rates on {a.day}")
             self._rows[pair] = entries
             self._days[pair] = [r.day for r in entries]
+        # what a month of deals asks again and again (the rows never change after this): quotes by
+        # (pair, day, rate_date, base), and each quote's exact rate as a Decimal when it has a finite one
+        self._quotes: dict[tuple, tuple[Quote, date]] = {}
+        self._finite: dict[Fraction, Decimal | None] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._rows.values())
@@ -296,13 +307,36 @@ class FxRates:
     def quote(self, from_ccy: str, to_ccy: str, day: date, *, rate_date: RateDate | str = RateDate.CLOSE_DATE,
               base: str | None = None) -> tuple[Quote, date]:
         """The quote a plan's ``fx.rate_date`` asks for a deal closed on ``day``, and the day it looked at."""
+        key = (from_ccy, to_ccy, day, rate_date, base)
+        got = self._quotes.get(key)
+        if got is not None:
+            return got
         how = RateDate.parse(rate_date)
         if how is RateDate.CLOSE_DATE:
-            return self.rate(from_ccy, to_ccy, day, base), day
-        p = Period.of(day)
-        if how is RateDate.MONTH_END:
-            return self.rate(from_ccy, to_ccy, p.end, base), p.end
-        return self.month_average(from_ccy, to_ccy, p, base), p.start
+            got = self.rate(from_ccy, to_ccy, day, base), day
+        else:
+            p = Period.of(day)
+            if how is RateDate.MONTH_END:
+                got = self.rate(from_ccy, to_ccy, p.end, base), p.end
+            else:
+                got = self.month_average(from_ccy, to_ccy, p, base), p.start
+        self._quotes[key] = got
+        return got
+
+    def _finite_rate(self, exact: Fraction) -> Decimal | None:
+        """The rate as an exact Decimal when it has a finite decimal expansion (a direct rate, a cross of
+        direct rates), else None (an inverse rate such as 1/1.08)."""
+        if exact in self._finite:
+            return self._finite[exact]
+        den = exact.denominator
+        for f in (2, 5):
+            while den % f == 0:
+                den //= f
+        out = None
+        if den == 1:
+            out = _EXACT.divide(Decimal(exact.numerator), Decimal(exact.denominator))
+        self._finite[exact] = out
+        return out
 
     def convert(self, amount: Decimal, from_ccy: str, to_ccy: str, day: date, mode: str = "half_up",
                 base: str | None = None, *, rate_date: RateDate | str = RateDate.CLOSE_DATE) -> Conversion:
@@ -311,5 +345,11 @@ class FxRates:
         amount = D(amount)
         to_minor(amount, from_ccy)  # refuses an amount finer than its currency
         q, asked = self.quote(from_ccy, to_ccy, day, rate_date=rate_date, base=base)
-        converted = round_fraction(Fraction(amount) * q.exact, minor_units(to_ccy), mode)
+        finite = self._finite_rate(q.exact)
+        if finite is not None and mode in _ROUND_TO:  # exact in Decimal: the same result as the fraction's
+            converted = _ROUND_TO[mode](_EXACT.multiply(amount, finite), Decimal(1).scaleb(-minor_units(to_ccy)))
+            if converted == 0:
+                converted = abs(converted)  # as round_fraction: no negative zero
+        else:
+            converted = round_fraction(Fraction(amount) * q.exact, minor_units(to_ccy), mode)
         return Conversion(Money(amount, from_ccy), Money(converted, to_ccy), q, asked, mode)

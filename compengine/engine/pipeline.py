@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 from functools import partial
 from operator import itemgetter
 from typing import NamedTuple
@@ -54,6 +54,8 @@ from compengine.plans.model import Plan, Tier
 
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
+# an amount times a rate of at most 34 significant digits, exactly (it traps if it were not)
+EXACT_PRODUCT = Context(prec=80, traps=[Inexact, InvalidOperation])
 _DAY = timedelta(days=1)
 ATTAINMENT_PLACES = Decimal("0.0001")
 
@@ -194,13 +196,14 @@ class FxCredits:
     one currency never builds the index.
     """
 
-    __slots__ = ("fx", "_sources", "_primaries", "_deals", "notes")
+    __slots__ = ("fx", "_sources", "_primaries", "_deals", "notes", "_quotes")
 
     def __init__(self, fx: FxRates, *sources: Iterable[Credit]) -> None:
         self.fx = fx
         self._sources = sources
         self._primaries: dict[str, list[Credit]] | None = None
-        self._deals: dict[tuple, tuple[Conversion, dict[str, Decimal]] | str] = {}
+        self._deals: dict[tuple, tuple[Decimal, dict[str, Decimal], str] | str] = {}
+        self._quotes: dict[tuple, tuple] = {}  # (pair, close date, policy) -> quote, exact rate, places, text
         # (receiver, deal, role) -> "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" (explains)
         self.notes: dict[tuple[str, str, str], str] = {}
 
@@ -221,33 +224,57 @@ class FxCredits:
         done = self._deals.get(key)
         if done is None:
             try:
-                conv = self.fx.convert(c.deal_amount, c.currency, to_ccy, c.close_date, plan.rounding,
-                                       plan.fx.base, rate_date=plan.fx.rate_date)
+                total, text = self._convert_amount(c, plan)
             except MissingRate as exc:
                 done = self._deals[key] = f"{exc} ({c.currency} {c.deal_amount:,f} closed {c.close_date})"
             except ValueError as exc:  # an amount finer than its currency's minor unit
                 done = self._deals[key] = str(exc)
             else:
-                total = conv.converted.amount
-                prim = sorted(self._primary_of(c.deal_id), key=lambda x: x.rep_id)
-                parts = allocate_minor(total, [x.split_pct for x in prim], to_ccy) if prim else []
-                done = self._deals[key] = (conv, {x.rep_id: part for x, part in zip(prim, parts)})
+                prim = self._primary_of(c.deal_id)
+                if len(prim) == 1 and prim[0].split_pct == HUNDRED:  # one receiver: the whole amount
+                    parts_of = {prim[0].rep_id: total}
+                else:
+                    prim = sorted(prim, key=lambda x: x.rep_id)
+                    parts = allocate_minor(total, [x.split_pct for x in prim], to_ccy) if prim else []
+                    parts_of = {x.rep_id: part for x, part in zip(prim, parts)}
+                done = self._deals[key] = (total, parts_of, text)  # the text once per deal and currency
         if isinstance(done, str):
             return None, done
-        conv, parts = done
-        total = conv.converted.amount
+        total, parts, text = done
         if c.role == "primary":
             part = parts.get(c.rep_id)
             if part is None:  # not among the credits given: its share alone
                 part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
         else:
             part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
-        text = conv.explain()
         self.notes[(c.rep_id, c.deal_id, c.role)] = text
         cost = c.cost
         if cost and c.deal_amount:  # the deal's cost at the deal's rate (margin = amount - cost)
             cost = round_minor(CONTEXT.divide(CONTEXT.multiply(cost, total), c.deal_amount), to_ccy, plan.rounding)
-        return c._replace(credit=part, deal_amount=total, currency=to_ccy, cost=cost), text
+        return _converted(c, part, total, to_ccy, cost), text
+
+    def _convert_amount(self, c: Credit, plan: Plan) -> tuple[Decimal, str]:
+        """The deal amount in the plan's currency and the conversion's text: ``FxRates.convert``, with what a
+        month asks again and again kept: the quote of each (pair, close date, policy), and for a rate with a
+        finite decimal expansion the exact Decimal product rounded once (the fraction's result, to the unit)."""
+        to_ccy, policy = plan.currency, plan.fx
+        qkey = (c.currency, to_ccy, c.close_date, policy)
+        quoted = self._quotes.get(qkey)
+        if quoted is None:
+            q, _asked = self.fx.quote(c.currency, to_ccy, c.close_date, rate_date=policy.rate_date, base=policy.base)
+            quoted = self._quotes[qkey] = (q, self.fx._finite_rate(q.exact), minor_units(c.currency),
+                                           minor_units(to_ccy), f" at {q.text} ({q.when}) = {to_ccy} ")
+        q, finite, from_places, to_places, middle = quoted
+        amount = c.deal_amount
+        rounding = QUANTIZE.get(plan.rounding)
+        if finite is None or rounding is None or from_places < 0 or -amount.as_tuple().exponent > from_places:  # type: ignore[operator]
+            conv = self.fx.convert(amount, c.currency, to_ccy, c.close_date, plan.rounding, policy.base,
+                                   rate_date=policy.rate_date)
+            return conv.converted.amount, conv.explain()
+        total = rounding(EXACT_PRODUCT.multiply(amount, finite), quantum(to_ccy))
+        if total == 0:
+            total = abs(total)
+        return total, f"{c.currency} {amount:,.{from_places}f}{middle}{total:,.{to_places}f}"
 
     def in_currency(self, credits: Iterable[Credit], plan: Plan) -> Iterator[Credit]:
         """``credits`` in ``plan``'s currency: converted where they are not, left out where no rate is found
@@ -260,6 +287,18 @@ class FxCredits:
                 converted, _ = self.convert(c, plan)
                 if converted is not None:
                     yield converted
+
+
+_AT = {name: i for i, name in enumerate(Credit._fields)}
+_C_CREDIT, _C_AMOUNT, _C_CURRENCY, _C_COST = _AT["credit"], _AT["deal_amount"], _AT["currency"], _AT["cost"]
+
+
+def _converted(c: Credit, part: Decimal, total: Decimal, currency: str, cost: Decimal) -> Credit:
+    """``c`` with its credit, deal amount, currency and cost in the plan's currency (``c._replace`` at a
+    fifth of its cost: positions looked up by field name at import)."""
+    values = list(c)
+    values[_C_CREDIT], values[_C_AMOUNT], values[_C_CURRENCY], values[_C_COST] = part, total, currency, cost
+    return tuple.__new__(Credit, values)
 
 
 def _not_converted(rep_id: str, c: Credit, plan: Plan, why: str) -> str:
