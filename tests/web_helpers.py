@@ -8,6 +8,7 @@ R2's name and one dispute reason carry ``<script>`` (they must show as text). Mo
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def build_ledger(folder: Path) -> Path:
     db = folder / "ledger.db"
     engine = open_ledger(f"sqlite:///{db}")
     with transaction(engine) as s:
-        import_folder(s, data, PLANS, "setup")
+        # the plans through a path relative to the working directory: the lines' rule sources (on the statement
+        # pages and the README's screenshot) read "plans/ae.yaml:11,17 @..." from the repository
+        import_folder(s, data, Path(os.path.relpath(PLANS)), "setup")
         first = s.scalar(select(func.min(PeriodRow.period)))
     for p in Period.parse(first).months_through(Period.parse("2026-10")):
         with transaction(engine) as s:
@@ -98,8 +101,6 @@ def build_components_ledger(folder: Path, through: str = "2026-11") -> Path:
     """The components fixture imported into a SQLite ledger in ``folder``, every month closed through
     ``through`` (the ones before it locked), with users. Imported through a path relative to the working
     directory, so the lines' sources read ``tests/fixtures/components/deals.csv:4`` from the repository."""
-    import os
-
     from compengine.core.periods import Period
     from compengine.ledger import import_folder, lock_period, open_ledger, run_close, transaction
     from compengine.ledger.models import PeriodRow

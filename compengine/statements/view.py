@@ -707,8 +707,8 @@ def _view(data: StatementData) -> StatementView:
         att_label = _attainment(data.attainment)
     parts = tuple(_part_view(plan, m) for m in data.parts) if by_component else ()
     if by_component:  # each component has its own quota period: its attainment here, its figures in its block
-        figures = [Figure(f"{p.label} attainment" if p.type != "bonus" else f"{p.label} this month", p.paid if p.type == "bonus" else None,
-                          p.attainment_label) for p in parts]
+        figures = [Figure(f"{p.label} this month", p.paid, "") if p.type == "bonus" else
+                   Figure(f"{p.label} attainment", None, p.attainment_label) for p in parts]
     else:
         figures = [Figure("Quota this month", data.quota, ""), Figure("Credited this month", data.credited, "")]
         if data.measure == "ytd":
