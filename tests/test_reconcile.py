@@ -253,8 +253,9 @@ def test_cli_reconcile_ties_out_and_writes_reports(db_url, tmp_path):
         r = run(main, [*db, "reconcile", "2026-10", "--out", str(tmp_path / name)])
         assert r.exit_code == 0, r.output
     sections = [row[0] for row in csv.reader((tmp_path / "r.csv").open()) if row and row[0].startswith("# ")]
-    assert sections == ["# Summary", "# Exceptions", "# Bookings", "# Payout by component", "# Tie-out", "# By team",
-                        "# By rep", "# Liabilities", "# Month over month", "# Notes"]
+    assert sections == ["# Summary", "# Exceptions", "# Bookings", "# Payout by component", "# Plan components", "# Tie-out",
+                        "# By team", "# By rep", "# By rep and plan component", "# Liabilities", "# Month over month",
+                        "# Notes"]
     html = (tmp_path / "r.html").read_text()
     assert "Commission reconciliation" in html and "34,200.00" in html
     assert "<style>" in html and "@page" in html and "<link" not in html  # the stylesheet inlined: one file

@@ -3,6 +3,8 @@
 a rep signs in, reads a statement and opens a dispute from a line; ops approves it, runs
 and locks the month (watching the job's progress); finance downloads the payout file.
 Screenshots of the rep's statement and the ops board go to docs/ (shown in the README).
+A rep on a plan with components reads a statement with one attainment bar per component
+(docs/statement-components.png).
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it (or
 without Playwright) the test skips with the reason printed, and fails under CI=true.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from web_helpers import PASSWORD, REPO, build_ledger, copy_ledger
+from web_helpers import PASSWORD, REPO, build_components_ledger, build_ledger, copy_ledger
 
 CHROMIUM = os.environ.get("COMPENGINE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -55,13 +57,24 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path):  # noqa: ANN001
+    _require_browser()
+    yield from _serve(copy_ledger(build_ledger(tmp_path / "built"), tmp_path))
+
+
+@pytest.fixture
+def components_server(tmp_path):  # noqa: ANN001
+    _require_browser()
+    (tmp_path / "built").mkdir()
+    yield from _serve(copy_ledger(build_components_ledger(tmp_path / "built"), tmp_path))
+
+
+def _serve(url: str):  # noqa: ANN202 - a fixture's generator
     import uvicorn
 
     from compengine.ledger import open_ledger
     from compengine.web.app import create_app
 
-    _require_browser()
-    engine = open_ledger(copy_ledger(build_ledger(tmp_path / "built"), tmp_path))
+    engine = open_ledger(url)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(engine, secret="browser-test"), host="127.0.0.1", port=port,
                                         log_level="warning"))
@@ -163,6 +176,44 @@ def test_portal_in_chromium(server, tmp_path):  # noqa: ANN001
             text = path.read_text()
             assert text.startswith("rep_id,name,team,period,currency,amount") and ",locked" in text
             assert "R1,Ravi Shah" in text
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_a_rep_on_a_component_plan_sees_each_components_bar(components_server):  # noqa: ANN001
+    """tests/fixtures/components, November 2026 (worked in tests/test_statement_components.py): C1's new business
+    is at 140,000.00 / 133,333.33 = 105.00% of its Q4 to date, expansion at 70,000.00 / 66,666.67 = 105.00%, and
+    the bonus on new business pays 1,333.34 this month."""
+    from playwright.sync_api import sync_playwright
+
+    base, _engine = components_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(15_000)
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            _sign_in(page, base, "cora")
+            assert page.url.endswith("/reps/C1")
+            page.click("a[href='/statements/2026-11/C1']")
+            page.wait_for_url("**/statements/2026-11/C1")
+            parts = page.locator("#parts .part")
+            assert parts.count() == 3
+            nb, ex, bonus = (page.locator(f"#part-{k}") for k in ("new_business", "expansion", "attainment_bonus"))
+            assert "New business — Q4 2026 to date" in nb.inner_text()
+            assert "Expansion — Q4 2026 to date" in ex.inner_text()
+            for block in (nb, ex):  # each commission component: its own bar, drawn and visible
+                bar = block.locator("svg.bar")
+                assert bar.count() == 1 and bar.is_visible()
+                assert bar.bounding_box()["width"] > 200
+                assert "Attainment 105.00%" in bar.get_attribute("aria-label")
+            assert "×0.5" in nb.locator("svg.bar").inner_html() and "×1.5" in ex.locator("svg.bar").inner_html()
+            assert bonus.locator("svg.bar").count() == 0 and "1,333.34" in bonus.inner_text()
+            assert "tests/fixtures/components/deals.csv:4" in page.inner_text("table.lines")
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "statement-components.png"), full_page=True)
             assert errors == []
         finally:
             browser.close()

@@ -8,6 +8,7 @@ R2's name and one dispute reason carry ``<script>`` (they must show as text). Mo
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def build_ledger(folder: Path) -> Path:
     db = folder / "ledger.db"
     engine = open_ledger(f"sqlite:///{db}")
     with transaction(engine) as s:
-        import_folder(s, data, PLANS, "setup")
+        # the plans through a path relative to the working directory: the lines' rule sources (on the statement
+        # pages and the README's screenshot) read "plans/ae.yaml:11,17 @..." from the repository
+        import_folder(s, data, Path(os.path.relpath(PLANS)), "setup")
         first = s.scalar(select(func.min(PeriodRow.period)))
     for p in Period.parse(first).months_through(Period.parse("2026-10")):
         with transaction(engine) as s:
@@ -86,3 +89,38 @@ def csrf_of(client) -> str:  # noqa: ANN001
 
     portal = client.app.state.portal
     return portal.sessions.read(client.cookies.get(COOKIE)).csrf
+
+
+# --------------------------------------------------------------------------- a ledger of a plan with components
+
+COMPONENTS = REPO / "tests" / "fixtures" / "components"  # C1 on ae-v2-2027 (components), V1 on ae-v1
+COMPONENT_USERS = {"cora": ("rep", "C1"), "vic": ("rep", "V1"), "olga": ("ops", None)}
+
+
+def build_components_ledger(folder: Path, through: str = "2026-11") -> Path:
+    """The components fixture imported into a SQLite ledger in ``folder``, every month closed through
+    ``through`` (the ones before it locked), with users. Imported through a path relative to the working
+    directory, so the lines' sources read ``tests/fixtures/components/deals.csv:4`` from the repository."""
+    from compengine.core.periods import Period
+    from compengine.ledger import import_folder, lock_period, open_ledger, run_close, transaction
+    from compengine.ledger.models import PeriodRow
+    from compengine.ledger.users import add_user
+
+    data = Path(os.path.relpath(COMPONENTS))
+    db = folder / "components.db"
+    engine = open_ledger(f"sqlite:///{db}")
+    try:
+        with transaction(engine) as s:
+            import_folder(s, data, data / "plans", "setup")
+            first = s.scalar(select(func.min(PeriodRow.period)))
+        for p in Period.parse(first).months_through(Period.parse(through)):
+            with transaction(engine) as s:
+                run_close(s, p, "setup")
+                if str(p) < through:
+                    lock_period(s, p, "setup", accept_exceptions="test data")
+        with transaction(engine) as s:
+            for name, (role, rep) in COMPONENT_USERS.items():
+                add_user(s, name, role, PASSWORD, "setup", rep_id=rep)
+    finally:
+        engine.dispose()
+    return db

@@ -20,7 +20,10 @@ The checks (any failure is an exception):
   :func:`~compengine.engine.pipeline.credit_deals`: primary parts add up to the
   booked amount); a difference is traced to the deal. Credit of receivers with
   no plan in the month (or a plan in another currency) is listed apart, not paid.
-* **credited**: ``rep_periods.credited`` equals the credit on the rep's lines.
+* **credited**: ``rep_periods.credited`` equals the credit on the rep's lines. On a plan with
+  components it is the first component's credit of its quota period to date: it must equal that
+  component's stored measure, and each component measured by the month (on money) must carry on
+  its commission lines the credit its measure counts.
 * **statement**: a statement's net (the sum of the rep's lines, as the statement
   shows them) equals ``rep_periods.payout``; a difference is traced to the line.
 * **payout file**: the rows the export writes (:func:`~compengine.ledger.ops.payout_rows`)
@@ -29,6 +32,14 @@ The checks (any failure is an exception):
 * **seal**: a locked month's lines and rep totals still hash to its seal
   (:func:`~compengine.ledger.seals.check_month`): lines and totals changed together,
   which tie out among themselves, are caught here.
+
+Plan components (plan language v2): per rep and in the month's totals, what each component paid
+(the sum of the lines that name it) with its quota period, quota, credit and attainment as the
+close stored them (``rep_periods.parts``). Commission at base rates is the sum of the commission
+lines' stored ``base`` (credit x rate, rounded once when the line was made); only lines stored
+before lines carried it (ledgers from before migration 0007) have it worked out from their credit
+and rate, and a flat amount (a rule's ``amount_per_deal``, a component's ``per_deal``: no rate)
+is all base, as on the statements.
 """
 
 from __future__ import annotations
@@ -49,8 +60,9 @@ from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT, ZERO, D, from_cents, money_str, round_money
 from compengine.core.periods import Period
 from compengine.engine.pipeline import credit_deals
-from compengine.engine.records import COMPONENTS, Deal, Split
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Split
 from compengine.ledger.close import load_plan_versions, load_plans_latest
+from compengine.ledger.codec import parts_of
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.ops import EXPORT_COLUMNS, payout_rows
 from compengine.ledger.seals import check_month
@@ -108,6 +120,33 @@ class BookingRow:
 
 
 @dataclass
+class PartLine:
+    """One plan component of a rep's month: its measures as the close stored them, and what its lines paid."""
+
+    component: str  # the component's id ("commission" on a v1 plan)
+    type: str  # commission | bonus ("" for a component only lines name, e.g. a cap line)
+    period: str  # its quota period to date: "2026-10", "2026-Q4", "2026" ("" when not measured)
+    quota: Decimal | None  # quota of the period to date (None when not measured)
+    credited: Decimal | None  # credit (or the component's base) of the period to date
+    attainment: Decimal | None  # credited / quota, 4 places
+    paid: Decimal  # the month's lines that name the component
+
+
+@dataclass
+class ComponentTotal:
+    """A plan component across the month's reps (of one currency and quota period)."""
+
+    currency: str
+    component: str
+    period: str
+    reps: int
+    quota: Decimal | None  # the reps' quotas added up (None when not measured)
+    credited: Decimal | None
+    attainment: Decimal | None  # credited / quota of the sums, 4 places (None without quota)
+    paid: Decimal
+
+
+@dataclass
 class RepLine:
     rep_id: str
     name: str
@@ -124,6 +163,7 @@ class RepLine:
     lines: int
     previous: Decimal | None = None  # payout of the previous month, if the rep had one
     quota: Decimal | None = None  # the quota that priced the month (rep_periods.quota)
+    plan_components: list[PartLine] = field(default_factory=list)  # the plan's components, in the plan's order
 
 
 @dataclass
@@ -185,6 +225,7 @@ class Reconciliation:
     exceptions: list[Finding]
     notes: list[str] = field(default_factory=list)
     payout_file: str | None = None
+    plan_components: list[ComponentTotal] = field(default_factory=list)  # by currency, component and quota period
 
     @property
     def ok(self) -> bool:
@@ -219,6 +260,8 @@ class Reconciliation:
             "payout": {
                 cur: {
                     "components": {k: self.components[cur].get(k, ZERO) for k, _ in PAYOUT_ROWS},
+                    "plan_components": [dict(asdict(t), attainment=_ratio(t.attainment)) for t in self.plan_components
+                                        if t.currency == cur],
                     "adjustments": self.adjustments.get(cur, {}),
                     "total": self.total_payout(cur),
                     "cost_of_sales_pct": self.cost_of_sales(cur),
@@ -228,7 +271,8 @@ class Reconciliation:
             },
             "tie_out": [asdict(t) for t in self.tie_out],
             "teams": [asdict(t) for t in self.teams],
-            "reps": [asdict(r) for r in self.reps],
+            "reps": [dict(asdict(r), plan_components=[dict(asdict(x), attainment=_ratio(x.attainment))
+                                                      for x in r.plan_components]) for r in self.reps],
             "liabilities": [asdict(x) for x in self.liabilities],
             "month_over_month": {
                 "previous_period": self.previous_period,
@@ -263,6 +307,12 @@ class Reconciliation:
             *[[c, f"  of which adjustments: {k}", money_str(v)] for c in self.currencies for k, v in sorted(self.adjustments.get(c, {}).items())],
             *[[c, "Net payout", money_str(self.total_payout(c))] for c in self.currencies],
         ]))
+        if self.plan_components:
+            out.append(("Plan components", ["currency", "component", "period", "reps", "quota", "credited", "attainment",
+                                            "paid"], [
+                [t.currency, t.component, t.period, str(t.reps), _opt_m(t.quota), _opt_m(t.credited),
+                 _att_str(t.attainment), money_str(t.paid)] for t in self.plan_components
+            ]))
         out.append(("Tie-out", ["source", "currency", "amount", "count", "unit"], [
             [t.source, t.currency, money_str(t.amount) if t.amount is not None else "", "" if t.count is None else str(t.count), t.unit]
             for t in self.tie_out
@@ -279,6 +329,12 @@ class Reconciliation:
              money_str(r.previous) if r.previous is not None else "",
              money_str(r.quota) if r.quota is not None else ""] for r in self.reps
         ]))
+        if self.plan_components:
+            out.append(("By rep and plan component", ["rep_id", "plan_id", "component", "type", "period", "quota",
+                                                      "credited", "attainment", "paid"], [
+                [r.rep_id, r.plan_id, x.component, x.type, x.period, _opt_m(x.quota), _opt_m(x.credited),
+                 _att_str(x.attainment), money_str(x.paid)] for r in self.reps for x in r.plan_components
+            ]))
         out.append(("Liabilities", ["kind", "rep_id", "amount", "detail"], [
             [x.kind, x.rep_id, money_str(x.amount) if x.amount is not None else "", x.detail] for x in self.liabilities
         ]))
@@ -323,6 +379,15 @@ class Reconciliation:
                     for sub, v in sorted(self.adjustments.get(cur, {}).items()):
                         add(f"    {sub.replace('_', ' '):<26} {_m(v):>16}")
             add(f"  {'Net payout':<28} {_m(self.total_payout(cur)):>16}")
+            totals = [t for t in self.plan_components if t.currency == cur]
+            if totals:
+                add("")
+                add(f"Plan components ({cur}): what each paid, and its quota period to date")
+                add(f"  {'component':<24} {'period':<9} {'reps':>6} {'quota':>16} {'credited':>16} {'attainment':>11} "
+                    f"{'paid':>14}")
+                for t in totals:
+                    add(f"  {t.component[:24]:<24} {t.period or '-':<9} {t.reps:>6,} {_m(t.quota):>16} {_m(t.credited):>16} "
+                        f"{_att_str(t.attainment):>11} {_m(t.paid):>14}")
             add("")
             add(f"Tie-out ({cur})")
             for t in (t for t in self.tie_out if t.currency == cur):
@@ -342,6 +407,11 @@ class Reconciliation:
                                   if r.components.get(k, ZERO))
                 add(f"  {r.rep_id:<10} {r.name[:22]:<22} {r.team[:14]:<14} {_m(r.payout):>14} {_m(r.statement_net):>14} "
                     f"{_m(r.export_amount) if r.export_amount is not None else '-':>14}  {parts}")
+                if _by_component(r):
+                    for x in r.plan_components:
+                        measured = (f"quota {_m(x.quota)}, credited {_m(x.credited)}, attainment {_att_str(x.attainment)}; "
+                                    if x.quota is not None else "")
+                        add(f"    {x.component} ({x.period or 'not measured'}): {measured}paid {_m(x.paid)}")
         else:
             add(f"By rep: {len(self.reps):,} reps (see --json or --out report.csv)")
         add("")
@@ -396,6 +466,7 @@ class _RP:
     draw_balance: Decimal
     carry_balance: Decimal
     quota: Decimal
+    parts: list[ComponentMeasure]  # rep_periods.parts: the plan's components' measures ([] before migration 0007)
 
 
 def reconcile(session: Session, period: Period, *, payout_file: Path | str | None = None, movers: int = 10,
@@ -412,9 +483,10 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
     findings: list[Finding] = []
     notes: list[str] = []
 
-    rps = {r[0]: _RP(*r[1:]) for r in session.execute(
+    rps = {r[0]: _RP(*r[1:-1], parts_of(r[-1])) for r in session.execute(
         select(RepPeriod.rep_id, RepPeriod.plan_id, RepPeriod.currency, RepPeriod.payout, RepPeriod.credited,
-               RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.quota).where(RepPeriod.period == p))}
+               RepPeriod.draw_balance, RepPeriod.carry_balance, RepPeriod.quota, RepPeriod.parts)
+        .where(RepPeriod.period == p))}
     from compengine.statements.view import plan_version_label
 
     notes.append("Priced with: " + "; ".join(
@@ -424,6 +496,7 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
     say("lines by rep")
     # -- lines: per rep sum and count (the statement nets), and the commission lines' credit and base
     per_rep_lines, comm = _lines_by_rep(conn, p, plans, rps)
+    by_component = _lines_by_component(conn, p)
     say("payout rows")
     # -- the rows the export writes (components by rep)
     export: dict[str, object] = {}
@@ -446,7 +519,7 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
     changed = _changed_after_lock(session, period, prow.last_event_id) if prow.status == "locked" else {}
     bookings, expected, special, individual = _expected_credit(session, conn, period, plans, rps, changed, notes)
     say("credit check")
-    _check_credit(session, conn, period, rps, comm, expected, special, individual, findings)
+    _check_credit(session, conn, period, rps, comm, expected, special, individual, findings, plans, by_component)
 
     # -- period row
     ledger_total = sum((r.payout for r in rps.values()), ZERO)
@@ -490,7 +563,8 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
         reps.append(RepLine(rep_id, name, team, rp.plan_id if rp else "", rp.currency if rp else "", rp.payout if rp else ZERO,
                             net, ex.amount if ex is not None else None, comps,  # type: ignore[attr-defined]
                             rp.credited if rp else ZERO, c.primary if c else ZERO, c.overlay if c else ZERO, n,
-                            prev.get(rep_id), rp.quota if rp else None))
+                            prev.get(rep_id), rp.quota if rp else None,
+                            _part_lines(rp.parts if rp else [], by_component.get(rep_id, {}))))
 
     components: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for r in reps:
@@ -557,6 +631,7 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
         components={c: dict(v) for c, v in components.items()}, adjustments=adjustments, tie_out=tie, teams=teams,
         reps=reps, liabilities=liabilities, previous_period=prev_period, previous_total=previous_total, movers=moves,
         exceptions=findings, notes=notes, payout_file=str(payout_file) if payout_file is not None else None,
+        plan_components=_component_totals(reps),
     )
 
 
@@ -631,13 +706,59 @@ def _half_up_sql(col: str, n: int, d: int) -> str:
             f"ELSE -((2 * (-{col}) * {n} + {d}) / {2 * d}) END)")
 
 
+def _lines_by_component(conn, p: str) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:  # noqa: ANN001
+    """rep -> component -> (the amount of the month's lines that name it, the credit on its commission lines)."""
+    out: dict[str, dict[str, tuple[Decimal, Decimal]]] = defaultdict(dict)
+    for rep_id, component, amount, credit in conn.execute(text(
+        "SELECT rep_id, component, SUM(amount), SUM(credit) FILTER (WHERE kind = 'commission') FROM payout_lines "
+        "WHERE period = :p AND component IS NOT NULL GROUP BY rep_id, component"), {"p": p}):
+        out[rep_id][component] = (from_cents(amount or 0), from_cents(credit or 0))
+    return dict(out)
+
+
+def _part_lines(parts: list[ComponentMeasure], lines: dict[str, tuple[Decimal, Decimal]]) -> list[PartLine]:
+    """The rep's components in the plan's order (as stored), each with what its lines paid; then any component
+    only lines name (a v1 cap line names "commission" too, but a plan with components has no such component)."""
+    out = [PartLine(m.component, m.type, m.period, m.quota, m.credited, m.attainment, lines.get(m.component, (ZERO,))[0])
+           for m in parts]
+    named = {m.component for m in parts}
+    out += [PartLine(c, "", "", None, None, None, paid) for c, (paid, _credit) in sorted(lines.items()) if c not in named]
+    return out
+
+
+def _component_totals(reps: list[RepLine]) -> list[ComponentTotal]:
+    """The month's components by currency, component and quota period, in the order the reps' plans list them
+    (reps by id); components only lines name last."""
+    acc: dict[tuple[str, str, str], ComponentTotal] = {}
+    for r in reps:
+        for x in r.plan_components:
+            key = (r.currency, x.component, x.period)
+            t = acc.get(key)
+            if t is None:
+                t = acc[key] = ComponentTotal(r.currency, x.component, x.period, 0, None, None, None, ZERO)
+            t.reps += 1
+            t.paid += x.paid
+            if x.quota is not None:
+                t.quota = (t.quota or ZERO) + x.quota
+                t.credited = (t.credited or ZERO) + (x.credited or ZERO)
+    for t in acc.values():
+        if t.quota:
+            t.attainment = CONTEXT.divide(t.credited or ZERO, t.quota).quantize(Decimal("0.0001"), context=CONTEXT)
+    return sorted(acc.values(), key=lambda t: (t.currency, t.period == ""))  # stable: first seen first
+
+
 def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # noqa: ANN001
                   ) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm]]:
     """One pass over the month's lines, by rep: the sum and count of all lines (the statement net) and,
-    of the commission lines, their amount, primary and overlay credit, deal fingerprints and base
-    (credit x rate rounded half up; for plans that round half-even, the exact half cents are corrected)."""
+    of the commission lines, their amount, primary and overlay credit, deal fingerprints and base.
+
+    The base is each commission line's stored ``base`` (credit x rate, rounded once by the engine). A line
+    stored without one (before migration 0007) has it worked out here: a line without a rate (a flat amount)
+    is all base, as on the statements; else credit x rate rounded half up, and for plans that round
+    half-even the exact half cents are corrected."""
     rates = sorted({f"{r:f}" for plan in plans.values() for r in plan.rates.values()})
     even_plans = sorted(plan_id for plan_id, plan in plans.items() if plan.rounding != "half_up")
+    old = "kind = 'commission' AND base IS NULL"  # lines stored before lines carried their base
 
     def run(rates: list[str]) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm], int]:
         base_whens, tie_whens = [], []
@@ -649,24 +770,26 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
             tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit) * {n}) % {d}) = {d} AND ((ABS(credit) * {n}) / {d}) % 2 = 0 "
                              "THEN (CASE WHEN credit < 0 THEN 1 ELSE -1 END)")
             params[f"r{i}"] = r
-        base = f"(CASE {' '.join(base_whens)} ELSE NULL END)" if base_whens else "NULL"
+        worked = f"(CASE WHEN rate IS NULL THEN amount {' '.join(base_whens)} ELSE NULL END)"
         known = ", ".join(f":r{i}" for i in range(len(rates))) or "NULL"
         prints = _print_sql("credit", "deal_id", conn.dialect.name)
         comm_only = "FILTER (WHERE kind = 'commission')"
-        if even_plans and tie_whens:  # only the lines of reps on half-even plans
-            ties = (f"SUM(CASE {' '.join(tie_whens)} ELSE 0 END) FILTER (WHERE kind = 'commission' AND rep_id IN "
+        if even_plans and tie_whens:  # only the old lines of reps on half-even plans
+            ties = (f"SUM(CASE {' '.join(tie_whens)} ELSE 0 END) FILTER (WHERE {old} AND rep_id IN "
                     "(SELECT rep_id FROM rep_periods WHERE period = :p AND plan_id IN :even))")
             params["even"] = even_plans
         else:
             ties = "0"
         sql = (f"SELECT rep_id, COUNT(*), SUM(amount), COUNT(*) {comm_only}, SUM(amount) {comm_only}, "
                f"SUM(credit) FILTER (WHERE kind = 'commission' AND role = 'overlay'), SUM(credit) {comm_only}, "
-               f"SUM({base}) {comm_only}, COUNT(*) FILTER (WHERE kind = 'commission' AND rate IN ({known})), "
+               f"SUM(base) {comm_only}, SUM({worked}) FILTER (WHERE {old}), "
+               f"COUNT(*) FILTER (WHERE {old} AND rate IS NOT NULL), "
+               f"COUNT(*) FILTER (WHERE {old} AND rate IN ({known})), "
                f"SUM({prints}) {comm_only}, {ties} "
                f"FROM payout_lines WHERE period = :p GROUP BY rep_id")
         stmt = text(sql).bindparams(bindparam("even", expanding=True)) if "even" in params else text(sql)
         nets, comm, unknown = {}, {}, 0
-        for rep_id, n, total, nc, amount, over, credit, base_c, based, fp, tie in conn.execute(stmt, params):
+        for rep_id, n, total, nc, amount, over, credit, stored, base_c, rated, based, fp, tie in conn.execute(stmt, params):
             nets[rep_id] = (from_cents(total or 0), n)
             if nc:
                 over, credit = from_cents(over or 0), from_cents(credit or 0)
@@ -674,14 +797,14 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
                 plan = plans.get(rp.plan_id) if rp else None
                 if plan is not None and plan.rounding != "half_up":
                     base_c = (base_c or 0) + (tie or 0)
-                comm[rep_id] = _Comm(nc, from_cents(amount or 0), credit - over, over, from_cents(base_c or 0),
-                                     int(fp or 0))
-                unknown += nc - based
+                comm[rep_id] = _Comm(nc, from_cents(amount or 0), credit - over, over,
+                                     from_cents((stored or 0) + (base_c or 0)), int(fp or 0))
+                unknown += (rated or 0) - (based or 0)
         return nets, comm, unknown
 
     nets, comm, unknown = run(rates)
-    if unknown:  # a rate no plan of the month has: read the rates the lines carry and go again
-        found = [r for (r,) in conn.execute(text("SELECT DISTINCT rate FROM payout_lines WHERE period = :p AND kind = 'commission' "
+    if unknown:  # an old line with a rate no plan of the month has: read the rates the old lines carry and go again
+        found = [r for (r,) in conn.execute(text(f"SELECT DISTINCT rate FROM payout_lines WHERE period = :p AND {old} "
                                                  "AND rate IS NOT NULL"), {"p": p})]
         nets, comm, _ = run(sorted(set(found)))
     return nets, comm
@@ -902,7 +1025,8 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
 
 def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], comm: dict[str, _Comm],  # noqa: ANN001
                   expected: dict[str, list[Decimal]], special: dict[str, list[tuple[str, str, Decimal]]],
-                  individual: set[str], findings: list[Finding]) -> None:
+                  individual: set[str], findings: list[Finding], plans: dict[str, Plan],
+                  by_component: dict[str, dict[str, tuple[Decimal, Decimal]]]) -> None:
     p = str(period)
     off: list[str] = []
     for rep_id in sorted(rps.keys() | comm.keys() | expected.keys()):
@@ -912,6 +1036,10 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
         if have != want:
             off.append(rep_id)
         rp = rps.get(rep_id)
+        plan = plans.get(rp.plan_id) if rp is not None else None
+        if rp is not None and plan is not None and plan.v2 and rp.parts:
+            _check_component_credit(rep_id, rp, plan, by_component.get(rep_id, {}), findings)
+            continue
         lines_credit = (c.primary + c.overlay) if c else ZERO
         if rp is not None and rp.credited != lines_credit:
             findings.append(Finding("credited", f"{rep_id}: rep_periods.credited is {_m(rp.credited)} but its commission lines "
@@ -979,6 +1107,28 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                 w_ = sum(expected.get(rep_id, (ZERO, ZERO))[:2], ZERO)
                 findings.append(Finding("credit", f"{rep_id}: its commission lines carry {_m(h)} of credit, its deals give {_m(w_)}",
                                         rep_id=rep_id, difference=h - w_))
+
+
+def _check_component_credit(rep_id: str, rp: _RP, plan: Plan, lines: dict[str, tuple[Decimal, Decimal]],
+                            findings: list[Finding]) -> None:
+    """A rep on a plan with components: ``rep_periods.credited`` is its first component's credit of the quota period
+    to date (as the close stored it in ``parts``), and a component measured by the month, on money, carries on its
+    commission lines the credit it counts. (A longer period's credit includes earlier months' lines, and a quantity
+    base counts units, which lines do not carry as credit: the deal-by-deal credit check still covers their lines.)"""
+    first = next((m for m in rp.parts if m.type == "commission"), None)
+    if first is not None and rp.credited != first.credited:
+        findings.append(Finding("credited", f"{rep_id}: rep_periods.credited is {_m(rp.credited)} but its first component "
+                                            f"{first.component} counts {_m(first.credited)}", rep_id=rep_id,
+                                difference=first.credited - rp.credited))
+    for m in rp.parts:
+        comp = plan.component(m.component)
+        if m.type != "commission" or comp is None or comp.period != "month" or comp.base == "quantity":
+            continue
+        carried = lines.get(m.component, (ZERO, ZERO))[1]
+        if carried != m.credited:
+            findings.append(Finding("credited", f"{rep_id}: component {m.component} counts {_m(m.credited)} of credit in "
+                                                f"{m.period} but its commission lines carry {_m(carried)}", rep_id=rep_id,
+                                    difference=carried - m.credited))
 
 
 def _changed_after_lock(session: Session, period: Period, last_event_id: int | None) -> dict[str, str]:
@@ -1106,6 +1256,25 @@ def _pct_str(x: Decimal | None) -> str:
 
 def _m(x: Decimal | None) -> str:
     return "-" if x is None else f"{x:,.2f}"
+
+
+def _opt_m(x: Decimal | None) -> str:
+    return "" if x is None else money_str(x)
+
+
+def _att_str(x: Decimal | None) -> str:
+    """An attainment (a ratio, 1.0500) as a percent with two places: 105.00%."""
+    return "n/a" if x is None else f"{(x * HUNDRED).quantize(Decimal('0.01'), context=CONTEXT)}%"
+
+
+def _ratio(x: Decimal | None) -> str | None:
+    """An attainment in JSON: the ratio as stored, "1.0500" (not a money string)."""
+    return None if x is None else f"{x:f}"
+
+
+def _by_component(r: RepLine) -> bool:
+    """The rep's plan has components (more than a v1 plan's single "commission")."""
+    return any(x.component != "commission" for x in r.plan_components)
 
 
 def _jsonable(value: object) -> object:

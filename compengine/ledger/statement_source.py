@@ -1,6 +1,7 @@
 """Statements from the ledger: fill :class:`compengine.statements.StatementData` from the database.
 
-Every number comes from stored rows: ``rep_periods`` (measures, payout, balances),
+Every number comes from stored rows: ``rep_periods`` (measures, payout, balances, and each plan
+component's measures: ``parts``),
 ``payout_lines`` (the lines, in seq order), ``deals`` (account, type, close date),
 ``disputes`` and the plan version the month was calculated with. Nothing is
 recalculated here, so a statement's net is the payout file's amount by construction.
@@ -20,7 +21,7 @@ from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS, Line
-from compengine.ledger.codec import line_of
+from compengine.ledger.codec import line_of, parts_of
 from compengine.ledger.inputs import load_plan_versions, load_plans_latest
 from compengine.ledger.models import DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.statements.view import DealInfo, Dispute, StatementData, YtdMonth
@@ -121,5 +122,6 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
             draw_balance=rp.draw_balance,
             carry_balance=rp.carry_balance,
             disputes=tuple(disputes.get(rp.rep_id, ())),
+            parts=tuple(parts_of(rp.parts)),
         ))
     return out

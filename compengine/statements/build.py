@@ -69,6 +69,7 @@ def statement_data_from_calc(
             ytd=tuple(ytd[r.rep_id]),
             draw_balance=r.state.draw_balance,
             carry_balance=r.state.carry_balance,
+            parts=tuple(r.parts),
         ))
     return out
 

@@ -70,6 +70,13 @@ def money(value: Any) -> str:
     return f"{d:,.2f}"
 
 
+def pct(value: Any) -> str:
+    """An attainment ratio (``"1.0500"``) as a percent with two places (``105.00%``); none: ``n/a``."""
+    if value is None or value == "":
+        return "n/a"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.01'))}%"
+
+
 def render_html(rec: ReconciliationLike, labels: Mapping[str, str], *, templates_dir: Path | str | None = None,
                 css: str | None = None, generated: datetime | None = None) -> str:
     """The report's HTML. ``css``: the stylesheet text to inline (default: the folder's, for a
@@ -81,6 +88,7 @@ def render_html(rec: ReconciliationLike, labels: Mapping[str, str], *, templates
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["money"] = money
+    env.filters["pct"] = pct
     style = inline_css(folder) if css is None else css
     when = (generated or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     try:

@@ -19,6 +19,14 @@ add up to the commission exactly), sums
 of already-rounded lines, and the opening balances (closing minus this month's
 movements). :func:`statement_view` refuses data that does not tie out: the
 components must equal the lines by kind and add up to the payout.
+
+Plan components (plan language v2, ``plans/README.md`` "Components"): a plan with ``components``
+shows one block per component (:class:`PartView`), from the engine's measures
+(:class:`~compengine.engine.records.ComponentMeasure`, ``StatementData.parts``): its quota
+period, quota, credit, attainment and what it paid this month, and for a commission component
+an attainment bar drawn on that component's own bands; a bonus shows its attainment and pay.
+A v1 plan keeps the one bar of the month (or of the year to date) it always had. Every line
+shows where it comes from (``deal_source``, ``rule_source``) in small print.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ from decimal import Decimal, localcontext
 
 from compengine.core.money import CENT, CONTEXT, ZERO, round_money
 from compengine.core.periods import Period
-from compengine.engine.records import COMPONENTS, Line
-from compengine.plans.model import Plan
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Line
+from compengine.plans.model import Plan, Tier
 
 STATUSES = ("locked", "preliminary")
 HUNDRED = Decimal(100)
@@ -108,6 +116,9 @@ class StatementData:
     draw_balance: Decimal  # draw still to be recovered, after this month
     carry_balance: Decimal  # negative balance carried forward, after this month
     disputes: tuple[Dispute, ...] = field(default=())  # disputes touching this month
+    # the plan's components' measures of the month, in the plan's order (RepResult.parts / rep_periods.parts);
+    # a v1 plan has one, "commission"; () from a ledger written before components (one bar, as a v1 plan)
+    parts: tuple[ComponentMeasure, ...] = field(default=())
 
     @property
     def adjustments(self) -> tuple[Line, ...]:
@@ -163,6 +174,22 @@ class ComponentRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PartView:
+    """One plan component of a plan with ``components``: its quota period to date, figures and bar."""
+
+    key: str  # the component's id: "new_business"
+    type: str  # commission | bonus
+    label: str  # "New business"
+    period_label: str  # "Q4 2026 to date", "November 2026"
+    title: str  # "New business — Q4 2026 to date"
+    figures: tuple["Figure", ...]  # quota, credited, attainment, paid this month (a bonus: attainment, paid)
+    attainment_label: str  # "105.00%", "n/a" without quota
+    paid: Decimal  # what the component's lines paid this month
+    bar: "AttainmentBar | None"  # commission components with a quota
+    note: str  # a bonus: what it pays on; a component without quota: says so
+
+
+@dataclass(frozen=True, slots=True)
 class DealLineRow:
     seq: int
     kind: str  # "Commission", "SPIFF", ...
@@ -178,6 +205,9 @@ class DealLineRow:
     amount: Decimal
     explain: str
     negative: bool
+    component: str = ""  # the plan component's label ("New business"); "" on a v1 plan
+    sources: str = ""  # "Deal: deals.csv:4 · Rule: plans/ae.yaml:11,17 @2446f73d" ("" when the line has none)
+    line_seq: int = 0  # the line's own seq (Line.seq, the ledger's); ``seq`` is its number as shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +217,9 @@ class OtherLineRow:
     amount: Decimal
     explain: str
     negative: bool
+    component: str = ""  # as DealLineRow
+    sources: str = ""
+    line_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +293,9 @@ class StatementView:
     figures: tuple[Figure, ...]  # quota, credited, attainment (and ytd ones)
     attainment_label: str
     notes: tuple[str, ...]  # ramp, draw month, no quota...
-    bar: AttainmentBar | None
+    bar: AttainmentBar | None  # a v1 plan's one bar (None on a plan with components: see parts)
+    parts: tuple[PartView, ...]  # a plan with components: one block per component (() on a v1 plan)
+    by_component: bool  # the plan has components: lines name theirs
     components: tuple[ComponentRow, ...]  # non-zero ones (commission base and accelerators always)
     zero_components: str  # "true-ups, cap, ..." that are zero this month
     payout: Decimal
@@ -275,6 +310,7 @@ class StatementView:
     ytd_credited: Decimal
     ytd_payout: Decimal
     ytd_notes: tuple[str, ...]  # why the summary's year-to-date credit differs from the table's, if it does
+    ytd_credit_shown: bool  # the year-to-date table has a credited column (not with components: credit is theirs)
     balances: tuple[BalanceView, ...]
 
 
@@ -421,8 +457,9 @@ def _u(x: Decimal) -> str:
     return f"{x.quantize(Decimal('0.1'), context=CONTEXT):f}"
 
 
-def _attainment_bar(plan: Plan, attainment: Decimal, label: str) -> AttainmentBar:
-    uppers = [t.upper for t in plan.tiers if t.upper is not None]
+def _attainment_bar(tiers: tuple[Tier, ...], attainment: Decimal, label: str) -> AttainmentBar:
+    """The bar of ``attainment`` on the bands ``tiers`` (a v1 plan's, or one component's)."""
+    uppers = [t.upper for t in tiers if t.upper is not None]
     top = max(uppers + [Decimal(1)])
     # the scale runs a quarter past the last threshold, or past the attainment (up to twice that threshold)
     scale = max(top * Decimal("1.25"), min(attainment * Decimal("1.08"), top * 2))
@@ -434,7 +471,7 @@ def _attainment_bar(plan: Plan, attainment: Decimal, label: str) -> AttainmentBa
 
     bands: list[BarBand] = []
     ticks: list[BarTick] = []
-    for i, t in enumerate(plan.tiers):
+    for i, t in enumerate(tiers):
         lo = x_of(t.lower)
         hi = x_of(t.upper if t.upper is not None else scale)
         mid = (lo + hi) / 2
@@ -451,7 +488,7 @@ def _attainment_bar(plan: Plan, attainment: Decimal, label: str) -> AttainmentBa
     elif mx > BAR_WIDTH - BAR_RIGHT - 22:
         anchor = "end"
     bands_text = ", ".join(
-        f"{_pct(t.lower)}{'-' + _pct(t.upper) if t.upper is not None else '+'} ×{t.multiplier:f}" for t in plan.tiers
+        f"{_pct(t.lower)}{'-' + _pct(t.upper) if t.upper is not None else '+'} ×{t.multiplier:f}" for t in tiers
     )
     return AttainmentBar(
         width=_u(BAR_WIDTH),
@@ -466,6 +503,67 @@ def _attainment_bar(plan: Plan, attainment: Decimal, label: str) -> AttainmentBa
         ticks=tuple(ticks),
         description=f"Attainment {label}; bands {bands_text}",
     )
+
+
+# --------------------------------------------------------------------------- plan components
+
+
+def component_label(component_id: str) -> str:
+    """A component's id as people read it: ``new_business`` -> ``New business``."""
+    text = component_id.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def quota_period_label(key: str) -> str:
+    """A quota period key (:class:`ComponentMeasure`.period) as a label: ``2026-10`` -> ``October 2026``,
+    ``2026-Q4`` -> ``Q4 2026 to date``, ``2026-H2`` -> ``H2 2026 to date``, ``2026`` -> ``2026 year to date``."""
+    year, _, rest = key.partition("-")
+    if not rest:
+        return f"{year} year to date"
+    if rest[:1] in ("Q", "H"):
+        return f"{rest} {year} to date"
+    try:
+        return _period_label(key)
+    except ValueError:
+        return key
+
+
+def line_sources(ln: Line) -> str:
+    """Where a line comes from, in small print: ``Deal: deals.csv:4 · Rule: plans/ae.yaml:11,17 @2446f73d``."""
+    out = []
+    if ln.deal_source is not None and str(ln.deal_source):
+        out.append(f"Deal: {ln.deal_source}")
+    if ln.rule_source:
+        out.append(f"Rule: {ln.rule_source}")
+    return " · ".join(out)
+
+
+def _units(x: Decimal) -> str:
+    return f"{x.normalize():,f} units" if x == x.to_integral_value() else f"{x:,f} units"
+
+
+def _part_view(plan: Plan, m: ComponentMeasure) -> PartView:
+    """One component's block: its figures (from the engine's measures, nothing recomputed) and its bar, drawn on
+    the component's own bands."""
+    comp = plan.component(m.component)
+    label = component_label(m.component)
+    period = quota_period_label(m.period)
+    att = _attainment(m.attainment) if m.quota > 0 else "n/a"
+    if m.type == "bonus":
+        named = ", ".join(component_label(x).lower() for x in (comp.of if comp is not None else ()))
+        figures = (Figure(f"Attainment of {named or 'its components'}", None, att), Figure("Paid this month", m.paid, ""))
+        note = (f"A bonus on the attainment of {named}, {period}, by the plan's curve: each month pays what the "
+                f"period to date has earned less what it already paid." if named else "")
+        return PartView(m.component, m.type, label, period, f"{label} — {period}", figures, att, m.paid, None, note)
+    if comp is not None and comp.base == "quantity":  # a quota in units, not money
+        quota = Figure("Quota", None, _units(m.quota))
+        credited = Figure("Credited", None, _units(m.credited))
+    else:
+        quota, credited = Figure("Quota", m.quota, ""), Figure("Credited", m.credited, "")
+    figures = (quota, credited, Figure("Attainment", None, att), Figure("Paid this month", m.paid, ""))
+    bar = _attainment_bar(comp.tiers if comp is not None else plan.tiers, m.attainment, att) if m.quota > 0 else None
+    note = "" if m.quota > 0 else "No quota: credit is paid at the component's base rates."
+    return PartView(m.component, m.type, label, period, f"{label} — {period}", figures, att, m.paid, bar, note)
 
 
 # --------------------------------------------------------------------------- the view
@@ -514,6 +612,11 @@ def statement_view(data: StatementData) -> StatementView:
 def _view(data: StatementData) -> StatementView:
     _check(data)
     plan = data.plan
+    by_component = plan.v2 and bool(data.parts)  # one block per component, lines name theirs
+
+    def comp_of(ln: Line) -> str:
+        return component_label(ln.component) if by_component and ln.component else ""
+
     comps = {k: data.components.get(k, ZERO) for k in COMPONENTS}
 
     # components: commission = base + accelerators + decelerators, exactly (each line's amount - its base
@@ -578,9 +681,13 @@ def _view(data: StatementData) -> StatementView:
                 amount=ln.amount,
                 explain=ln.explain,
                 negative=ln.amount < 0,
+                component=comp_of(ln),
+                sources=line_sources(ln),
+                line_seq=ln.seq,
             ))
         else:
-            other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0))
+            other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0,
+                                           comp_of(ln), line_sources(ln), ln.seq))
     # the # column counts the lines in the order the statement shows them (deal lines, other lines, adjustments)
     numbered = iter(range(1, len(data.lines) + 1))
     deal_rows = [replace(r, seq=next(numbered)) for r in deal_rows]
@@ -598,16 +705,23 @@ def _view(data: StatementData) -> StatementView:
         att_label = "n/a: no own credit"
     else:
         att_label = _attainment(data.attainment)
-    figures = [Figure("Quota this month", data.quota, ""), Figure("Credited this month", data.credited, "")]
-    if data.measure == "ytd":
-        figures.append(Figure("Quota year to date", data.ytd_quota or ZERO, ""))
-        figures.append(Figure("Credited year to date", data.ytd_credited or ZERO, ""))
-    figures.append(Figure("Attainment" + (" year to date" if data.measure == "ytd" else ""), None, att_label))
+    parts = tuple(_part_view(plan, m) for m in data.parts) if by_component else ()
+    if by_component:  # each component has its own quota period: its attainment here, its figures in its block
+        figures = [Figure(f"{p.label} this month", p.paid, "") if p.type == "bonus" else
+                   Figure(f"{p.label} attainment", None, p.attainment_label) for p in parts]
+    else:
+        figures = [Figure("Quota this month", data.quota, ""), Figure("Credited this month", data.credited, "")]
+        if data.measure == "ytd":
+            figures.append(Figure("Quota year to date", data.ytd_quota or ZERO, ""))
+            figures.append(Figure("Credited year to date", data.ytd_credited or ZERO, ""))
+        figures.append(Figure("Attainment" + (" year to date" if data.measure == "ytd" else ""), None, att_label))
     notes: list[str] = []
     pct = plan.ramp_pct(data.tenure_month)
     if data.tenure_month is not None and pct != HUNDRED:
         notes.append(f"Ramp: month {data.tenure_month} since hire, quota at {pct.normalize():f}% of a full month.")
-    if quota_basis <= 0:
+    if by_component:
+        pass  # quota and credit are each component's (its block says when it has no quota)
+    elif quota_basis <= 0:
         notes.append("No quota this month: credit is paid at base rates.")
     elif override_only:
         notes.append("No own credit " + ("this year" if ytd_measure else "this month")
@@ -616,7 +730,8 @@ def _view(data: StatementData) -> StatementView:
         kind = "recoverable" if plan.draw.recoverable else "guaranteed, not recovered"
         notes.append(f"Draw month {data.tenure_month} of {plan.draw.months}: pay is at least "
                      f"{format_money(plan.draw.amount)} ({kind}).")
-    bar = _attainment_bar(plan, data.attainment, att_label) if quota_basis > 0 and own_credit != 0 else None
+    bar = (_attainment_bar(plan.tiers, data.attainment, att_label)
+           if quota_basis > 0 and own_credit != 0 and not by_component else None)
 
     # year to date
     ytd_rows: list[YtdRow] = []
@@ -643,7 +758,7 @@ def _view(data: StatementData) -> StatementView:
     flush()
     ytd_notes: list[str] = []
     table_credited = _sum(r.credited for r in ytd_rows)
-    if ytd_measure and data.ytd_credited is not None and data.ytd_credited != table_credited:
+    if ytd_measure and not by_component and data.ytd_credited is not None and data.ytd_credited != table_credited:
         diff = data.ytd_credited - table_credited
         ytd_notes.append(
             f"Credited year to date in the summary ({format_money(data.ytd_credited)}) is "
@@ -703,6 +818,8 @@ def _view(data: StatementData) -> StatementView:
         attainment_label=att_label,
         notes=tuple(notes),
         bar=bar,
+        parts=parts,
+        by_component=by_component,
         components=tuple(rows),
         zero_components=", ".join(zero),
         payout=data.payout,
@@ -720,5 +837,6 @@ def _view(data: StatementData) -> StatementView:
         ytd_credited=table_credited,
         ytd_payout=running,
         ytd_notes=tuple(ytd_notes),
+        ytd_credit_shown=not by_component,
         balances=tuple(balances),
     )

@@ -35,8 +35,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import money_str, parse_amount
+from compengine.core.money import ZERO, money_str, parse_amount
 from compengine.core.periods import Period
+from compengine.engine.records import COMPONENTS
+from compengine.engine.report import component_dict
 from compengine.ledger.db import transaction
 from compengine.ledger.models import AdjustmentRow, DisputeRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.users import User, get_user, user_for_token
@@ -130,7 +132,12 @@ def _amount(text: str | None, what: str, *, required: bool = False) -> Decimal |
 
 
 def statement_json(d: StatementData) -> dict:
-    """A statement's numbers as JSON: the same StatementData the PDF is rendered from."""
+    """A statement's numbers as JSON: the same StatementData the PDF is rendered from.
+
+    As in ``compengine calc --json``: ``components`` lists the plan's components (each with its quota period,
+    quota, credit, attainment and what it paid this month; a v1 plan has one, ``commission``), each line names
+    its ``component``, ``base``, ``deal_source`` and ``rule_source``, and the month's amounts by line kind
+    (``commission``, ``spiff``, ``bonus``, ...) are keys of their own."""
     return {
         "company": d.company, "period": d.period, "status": d.status, "rep_id": d.rep_id, "rep_name": d.rep_name,
         "team": d.team, "plan_id": d.plan.id, "currency": d.currency, "measure": d.measure,
@@ -138,13 +145,18 @@ def statement_json(d: StatementData) -> dict:
         "ytd_quota": money_str(d.ytd_quota) if d.ytd_quota is not None else None,
         "ytd_credited": money_str(d.ytd_credited) if d.ytd_credited is not None else None,
         "payout": money_str(d.payout),
-        "components": {k: money_str(v) for k, v in d.components.items()},
+        "components": [component_dict(m) for m in d.parts],
+        **{k: money_str(d.components.get(k, ZERO)) for k in COMPONENTS},
         "draw_balance": money_str(d.draw_balance), "carry_balance": money_str(d.carry_balance),
         "lines": [{"seq": ln.seq, "kind": ln.kind, "amount": money_str(ln.amount), "deal_id": ln.deal_id,
+                   "component": ln.component,
                    "credit": money_str(ln.credit) if ln.credit is not None else None,
                    "rate": str(ln.rate) if ln.rate is not None else None,
                    "multiplier": str(ln.multiplier) if ln.multiplier is not None else None,
-                   "rule": ln.rule, "explain": ln.explain, "ref_period": ln.ref_period, "ref": ln.ref}
+                   "base": money_str(ln.base) if ln.base is not None else None,
+                   "rule": ln.rule, "explain": ln.explain, "ref_period": ln.ref_period, "ref": ln.ref,
+                   "deal_source": str(ln.deal_source) if ln.deal_source is not None else None,
+                   "rule_source": ln.rule_source}
                   for ln in d.lines],
         "ytd": [{"period": y.period, "credited": money_str(y.credited), "payout": money_str(y.payout)} for y in d.ytd],
         "disputes": [{"id": x.id, "status": x.status, "deal_id": x.deal_id, "reason": x.reason,
@@ -328,8 +340,7 @@ class Portal:
             data = self._statement(s, ctx, period, rep_id)
             can_dispute = permissions.allowed(s, ctx.user, "dispute.open", rep_id)
         view = statement_view(data)
-        explains = {ln.seq: ln.explain for ln in data.lines}
-        return self.page("statement.html", ctx, data=data, view=view, explains=explains, can_dispute=can_dispute)
+        return self.page("statement.html", ctx, data=data, view=view, can_dispute=can_dispute)
 
     def statement_pdf(self, ctx: Ctx) -> Response:
         from compengine.statements.render import load_templates, render_pdf
