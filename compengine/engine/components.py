@@ -112,7 +112,6 @@ def price_components(month, m) -> None:  # noqa: ANN001 - pipeline.MonthContext,
                                f"{pl._fmt(earned_before)} at {key} attainment {pl._attain(credited, quota)}; "
                                f"{pl._fmt(paid)} paid so far"))
             new_paid.append((comp.id, key, earned_before + month_sum))
-        flat = ZERO
         if comp.per_deal is not None:
             each = round_minor(comp.per_deal, plan.currency, plan.rounding)
             for deal_id in dict.fromkeys(c.deal_id for c in now):
@@ -121,7 +120,6 @@ def price_components(month, m) -> None:  # noqa: ANN001 - pipeline.MonthContext,
                       component=comp.id, role=c.role, split_pct=c.split_pct, deal_source=c.source,
                       rule_source=plan.rule_source(f"components[{i}].per_deal"),
                       explain=f"{deal_id} {c.deal_type} {c.account}: {comp.id} pays {pl._fmt(each)} per deal")
-                flat += each
         paid_now = sum((ln.amount for ln in m.lines[start_lines:]), ZERO)
         m.commission += paid_now
         attainment = pl._attain_dec(credited, quota)
