@@ -569,3 +569,16 @@ def test_plans_show_a_v2_plan(tmp_path):
     assert "    up to 90 days after close: 100% reversed" in out
     assert "  override: level 1 0.03, level 2 0.02 on reports' commission" in out
     assert "  payout: a negative month is paid (not carried forward)" in out
+
+
+def test_a_refused_component_does_not_also_make_its_examples_unknown(tmp_path):
+    """A plan whose components are refused gets their error only, not a second one for each example that
+    names a component (there are no components to check the name against)."""
+    from compengine.plans import load_plans
+
+    text = (V2_EXAMPLES / "retail-per-deal.yaml").read_text(encoding="utf-8")
+    (tmp_path / "retail.yaml").write_text(text.replace("amount_per_deal: 20}", "amount_per_deal: 20, rate: 0.1}"),
+                                          encoding="utf-8")
+    _plans, errors = load_plans(tmp_path)
+    assert [str(e) for e in errors] == [
+        f"{tmp_path / 'retail.yaml'}:17: components[0].rate_rules[1]: a rule sets rate or amount_per_deal, not both"]

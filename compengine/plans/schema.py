@@ -551,8 +551,9 @@ def check_examples(examples: list[ExampleSpec], plan: dict) -> list[ExampleSpec]
         if ex.reports and "override" in plan and plan["override"] is None:
             raise _at((i, "reports"), "this plan has no override: a report's credits pay nothing on it")
         ids = [c.id for c in plan.get("components") or ()]
+        known = "components" in plan  # absent: the components were refused already (their errors say why)
         for key in ex.expect:
-            if key not in EXAMPLE_COMPONENTS and key not in ids:
+            if key not in EXAMPLE_COMPONENTS and key not in ids and known:
                 also = f", or a component of the plan: {', '.join(ids)}" if ids else ""
                 raise _at((i, "expect", key),
                           f"unknown component {key!r}: expect names any of {', '.join(EXAMPLE_COMPONENTS)}{also}")
