@@ -385,22 +385,24 @@ class Ledger:
 
         return write_reconcile_report(rec, out, dict(PAYOUT_ROWS), templates_dir=templates_dir)
 
-    def statement_data(self, month: PeriodLike, *, company: str | None = None, rep_ids: Sequence[str] = ()) -> list[Any]:
-        """Each rep's statement view model (the numbers of the PDF), from stored rows."""
+    def statement_data(self, month: PeriodLike, *, company: str | None = None, rep_ids: Sequence[str] = (),
+                       locale: str | None = None) -> list[Any]:
+        """Each rep's statement view model (the numbers of the PDF), from stored rows (amounts for ``locale``)."""
         from compengine.ledger.settings import company_name
         from compengine.ledger.statement_source import ledger_statement_data
 
         with self.reading() as s:
             name = company if company is not None else company_name(s)
-            return ledger_statement_data(s, period(month), name, rep_ids=rep_ids)
+            return ledger_statement_data(s, period(month), name, rep_ids=rep_ids, locale=locale)
 
     def render_statements(self, month: PeriodLike, out_dir: Path | str, *, company: str | None = None,
                           rep_ids: Sequence[str] = (), jobs: int | None = None, force: bool = False, html: bool = False,
-                          templates_dir: Path | str | None = None, progress: Callable[[Path, str], None] | None = None) -> Any:
+                          templates_dir: Path | str | None = None, progress: Callable[[Path, str], None] | None = None,
+                          locale: str | None = None) -> Any:
         """PDF statements of a calculated month; returns a RenderReport (rendered, skipped, failed)."""
         from compengine.statements import render_statements
 
-        items = self.statement_data(month, company=company, rep_ids=rep_ids)
+        items = self.statement_data(month, company=company, rep_ids=rep_ids, locale=locale)
         if not items:
             raise CompErrors(f"no rep has a plan in {period(month)}; no statement was written")
         return render_statements(items, out_dir, jobs, force=force, html=html, templates_dir=templates_dir,

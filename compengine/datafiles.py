@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from compengine.core.currency import check_code, minor_units
+from compengine.core.currency import check_code, check_locale, minor_units
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import MAX_AMOUNT, ZERO, check_amount, parse_plain_number
 from compengine.core.periods import parse_date as _parse_date
@@ -45,7 +45,7 @@ from compengine.plans.model import Plan
 from compengine.plans.schema import DEAL_TYPES
 
 COLUMNS = {
-    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],  # optional too: termination_date
+    "reps.csv": ["rep_id", "name", "email", "manager_id", "team", "hire_date"],  # optional too: termination_date, locale
     "assignments.csv": ["rep_id", "plan_id", "start", "end", "annual_quota"],
     "deals.csv": [
         "deal_id", "account", "deal_type", "amount", "currency", "close_date", "owner_id", "term_months", "product",
@@ -231,6 +231,13 @@ def _text(t: str) -> str:
     return t
 
 
+def _parse_locale(t: str) -> str:
+    try:
+        return check_locale(t)
+    except ValueError as exc:
+        raise RowError(str(exc)) from None
+
+
 @gc_paused()
 def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None, *,
                      encoding: str | None = None) -> tuple[Dataset, list[CompError]]:
@@ -259,6 +266,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             name = rd.field(src, row, "name", _text)
             hire = rd.field(src, row, "hire_date", parse_date, required=False)
             termination = rd.field(src, row, "termination_date", parse_date, required=False)
+            locale = rd.field(src, row, "locale", _parse_locale, required=False)
         except RowError:
             bad_reps.add(row.get("rep_id", ""))
             continue
@@ -273,7 +281,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if manager:
             pending_managers.append((src, manager))
         reps[rep_id] = Rep(rep_id=rep_id, name=name, email=row.get("email", ""), manager_id=manager,
-                           team=row.get("team", ""), hire_date=hire, source=src, termination_date=termination)
+                           team=row.get("team", ""), hire_date=hire, source=src, termination_date=termination,
+                           locale=locale)
 
     def unknown_rep(reader: _Reader, src: Source, field: str, rep_id: str) -> bool:
         """True when ``rep_id`` is not a good rep; reported unless its own row was the bad one."""

@@ -227,6 +227,23 @@ templates_option = click.option(
          "see statements/README.md.")
 
 
+def _locale_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from compengine.core.currency import check_locale
+
+    try:
+        return check_locale(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+locale_option = click.option(
+    "--locale", "locale", envvar="COMPENGINE_LOCALE", default=None, callback=_locale_arg,
+    help="Write amounts for this locale through Babel/CLDR (de_DE: 1.234,56 €; ja_JP: ￥1,235) [default: "
+         "each rep's reps.csv `locale` where there is one, else 1,234.56 with the currency named].")
+
+
 def progress_enabled(flag: bool | None = None) -> bool:
     """``--progress`` / ``--no-progress`` when given, else whether stderr is a terminal."""
     return sys.stderr.isatty() if flag is None else flag

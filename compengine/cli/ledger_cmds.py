@@ -22,6 +22,7 @@ from compengine.cli.common import (
     period_arg,
     progress_option,
     sqlite_file,
+    locale_option,
     templates_option,
 )
 from compengine.api import Ledger
@@ -482,12 +483,14 @@ def audit_cmd(ctx: Context, period, rep_id: str | None, limit: int | None, as_js
 @click.option("--company", envvar="COMPENGINE_COMPANY", default=None,
               help="Company name in the header (or set COMPENGINE_COMPANY) [default: the ledger's, "
                    "`compengine config set company NAME`; none when it is not set].")
+@locale_option
 @templates_option
 @progress_option
 @pass_ctx
 @handles_errors("no statement was written")
 def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | None, jobs: int | None, html: bool,
-               force: bool, company: str | None, templates_dir: Path | None, progress: bool | None) -> None:
+               force: bool, company: str | None, locale: str | None, templates_dir: Path | None,
+               progress: bool | None) -> None:
     """Render one PDF statement per rep for a calculated month, from the ledger.
 
     A locked month's statements say LOCKED, a calculated one PRELIMINARY. Reruns
@@ -499,12 +502,13 @@ def statements(ctx: Context, period, rep_ids: tuple[str, ...], out_dir: Path | N
     Example:
       compengine statements 2026-10
       compengine statements 2026-10 --rep R1 --html --out /tmp/statements
+      compengine statements 2026-10 --locale de_DE
     """
     import os
 
     from compengine.cli.statements_cmd import render_with_progress
 
-    items = _ledger(ctx).statement_data(period, company=company, rep_ids=rep_ids)
+    items = _ledger(ctx).statement_data(period, company=company, rep_ids=rep_ids, locale=locale)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
     out = out_dir or Path("out") / "statements" / str(period)

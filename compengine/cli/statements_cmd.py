@@ -17,6 +17,7 @@ from compengine.cli.common import (
     period_arg,
     progress_option,
     read_plans_and_data,
+    locale_option,
     templates_option,
 )
 from compengine.api import RenderReport, StatementData, calc_statement_data, render_statements
@@ -67,11 +68,12 @@ def render_with_progress(items: list[StatementData], out: Path, jobs: int | None
 @click.option("--force", is_flag=True, help="Render every statement, even those unchanged since the last run.")
 @click.option("--company", envvar="COMPENGINE_COMPANY", default="",
               help="Company name for the header (or set COMPENGINE_COMPANY) [default: none].")
+@locale_option
 @templates_option
 @progress_option
 @handles_errors("no statement was written")
 def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], out_dir: Path,
-                    jobs: int | None, html: bool, force: bool, company: str, templates_dir: Path | None,
+                    jobs: int | None, html: bool, force: bool, company: str, locale: str | None, templates_dir: Path | None,
                     progress: bool | None) -> None:
     """Render one PDF statement per rep for PERIOD from plan files and CSVs (preliminary).
 
@@ -83,9 +85,10 @@ def statements_calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str,
     Example:
       compengine statements-calc --plans plans --data examples/acme --period 2026-10
       compengine statements-calc --plans plans --data examples/acme --period 2026-10 --rep R1 --html --out /tmp/st
+      compengine statements-calc --plans plans --data examples/acme --period 2026-10 --locale de_DE
     """
     catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, versions=True)  # each month by its plan versions
-    items = calc_statement_data(data, catalog, period, " ".join(company.split()), rep_ids=rep_ids)
+    items = calc_statement_data(data, catalog, period, " ".join(company.split()), rep_ids=rep_ids, locale=locale)
     if not items:
         raise click.ClickException(f"no rep has a plan in {period}; no statement was written")
     render_with_progress(items, out_dir, jobs, force=force, html=html, templates=templates_dir, progress=progress)

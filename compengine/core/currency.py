@@ -42,7 +42,7 @@ from babel.numbers import get_currency_name, get_currency_precision, list_curren
 from compengine.core.money import CONTEXT, QUANTIZE, ROUNDING_MODES, D
 
 __all__ = [
-    "CurrencyError", "CurrencyMismatch", "Money", "allocate_minor", "check_code", "currency_name", "format_money",
+    "CurrencyError", "CurrencyMismatch", "Money", "allocate_minor", "check_code", "check_locale", "currency_name", "format_money",
     "from_minor", "is_known", "known_codes", "minor_units", "quantum", "round_minor", "to_minor",
 ]
 
@@ -135,20 +135,23 @@ def currency_name(code: str, locale: str = "en") -> str:
 def _locale(name: str) -> Locale:
     try:
         return Locale.parse(name)
-    except (UnknownLocaleError, ValueError, TypeError) as exc:
-        raise ValueError(f"unknown locale {name!r} (e.g. en_US, de_DE, ja_JP): {exc}") from None
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"unknown locale {name!r} (a CLDR locale such as en_US, de_DE, ja_JP)") from None
 
 
-def format_money(amount: Decimal | None, currency: str | None = None, locale: str | None = None) -> str:
-    """The one money format. Never rounds: round (:func:`round_minor`) before.
+def format_money(amount: Decimal | None, currency: str | None = None, locale: str | None = None, *,
+                 symbol: bool = True) -> str:
+    """The one money format of the package (statements, reports, the portal, the CLI). Never rounds:
+    round (:func:`round_minor`) before.
 
-    * Without a locale, compengine's house format (statements, reports, the CLI): thousands
-      separators, a leading minus, no currency sign, and the currency's own places:
-      ``1,234.56`` (USD, EUR; also when no currency is given), ``1,235`` (JPY),
-      ``1,234.568`` (KWD). ``-0`` prints as ``0.00``.
+    * Without a locale, compengine's house format: thousands separators, a leading minus, no
+      currency sign, and the currency's own places: ``1,234.56`` (USD, EUR; also when no
+      currency is given), ``1,235`` (JPY), ``1,234.568`` (KWD). ``-0`` prints as ``0.00``.
     * With a locale, CLDR's format for that locale through Babel: ``1.234,56 €`` for
       de_DE (a no-break space before the sign), ``￥1,235`` for ja_JP (CLDR's full-width
       yen sign), ``$1,234.56`` for en_US. A locale needs a currency.
+    * ``symbol=False`` with a locale: the locale's digits and separators without the sign,
+      for a table whose header names the currency (``1.234,56`` for de_DE).
 
     ``None`` prints as ``""``. Refuses floats and amounts finer than the currency's minor unit.
     """
@@ -157,7 +160,7 @@ def format_money(amount: Decimal | None, currency: str | None = None, locale: st
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be a Decimal, got {type(amount).__name__} {amount!r}")
     places = 2 if currency is None else minor_units(currency)
-    q = Decimal(1).scaleb(-places)
+    q = _QUANTA[places] if places in _QUANTA else Decimal(1).scaleb(-places)
     if not amount.is_finite() or amount != amount.quantize(q, context=CONTEXT):
         what = "fractions of a cent" if currency is None else f"more than {places} decimal place(s) for {currency}"
         raise ValueError(f"{amount} has {what}: round it before formatting")
@@ -167,7 +170,30 @@ def format_money(amount: Decimal | None, currency: str | None = None, locale: st
         return f"{amount:,.{places}f}"
     if currency is None:
         raise ValueError("formatting for a locale needs a currency")
-    return _babel_format_currency(amount, currency, locale=_locale(locale), currency_digits=True)
+    loc = _locale(locale)
+    if symbol:
+        return _babel_format_currency(amount, currency, locale=loc, currency_digits=True)
+    return _babel_format_currency(amount, currency, format=_number_pattern(loc), locale=loc, currency_digits=True)
+
+
+_QUANTA = {p: Decimal(1).scaleb(-p) for p in range(4)}
+
+
+@functools.cache
+def _number_pattern(loc: Locale) -> str:
+    """The locale's currency pattern without its sign (``#,##0.00 ¤`` -> ``#,##0.00``)."""
+    out = loc.currency_formats["standard"].pattern
+    for space in ("\u00a0", "\u202f", " "):
+        out = out.replace(space + "\u00a4", "").replace("\u00a4" + space, "")
+    return out.replace("\u00a4", "")
+
+
+def check_locale(name: object) -> str:
+    """A locale name Babel knows (``de_DE``, ``ja_JP``), as given; raises ValueError naming examples."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a locale is a name such as en_US, de_DE or ja_JP")
+    _locale(name.strip())
+    return name.strip()
 
 
 def allocate_minor(total: Decimal, weights: list[Decimal], code: str) -> list[Decimal]:

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from compengine.core.currency import allocate_minor, minor_units, quantum, round_minor
 from compengine.core.errors import CompError, Source
 from compengine.core.fx import Conversion, FxRates, MissingRate
-from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, round_money
+from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
@@ -145,7 +145,9 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
         if prim:
-            parts = allocate(amount, [s.split_pct for s in prim])
+            # in the deal currency's minor units (whole yen, fils); cents through the faster cent path
+            parts = (allocate(amount, [s.split_pct for s in prim]) if minor_units(currency) == 2
+                     else allocate_minor(amount, [s.split_pct for s in prim], currency))
             for s, part in zip(prim, parts):
                 append(make(s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account, term,
                             product, cancelled, currency, qty, cost, attrs, where))
@@ -156,7 +158,7 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
             continue
         for s in rows:
             if s.role == "overlay":
-                part = round_money(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED))
+                part = round_minor(CONTEXT.divide(CONTEXT.multiply(amount, s.split_pct), HUNDRED), currency)
                 append(make(s.rep_id, deal_id, deal_type, close_date, part, "overlay", s.split_pct, amount, account, term,
                             product, cancelled, currency, qty, cost, attrs, where))
     return out
@@ -1280,7 +1282,7 @@ def _ytd_quota(plan: Plan, hire: date | None, on_plan: Mapping[Period, Assignmen
             continue
         annual = plan.annual_quota if a.annual_quota is None else a.annual_quota
         total += CONTEXT.multiply(annual, plan.ramp_pct(tenure_month(hire, m)))
-    return round_money(CONTEXT.divide(total, TWELVE_HUNDRED), plan.rounding)
+    return round_minor(CONTEXT.divide(total, TWELVE_HUNDRED), plan.currency, plan.rounding)
 
 
 TWELVE_HUNDRED = Decimal(1200)
@@ -1340,15 +1342,16 @@ def segment_quota(plan: Plan, annual: Decimal | None, tenure: int | None, days: 
         return plan.monthly_quota(annual, tenure)
     annual = plan.annual_quota if annual is None else annual
     pct = plan.ramp_pct(tenure)
-    return round_money(CONTEXT.divide(CONTEXT.multiply(CONTEXT.multiply(annual, pct), Decimal(days)),
-                                      Decimal(1200 * month_days)), plan.rounding)
+    return round_minor(CONTEXT.divide(CONTEXT.multiply(CONTEXT.multiply(annual, pct), Decimal(days)),
+                                      Decimal(1200 * month_days)), plan.currency, plan.rounding)
 
 
 def segment_cap(plan: Plan, days: int, month_days: int) -> Decimal | None:
     """The plan's cap for ``days`` of a month: prorated like the quota (``proration: calendar_days``)."""
     if plan.cap is None or plan.proration == "none" or days == month_days:
         return plan.cap
-    return round_money(CONTEXT.divide(CONTEXT.multiply(plan.cap, Decimal(days)), Decimal(month_days)), plan.rounding)
+    return round_minor(CONTEXT.divide(CONTEXT.multiply(plan.cap, Decimal(days)), Decimal(month_days)), plan.currency,
+                       plan.rounding)
 
 
 def _ytd_segments(plan: Plan, rows: Sequence[Assignment], period: Period, termination: date | None,
@@ -1385,7 +1388,7 @@ def _ytd_quota_segments(plan: Plan, hire: date | None, on_plan: Mapping[Period, 
             if plan.proration != "none" and _days(x) != month_days:
                 part = CONTEXT.divide(CONTEXT.multiply(part, Decimal(_days(x))), Decimal(month_days))
             total += part
-    return round_money(CONTEXT.divide(total, TWELVE_HUNDRED), plan.rounding)
+    return round_minor(CONTEXT.divide(total, TWELVE_HUNDRED), plan.currency, plan.rounding)
 
 
 def _price_segments(

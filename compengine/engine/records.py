@@ -33,6 +33,7 @@ class Rep:
     source: Source | None = None
     termination_date: date | None = None  # the last day the rep is credited (None: not terminated)
     valid_from: date | None = None  # the first day this version of the rep is in force (None: always)
+    locale: str | None = None  # reps.csv's optional ``locale`` (de_DE): how their statements write amounts
 
 
 @dataclass(frozen=True, slots=True)

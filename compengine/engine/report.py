@@ -215,9 +215,9 @@ def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_li
         att = f"{r.attainment * 100:.2f}%" if r.quota > 0 or (r.ytd_quota or 0) > 0 else "n/a (no quota)"
         version = plans.get(r.plan_id) if plans is not None else None
         named = f" ({version_range(version)}, {version.source.file})" if version is not None and is_dated(version) else ""
-        head = f"{r.rep_id}  plan {r.plan_id}{named}  quota {_m(r.quota)}  credited {_m(r.credited)}  attainment {att}"
+        head = f"{r.rep_id}  plan {r.plan_id}{named}  quota {_m(r.quota)}  credited {_a(r.credited)}  attainment {att}"
         if r.measure == "ytd" and r.ytd_quota is not None:
-            head += f"  (YTD {_m(r.ytd_credited or 0)} / {_m(r.ytd_quota)})"
+            head += f"  (YTD {_a(r.ytd_credited or 0)} / {_m(r.ytd_quota)})"
         out: list[str] = ["", head]
         if r.parts and (len(r.parts) > 1 or r.parts[0].component != "commission"):  # a plan with components
             for c in r.parts:
@@ -243,9 +243,9 @@ def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_li
         out.append(f"  = payout {r.currency} {_a(r.payout)}" + (f"   [{', '.join(parts)}]" if parts else ""))
         bal = []
         if r.state.draw_balance:
-            bal.append(f"draw balance {_m(r.state.draw_balance)}")
+            bal.append(f"draw balance {_a(r.state.draw_balance)}")
         if r.state.carry_balance:
-            bal.append(f"carried negative balance {_m(r.state.carry_balance)}")
+            bal.append(f"carried negative balance {_a(r.state.carry_balance)}")
         if bal:
             out.append("  balances: " + ", ".join(bal))
         for n in r.notes:

@@ -27,7 +27,9 @@ from compengine.ledger.models import DealRow, DisputeRow, PayoutLineRow, PeriodR
 from compengine.statements.view import DealInfo, Dispute, StatementData, YtdMonth
 
 
-def ledger_statement_data(session: Session, period: Period, company: str, *, rep_ids: Sequence[str] = ()) -> list[StatementData]:
+def ledger_statement_data(session: Session, period: Period, company: str, *, rep_ids: Sequence[str] = (),
+                          locale: str | None = None) -> list[StatementData]:
+    """The month's statements from the ledger. ``locale``: write their amounts for it (``de_DE``); None: the house format."""
     prow = session.get(PeriodRow, str(period))
     if prow is None or prow.status == "open":
         raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}` first")
@@ -68,10 +70,11 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
     deals: dict[str, DealInfo] = {}
     ids = sorted(deal_ids)
     for i in range(0, len(ids), 500):
-        for deal_id, account, deal_type, close_date in session.execute(
-            select(DealRow.deal_id, DealRow.account, DealRow.deal_type, DealRow.close_date).where(DealRow.deal_id.in_(ids[i:i + 500]))
+        for deal_id, account, deal_type, close_date, amount, currency in session.execute(
+            select(DealRow.deal_id, DealRow.account, DealRow.deal_type, DealRow.close_date, DealRow.amount,
+                   DealRow.currency).where(DealRow.deal_id.in_(ids[i:i + 500]))
         ):
-            deals[deal_id] = DealInfo(account, deal_type, close_date)
+            deals[deal_id] = DealInfo(account, deal_type, close_date, amount, currency)
 
     ytd: dict[str, list[YtdMonth]] = defaultdict(list)
     yq = (select(RepPeriod.rep_id, RepPeriod.period, RepPeriod.credited, RepPeriod.payout)
@@ -123,5 +126,6 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
             carry_balance=rp.carry_balance,
             disputes=tuple(disputes.get(rp.rep_id, ())),
             parts=tuple(parts_of(rp.parts)),
+            locale=locale,
         ))
     return out

@@ -21,7 +21,8 @@ from typing import Callable, Mapping
 
 from compengine.core.errors import Source
 from compengine.core.fx import FxPolicy
-from compengine.core.money import CONTEXT, round_money
+from compengine.core.currency import round_minor
+from compengine.core.money import CONTEXT
 
 ONE = Decimal("1.0")
 HUNDRED = Decimal(100)
@@ -334,10 +335,10 @@ class Plan:
         return HUNDRED
 
     def monthly_quota(self, annual: Decimal | None, tenure: int | None) -> Decimal:
-        """annual / 12 x ramp percent, rounded once to cents (the quota boundary)."""
+        """annual / 12 x ramp percent, rounded once to the plan currency's minor unit (the quota boundary)."""
         annual = self.annual_quota if annual is None else annual
         pct = self.ramp_pct(tenure)
-        return round_money(CONTEXT.divide(CONTEXT.multiply(annual, pct), TWELVE * HUNDRED), self.rounding)
+        return round_minor(CONTEXT.divide(CONTEXT.multiply(annual, pct), TWELVE * HUNDRED), self.currency, self.rounding)
 
     def rate(self, deal_type: str) -> Decimal:
         return self.rates[deal_type]

@@ -31,9 +31,9 @@ from compengine.statements.view import (
     StatementDataError,
     StatementView,
     YtdMonth,
-    format_money,
     statement_view,
 )
+from compengine.core.currency import format_money  # the package's one money format (re-exported)
 
 __all__ = [
     "DealInfo",

@@ -25,8 +25,12 @@ def statement_data_from_calc(
     plans: Mapping[str, Plan],
     company: str,
     status: str = "preliminary",
+    locale: str | None = None,
 ) -> list[StatementData]:
-    """One statement per rep of the last month in ``results`` (earlier months of its year fill the YTD table)."""
+    """One statement per rep of the last month in ``results`` (earlier months of its year fill the YTD table).
+
+    ``locale``: write every statement's amounts for it (``de_DE``); None: each rep's own ``locale``
+    (reps.csv), else the house format."""
     if status not in STATUSES:
         raise ValueError(f"status must be locked or preliminary, got {status!r}")
     if not results:
@@ -39,7 +43,7 @@ def statement_data_from_calc(
             continue
         for r in res.reps:
             ytd[r.rep_id].append(YtdMonth(res.period, r.credited, r.payout))
-    deals = {d.deal_id: DealInfo(d.account, d.deal_type, d.close_date) for d in data.deals}
+    deals = {d.deal_id: DealInfo(d.account, d.deal_type, d.close_date, d.amount, d.currency) for d in data.deals}
     out: list[StatementData] = []
     for r in last.reps:
         rep = data.reps.get(r.rep_id)
@@ -70,6 +74,7 @@ def statement_data_from_calc(
             draw_balance=r.state.draw_balance,
             carry_balance=r.state.carry_balance,
             parts=tuple(r.parts),
+            locale=locale or (rep.locale if rep is not None else None),
         ))
     return out
 
@@ -82,12 +87,13 @@ def calc_statement_data(
     *,
     rep_ids: Sequence[str] = (),
     status: str = "preliminary",
+    locale: str | None = None,
 ) -> list[StatementData]:
     """Calculate the plan year through ``period`` from files and build the month's statements (``rep_ids``: only those).
 
     ``plans``: plans by id, or a ``PlanCatalog`` (each month priced by its versions in force)."""
     results = calculate_through(data, plans, period, first_wanted=period.year_start())
-    items = statement_data_from_calc(results, data, plans_for(plans, period), company, status)
+    items = statement_data_from_calc(results, data, plans_for(plans, period), company, status, locale)
     if rep_ids:
         wanted = set(rep_ids)
         items = [s for s in items if s.rep_id in wanted]

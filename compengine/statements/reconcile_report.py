@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from compengine.core.currency import format_money
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.outputs import csv_text, write_atomic, write_text_atomic
 
@@ -60,14 +61,12 @@ def inline_css(folder: Path) -> str:
     return _FONT_FACE.sub("", text).replace("</", "<\\/")
 
 
-def money(value: Any) -> str:
-    """The report's one money filter: thousands separators on an already-rounded two-place amount; never rounds."""
+def money(value: Any, currency: str | None = None) -> str:
+    """The report's money filter: the package's one format (:func:`compengine.core.currency.format_money`)
+    on an already-rounded amount given as text or Decimal, in its currency's places; never rounds."""
     if value is None or value == "":
         return ""
-    d = Decimal(str(value))
-    if d != d.quantize(Decimal("0.01")):
-        raise ValueError(f"{value} is not a cent amount")
-    return f"{d:,.2f}"
+    return format_money(Decimal(str(value)), currency)
 
 
 def pct(value: Any) -> str:

@@ -41,13 +41,13 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from compengine.core.currency import format_money
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.outputs import write_atomic
 from compengine.statements.view import (
     StatementData,
     StatementDataError,
     StatementView,
-    format_money,
     statement_name,
     statement_view,
 )
@@ -143,9 +143,23 @@ class Templates:
             raise CompErrors(_template_error(exc, self.folder / TEMPLATE, f"rendering {view.name}")) from None
 
 
-def money_filter(value: Any) -> str:
-    """The template's one ``money`` filter: formats an already-rounded cent amount, never rounds."""
-    return format_money(value)
+@jinja2.pass_context
+def money_filter(ctx: Any, value: Any, sign: bool = False) -> str:
+    """The template's one ``money`` filter (:func:`compengine.core.currency.format_money`): an amount,
+    already rounded, in the statement's currency, for its locale when it has one; never rounds.
+
+    In tables (the header names the currency) the locale's digits and separators without a sign;
+    ``money(sign=True)`` adds the locale's currency sign (``1.234,56 €``). Without a locale the house
+    format (``1,234.56``; ``1,235`` for JPY).
+    """
+    view = ctx.get("s")
+    currency = getattr(view, "currency", None)
+    locale = getattr(view, "locale", None)
+    if value is None or value == "":
+        return ""
+    if locale and currency:
+        return format_money(value, currency, locale, symbol=sign)
+    return format_money(value, currency)
 
 
 def _template_error(exc: BaseException, template_path: Path, doing: str) -> CompError:

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, localcontext
 
-from compengine.core.money import CENT, CONTEXT, ZERO, round_money
+from compengine.core.currency import format_money, round_minor
+from compengine.core.money import CENT, CONTEXT, ZERO
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line
 from compengine.plans.model import Plan, Tier
@@ -57,6 +58,8 @@ class DealInfo:
     account: str  # customer account name
     deal_type: str  # new_logo | expansion | renewal
     close_date: date
+    amount: Decimal | None = None  # the deal's amount as booked, in its own currency (None: not known)
+    currency: str | None = None  # the currency it was booked in; shown beside the credit when not the plan's
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,9 @@ class StatementData:
     # the plan's components' measures of the month, in the plan's order (RepResult.parts / rep_periods.parts);
     # a v1 plan has one, "commission"; () from a ledger written before components (one bar, as a v1 plan)
     parts: tuple[ComponentMeasure, ...] = field(default=())
+    # the locale amounts are written for (``de_DE``: 1.234,56 €), through Babel; None: the house format
+    # (1,234.56, the currency named beside it)
+    locale: str | None = None
 
     @property
     def adjustments(self) -> tuple[Line, ...]:
@@ -207,7 +213,8 @@ class DealLineRow:
     negative: bool
     component: str = ""  # the plan component's label ("New business"); "" on a v1 plan
     sources: str = ""  # "Deal: deals.csv:4 · Rule: plans/ae.yaml:11,17 @2446f73d" ("" when the line has none)
-    line_seq: int = 0  # the line's own seq (Line.seq, the ledger's); ``seq`` is its number as shown
+    line_seq: int = 0
+    original: str = ""  # the deal as booked when in another currency than the plan's: "EUR 10,000.00" ("" if not)  # the line's own seq (Line.seq, the ledger's); ``seq`` is its number as shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +296,7 @@ class StatementView:
     plan_name: str
     plan_version: str  # the version that priced the month: digest, and its effective range when dated
     currency: str
+    locale: str | None  # amounts are formatted for it (None: the house format)
     measure_label: str
     figures: tuple[Figure, ...]  # quota, credited, attainment (and ytd ones)
     attainment_label: str
@@ -354,20 +362,18 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 
 
-def format_money(value: Decimal | None) -> str:
-    """The one money format: thousands separators, two places, a leading minus. Never rounds.
+def _money_text(amount: Decimal | None, currency: str, locale: str | None) -> str:
+    """An amount inside a sentence: the locale's format with its sign (``1.234,56 €``), or the house format."""
+    return format_money(amount, currency, locale) if locale else format_money(amount, currency)
 
-    Refuses floats and amounts with fractions of a cent (rounding happens before, never here).
-    """
-    if value is None:
+
+def _original(info: DealInfo | None, plan_currency: str, locale: str | None) -> str:
+    """The deal as booked, when that is not in the plan's currency: ``EUR 10,000.00`` (``10.000,00 €`` for de_DE)."""
+    if info is None or info.amount is None or not info.currency or info.currency == plan_currency:
         return ""
-    if not isinstance(value, Decimal):
-        raise TypeError(f"money must be a Decimal, got {type(value).__name__} {value!r}")
-    if value != value.quantize(CENT, context=CONTEXT):
-        raise ValueError(f"{value} has fractions of a cent: round it before formatting")
-    if value == 0:
-        value = ZERO  # no "-0.00"
-    return f"{value:,.2f}"
+    if locale:
+        return format_money(info.amount, info.currency, locale)
+    return f"{info.currency} {format_money(info.amount, info.currency)}"
 
 
 def statement_name(period: str, rep_id: str) -> str:
@@ -592,15 +598,15 @@ def _check(data: StatementData) -> None:
         raise StatementDataError(f"{data.rep_id} {data.period}: components sum to {total}, payout is {data.payout}")
 
 
-def _base(ln: Line, rounding: str) -> Decimal:
+def _base(ln: Line, rounding: str, currency: str) -> Decimal:
     """The base-rate part of a commission line: the line's stored base (credit x rate), rounded once (plan's
     mode). Lines stored before lines carried their base (ledgers from before migration 0007) have it worked
     out from their credit and rate, the same way the engine does."""
     if ln.base is not None:
-        return round_money(ln.base, rounding)
+        return round_minor(ln.base, currency, rounding)
     if ln.credit is None or ln.rate is None:
         return ln.amount
-    return round_money(CONTEXT.multiply(ln.credit, ln.rate), rounding)
+    return round_minor(CONTEXT.multiply(ln.credit, ln.rate), currency, rounding)
 
 
 def statement_view(data: StatementData) -> StatementView:
@@ -627,7 +633,7 @@ def _view(data: StatementData) -> StatementView:
     for ln in data.lines:
         if ln.kind != "commission":
             continue
-        b = _base(ln, plan.rounding)
+        b = _base(ln, plan.rounding, plan.currency)
         base += b
         if ln.multiplier is not None and ln.multiplier < 1:
             decelerators += ln.amount - b
@@ -684,6 +690,7 @@ def _view(data: StatementData) -> StatementView:
                 component=comp_of(ln),
                 sources=line_sources(ln),
                 line_seq=ln.seq,
+                original=_original(info, plan.currency, data.locale),
             ))
         else:
             other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0,
@@ -729,7 +736,7 @@ def _view(data: StatementData) -> StatementView:
     if plan.draw is not None and plan.in_draw(data.tenure_month):
         kind = "recoverable" if plan.draw.recoverable else "guaranteed, not recovered"
         notes.append(f"Draw month {data.tenure_month} of {plan.draw.months}: pay is at least "
-                     f"{format_money(plan.draw.amount)} ({kind}).")
+                     f"{_money_text(plan.draw.amount, plan.currency, data.locale)} ({kind}).")
     bar = (_attainment_bar(plan.tiers, data.attainment, att_label)
            if quota_basis > 0 and own_credit != 0 and not by_component else None)
 
@@ -761,8 +768,8 @@ def _view(data: StatementData) -> StatementView:
     if ytd_measure and not by_component and data.ytd_credited is not None and data.ytd_credited != table_credited:
         diff = data.ytd_credited - table_credited
         ytd_notes.append(
-            f"Credited year to date in the summary ({format_money(data.ytd_credited)}) is "
-            f"{format_money(abs(diff))} {'less' if diff < 0 else 'more'} than this table's total: it counts the "
+            f"Credited year to date in the summary ({_money_text(data.ytd_credited, plan.currency, data.locale)}) is "
+            f"{_money_text(abs(diff), plan.currency, data.locale)} {'less' if diff < 0 else 'more'} than this table's total: it counts the "
             f"year's deals as they stand now, on this plan, while the table shows each month's credit as it was "
             f"calculated then (deals amended or cancelled after their month, or months on another plan).")
 
@@ -775,10 +782,10 @@ def _view(data: StatementData) -> StatementView:
         if plan.draw is None:
             desc = "No draw on this plan; a balance from an earlier plan is recovered from earnings."
         elif plan.draw.recoverable:
-            desc = (f"Recoverable draw: {format_money(plan.draw.amount)} a month for the first {plan.draw.months} "
+            desc = (f"Recoverable draw: {_money_text(plan.draw.amount, plan.currency, data.locale)} a month for the first {plan.draw.months} "
                     f"months; top-ups are recovered from later earnings above the draw.")
         else:
-            desc = (f"Guaranteed draw: {format_money(plan.draw.amount)} a month for the first {plan.draw.months} "
+            desc = (f"Guaranteed draw: {_money_text(plan.draw.amount, plan.currency, data.locale)} a month for the first {plan.draw.months} "
                     f"months; top-ups are not recovered.")
         balances.append(BalanceView(
             "Draw balance", desc, data.draw_balance - advanced - draw_rec,
@@ -813,6 +820,7 @@ def _view(data: StatementData) -> StatementView:
         plan_name=_plan_title(plan.name, Period.parse(data.period).year),
         plan_version=plan_version_label(plan),
         currency=plan.currency,
+        locale=data.locale,
         measure_label="year to date" if data.measure == "ytd" else "monthly",
         figures=tuple(figures),
         attainment_label=att_label,

@@ -42,7 +42,8 @@ from compengine.engine.report import component_dict
 from compengine.ledger.db import transaction
 from compengine.ledger.models import AdjustmentRow, DisputeRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.users import User, get_user, user_for_token
-from compengine.statements.view import StatementData, format_money, statement_view
+from compengine.core.currency import format_money
+from compengine.statements.view import StatementData, statement_view
 from compengine.web import permissions
 from compengine.web.auth import COOKIE, LoginLimiter, Sessions, SessionData, csrf_ok
 from compengine.web.charts import earnings_chart
@@ -103,10 +104,20 @@ def _load_template(name: str) -> str | None:
         return None
 
 
+@jinja2.pass_context
+def _money_filter(ctx: Any, value: Any) -> str:
+    """The portal's money filter: the package's one format, in the statement's currency on a statement
+    page (whole yen, fils), else two places."""
+    if value is None:
+        return ""
+    view = ctx.get("view")
+    return format_money(value, getattr(view, "currency", None))
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FunctionLoader(_load_template), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["money"] = lambda v: "" if v is None else format_money(v)
+    env.filters["money"] = _money_filter
     env.filters["pct"] = lambda v: f"{Decimal(v) * 100:.1f}%"
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
     return env

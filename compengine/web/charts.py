@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from compengine.statements.view import format_money
+from compengine.core.currency import format_money
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _close_child(url: str, action: str, period: str, actor: str, allow_open: boo
     from compengine.core.periods import Period
     from compengine.ledger.close import lock_period, run_close
     from compengine.ledger.db import open_ledger, transaction
-    from compengine.statements.view import format_money
+    from compengine.core.currency import format_money
 
     try:
         engine = open_ledger(url)
