@@ -141,6 +141,28 @@ def test_override_on_a_report_paid_in_another_currency_is_converted():
     assert "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" in m.lines[0].explain
 
 
+def test_a_tie_is_rounded_by_each_plans_own_mode_when_plans_share_a_conversion():
+    # R1 (USD, half-up) and its manager M1 (USD, half-even, override 5%) both convert D1 at 1.0125:
+    # EUR 10.00 x 1.0125 = 10.125 exactly, a tie: half-up 10.13, half-even 10.12. The manager's
+    # conversion is not the report's even though the currency and the rate policy are the same.
+    fx = rates(("2026-10-01", "EUR", "USD", "1.0125"))
+    reps = {"M1": Rep("M1", "M"), "R1": Rep("R1", "R", manager_id="M1")}
+    mgr, errors = load_plan_text("id: mgr\ncurrency: USD\nrounding: half_even\nquota: {annual: 1200000}\n"
+                                 "rates: {new_logo: 0}\noverride: {rate: 0.05}\n", "mgr.yaml")
+    assert mgr is not None, errors
+    res = month([plan("us", "USD"), mgr], [on("us"), on("mgr", "M1")], [deal("D1", "10.00", "EUR")], fx=fx, reps=reps)
+    # R1: 10.13 x 10% = 1.013 -> 1.01
+    assert [(ln.credit, ln.amount) for ln in res.rep("R1").lines] == [(Decimal("10.13"), Decimal("1.01"))]
+    # M1: 10.12 x 5% = 0.506 -> 0.51 (half-even; the credit is what tells the two apart)
+    m = res.rep("M1")
+    assert [(ln.kind, ln.credit, ln.amount) for ln in m.lines] == [("override", Decimal("10.12"), Decimal("0.51"))]
+    assert "EUR 10.00 at 1.0125 (2026-10-01) = USD 10.12" in m.lines[0].explain
+    # and where the modes agree the manager reuses the report's conversion: EUR 10.00 x 1.0832 = 10.832 -> 10.83
+    res = month([plan("us", "USD"), mgr], [on("us"), on("mgr", "M1")], [deal("D1", "10.00", "EUR")], fx=EUR_USD,
+                reps=reps)
+    assert [ln.credit for ln in res.rep("M1").lines] == [Decimal("10.83")]
+
+
 def test_missing_rate_is_an_exception_naming_deal_pair_and_date():
     fx = rates(("2026-10-01", "GBP", "USD", "1.2650"))
     res = month([plan("us", "USD")], [on("us")], [deal("D1", "10000.00", "EUR", close=date(2026, 10, 3))], fx=fx)

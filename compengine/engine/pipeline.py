@@ -198,7 +198,7 @@ class FxCredits:
     one currency never builds the index.
     """
 
-    __slots__ = ("fx", "_sources", "_primaries", "_deals", "notes", "_quotes")
+    __slots__ = ("fx", "_sources", "_primaries", "_deals", "notes", "_quotes", "_tokens")
 
     def __init__(self, fx: FxRates, *sources: Iterable[Credit]) -> None:
         self.fx = fx
@@ -206,6 +206,10 @@ class FxCredits:
         self._primaries: dict[str, list[Credit]] | None = None
         self._deals: dict[tuple, tuple[Decimal, dict[str, Decimal], str] | str] = {}
         self._quotes: dict[tuple, tuple] = {}  # (pair, close date, policy) -> quote, exact rate, places, text
+        # id(plan) -> (plan, "USD|close_date|USD|half_up", "USD|close_date|USD"): the cache keys' plan part as one
+        # string (a policy's RateDate enum hashes in Python; a str hashes once), with and without the rounding
+        # mode; the plan is kept so its id is not reused
+        self._tokens: dict[int, tuple[Plan, str, str]] = {}
         # (receiver, deal, role) -> "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" (explains)
         self.notes: dict[tuple[str, str, str], str] = {}
 
@@ -222,11 +226,24 @@ class FxCredits:
     def convert(self, c: Credit, plan: Plan) -> tuple[Credit | None, str]:
         """``c`` in ``plan``'s currency and the conversion's text, or None and why not (a missing rate)."""
         to_ccy = plan.currency
-        key = (c.deal_id, to_ccy, plan.fx, plan.rounding)
+        tok = self._tokens.get(id(plan))
+        if tok is None or tok[0] is not plan:
+            same = f"{to_ccy}|{plan.fx.rate_date.value}|{plan.fx.base}"
+            tok = self._tokens[id(plan)] = (plan, f"{same}|{plan.rounding}", same)
+        key = (c.deal_id, tok[1])
         done = self._deals.get(key)
         if done is None:
+            # another plan with the same currency and policy but another rounding mode (a manager's half-even
+            # override plan) converted the deal already: its conversion stands unless the exact product is a tie
+            # the two modes round apart
+            other = self._deals.get((c.deal_id, tok[2]))
+            if other is not None:
+                exact, total0, parts0, text0 = other
+                if QUANTIZE[plan.rounding](exact, quantum(to_ccy)) == total0:
+                    done = self._deals[key] = (total0, parts0, text0)
+        if done is None:
             try:
-                total, text = self._convert_amount(c, plan)
+                total, text, exact = self._convert_amount(c, plan, tok[1])
             except MissingRate as exc:
                 done = self._deals[key] = f"{exc} ({c.currency} {c.deal_amount:,f} closed {c.close_date})"
             except ValueError as exc:  # an amount finer than its currency's minor unit
@@ -240,6 +257,8 @@ class FxCredits:
                     parts = allocate_minor(total, [x.split_pct for x in prim], to_ccy) if prim else []
                     parts_of = {x.rep_id: part for x, part in zip(prim, parts)}
                 done = self._deals[key] = (total, parts_of, text)  # the text once per deal and currency
+                if exact is not None:
+                    self._deals.setdefault((c.deal_id, tok[2]), (exact, total, parts_of, text))
         if isinstance(done, str):
             return None, done
         total, parts, text = done
@@ -255,12 +274,13 @@ class FxCredits:
             cost = round_minor(CONTEXT.divide(CONTEXT.multiply(cost, total), c.deal_amount), to_ccy, plan.rounding)
         return _converted(c, part, total, to_ccy, cost), text
 
-    def _convert_amount(self, c: Credit, plan: Plan) -> tuple[Decimal, str]:
-        """The deal amount in the plan's currency and the conversion's text: ``FxRates.convert``, with what a
-        month asks again and again kept: the quote of each (pair, close date, policy), and for a rate with a
-        finite decimal expansion the exact Decimal product rounded once (the fraction's result, to the unit)."""
+    def _convert_amount(self, c: Credit, plan: Plan, token: str) -> tuple[Decimal, str, Decimal | None]:
+        """The deal amount in the plan's currency, the conversion's text and the exact product (None when the
+        rate has no finite decimal expansion): ``FxRates.convert``, with what a month asks again and again
+        kept: the quote of each (pair, close date, policy), and for a rate with a finite decimal expansion the
+        exact Decimal product rounded once (the fraction's result, to the unit)."""
         to_ccy, policy = plan.currency, plan.fx
-        qkey = (c.currency, to_ccy, c.close_date, policy)
+        qkey = (c.currency, c.close_date, token)  # token: plan currency, policy and rounding
         quoted = self._quotes.get(qkey)
         if quoted is None:
             q, _asked = self.fx.quote(c.currency, to_ccy, c.close_date, rate_date=policy.rate_date, base=policy.base)
@@ -272,11 +292,12 @@ class FxCredits:
         if finite is None or rounding is None or from_places < 0 or -amount.as_tuple().exponent > from_places:  # type: ignore[operator]
             conv = self.fx.convert(amount, c.currency, to_ccy, c.close_date, plan.rounding, policy.base,
                                    rate_date=policy.rate_date)
-            return conv.converted.amount, conv.explain()
-        total = rounding(EXACT_PRODUCT.multiply(amount, finite), quantum(to_ccy))
+            return conv.converted.amount, conv.explain(), None
+        exact = EXACT_PRODUCT.multiply(amount, finite)
+        total = rounding(exact, quantum(to_ccy))
         if total == 0:
             total = abs(total)
-        return total, f"{c.currency} {amount:,.{from_places}f}{middle}{total:,.{to_places}f}"
+        return total, f"{c.currency} {amount:,.{from_places}f}{middle}{total:,.{to_places}f}", exact
 
     def in_currency(self, credits: Iterable[Credit], plan: Plan) -> Iterator[Credit]:
         """``credits`` in ``plan``'s currency: converted where they are not, left out where no rate is found
