@@ -247,3 +247,25 @@ def test_a_bad_executor_is_one_cli_line(tmp_path, monkeypatch, args, env, says):
     assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and says in lines[0], res.output
+
+
+def test_cli_close_run_on_a_dask_scheduler(tmp_path, cluster, monkeypatch):
+    """`close run --executor dask://HOST:PORT` prints what the local close prints, and stores the same lines."""
+    from click.testing import CliRunner
+
+    from compengine.cli import main
+    from compengine.ledger import open_ledger
+
+    monkeypatch.delenv("COMPENGINE_CLOSE_EXECUTOR", raising=False)
+    address = cluster.client().scheduler.address.removeprefix("tcp://")
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    run = CliRunner().invoke
+    assert run(main, ["--db", url, "import", str(REPO / "examples" / "acme"), "--plans", str(PLANS)]).exit_code == 0
+    local = run(main, ["--db", url, "close", "run", "2026-01", "--through", "2026-03"])
+    engine = open_ledger(url)
+    want = [stored(engine, m) for m in ("2026-01", "2026-02", "2026-03")]
+    dask = run(main, ["--db", url, "close", "run", "2026-01", "--through", "2026-03", "--executor", f"dask://{address}"])
+    assert local.exit_code == 0 and dask.exit_code == 0, dask.output
+    assert dask.stdout == local.stdout and "2026-03" in local.stdout
+    assert [stored(engine, m) for m in ("2026-01", "2026-02", "2026-03")] == want
+    engine.dispose()
