@@ -23,6 +23,8 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_calc.py
+	$(BIN)/python benchmarks/bench_plan_cache.py
+	$(BIN)/python benchmarks/bench_scaleout.py
 
 clean:
 	rm -rf $(VENV) out demo .pytest_cache .hypothesis

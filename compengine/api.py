@@ -180,6 +180,15 @@ def calculate(plans: Mapping[str, Plan] | PlanCatalog, data: Dataset, month: Per
 # ------------------------------------------------------------------ the ledger
 
 
+def close_executor(spec: str | None = None) -> Any:
+    """Where closes calculate (a context manager, closed after the last month: a ``local-dask`` cluster
+    is started once): ``local[:N]``, ``local-dask[:N]``, ``dask://HOST:PORT``; ``None``:
+    ``COMPENGINE_CLOSE_EXECUTOR``, else ``local``. A bad spec raises a one-line CompErrors."""
+    from compengine.ledger.executors import parse_executor
+
+    return parse_executor(spec)
+
+
 def upgrade(url: str, *, engines: list | None = None) -> tuple[str | None, str | None]:
     """Bring a database to the current schema; returns (revision before, after)."""
     from compengine.ledger.db import make_engine, upgrade as _upgrade
@@ -261,13 +270,14 @@ class Ledger:
 
     # -- the close
     def run(self, month: PeriodLike, *, actor: str, progress: Callable[[str], None] | None = None,
-            workers: int | None = None) -> PeriodResult:
-        """Calculate a month and store its lines (idempotent)."""
+            workers: int | None = None, executor: Any = None) -> PeriodResult:
+        """Calculate a month and store its lines (idempotent). ``executor``: where it calculates, a spec
+        (``local[:N]``, ``local-dask[:N]``, ``dask://HOST:PORT``) or an open :func:`close_executor`."""
         from compengine.ledger.close import run_close
 
         p = period(month)
         with self.writing(f"close run {p} by {actor}") as s:
-            return run_close(s, p, actor, progress=progress, workers=workers)
+            return run_close(s, p, actor, progress=progress, workers=workers, executor=executor)
 
     def lock(self, month: PeriodLike, *, actor: str, through: PeriodLike | None = None, allow_open_disputes: bool = False,
              accept_exceptions: str | None = None,

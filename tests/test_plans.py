@@ -498,3 +498,27 @@ def test_plans_show_refuses_a_bad_plan_in_one_line(tmp_path):
     res = CliRunner().invoke(main, ["plans", "show", str(path)])
     assert res.exit_code == 1 and not isinstance(res.exception, CompErrors)
     assert res.stderr == f"Error: {path}:7: YAML aliases (*s) are not allowed in plan files: write the value out; nothing to show\n"
+
+
+def test_compiled_plans_are_cached_by_digest_and_file(monkeypatch):
+    """A stored plan version compiles once per (digest, file): the same frozen Plan comes back;
+    another file name is another entry (its errors and sources name that file); the LRU is bounded."""
+    import compengine.plans.loader as loader
+
+    text = (Path(__file__).resolve().parents[1] / "plans" / "ae.yaml").read_text()
+    loader.compile_cache_clear()
+    calls = []
+    real = loader.load_plan_text
+    monkeypatch.setattr(loader, "load_plan_text", lambda t, f: calls.append(f) or real(t, f))
+    a, errors = loader.compile_cached(text, "ae.yaml")
+    assert a is not None and not errors
+    b, _ = loader.compile_cached(text, "ae.yaml", a.digest)
+    assert b is a and calls == ["ae.yaml"]
+    c, _ = loader.compile_cached(text, "other/ae.yaml")
+    assert c is not a and c.source.file == "other/ae.yaml" and calls == ["ae.yaml", "other/ae.yaml"]
+    bad, errs = loader.compile_cached("id: x\n", "bad.yaml")
+    assert bad is None and errs and all(e.source.file == "bad.yaml" for e in errs)
+    monkeypatch.setattr(loader, "PLAN_CACHE_SIZE", 2)
+    loader.compile_cached(text, "third.yaml")
+    assert len(loader._cache) == 2 and ("ae.yaml" not in {f for _, f in loader._cache})
+    loader.compile_cache_clear()

@@ -184,12 +184,16 @@ def close() -> None:
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentences in the text output.")
 @click.option("--summary", is_flag=True,
               help="Text output: one block per rep (measures, components, payout), without the lines; for big months.")
+@click.option("--executor", "executor_spec", metavar="SPEC", default=None,
+              help="Where the month is calculated: local[:N] (this machine, N processes; the default), "
+                   "local-dask[:N] (a Dask LocalCluster of N workers) or dask://HOST:PORT (a Dask scheduler). "
+                   "Default: $COMPENGINE_CLOSE_EXECUTOR, else local.")
 @lines_option
 @progress_option
 @pass_ctx
 @handles_errors("nothing was changed")
 def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: bool, no_explain: bool,
-              summary: bool, all_lines: bool, progress: bool | None) -> None:
+              summary: bool, executor_spec: str | None, all_lines: bool, progress: bool | None) -> None:
     """Calculate a month from the ledger and store its payout lines (idempotent).
 
     Prints the month's payout table (the last month's, with --through); at a
@@ -204,15 +208,18 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
       compengine close run 2026-10 --rep R1
       compengine close run 2026-10 --json > 2026-10.json
       compengine close run 2026-10 --summary
+      compengine close run 2026-10 --executor dask://scheduler.example:8786
     """
-    from compengine.api import filter_reps
+    from compengine.api import close_executor, filter_reps
 
+    executor = close_executor(executor_spec)  # a bad spec: one line, before the ledger is opened
     ledger = _ledger(ctx, roles=OPS)
     months = months_arg(period, through)
     shown = Progress(progress)
     try:
         for p in months:
-            result = ledger.run(p, actor=ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"))
+            result = ledger.run(p, actor=ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"),
+                                executor=executor)
             if len(months) > 1:
                 shown.line(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
                            + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
@@ -224,6 +231,7 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
                 _stderr(f"close {p}: {note}")
     finally:
         shown.clear()
+        executor.close()
     if rep_ids:
         result = filter_reps(result, rep_ids)
     if as_json:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -608,6 +608,8 @@ def iter_period_part(
     part: tuple[int, int] = (0, 1),
     fx: FxRates | None = None,
     quotas: Mapping[str, Sequence[Quota]] | None = None,
+    only: Collection[str] | None = None,
+    keyed_exceptions: list[tuple[tuple, str]] | None = None,
 ) -> Iterator[RepResult]:
     """:func:`calculate_period` rep by rep, for one part of the month's reps.
 
@@ -619,12 +621,22 @@ def iter_period_part(
     :func:`calculate_period`: exceptions not tied to one rep's calculation come with
     part 0. Iterate it inside ``with localcontext(CONTEXT)`` (the engine's decimal
     context); the cyclic garbage collector should be paused meanwhile (:func:`gc_paused`).
+
+    ``only`` (a partition of a distributed close, ``ledger.executors``): calculate only these reps
+    (``part`` is then ignored); the credits given need only be theirs and those their overrides
+    read. The month's own exceptions of these reps then go to ``keyed_exceptions`` as
+    ``(order key, text)``: sorted by key, the partitions' together are what part 0 reports.
     """
     state = state or {}
     pstr = str(period)
     conv = FxCredits(fx, credits, ytd_credits) if fx is not None else None
     fx_notes = conv.notes if conv is not None else None
     month_exceptions: list[str] = []  # the month's own (not one rep's calculation): part 0 reports them
+    month_keys: list[tuple[str, tuple]] = []  # each one's rep and order key (for ``only``)
+
+    def month_exception(rep_id: str, key: tuple, text: str) -> None:
+        month_exceptions.append(text)
+        month_keys.append((rep_id, key + (len(month_keys),)))
 
     # classify: plan per rep in the month. A rep with one assignment in force the whole month
     # (and, on a ytd plan, in each earlier month of the year) is priced as a whole month; any
@@ -642,7 +654,7 @@ def iter_period_part(
         if _whole_month(a, rows, period_start, period_end, term):
             plan = plans.get(a.plan_id)
             if plan is None:
-                month_exceptions.append(f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
+                month_exception(rep_id, (1, rep_id), f"{rep_id}: plan {a.plan_id!r} is not loaded; rep skipped")
                 continue
             if plan.measure != "ytd" or _whole_months(rows, period):
                 active[rep_id] = (a, plan)
@@ -652,7 +664,7 @@ def iter_period_part(
             continue  # terminated before the month: a final statement below, if there is anything to state
         missing = [x.assignment.plan_id for x in segs if x.assignment.plan_id not in plans]
         if missing:
-            month_exceptions.append(f"{rep_id}: plan {missing[0]!r} is not loaded; rep skipped")
+            month_exception(rep_id, (1, rep_id), f"{rep_id}: plan {missing[0]!r} is not loaded; rep skipped")
             continue
         last = segs[-1].assignment
         active[rep_id] = (last, plans[last.plan_id])
@@ -703,13 +715,13 @@ def iter_period_part(
             if term is not None:
                 for c in sorted(cs, key=_credit_key):
                     if c.close_date > term:
-                        month_exceptions.append(_after_termination(rep_id, c, term))
+                        month_exception(rep_id, (2, rep_id), _after_termination(rep_id, c, term))
                 cs = [c for c in cs if c.close_date <= term]
                 if not cs:
                     continue
             total = sum((c.credit for c in cs), ZERO)
-            month_exceptions.append(
-                f"{rep_id}: {len(cs)} credit line(s) totalling {_fmt(total)} but no plan assignment in {pstr}; not paid"
+            month_exception(
+                rep_id, (2, rep_id), f"{rep_id}: {len(cs)} credit line(s) totalling {_fmt(total)} but no plan assignment in {pstr}; not paid"
             )
     # overrides: a manager's reports (with versions: whoever reported to them in any version,
     # and ``manager_changes`` says who managed a report on which days)
@@ -728,21 +740,27 @@ def iter_period_part(
             if len({v.manager_id for v in versions}) > 1:
                 manager_changes[rep_id] = [(v.valid_from, v.manager_id) for v in versions]
     cancels_by_rep: dict[str, list[Cancellation]] = defaultdict(list)
-    for x in cancellations:
+    for i, x in enumerate(cancellations):
         cancels_by_rep[x.rep_id].append(x)
         if x.rep_id not in active:
-            month_exceptions.append(f"{x.rep_id}: {x.deal_id} cancelled on {x.cancelled_on} but no plan assignment in {pstr}; nothing reversed")
+            month_exception(x.rep_id, (3, i), f"{x.rep_id}: {x.deal_id} cancelled on {x.cancelled_on} but no plan assignment in {pstr}; nothing reversed")
     adjust_by_rep: dict[str, list[Adjustment]] = defaultdict(list)
-    for adj in adjustments:
+    for i, adj in enumerate(adjustments):
         if adj.rep_id in active:
             adjust_by_rep[adj.rep_id].append(adj)
         else:
-            month_exceptions.append(f"{adj.rep_id}: adjustment {_fmt(adj.amount)} ({adj.reason}) but no plan assignment in {pstr}; not paid")
+            month_exception(adj.rep_id, (4, i), f"{adj.rep_id}: adjustment {_fmt(adj.amount)} ({adj.reason}) but no plan assignment in {pstr}; not paid")
 
-    if part[0] == 0:
-        exceptions.extend(month_exceptions)
     todo = sorted(active.items()) if final else list(active.items())
-    if part != (0, 1):
+    if only is not None:
+        wanted_reps = set(only)
+        todo = [t for t in todo if t[0] in wanted_reps]
+        if keyed_exceptions is not None:
+            keyed_exceptions.extend((key, text) for (rep_id, key), text in zip(month_keys, month_exceptions)
+                                    if rep_id in wanted_reps)
+    elif part[0] == 0:
+        exceptions.extend(month_exceptions)
+    if only is None and part != (0, 1):
         todo = _part_of(todo, part, month_by_rep, reports_of)
     # each credit list this part reads, in deal order, once (stable): for the rep's own lines and the overrides
     wanted: set[str] = set()

@@ -10,8 +10,6 @@ replaces the month's lines. It is idempotent. ``lock_period`` freezes a month.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -33,9 +31,9 @@ from compengine.ledger.codec import (
     line_of,
     rep_period_rows,
     rep_result_of,
-    shaped_batches,
 )
 from compengine.ledger.disputes import correction_disputes
+from compengine.ledger.executors import PARALLEL_MIN_CREDITS, CloseExecutor, as_executor, close_workers  # noqa: F401
 from compengine.ledger.inputs import (  # noqa: F401 - the loaders are also read from here
     EARNED_KINDS,
     LATE_COMMISSION,
@@ -61,11 +59,9 @@ from compengine.ledger.models import (
 from compengine.ledger.seals import month_digest, seal_period
 from compengine.ledger.start import first_period
 from compengine.ledger.store import audit, bulk_insert, invalidate_from, lock_period_row, null_token, utcnow
-from compengine.ledger.workers import calculate_and_store, can_fork
 from compengine.plans.model import Plan
 
 Progress = Callable[[str], None]
-PARALLEL_MIN_CREDITS = 50_000  # below this a month calculates faster in one process than it forks
 
 
 # ------------------------------------------------------------------ late changes
@@ -235,33 +231,16 @@ def previous_gap(session: Session, period: Period) -> str | None:
     return None
 
 
-def close_workers(requested: int | None, credit_lines: int) -> int:
-    """How many worker processes calculate a close: ``requested`` if given, else the
-    ``COMPENGINE_CLOSE_WORKERS`` environment variable, else 2 for a month of at least
-    :data:`PARALLEL_MIN_CREDITS` credit lines on a machine with two or more cores, else 1
-    (1 = calculate in this process). Without ``fork`` (Windows) always 1; the automatic
-    choice is made on Linux only (elsewhere ask for workers explicitly)."""
-    if not can_fork():
-        return 1
-    if requested is None:
-        env = os.environ.get("COMPENGINE_CLOSE_WORKERS", "").strip()
-        if env:
-            if not env.isdigit() or int(env) < 1:
-                raise CompErrors(f"COMPENGINE_CLOSE_WORKERS must be a whole number of at least 1, not {env!r}")
-            requested = int(env)
-        else:
-            big = credit_lines >= PARALLEL_MIN_CREDITS and (os.cpu_count() or 1) >= 2
-            requested = 2 if big and sys.platform.startswith("linux") else 1
-    return max(1, requested)
-
-
 @gc_paused()
 def run_close(session: Session, period: Period, actor: str, *, now: datetime | None = None,
-              progress: Progress | None = None, workers: int | None = None) -> PeriodResult:
+              progress: Progress | None = None, workers: int | None = None,
+              executor: CloseExecutor | str | None = None) -> PeriodResult:
     """Calculate a month and store its lines (replacing the month's previous run).
 
     A big month is calculated in worker processes while this one stores their lines
-    (``workers``: see :func:`close_workers` and ``ledger.workers``); the lines are the same.
+    (``workers``: see :func:`close_workers` and ``ledger.workers``), or on a Dask cluster
+    (``executor``, a spec or a :class:`~compengine.ledger.executors.CloseExecutor`; default
+    ``COMPENGINE_CLOSE_EXECUTOR``, else ``local``); the lines are the same.
     The cyclic garbage collector is paused meanwhile: a month can make millions of
     acyclic records, which reference counting frees (see ``engine.pipeline.gc_paused``).
     """
@@ -273,6 +252,16 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     gap = previous_gap(session, period)
     if gap is not None:
         raise CompErrors(f"period {gap} has not been calculated: close the months in order (run {gap} first)")
+    ex, own = as_executor(executor)
+    try:
+        return _run_close(session, period, actor, row, now, say, workers, ex)
+    finally:
+        if own:
+            ex.close()
+
+
+def _run_close(session: Session, period: Period, actor: str, row: PeriodRow, now: datetime, say: Progress,
+               workers: int | None, ex: CloseExecutor) -> PeriodResult:
     pstr = str(period)
     # Months after this one that are calculated depend on its results: if this run changes
     # nothing they read, they stay as they are (compared through the seal's ``month_digest``).
@@ -281,7 +270,8 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     old_digest = month_digest(session, period).lines_digest if later_calculated and row.line_count else None
     say("loading inputs")
     watermark = session.scalar(select(func.max(DealEvent.id))) or 0
-    inputs = load_inputs(session, period)
+    # a distributed close loads no credits here: each worker reads its partition's
+    inputs = load_inputs(session, period, reading=() if ex.distributed else None)
     say("recalculating late changes")
     late = late_change_adjustments(session, period, inputs.plans)
     inputs.adjustments = late + inputs.adjustments
@@ -291,17 +281,8 @@ def run_close(session: Session, period: Period, actor: str, *, now: datetime | N
     conn.execute(PayoutLineRow.__table__.delete().where(PayoutLineRow.__table__.c.period == pstr))
     conn.execute(RepPeriod.__table__.delete().where(RepPeriod.__table__.c.period == pstr))
     null = null_token(session)
-
-    n_workers = close_workers(workers, len(inputs.credits))
-    if n_workers > 1:
-        say(f"calculating {len(inputs.credits):,} credit lines in {n_workers} worker processes, storing lines as they come")
-        result, count = calculate_and_store(inputs, pstr, n_workers, null,
-                                            lambda shape, rows: store_shaped(session, shape, rows, pstr))
-    else:
-        say(f"calculating {len(inputs.credits):,} credit lines")
-        result = inputs.calculate()
-        say("storing lines")
-        count = sum(store_shaped(session, shape, rows, pstr) for shape, rows in shaped_batches(result.reps, pstr, null))
+    result, count = ex.calculate_and_store(session, inputs, pstr, null,
+                                           lambda shape, rows: store_shaped(session, shape, rows, pstr), say, workers)
     bulk_insert(session, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows(result.reps, pstr, null), has_dates=False,
                 nullable=NULLABLE_REP_PERIOD_COLUMNS)
     total = result.total_payout

@@ -7,7 +7,6 @@ month, and the plan versions. Used by the close and by disputes (to recalculate 
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from compengine.ledger.codec import attrs_of, component_paid_of
 from compengine.ledger.history import load_quotas, rep_of, reps_on, versions_in_force
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
-from compengine.plans.loader import load_plan_text
+from compengine.plans.loader import compile_cached
 from compengine.plans.model import Plan
 
 EARNED_KINDS = ("commission", "spiff", "override")
@@ -110,19 +109,11 @@ def load_plan_versions(session: Session, ids: dict[str, int]) -> tuple[dict[str,
     return _compile_versions(rows)
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(text: str, file: str) -> tuple[Plan | None, tuple]:
-    """A stored plan version compiled once per process (plans are frozen; the key is the exact text):
-    a close, each late-change month, every statement and portal page used to parse the YAML again."""
-    plan, errors = load_plan_text(text, file)
-    return plan, tuple(errors)
-
-
 def _compile_versions(rows: Iterable[PlanVersion]) -> tuple[dict[str, Plan], dict[str, int]]:
     plans: dict[str, Plan] = {}
     ids: dict[str, int] = {}
     for row in rows:
-        plan, errors = _compiled(row.text, row.file)
+        plan, errors = compile_cached(row.text, row.file, row.digest)
         if plan is None:
             raise CompErrors(list(errors))
         plans[plan.id] = plan
@@ -360,16 +351,35 @@ def readers_of(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]], depth
     return (readers if with_reports else keep), readers
 
 
+def override_readers(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]], depth: int) -> set[str]:
+    """The reps whose credits a calculation of ``rep_ids`` (and of nobody else) reads: themselves and
+    their reports down ``depth`` levels, in any version (their overrides' bases)."""
+    below: dict[str, set[str]] = defaultdict(set)
+    for r, vs in rep_versions.items():
+        for v in vs:
+            if v.manager_id:
+                below[v.manager_id].add(r)
+    readers = set(rep_ids)
+    level = set(readers)
+    for _ in range(depth):
+        level = {r for m in level for r in below.get(m, ())} - readers
+        readers |= level
+    return readers
+
+
 def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, int] | None = None, *,
-                rep_ids: Iterable[str] | None = None) -> LedgerInputs:
+                rep_ids: Iterable[str] | None = None, reading: Iterable[str] | None = None) -> LedgerInputs:
     """The month's inputs; with ``rep_ids``, only the credits a calculation of these reps and their
-    managers reads (call :meth:`LedgerInputs.restrict_to` with the same reps)."""
+    managers reads (call :meth:`LedgerInputs.restrict_to` with the same reps); with ``reading``, only
+    the credits of these reps (a partition of a distributed close: see :func:`override_readers`)."""
     if plan_version_ids:
         plans, ids = load_plan_versions(session, plan_version_ids)
     else:
         plans, ids = load_plans_for(session, period)
     reps, versions = reps_on(session, period.end)
     readers = readers_of(rep_ids, versions, *override_reach(plans))[1] if rep_ids is not None else None
+    if reading is not None:
+        readers = set(reading)
     ytd_periods = [str(p) for p in period.year_start().months_through(period)[:-1]]
     credits = load_credits(session, [str(period)], readers)
     assignments = load_assignments(session)

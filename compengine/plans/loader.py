@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -240,6 +242,40 @@ def load_plan_file_located(path: Path | str) -> tuple[Plan | None, list[CompErro
 def load_plan_text(text: str, file: str) -> tuple[Plan | None, list[CompError]]:
     plan, errors, _ = _load_text(text, file)
     return plan, errors
+
+
+PLAN_CACHE_SIZE = 256
+_cache: OrderedDict[tuple[str, str], tuple[Plan | None, tuple[CompError, ...]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def compile_cached(text: str, file: str, digest: str | None = None) -> tuple[Plan | None, list[CompError]]:
+    """:func:`load_plan_text`, compiled once per process for each (version digest, file).
+
+    A stored plan version never changes (its digest is the SHA-256 of its text), and a compiled
+    :class:`Plan` is frozen, so the ledger's readers (a close and each late-change month, statement
+    runs, reconcile, the portal) share one compiled plan instead of parsing the YAML again each time.
+    ``digest``: the stored version's, when known (else computed from the text). An LRU of
+    :data:`PLAN_CACHE_SIZE` versions (``benchmarks/bench_plan_cache.py`` measures it).
+    """
+    key = (digest or hashlib.sha256(text.encode("utf-8")).hexdigest(), file)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+    if hit is None:
+        plan, errors = load_plan_text(text, file)
+        hit = (plan, tuple(errors))
+        with _cache_lock:
+            _cache[key] = hit
+            while len(_cache) > PLAN_CACHE_SIZE:
+                _cache.popitem(last=False)
+    return hit[0], list(hit[1])
+
+
+def compile_cache_clear() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def _load_text(text: str, file: str) -> tuple[Plan | None, list[CompError], _Located]:
