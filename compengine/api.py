@@ -55,6 +55,8 @@ _LAZY = {
     "iter_result_json": "compengine.engine.report",
     "filter_reps": "compengine.engine.driver",
     "calculate_month": "compengine.engine.driver",
+    # the columnar engine (issue 18): (result, None), or the pure engine's result and why it was not used
+    "calculate_month_columnar": ("compengine.engine.columnar", "calculate_month"),
     "read_plans_and_folder": "compengine.datafiles",
     "load_plan_file": "compengine.plans",
     "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising

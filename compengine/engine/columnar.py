@@ -117,9 +117,9 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
             return f"plan {pid}: rounding {plan.rounding}"
         if minor_units(plan.currency) != 2:
             return f"plan {pid}: currency {plan.currency} is not in cents"
-    for d in data.deals:  # amounts in cents (the reader checks them; this keeps the promise local)
-        if d.amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            return f"deal {d.deal_id}: amount {d.amount} has fractions of a cent"
+    for d in data.deals:  # positive amounts in cents (the reader checks them; this keeps the promise local)
+        if d.amount <= 0 or d.amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            return f"deal {d.deal_id}: amount {d.amount} (a negative zero would print as -0.00)"
     return None
 
 
