@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_calc.py
+	$(BIN)/python benchmarks/bench_columnar.py
 
 clean:
 	rm -rf $(VENV) out demo .pytest_cache .hypothesis

@@ -199,3 +199,62 @@ def test_a_run_of_several_months_falls_back():
     got, why = columnar.calculate_month(data, plans, feb)
     assert why is not None
     assert result_json(got) == result_json(driver.calculate_month(data, plans, feb))
+
+
+# --------------------------------------------------------------------------- the fast reader
+
+
+def test_fast_reader_reads_what_the_full_reader_reads(tmp_path):
+    from compengine.api import load_plan_catalog
+    from compengine.datafiles import read_data_folder, read_data_folder_fast
+
+    generate(tmp_path, seed=5, reps=30, deals=1500, months=1, plans_dir=ROOT / "plans")
+    plans = load_plan_catalog(tmp_path / "plans").latest()
+    fast, errors = read_data_folder_fast(tmp_path, plans)
+    assert errors == []
+    assert isinstance(fast.deals, columnar.DealColumns)  # the fast path, not the fallback
+    full, errors = read_data_folder(tmp_path, plans)
+    assert errors == []
+    assert list(fast.deals) == full.deals and fast.deals[3] == full.deals[3]
+    assert fast.reps == full.reps and fast.assignments == full.assignments and fast.splits == full.splits
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_fast_reader_falls_back_on_anything_odd_with_the_same_errors(tmp_path):
+    from compengine.api import load_plan_catalog
+    from compengine.datafiles import read_data_folder, read_data_folder_fast
+
+    generate(tmp_path, seed=5, reps=30, deals=300, months=1, plans_dir=ROOT / "plans")
+    plans = load_plan_catalog(tmp_path / "plans").latest()
+    deals = tmp_path / "deals.csv"
+    lines = deals.read_text(encoding="utf-8").splitlines()
+    first = lines[1].split(",")
+    odd = [
+        (",USD,", ",usd,"),  # unknown currency
+        (f"{first[0]},", f"{lines[2].split(',')[0]},"),  # duplicate deal id
+        (f",{first[3]},", f",{first[3]}0000000000000,"),  # too big
+        (f",{first[3]},", ",1e3,"),  # not a plain number
+        (f",{first[5]},", ",2026-02-30,"),  # no such day
+        (f",{first[6]},", ",NOBODY,"),  # unknown owner
+        (f",{first[3]},", f",\"{first[3]}\","),  # quoted: the full reader reads it (no error), the fast one does not try
+        (f",{first[3]},", f", {first[3]} ,"),  # spaces around a field
+    ]
+    original = deals.read_text(encoding="utf-8")
+    for old, new in odd:
+        deals.write_text(original, encoding="utf-8")
+        _edit(deals, old, new)
+        fast, fast_errors = read_data_folder_fast(tmp_path, plans)
+        full, full_errors = read_data_folder(tmp_path, plans)
+        assert [str(e) for e in fast_errors] == [str(e) for e in full_errors], new
+        assert not isinstance(fast.deals, columnar.DealColumns)  # read by the full reader
+        assert fast.deals == full.deals
+    deals.write_text(original, encoding="utf-8")
+    _edit(tmp_path / "splits.csv", ",overlay", ",sideways")
+    fast, fast_errors = read_data_folder_fast(tmp_path, plans)
+    assert fast_errors and [str(e) for e in fast_errors] == [str(e) for e in read_data_folder(tmp_path, plans)[1]]
+    assert "splits.csv:" in str(fast_errors[0]) and "role" in str(fast_errors[0])

@@ -23,7 +23,7 @@ No I/O, no clock, no globals; money never goes through a float.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,12 +31,14 @@ from typing import Any
 import numpy as np
 
 from compengine.core.currency import minor_units
+from compengine.core.errors import Source
 from compengine.core.money import ZERO, to_cents
 from compengine.core.periods import Period, tenure_month
 from compengine.engine import pipeline as P
-from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, PeriodResult, RepResult, RepState
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Line, PeriodResult, RepResult, RepState
 
 HUNDRED = Decimal(100)
+ONE = Decimal(1)
 ONE_0 = Decimal("1.0")
 _INT64_LIMIT = 2**62  # products of minor units, rate and multiplier numerators stay below this
 
@@ -67,12 +69,83 @@ def _round_int(num: int, den: int, mode: str) -> int:
     return q
 
 
+# --------------------------------------------------------------------------- deals as columns
+
+
+class DealColumns(Sequence):
+    """A data folder's deals as columns (what ``datafiles.read_data_folder_fast`` reads): a sequence of
+    :class:`~compengine.engine.records.Deal`, each made when asked for (equal to what the full reader makes),
+    while the columnar engine reads the columns. Every deal is in ``currency``; quantity 1, cost 0, no
+    attributes."""
+
+    def __init__(self, *, file: str, deal_id: list[str], account: list[str], deal_type: list[str],
+                 amount_text: list[str], cents: list[int], currency: str, close_date: list, owner_id: list[str],
+                 term_months: list, product: list, cancelled_on: list) -> None:
+        self.file, self.deal_id, self.account, self.deal_type = file, deal_id, account, deal_type
+        self.amount_text, self.cents, self.currency, self.close_date = amount_text, cents, currency, close_date
+        self.owner_id, self.term_months, self.product, self.cancelled_on = owner_id, term_months, product, cancelled_on
+        self._sources: dict[int, Source] = {}
+
+    def __len__(self) -> int:
+        return len(self.deal_id)
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return Deal(self.deal_id[i], self.account[i], self.deal_type[i], Decimal(self.amount_text[i]), self.currency,
+                    self.close_date[i], self.owner_id[i], self.term_months[i], self.product[i], self.cancelled_on[i],
+                    self.source(i), ONE, ZERO, ())
+
+    def source(self, i: int) -> Source:
+        """The deal's row (one Source a deal, as the full reader makes)."""
+        s = self._sources.get(i)
+        if s is None:
+            s = self._sources[i] = Source(self.file, i + 2)
+        return s
+
+
+class _DealView:
+    """What the columnar engine reads of the deals, from columns or from Deal objects."""
+
+    def __init__(self, deals: Any) -> None:
+        self.deals = deals
+        if isinstance(deals, DealColumns):
+            self.cols = deals
+            self.deal_id, self.account, self.deal_type = deals.deal_id, deals.account, deals.deal_type
+            self.close_date, self.owner_id, self.cancelled_on = deals.close_date, deals.owner_id, deals.cancelled_on
+            self.term_months, self.product, self.cents = deals.term_months, deals.product, deals.cents
+        else:
+            self.cols = None
+            self.deal_id = [d.deal_id for d in deals]
+            self.account = [d.account for d in deals]
+            self.deal_type = [d.deal_type for d in deals]
+            self.close_date = [d.close_date for d in deals]
+            self.owner_id = [d.owner_id for d in deals]
+            self.cancelled_on = [d.cancelled_on for d in deals]
+            self.term_months = [d.term_months for d in deals]
+            self.product = [d.product for d in deals]
+            self.cents = [to_cents(d.amount) for d in deals]
+
+    def amount(self, i: int) -> Decimal:
+        return Decimal(self.cols.amount_text[i]) if self.cols is not None else self.deals[i].amount
+
+    def source(self, i: int) -> Any:
+        return self.cols.source(i) if self.cols is not None else self.deals[i].source
+
+
+def _first_period(data: Any) -> Period | None:
+    if isinstance(data.deals, DealColumns):
+        dates = [a.start for a in data.assignments] + ([min(data.deals.close_date)] if len(data.deals) else [])
+        return Period.of(min(dates)) if dates else None
+    return data.first_period()
+
+
 # --------------------------------------------------------------------------- what it supports
 
 
 def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | None:
     """Why the columnar engine can not compute ``period`` of ``data`` (None: it can)."""
-    first = data.first_period()
+    first = _first_period(data)
     if first is not None and first < period:
         return f"the run starts in {first}, before {period} (carried balances and clawbacks: several months)"
     if data.fx is not None:
@@ -84,7 +157,8 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
     by_rep: dict[str, list] = defaultdict(list)
     for a in data.assignments:
         by_rep[a.rep_id].append(a)
-    currencies = {d.currency for d in data.deals}
+    columns = isinstance(data.deals, DealColumns)
+    currencies = {data.deals.currency} if columns and len(data.deals) else {d.currency for d in data.deals}
     used: set[str] = set()
     for rep_id, rows in by_rep.items():
         rep = data.reps.get(rep_id)
@@ -117,6 +191,8 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
             return f"plan {pid}: rounding {plan.rounding}"
         if minor_units(plan.currency) != 2:
             return f"plan {pid}: currency {plan.currency} is not in cents"
+    if columns:  # the fast reader took positive cent amounts only
+        return None
     for d in data.deals:  # positive amounts in cents (the reader checks them; this keeps the promise local)
         if d.amount <= 0 or d.amount.as_tuple().exponent < -2:  # type: ignore[operator]
             return f"deal {d.deal_id}: amount {d.amount} (a negative zero would print as -0.00)"
@@ -133,6 +209,7 @@ class ColumnarMonth:
     period: Period
     plans: Mapping[str, Any]
     data: Any
+    view: _DealView
     rep_ids: list[str]  # every rep id (sorted): the index of the arrays
     active: list[int]  # rep indexes with a plan this month, in order
     plan_of: list[Any]  # per rep index: its Plan or None
@@ -172,7 +249,8 @@ class ColumnarMonth:
         """The month as the pure engine's :class:`PeriodResult` (equal line for line); ``explain=False``
         leaves the explain sentences empty (nothing shows them)."""
         pstr = str(self.period)
-        deals = self.data.deals
+        v = self.view
+        ids, types, accounts, cancelled_on = v.deal_id, v.deal_type, v.account, v.cancelled_on
         reps = self.data.reps
         # the lines come per kind; within a rep: commission, spiff, cap, override, draw, carry (the stages' order)
         order = np.lexsort((np.arange(len(self.l_rep)), self.l_kind, self.l_rep))
@@ -187,8 +265,9 @@ class ColumnarMonth:
         c_deal = self.c_deal.tolist()
         c_split = self.c_split
         c_counts = self.c_counts.tolist()
-        c_rep = self.c_rep
-        c_starts = np.searchsorted(c_rep, np.arange(len(self.rep_ids) + 1)).tolist()
+        c_starts = np.searchsorted(self.c_rep, np.arange(len(self.rep_ids) + 1)).tolist()
+        c_rep = self.c_rep.tolist()
+        rep_of_credit = self.rep_ids
         c_cents = self.c_cents.tolist()
         dec_cache: dict[int, Decimal] = {}
 
@@ -220,8 +299,8 @@ class ColumnarMonth:
                 if c_counts[ci]:
                     credited_c += c_cents[ci]
                 else:
-                    d = deals[c_deal[ci]]
-                    notes.append(f"{d.deal_id} cancelled on {d.cancelled_on} in its close month: not credited")
+                    di = c_deal[ci]
+                    notes.append(f"{ids[di]} cancelled on {cancelled_on[di]} in its close month: not credited")
             per_band: dict[tuple[str, int], tuple] = {}
             o_rate = plan.override_rate
             o_pct = _pct(o_rate) if o_rate is not None else ""
@@ -235,43 +314,44 @@ class ColumnarMonth:
                 seq = len(lines) + 1
                 if kind == KIND_COMMISSION:
                     ci = l_credit[k]
-                    d = deals[c_deal[ci]]
+                    di = c_deal[ci]
+                    deal_type = types[di]
                     sc = c_split[ci]
                     role, split_pct = (sc.role, sc.split_pct) if sc is not None else ("primary", HUNDRED)
                     band_no = l_band[k]
-                    key = (d.deal_type, band_no)
+                    key = (deal_type, band_no)
                     known = per_band.get(key)
                     if known is None:
                         tier = plan.tiers[band_no - 1] if band_no else None
-                        rate = plan.rates[d.deal_type]
+                        rate = plan.rates[deal_type]
                         mult = tier.multiplier if tier is not None else ONE_0
                         band = tier.label() if tier is not None else "no quota this month"
                         tier_no = tier.index if tier is not None else None
-                        rule = f"rates.{d.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
-                        where = (plan.rule_source(f"rates.{d.deal_type}", f"accelerators.tiers[{tier_no - 1}]")
-                                 if tier_no and plan.tiers[0].upper is not None else plan.rule_source(f"rates.{d.deal_type}"))
+                        rule = f"rates.{deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
+                        where = (plan.rule_source(f"rates.{deal_type}", f"accelerators.tiers[{tier_no - 1}]")
+                                 if tier_no and plan.tiers[0].upper is not None else plan.rule_source(f"rates.{deal_type}"))
                         known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule, where)
                     rate, mult, middle, tier_no, rule, where = known
                     portion = dec(l_portion[k])
                     if explain:
                         share = ("" if split_pct == HUNDRED and role == "primary"
-                                 else f" ({role} {_pct(split_pct / HUNDRED)} of {d.amount:,.2f})")
-                        text = f"{d.deal_id} {d.deal_type} {d.account}: credit {portion:,.2f}{share}{middle}{amount:,.2f}"
+                                 else f" ({role} {_pct(split_pct / HUNDRED)} of {v.amount(di):,.2f})")
+                        text = f"{ids[di]} {deal_type} {accounts[di]}: credit {portion:,.2f}{share}{middle}{amount:,.2f}"
                     else:
                         text = ""
-                    lines.append(make_comm(rep_id, pstr, seq, "commission", amount, d.deal_id, portion, rate, mult, tier_no,
-                                           rule, text, role, split_pct, "commission", dec(l_base[k]), d.source, where))
+                    lines.append(make_comm(rep_id, pstr, seq, "commission", amount, ids[di], portion, rate, mult, tier_no,
+                                           rule, text, role, split_pct, "commission", dec(l_base[k]), v.source(di), where))
                 elif kind == KIND_SPIFF:
                     ci = l_credit[k]
-                    d = deals[c_deal[ci]]
+                    di = c_deal[ci]
                     sc = c_split[ci]
                     role, split_pct = (sc.role, sc.split_pct) if sc is not None else ("primary", HUNDRED)
                     sp = plan.spiffs[l_aux[k]]
                     share = f" x {_pct(split_pct / HUNDRED)} {role or 'primary'} split"
-                    lines.append(Line(rep_id=rep_id, period=pstr, seq=seq, kind="spiff", amount=amount, deal_id=d.deal_id,
+                    lines.append(Line(rep_id=rep_id, period=pstr, seq=seq, kind="spiff", amount=amount, deal_id=ids[di],
                                       rule=f"spiffs.{sp.id}",
-                                      explain=f"SPIFF {sp.id} on {d.deal_id}: {fmt(sp.amount)}{share} = {fmt(amount)}" if explain else "",
-                                      role=role, split_pct=split_pct, deal_source=d.source,
+                                      explain=f"SPIFF {sp.id} on {ids[di]}: {fmt(sp.amount)}{share} = {fmt(amount)}" if explain else "",
+                                      role=role, split_pct=split_pct, deal_source=v.source(di),
                                       rule_source=plan.rule_source(f"spiffs[{l_aux[k]}]")))
                 elif kind == KIND_CAP:
                     comm = dec(l_portion[k])
@@ -281,13 +361,13 @@ class ColumnarMonth:
                                                f"{fmt(-amount)} not paid") if explain else ""))
                 elif kind == KIND_OVERRIDE:
                     ci = l_credit[k]
-                    d = deals[c_deal[ci]]
-                    report = self.rep_ids[int(c_rep[ci])]
+                    di = c_deal[ci]
+                    report = rep_of_credit[c_rep[ci]]
                     credit_ = dec(l_portion[k])
-                    text = (f"Override on {report}'s {d.deal_id} credit {credit_:,.2f} at {o_pct} = {amount:,.2f}"
+                    text = (f"Override on {report}'s {ids[di]} credit {credit_:,.2f} at {o_pct} = {amount:,.2f}"
                             if explain else "")
-                    lines.append(make_over(rep_id, pstr, seq, "override", amount, d.deal_id, credit_, o_rate,
-                                           "override.rate", text, amount, d.source, o_source))
+                    lines.append(make_over(rep_id, pstr, seq, "override", amount, ids[di], credit_, o_rate,
+                                           "override.rate", text, amount, v.source(di), o_source))
                 elif kind == KIND_DRAW:
                     draw = plan.draw
                     top = amount
@@ -341,8 +421,9 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     """The month as columns. Call only when :func:`unsupported` returns None."""
     pstr = str(period)
     deals = data.deals
+    v = _DealView(deals)
     reps = data.reps
-    rep_ids = sorted(set(reps) | {a.rep_id for a in data.assignments} | {d.owner_id for d in deals}
+    rep_ids = sorted(set(reps) | {a.rep_id for a in data.assignments} | set(v.owner_id)
                      | {s.rep_id for s in data.splits})
     rep_index = {r: i for i, r in enumerate(rep_ids)}
     n_reps = len(rep_ids)
@@ -350,14 +431,14 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     # -- credits: deals without split rows go to their owner whole; the others through the pure credit stage
     splits_by_deal = P.group_splits(data.splits)
     n_deals = len(deals)
-    amounts = np.fromiter((to_cents(d.amount) for d in deals), dtype=np.int64, count=n_deals)
-    owner = np.fromiter((rep_index[d.owner_id] for d in deals), dtype=np.int64, count=n_deals)
-    has_split = np.fromiter((d.deal_id in splits_by_deal for d in deals), dtype=bool, count=n_deals) if splits_by_deal \
+    amounts = np.array(v.cents, dtype=np.int64)
+    owner = np.fromiter(map(rep_index.__getitem__, v.owner_id), dtype=np.int64, count=n_deals)
+    has_split = np.fromiter(map(splits_by_deal.__contains__, v.deal_id), dtype=bool, count=n_deals) if splits_by_deal \
         else np.zeros(n_deals, dtype=bool)
     plain = np.flatnonzero(~has_split)
     split_idx = np.flatnonzero(has_split).tolist()
     split_credits = P.credit_deals([deals[i] for i in split_idx], splits_by_deal)
-    deal_pos = {deals[i].deal_id: i for i in split_idx}
+    deal_pos = {v.deal_id[i]: i for i in split_idx}
     sc_deal = np.fromiter((deal_pos[c.deal_id] for c in split_credits), dtype=np.int64, count=len(split_credits))
     sc_rep = np.fromiter((rep_index[c.rep_id] for c in split_credits), dtype=np.int64, count=len(split_credits))
     sc_cents = np.fromiter((to_cents(c.credit) for c in split_credits), dtype=np.int64, count=len(split_credits))
@@ -369,8 +450,9 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     c_sub = np.concatenate([np.zeros(len(plain), dtype=np.int64), sc_sub])
     c_split_src = np.concatenate([np.full(len(plain), -1, dtype=np.int64), sc_sub])
     # order: rep, close date, deal id, then the credit stage's order within a deal
-    close_ord = np.fromiter((d.close_date.toordinal() for d in deals), dtype=np.int64, count=n_deals)
-    ids = np.array([d.deal_id for d in deals]) if n_deals else np.array([], dtype=str)
+    ordinal = {d: d.toordinal() for d in set(v.close_date)}
+    close_ord = np.fromiter(map(ordinal.__getitem__, v.close_date), dtype=np.int64, count=n_deals)
+    ids = np.array(v.deal_id) if n_deals else np.array([], dtype=str)
     id_rank = np.empty(n_deals, dtype=np.int64)
     id_rank[np.argsort(ids, kind="stable")] = np.arange(n_deals)
     order = np.lexsort((c_sub, id_rank[c_deal], close_ord[c_deal], c_rep))
@@ -414,13 +496,14 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
         active.append(ri)
 
     # -- which credits count: not cancelled by the month's end within the receiver's plan's clawback window
-    cancelled = [i for i, d in enumerate(deals) if d.cancelled_on is not None]
+    cancelled = [i for i, c in enumerate(v.cancelled_on) if c is not None]
     counts = np.ones(n_credits, dtype=bool)
     if cancelled:
         for ci in np.flatnonzero(np.isin(c_deal, np.array(cancelled, dtype=np.int64))).tolist():
-            d = deals[int(c_deal[ci])]
+            di = int(c_deal[ci])
             plan = plan_of[int(c_rep[ci])]
-            if plan is not None and d.cancelled_on <= period_end and plan.clawback_applies(d.close_date, d.cancelled_on):
+            cancel_d = v.cancelled_on[di]
+            if plan is not None and cancel_d <= period_end and plan.clawback_applies(v.close_date[di], cancel_d):
                 counts[ci] = False
     c_plan = rep_plan[c_rep]
     mine = counts & (c_plan >= 0)
@@ -477,10 +560,10 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     parts_credit, parts_band, parts_portion = [], [], []
     single = retro[r_of] | (amt <= 0)
     for b in range(n_bands_max):
-        v = valid[r_of, b]
+        ok_band = valid[r_of, b]
         # marginal, positive credits: the part of [s, e) inside [lo, hi)
         por = np.minimum(e, hi[r_of, b]) - np.maximum(s, lo[r_of, b])
-        take = v & ~single & (por > 0)
+        take = ok_band & ~single & (por > 0)
         parts_credit.append(mi[take])
         parts_band.append(np.full(int(take.sum()), b, dtype=np.int64))
         parts_portion.append(por[take])
@@ -509,9 +592,9 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     o = np.lexsort((pb, pc))
     pc, pb, pp = pc[o], pb[o], pp[o]
     # rate and multiplier as exact fractions per (plan, deal type) and (plan, band)
-    deal_types = sorted({d.deal_type for d in deals})
+    deal_types = sorted(set(v.deal_type))
     dt_no = {t: i for i, t in enumerate(deal_types)}
-    deal_dt = np.fromiter((dt_no[d.deal_type] for d in deals), dtype=np.int64, count=n_deals)
+    deal_dt = np.fromiter(map(dt_no.__getitem__, v.deal_type), dtype=np.int64, count=n_deals)
     n_pl = max(len(plan_list), 1)
     rate_n = np.zeros((n_pl, max(len(deal_types), 1)), dtype=np.int64)
     rate_d = np.ones_like(rate_n)
@@ -562,11 +645,12 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
             continue
         mode = plan.rounding
         for ci in cand.tolist():
-            d = deals[int(c_deal[ci])]
+            di = int(c_deal[ci])
             sc = c_split[ci]
             split_pct = sc.split_pct if sc is not None else HUNDRED
+            dt, term, product, amount_d = v.deal_type[di], v.term_months[di], v.product[di], v.amount(di)
             for k, sp in enumerate(plan.spiffs):
-                if sp.matches(d.deal_type, d.term_months, d.amount, d.product):
+                if sp.matches(dt, term, amount_d, product):
                     n_, d_ = (sp.amount * split_pct).as_integer_ratio()
                     a = _round_int(n_ * 100, d_ * 100, mode)
                     ri = int(c_rep[ci])
@@ -602,8 +686,9 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
         ok = np.ones(len(sel), dtype=bool)
         if cancelled:
             for j, ci in enumerate(sel.tolist()):
-                d = deals[int(c_deal[ci])]
-                if d.cancelled_on is not None and d.cancelled_on <= period_end and plan.clawback_applies(d.close_date, d.cancelled_on):
+                di = int(c_deal[ci])
+                cancel_d = v.cancelled_on[di]
+                if cancel_d is not None and cancel_d <= period_end and plan.clawback_applies(v.close_date[di], cancel_d):
                     ok[j] = False
         sel = sel[ok]
         n_, d_ = _ratio(plan.override_rate)
@@ -639,7 +724,7 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     l_amount = np.concatenate([amount, extra[:, 5], ov_amount])
     l_base = np.concatenate([base, extra[:, 6], ov_amount])
     l_aux = np.concatenate([np.zeros(len(pc), dtype=np.int64), extra[:, 7], np.zeros(n_ov, dtype=np.int64)])
-    return ColumnarMonth(period, plans, data, rep_ids, active, plan_of, assignment_of, tenure, quota, ytd_quota,
+    return ColumnarMonth(period, plans, data, v, rep_ids, active, plan_of, assignment_of, tenure, quota, ytd_quota,
                          c_rep, c_deal, c_cents, counts, c_split, l_rep, l_kind, l_credit, l_band, l_portion, l_amount,
                          l_base, l_aux, exceptions)
 
