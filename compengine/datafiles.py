@@ -716,8 +716,9 @@ class _NotPlain(Exception):
     """The folder is not one the fast reader takes: read it with the full reader."""
 
 
-def _plain_rows(path: Path, columns: list[str]) -> list[list[str]]:
-    """The rows of a plain CSV (see :func:`read_data_folder_fast`), each of ``len(columns)`` fields."""
+def _plain_rows(path: Path, columns: list[str]) -> tuple[int, list[tuple[str, ...]]]:
+    """A plain CSV (see :func:`read_data_folder_fast`) as (number of rows, its columns): each field as the
+    full reader reads it (no field has whitespace around it: the full reader strips it; no quotes)."""
     try:
         raw = path.read_bytes()
     except OSError:
@@ -730,21 +731,27 @@ def _plain_rows(path: Path, columns: list[str]) -> list[list[str]]:
         raise _NotPlain from None
     if not text.endswith("\n"):
         text += "\n"
-    lines = text.split("\n")
-    lines.pop()  # after the last newline
-    if not lines or lines[0].split(",") != columns:
+    head, _, body = text.partition("\n")
+    if head.split(",") != columns or _SPACE_AROUND.search(body):
         raise _NotPlain
     width = len(columns)
-    rows = [ln.split(",") for ln in lines[1:]]
-    if any(len(r) != width for r in rows):  # blank rows and ragged rows alike: the full reader says what it does
-        raise _NotPlain
-    return rows
+    body = body[:-1]  # the last newline
+    if not body:
+        return 0, [()] * width
+    n = body.count("\n") + 1
+    fields = body.replace("\n", ",").split(",")
+    if len(fields) != n * width or "\n\n" in body or any(c != width - 1 for c in map(str.count, body.split("\n"), [","] * n)):
+        raise _NotPlain  # blank or ragged rows: the full reader says what it does with them
+    return n, [tuple(fields[k::width]) for k in range(width)]
+
+
+# whitespace at either end of a field (str.strip and re's \s agree on what whitespace is)
+_SPACE_AROUND = re.compile(r"(?:^|,)[^\S\n]|[^\S\n](?:,|$)", re.MULTILINE)
 
 
 def _stripped(values: Iterable[str], required: bool = True) -> None:
-    for v in values:
-        if v != v.strip() or (required and not v):
-            raise _NotPlain
+    if required and "" in set(values):
+        raise _NotPlain
 
 
 def _dates(values: Iterable[str]) -> dict[str, date | None]:
@@ -775,14 +782,13 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
     # reps
     reps_file = str(folder / "reps.csv")
     reps: dict[str, Rep] = {}
-    rows = _plain_rows(folder / "reps.csv", COLUMNS["reps.csv"])
-    cols = list(zip(*rows)) if rows else [()] * 6
+    _, cols = _plain_rows(folder / "reps.csv", COLUMNS["reps.csv"])
     _stripped(cols[0])
     _stripped(cols[1])
     for c in (2, 3, 4):
         _stripped(cols[c], required=False)
     hires = _dates(cols[5])
-    for line, (rep_id, name, email, manager, team, hire) in enumerate(rows, start=2):
+    for line, (rep_id, name, email, manager, team, hire) in enumerate(zip(*cols), start=2):
         if rep_id in reps:
             return None
         reps[rep_id] = Rep(rep_id=rep_id, name=name, email=email, manager_id=manager or None, team=team,
@@ -792,13 +798,12 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
     # assignments: one a rep
     a_file = str(folder / "assignments.csv")
     assignments: list[Assignment] = []
-    rows = _plain_rows(folder / "assignments.csv", COLUMNS["assignments.csv"])
-    cols = list(zip(*rows)) if rows else [()] * 5
+    _, cols = _plain_rows(folder / "assignments.csv", COLUMNS["assignments.csv"])
     for c in range(5):
         _stripped(cols[c], required=c < 3)
     days = _dates((*cols[2], *cols[3]))
     seen: set[str] = set()
-    for line, (rep_id, plan_id, start, end, quota) in enumerate(rows, start=2):
+    for line, (rep_id, plan_id, start, end, quota) in enumerate(zip(*cols), start=2):
         if rep_id in seen or rep_id not in reps or (plans is not None and plan_id not in plans) or days[start] is None:
             return None
         seen.add(rep_id)
@@ -813,9 +818,7 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
         assignments.append(Assignment(rep_id, plan_id, days[start], end_d, q, Source(a_file, line)))  # type: ignore[arg-type]
     # deals, into columns
     d_file = str(folder / "deals.csv")
-    rows = _plain_rows(folder / "deals.csv", COLUMNS["deals.csv"])
-    n = len(rows)
-    cols = list(zip(*rows)) if rows else [()] * 10
+    n, cols = _plain_rows(folder / "deals.csv", COLUMNS["deals.csv"])
     deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled = cols
     for c, required in ((deal_id, True), (account, False), (owner, True), (product, False)):
         _stripped(c, required)
@@ -858,8 +861,7 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
     sp_path = folder / "splits.csv"
     if sp_path.is_file():
         s_file = str(sp_path)
-        rows = _plain_rows(sp_path, COLUMNS["splits.csv"])
-        cols = list(zip(*rows)) if rows else [()] * 4
+        _, cols = _plain_rows(sp_path, COLUMNS["splits.csv"])
         _stripped(cols[0])
         _stripped(cols[1])
         if not set(cols[0]) <= set(deal_id) or not set(cols[1]) <= reps.keys() or not set(cols[3]) <= {"", "primary", "overlay"}:
@@ -872,7 +874,7 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
             if not 0 < pcts[v] <= 100:
                 return None
         splits = [Split(d, r, pcts[p], role or "primary", Source(s_file, line))
-                  for line, (d, r, p, role) in enumerate(rows, start=2)]
+                  for line, (d, r, p, role) in enumerate(zip(*cols), start=2)]
         if _split_errors(splits):
             return None
     return Dataset(reps, assignments, deals, splits)  # type: ignore[arg-type]

@@ -54,7 +54,8 @@ def plan_texts(draw, pid: str, manager: bool) -> str:
     if draw(st.booleans()):
         out.append(f"spiffs:\n  - {{id: s1, amount: {draw(st.integers(1, 900))}.{draw(st.integers(0, 99)):02d}, "
                    f"when: {{deal_type: {draw(st.sampled_from(TYPES))}, min_term_months: 24}}}}\n"
-                   f"  - {{id: s2, amount: 7.77, when: {{min_term_months: 36}}}}")
+                   f"  - {{id: s2, amount: 7.77, when: {{min_term_months: 36}}}}\n"
+                   f"  - {{id: s3, amount: 3.33, when: {{min_amount: {draw(st.integers(0, 200000))}.5, product: Platform}}}}")
     if draw(st.booleans()):
         out.append(f"clawback:\n  window_days: {draw(st.integers(0, 90))}")
     if draw(st.booleans()):

@@ -637,25 +637,44 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     # -- SPIFFs on the credits that count, scaled by the split
     earnings = comm.copy()
     spiff_lines: list[tuple] = []
+    deal_term = np.fromiter(((t or 0) for t in v.term_months), dtype=np.int64, count=n_deals)
+    products = sorted({x for x in v.product if x is not None})
+    product_no = {x: i for i, x in enumerate(products)}
+    deal_product = np.fromiter((product_no.get(x, -1) if x is not None else -1 for x in v.product), dtype=np.int64,
+                               count=n_deals) if products else np.full(n_deals, -1, dtype=np.int64)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
     for pi, plan in enumerate(plan_list):
-        if not plan.spiffs:
-            continue
-        cand = np.flatnonzero(mine & (c_plan == pi))
-        if not len(cand):
-            continue
-        mode = plan.rounding
-        for ci in cand.tolist():
-            di = int(c_deal[ci])
+        for k, sp in enumerate(plan.spiffs):  # Spiff.matches, on the columns
+            m = mine & (c_plan == pi)
+            cd = c_deal
+            if sp.deal_type is not None:
+                m &= deal_dt[cd] == dt_no.get(sp.deal_type, -1)
+            if sp.min_term_months is not None:
+                m &= deal_term[cd] >= sp.min_term_months
+            if sp.min_amount is not None:
+                n_, d_ = (sp.min_amount * 100).as_integer_ratio()
+                m &= amounts[cd] * d_ >= n_
+            if sp.product is not None:
+                m &= deal_product[cd] == product_no.get(sp.product, -2)
+            hit = np.flatnonzero(m)
+            found.append((hit, np.full(len(hit), pi * 1000 + k, dtype=np.int64)))
+    if found:
+        hits = np.concatenate([f[0] for f in found])
+        keys = np.concatenate([f[1] for f in found])
+        o = np.lexsort((keys, hits))
+        amount_of: dict[tuple[int, Decimal], int] = {}
+        for ci, key in zip(hits[o].tolist(), keys[o].tolist()):
+            pi, k = divmod(key, 1000)
+            plan = plan_list[pi]
             sc = c_split[ci]
             split_pct = sc.split_pct if sc is not None else HUNDRED
-            dt, term, product, amount_d = v.deal_type[di], v.term_months[di], v.product[di], v.amount(di)
-            for k, sp in enumerate(plan.spiffs):
-                if sp.matches(dt, term, amount_d, product):
-                    n_, d_ = (sp.amount * split_pct).as_integer_ratio()
-                    a = _round_int(n_ * 100, d_ * 100, mode)
-                    ri = int(c_rep[ci])
-                    spiff_lines.append((ri, KIND_SPIFF, ci, 0, 0, a, a, k))
-                    earnings[ri] += a
+            a = amount_of.get((key, split_pct))
+            if a is None:
+                n_, d_ = (plan.spiffs[k].amount * split_pct).as_integer_ratio()
+                a = amount_of[(key, split_pct)] = _round_int(n_, d_, plan.rounding)
+            ri = int(c_rep[ci])
+            spiff_lines.append((ri, KIND_SPIFF, ci, 0, 0, a, a, k))
+            earnings[ri] += a
     rows.extend(spiff_lines)
     # -- cap on commission
     for ri in active:
