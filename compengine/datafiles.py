@@ -732,7 +732,7 @@ def _plain_rows(path: Path, columns: list[str]) -> tuple[int, list[tuple[str, ..
     if not text.endswith("\n"):
         text += "\n"
     head, _, body = text.partition("\n")
-    if head.split(",") != columns or _SPACE_AROUND.search(body):
+    if head.split(",") != columns or _space_around(body):
         raise _NotPlain
     width = len(columns)
     body = body[:-1]  # the last newline
@@ -747,6 +747,16 @@ def _plain_rows(path: Path, columns: list[str]) -> tuple[int, list[tuple[str, ..
 
 # whitespace at either end of a field (str.strip and re's \s agree on what whitespace is)
 _SPACE_AROUND = re.compile(r"(?:^|,)[^\S\n]|[^\S\n](?:,|$)", re.MULTILINE)
+
+
+def _space_around(body: str) -> bool:
+    """Some field of ``body`` has whitespace at an end. ASCII text (the usual): substring searches; other
+    text: the regex."""
+    if not body.isascii():
+        return _SPACE_AROUND.search(body) is not None
+    if any(c in body for c in "\t\x0b\x0c\x1c\x1d\x1e\x1f"):
+        return True  # ASCII whitespace other than the space: rare enough to leave to the full reader
+    return body.startswith(" ") or " ," in body or ", " in body or " \n" in body or "\n " in body or body.endswith(" ")
 
 
 def _stripped(values: Iterable[str], required: bool = True) -> None:
