@@ -691,6 +691,7 @@ def read_pipeline(path: Path | str, stages: Mapping[str, Decimal] | None = None,
 # ----------------------------------------------------------------------------- fast reading (issue 18)
 
 
+@gc_paused()
 def read_data_folder_fast(folder: Path | str, plans: Mapping[str, Plan] | None = None, *,
                           encoding: str | None = None) -> tuple[Dataset, list[CompError]]:
     """:func:`read_data_folder` for the columnar engine: ``deals.csv`` read into columns

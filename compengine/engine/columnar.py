@@ -245,6 +245,7 @@ class ColumnarMonth:
 
     # ---------------------------------------------------------------- the pure engine's records, when shown
 
+    @P.gc_paused()  # millions of records, no cycles: the collector would rescan them all (as in the pure engine)
     def result(self, *, explain: bool = True) -> PeriodResult:
         """The month as the pure engine's :class:`PeriodResult` (equal line for line); ``explain=False``
         leaves the explain sentences empty (nothing shows them)."""
@@ -417,6 +418,7 @@ class ColumnarMonth:
 # --------------------------------------------------------------------------- calculate
 
 
+@P.gc_paused()
 def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> ColumnarMonth:
     """The month as columns. Call only when :func:`unsupported` returns None."""
     pstr = str(period)
@@ -757,8 +759,7 @@ def calculate_month(data: Any, plans: Any, period: Period, *, explain: bool = Tr
     why = unsupported(data, month_plans, period)
     if why is None:
         try:
-            with P.gc_paused():
-                return calculate_columns(data, month_plans, period).result(explain=explain), None
+            return calculate_columns(data, month_plans, period).result(explain=explain), None
         except OverflowError as exc:
             why = str(exc)
     return driver.calculate_month(data, plans, period), why
