@@ -454,9 +454,11 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     # order: rep, close date, deal id, then the credit stage's order within a deal
     ordinal = {d: d.toordinal() for d in set(v.close_date)}
     close_ord = np.fromiter(map(ordinal.__getitem__, v.close_date), dtype=np.int64, count=n_deals)
-    ids = np.array(v.deal_id) if n_deals else np.array([], dtype=str)
-    id_rank = np.empty(n_deals, dtype=np.int64)
-    id_rank[np.argsort(ids, kind="stable")] = np.arange(n_deals)
+    if all(map(str.__lt__, v.deal_id, v.deal_id[1:])):  # the file in deal-id order (as generated): no sort
+        id_rank = np.arange(n_deals, dtype=np.int64)
+    else:
+        id_rank = np.empty(n_deals, dtype=np.int64)
+        id_rank[np.argsort(np.array(v.deal_id, dtype=str), kind="stable")] = np.arange(n_deals)
     order = np.lexsort((c_sub, id_rank[c_deal], close_ord[c_deal], c_rep))
     c_deal, c_rep, c_cents, c_split_src = c_deal[order], c_rep[order], c_cents[order], c_split_src[order]
     c_split = [split_credits[j] if j >= 0 else None for j in c_split_src.tolist()] if split_credits \
