@@ -259,3 +259,10 @@ def test_fast_reader_falls_back_on_anything_odd_with_the_same_errors(tmp_path):
     fast, fast_errors = read_data_folder_fast(tmp_path, plans)
     assert fast_errors and [str(e) for e in fast_errors] == [str(e) for e in read_data_folder(tmp_path, plans)[1]]
     assert "splits.csv:" in str(fast_errors[0]) and "role" in str(fast_errors[0])
+
+
+def test_a_deal_type_without_a_rate_is_left_to_the_pure_engine():
+    plans = {"p": load_plan_text("id: p\ncurrency: USD\nquota: {annual: 12000}\nrates: {new_logo: 0.1}\n", "p.yaml")[0]}
+    data = Dataset({"R1": Rep("R1", "R1")}, [Assignment("R1", "p", date(2026, 1, 1))],
+                   [Deal("D1", "a", "expansion", Decimal("100.00"), "USD", date(2026, 1, 3), "R1")])
+    assert "no rate for expansion" in (columnar.unsupported(data, plans, JAN) or "")

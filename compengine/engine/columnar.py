@@ -177,8 +177,11 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
     for rep_id, rep in data.reps.items():
         if rep.manager_id == rep_id:
             return f"{rep_id} manages themself"
+    deal_types = set(data.deals.deal_type) if columns else {d.deal_type for d in data.deals}
     for pid in used:
         plan = plans[pid]
+        if deal_types - plan.rates.keys():
+            return f"plan {pid} has no rate for {', '.join(sorted(deal_types - plan.rates.keys()))}"
         if plan.v2:
             return f"plan {pid}: components (v2)"
         if plan.override_base != "credit" or len(P._override_levels(plan)) > 1:
@@ -601,7 +604,7 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     deal_dt = np.fromiter(map(dt_no.__getitem__, v.deal_type), dtype=np.int64, count=n_deals)
     n_pl = max(len(plan_list), 1)
     rate_n = np.zeros((n_pl, max(len(deal_types), 1)), dtype=np.int64)
-    rate_d = np.ones_like(rate_n)
+    rate_d = np.zeros_like(rate_n)  # 0: no rate (unsupported() sends such a month to the pure engine)
     mult_n = np.ones((n_pl, n_bands_max), dtype=np.int64)
     mult_d = np.ones_like(mult_n)
     max_num = 1
@@ -620,9 +623,9 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     p_rep = c_rep[pc]
     p_plan = rep_plan[p_rep]
     p_dt = deal_dt[c_deal[pc]]
-    p_missing = rate_d[p_plan, p_dt] == 0
-    assert not p_missing.any()
     rn, rd = rate_n[p_plan, p_dt], rate_d[p_plan, p_dt]
+    if len(rd) and not rd.all():
+        raise KeyError("a credit's deal type has no rate in its receiver's plan")
     no_q = no_quota[p_rep]
     mn = np.where(no_q, 1, mult_n[p_plan, pb])
     md = np.where(no_q, 1, mult_d[p_plan, pb])
