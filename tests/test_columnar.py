@@ -264,5 +264,5 @@ def test_fast_reader_falls_back_on_anything_odd_with_the_same_errors(tmp_path):
 def test_a_deal_type_without_a_rate_is_left_to_the_pure_engine():
     plans = {"p": load_plan_text("id: p\ncurrency: USD\nquota: {annual: 12000}\nrates: {new_logo: 0.1}\n", "p.yaml")[0]}
     data = Dataset({"R1": Rep("R1", "R1")}, [Assignment("R1", "p", date(2026, 1, 1))],
-                   [Deal("D1", "a", "expansion", Decimal("100.00"), "USD", date(2026, 1, 3), "R1")])
-    assert "no rate for expansion" in (columnar.unsupported(data, plans, JAN) or "")
+                   [Deal("D1", "a", "upsell", Decimal("100.00"), "USD", date(2026, 1, 3), "R1")])  # (a Dataset made
+    assert "no rate for upsell" in (columnar.unsupported(data, plans, JAN) or "")  # in Python: the reader refuses it)
