@@ -43,6 +43,7 @@ ONE_0 = Decimal("1.0")
 _INT64_LIMIT = 2**62  # products of minor units, rate and multiplier numerators stay below this
 
 KIND_COMMISSION, KIND_SPIFF, KIND_CAP, KIND_OVERRIDE, KIND_DRAW, KIND_CARRY = range(6)
+_KIND_NAMES = ((0, "commission"), (1, "spiff"), (2, "cap"), (3, "override"), (4, "draw"), (5, "carry_forward"))
 
 
 def _ratio(x: Decimal) -> tuple[int, int]:
@@ -310,10 +311,12 @@ class ColumnarMonth:
             o_pct = _pct(o_rate) if o_rate is not None else ""
             o_source = plan.rule_source("override.rate") if o_rate is not None else ""
             earnings = 0
+            by_kind = [0] * 6  # the lines' amounts by kind, in cents
             for k in range(starts[ri], starts[ri + 1]):
                 kind = l_kind[k]
                 amount_c = l_amount[k]
                 earnings += amount_c
+                by_kind[kind] += amount_c
                 amount = dec(amount_c)
                 seq = len(lines) + 1
                 if kind == KIND_COMMISSION:
@@ -386,15 +389,14 @@ class ColumnarMonth:
                                       rule="negative month",
                                       explain=(f"This month's lines sum to {fmt(-owed)}: nothing is paid and {fmt(owed)} is "
                                                "carried forward, recovered from later payouts") if explain else ""))
-            before_carry = earnings - sum(l_amount[k] for k in range(starts[ri], starts[ri + 1]) if l_kind[k] == KIND_CARRY)
+            before_carry = earnings - by_kind[KIND_CARRY]
             if before_carry < 0 and plan.negative == "pay":
                 notes.append(f"This month's lines sum to {fmt(dec(before_carry))}: paid as a negative payout "
                              "(payout.negative: pay)")
-            components = dict.fromkeys(COMPONENTS, ZERO)
-            payout = ZERO
-            for ln in lines:
-                components[ln.kind] = components.get(ln.kind, ZERO) + ln.amount
-                payout += ln.amount
+            components = dict.fromkeys(COMPONENTS, ZERO)  # sums of cent amounts: exponent -2, as the pure engine's
+            for kind_no, name in _KIND_NAMES:  # (a kind without lines: 0.00, as ZERO)
+                components[name] = ZERO + dec(by_kind[kind_no])
+            payout = ZERO + dec(earnings)
             credited = ZERO + dec(credited_c)
             quota = self.quota[ri]
             ytd_quota = self.ytd_quota[ri]
