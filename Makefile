@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_calc.py
+	$(BIN)/python benchmarks/bench_columnar.py
 	$(BIN)/python benchmarks/bench_plan_cache.py
 	$(BIN)/python benchmarks/bench_scaleout.py
 

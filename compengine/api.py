@@ -55,6 +55,8 @@ _LAZY = {
     "iter_result_json": "compengine.engine.report",
     "filter_reps": "compengine.engine.driver",
     "calculate_month": "compengine.engine.driver",
+    # the columnar engine (issue 18): (result, None), or the pure engine's result and why it was not used
+    "calculate_month_columnar": ("compengine.engine.columnar", "calculate_month"),
     "read_plans_and_folder": "compengine.datafiles",
     "load_plan_file": "compengine.plans",
     "load_plans_and_errors": ("compengine.plans", "load_plans"),  # (plans, errors) without raising
@@ -144,16 +146,18 @@ def load_plan_catalog(plans_dir: Path | str) -> PlanCatalog:
 
 
 def read_catalog_and_folder(plans_dir: Path | str, data_dir: Path | str, *,
-                            encoding: str | None = None) -> tuple[PlanCatalog, Dataset]:
+                            encoding: str | None = None, fast: bool = False) -> tuple[PlanCatalog, Dataset]:
     """A plan folder's catalog and a data folder checked against it (assignments name known plan ids;
-    versions of one id share its currency); every error raised as CompErrors."""
-    from compengine.datafiles import read_data_folder
+    versions of one id share its currency); every error raised as CompErrors. ``fast``: deals read into
+    columns for the columnar engine (``datafiles.read_data_folder_fast``: the same data and errors)."""
+    from compengine.datafiles import read_data_folder, read_data_folder_fast
     from compengine.plans.catalog import load_plan_catalog as _load
 
     catalog, errors = _load(plans_dir)
     if errors:
         raise CompErrors(errors)
-    data, errors = read_data_folder(data_dir, catalog.latest(), encoding=encoding)
+    read = read_data_folder_fast if fast else read_data_folder
+    data, errors = read(data_dir, catalog.latest(), encoding=encoding)
     if errors:
         raise CompErrors(errors)
     return catalog, data

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from dataclasses import dataclass
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -694,3 +695,224 @@ def read_pipeline(path: Path | str, stages: Mapping[str, Decimal] | None = None,
                         row.get("product") or None, None, src)
             out.append(Opportunity(deal, prob, stage, src))
     return out, errors
+
+
+# ----------------------------------------------------------------------------- fast reading (issue 18)
+
+
+@gc_paused()
+def read_data_folder_fast(folder: Path | str, plans: Mapping[str, Plan] | None = None, *,
+                          encoding: str | None = None) -> tuple[Dataset, list[CompError]]:
+    """:func:`read_data_folder` for the columnar engine: ``deals.csv`` read into columns
+    (:class:`~compengine.engine.columnar.DealColumns`, a ``Deal`` made only when one is asked for).
+
+    It takes the plain files ``compengine generate`` and most exports write (UTF-8 without a byte order mark,
+    no quotes, no carriage returns, no blank rows, the documented columns and no others, one assignment a
+    rep, no ``products.csv``, ``fx_rates.csv`` or ``quotas.csv``, deals in the plans' one currency) and checks
+    every rule :func:`read_data_folder` checks. On anything else, and on any error, it returns what
+    :func:`read_data_folder` returns, so errors are reported exactly as that reports them (file:line:field).
+    """
+    folder = Path(folder)
+    try:
+        data = _read_plain_folder(folder, plans, encoding)
+    except _NotPlain:
+        data = None
+    if data is None:
+        return read_data_folder(folder, plans, encoding=encoding)
+    return data, []
+
+
+class _NotPlain(Exception):
+    """The folder is not one the fast reader takes: read it with the full reader."""
+
+
+def _plain_rows(path: Path, columns: list[str]) -> tuple[int, list[tuple[str, ...]]]:
+    """A plain CSV (see :func:`read_data_folder_fast`) as (number of rows, its columns): each field as the
+    full reader reads it (no field has whitespace around it: the full reader strips it; no quotes)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raise _NotPlain from None
+    if raw.startswith(codecs.BOM_UTF8) or b'"' in raw or b"\r" in raw:
+        raise _NotPlain
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _NotPlain from None
+    if not text.endswith("\n"):
+        text += "\n"
+    head, _, body = text.partition("\n")
+    if head.split(",") != columns or _space_around(body):
+        raise _NotPlain
+    width = len(columns)
+    body = body[:-1]  # the last newline
+    if not body:
+        return 0, [()] * width
+    n = body.count("\n") + 1
+    fields = body.replace("\n", ",").split(",")
+    if len(fields) != n * width or "\n\n" in body or any(c != width - 1 for c in map(str.count, body.split("\n"), [","] * n)):
+        raise _NotPlain  # blank or ragged rows: the full reader says what it does with them
+    return n, [tuple(fields[k::width]) for k in range(width)]
+
+
+# whitespace at either end of a field (str.strip and re's \s agree on what whitespace is)
+_SPACE_AROUND = re.compile(r"(?:^|,)[^\S\n]|[^\S\n](?:,|$)", re.MULTILINE)
+
+
+def _space_around(body: str) -> bool:
+    """Some field of ``body`` has whitespace at an end. ASCII text (the usual): substring searches; other
+    text: the regex."""
+    if not body.isascii():
+        return _SPACE_AROUND.search(body) is not None
+    if any(c in body for c in "\t\x0b\x0c\x1c\x1d\x1e\x1f"):
+        return True  # ASCII whitespace other than the space: rare enough to leave to the full reader
+    return body.startswith(" ") or " ," in body or ", " in body or " \n" in body or "\n " in body or body.endswith(" ")
+
+
+def _stripped(values: Iterable[str], required: bool = True) -> None:
+    if required and "" in set(values):
+        raise _NotPlain
+
+
+def _dates(values: Iterable[str]) -> dict[str, date | None]:
+    out: dict[str, date | None] = {}
+    for v in set(values):
+        if v == "":
+            out[v] = None
+            continue
+        try:
+            out[v] = _parse_date(v)
+        except ValueError:
+            raise _NotPlain from None
+    return out
+
+
+_PLAIN_CENTS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?", re.ASCII)
+
+
+def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding: str | None) -> Dataset | None:
+    from compengine.engine.columnar import DealColumns
+
+    if encoding is not None and encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "utf-8-sig"):
+        return None
+    if not folder.is_dir() or any(not (folder / n).is_file() for n in REQUIRED_FILES):
+        return None
+    if any((folder / n).exists() for n in ("products.csv", "fx_rates.csv", "quotas.csv")):
+        return None
+    # reps
+    reps_file = str(folder / "reps.csv")
+    reps: dict[str, Rep] = {}
+    _, cols = _plain_rows(folder / "reps.csv", COLUMNS["reps.csv"])
+    _stripped(cols[0])
+    _stripped(cols[1])
+    for c in (2, 3, 4):
+        _stripped(cols[c], required=False)
+    hires = _dates(cols[5])
+    for line, (rep_id, name, email, manager, team, hire) in enumerate(zip(*cols), start=2):
+        if rep_id in reps:
+            return None
+        reps[rep_id] = Rep(rep_id=rep_id, name=name, email=email, manager_id=manager or None, team=team,
+                           hire_date=hires[hire], source=Source(reps_file, line), termination_date=None)
+    if any(r.manager_id is not None and r.manager_id not in reps for r in reps.values()):
+        return None
+    # assignments: one a rep
+    a_file = str(folder / "assignments.csv")
+    assignments: list[Assignment] = []
+    _, cols = _plain_rows(folder / "assignments.csv", COLUMNS["assignments.csv"])
+    for c in range(5):
+        _stripped(cols[c], required=c < 3)
+    days = _dates((*cols[2], *cols[3]))
+    seen: set[str] = set()
+    for line, (rep_id, plan_id, start, end, quota) in enumerate(zip(*cols), start=2):
+        if rep_id in seen or rep_id not in reps or (plans is not None and plan_id not in plans) or days[start] is None:
+            return None
+        seen.add(rep_id)
+        end_d = days[end]
+        if end_d is not None and end_d < days[start]:  # type: ignore[operator]
+            return None
+        q = None
+        if quota:
+            if not _PLAIN_CENTS.fullmatch(quota):
+                return None
+            q = Decimal(quota)
+        assignments.append(Assignment(rep_id, plan_id, days[start], end_d, q, Source(a_file, line)))  # type: ignore[arg-type]
+    # deals, into columns
+    d_file = str(folder / "deals.csv")
+    n, cols = _plain_rows(folder / "deals.csv", COLUMNS["deals.csv"])
+    deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled = cols
+    for c, required in ((deal_id, True), (account, False), (owner, True), (product, False)):
+        _stripped(c, required)
+    if len(set(deal_id)) != n or not set(deal_type) <= set(DEAL_TYPES) or not set(owner) <= reps.keys():
+        return None
+    fullmatch = _PLAIN_CENTS.fullmatch
+    if not all(map(fullmatch, amount)):
+        return None
+    currencies = set(currency)
+    plan_currencies = {p.currency for p in plans.values()} if plans is not None else set()
+    if len(currencies) > 1 or (currencies and (currencies != plan_currencies or minor_units(next(iter(currencies))) != 2)):
+        return None
+    cents = [int(a[:-3] + a[-2:]) if a[-3:-2] == "." else (int(a[:-2] + a[-1:]) * 10 if a[-2:-1] == "." else int(a) * 100)
+             for a in amount]
+    if n and min(cents) <= 0:
+        return None
+    close_of = _dates(close)
+    cancel_of = _dates(cancelled)
+    if None in (close_of[x] for x in set(close)):
+        return None
+    terms: dict[str, int | None] = {}
+    for t in set(term):
+        if t == "":
+            terms[t] = None
+        elif t.isascii() and t.isdigit() and len(t) <= 9 and int(t) <= MAX_TERM_MONTHS:
+            terms[t] = int(t)
+        else:
+            return None
+    close_d = [close_of[x] for x in close]
+    cancel_d = [cancel_of[x] for x in cancelled]
+    if any(c is not None and c < d for c, d in zip(cancel_d, close_d)):  # type: ignore[operator]
+        return None
+    deals = DealColumns(
+        file=d_file, deal_id=list(deal_id), account=list(account), deal_type=list(deal_type), amount_text=list(amount),
+        cents=cents, currency=next(iter(currencies)) if currencies else "USD", close_date=close_d, owner_id=list(owner),
+        term_months=[terms[t] for t in term], product=[p or None for p in product], cancelled_on=cancel_d,
+    )
+    # splits
+    splits: list[Split] = []
+    sp_path = folder / "splits.csv"
+    if sp_path.is_file():
+        s_file = str(sp_path)
+        _, cols = _plain_rows(sp_path, COLUMNS["splits.csv"])
+        _stripped(cols[0])
+        _stripped(cols[1])
+        if not set(cols[0]) <= set(deal_id) or not set(cols[1]) <= reps.keys() or not set(cols[3]) <= {"", "primary", "overlay"}:
+            return None
+        pcts: dict[str, Decimal] = {}
+        for v in set(cols[2]):
+            if not _PLAIN_PCT.fullmatch(v):
+                return None
+            pcts[v] = Decimal(v)
+            if not 0 < pcts[v] <= 100:
+                return None
+        splits = [Split(d, r, pcts[p], role or "primary", Source(s_file, line))
+                  for line, (d, r, p, role) in enumerate(zip(*cols), start=2)]
+        if _split_errors(splits):
+            return None
+    return Dataset(reps, assignments, deals, splits)  # type: ignore[arg-type]
+
+
+_PLAIN_PCT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?", re.ASCII)
+
+
+def _split_errors(splits: list[Split]) -> bool:
+    """The checks of :func:`~compengine.engine.pipeline.check_splits` (a receiver once per deal, primary
+    splits summing to 100), without the Deal objects it reads only for their ids (checked above)."""
+    by_deal: dict[str, list[Split]] = defaultdict(list)
+    for s in splits:
+        by_deal[s.deal_id].append(s)
+    for rows in by_deal.values():
+        if len({s.rep_id for s in rows}) != len(rows):
+            return True
+        prim = [s.split_pct for s in rows if s.role == "primary"]
+        if prim and sum(prim, Decimal(0)) != 100:
+            return True
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -15,7 +16,7 @@ from compengine.cli.common import (
     period_arg,
     read_plans_and_data,
 )
-from compengine.api import calculate_month, filter_reps
+from compengine.api import calculate_month, calculate_month_columnar, filter_reps
 from compengine.api import iter_result_json
 
 
@@ -25,12 +26,15 @@ from compengine.api import iter_result_json
 @click.option("--period", required=True, callback=period_arg, help="Month to compute, YYYY-MM.")
 @click.option("--rep", "rep_ids", multiple=True, help="Only this rep (repeatable).")
 @click.option("--no-explain", is_flag=True, help="Leave out the explain sentence under each line.")
+@click.option("--engine", type=click.Choice(["columnar", "python"]), default="columnar", show_default=True,
+              help="columnar: NumPy over integer cents, the same lines (a run it does not support is computed by the "
+                   "python engine; COMPENGINE_ENGINE_NOTICE=1 says why on stderr); python: the reference engine.")
 @lines_option
 @json_option
 @encoding_option
 @handles_errors("nothing was computed")
-def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, all_lines: bool,
-         as_json: bool, encoding: str | None) -> None:
+def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_explain: bool, engine: str,
+         all_lines: bool, as_json: bool, encoding: str | None) -> None:
     """Compute a month's payouts from plan files and CSVs, without a database.
 
     Runs every month from the data's first month through PERIOD (balances, draws,
@@ -43,9 +47,16 @@ def calc(plans_dir: Path, data_dir: Path, period, rep_ids: tuple[str, ...], no_e
     Example:
       compengine calc --plans plans --data examples/acme --period 2026-10
       compengine calc --plans plans --data examples/acme --period 2026-10 --rep R1 --json
+      compengine calc --plans plans --data examples/acme --period 2026-10 --engine python
     """
-    catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding, versions=True)
-    result = calculate_month(data, catalog, period)  # each month by the plan versions in force on its last day
+    catalog, data = read_plans_and_data(plans_dir, data_dir, rep_ids, encoding, versions=True, fast=engine == "columnar")
+    if engine == "columnar":
+        # the same result, line for line; explain sentences made only when something shows them
+        result, why = calculate_month_columnar(data, catalog, period, explain=as_json or not no_explain)
+        if why is not None and os.environ.get("COMPENGINE_ENGINE_NOTICE"):
+            click.echo(f"note: computed by the python engine: {why}", err=True)
+    else:
+        result = calculate_month(data, catalog, period)  # each month by the plan versions in force on its last day
     month_plans = catalog.for_month(period)  # the versions that priced PERIOD, named in the output
     if rep_ids:
         result = filter_reps(result, rep_ids)

@@ -283,13 +283,15 @@ class Progress:
             self._shown = False
 
 
-def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None, *, versions=False):  # noqa: ANN001, ANN201
+def read_plans_and_data(plans_dir, data_dir, rep_ids=(), encoding=None, *, versions=False, fast=False):  # noqa: ANN001, ANN201
     """Plans (``versions``: the folder's PlanCatalog of every plan version) and a data folder for the
-    file-mode commands; every error raised as CompErrors."""
+    file-mode commands; every error raised as CompErrors. ``fast`` (with ``versions``): deals as columns."""
     from compengine.api import read_catalog_and_folder, read_plans_and_folder
 
-    read = read_catalog_and_folder if versions else read_plans_and_folder
-    plans, data = read(plans_dir, data_dir, encoding=encoding)
+    if versions:
+        plans, data = read_catalog_and_folder(plans_dir, data_dir, encoding=encoding, fast=fast)
+    else:
+        plans, data = read_plans_and_folder(plans_dir, data_dir, encoding=encoding)
     unknown = [r for r in rep_ids if r not in data.reps]
     if unknown:
         raise click.ClickException(f"unknown rep {unknown[0]!r} in --rep")
