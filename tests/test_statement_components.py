@@ -361,3 +361,58 @@ def test_the_portal_statement_shows_each_components_bar_and_the_json_lists_compo
     v1 = _client(portal, "vic").get("/api/statements/2026-11/V1").json()
     assert [x["component"] for x in v1["components"]] == ["commission"]
     assert _client(portal, "vic").get("/statements/2026-11/V1").text.count('<svg class="bar"') == 1
+
+
+# --------------------------------------------------------------------------- reconcile: credit counted twice or not in money
+
+OVERLAP_PLAN = """\
+id: overlap
+name: Overlapping components
+currency: USD
+quota:
+  annual: 1200000
+components:
+  - id: everything            # every deal, on its amount
+    measure: {deal_type: "*"}
+    quota: {annual: 1200000, period: month}
+    rate: 0.05
+  - id: new_logos             # new logos again, on their amount: a new logo counts twice
+    measure: {deal_type: new_logo}
+    quota: {annual: 600000, period: month}
+    rate: 0.02
+  - id: margin                # every deal again, on its margin: its lines carry no credit
+    measure: {deal_type: "*"}
+    base: margin
+    quota: {annual: 600000, period: month}
+    rate: 0.10
+"""
+
+
+def test_reconcile_has_no_false_credit_differences_for_overlapping_and_margin_components(tmp_path, ledger):
+    folder = tmp_path / "co"
+    (folder / "plans").mkdir(parents=True)
+    (folder / "plans" / "overlap.yaml").write_text(OVERLAP_PLAN)
+    (folder / "reps.csv").write_text("rep_id,name,email,manager_id,team,hire_date\n"
+                                     "O1,Ola Berg,ola@example.com,,East,2024-01-01\n"
+                                     "O2,Ode Lund,ode@example.com,,East,2024-01-01\n")
+    (folder / "assignments.csv").write_text("rep_id,plan_id,start,end,annual_quota\nO1,overlap,2026-01-01,,\n"
+                                            "O2,overlap,2026-01-01,,\n")
+    (folder / "deals.csv").write_text(
+        "deal_id,account,deal_type,amount,currency,close_date,owner_id,term_months,product,cancelled_on,cost\n"
+        "X1,Northwind,new_logo,80000.00,USD,2026-11-05,O1,12,Platform,,30000.00\n"
+        "X2,Contoso,expansion,50000.00,USD,2026-11-12,O1,12,Add-on,,10000.00\n"
+        "X3,Fabrikam,new_logo,40000.00,USD,2026-11-20,O1,12,Platform,,0\n")
+    (folder / "splits.csv").write_text("deal_id,rep_id,split_pct,role\nX3,O1,60,primary\nX3,O2,40,primary\n")
+    with transaction(ledger) as s:
+        import_folder(s, folder, folder / "plans", "ops")
+    for p in Period(2026, 1).months_through(NOV):  # the ledger starts with the assignments' year
+        with transaction(ledger) as s:
+            res = run_close(s, p, "ops")
+    o1 = next(r for r in res.reps if r.rep_id == "O1")
+    # everything: 80,000 + 50,000 + 24,000 = 154,000 x 5% = 7,700; new logos: 80,000 + 24,000 = 104,000 x 2% = 2,080;
+    # margin: 50,000 + 40,000 + 24,000 (X3 has no cost: its margin is its credit, 60%) = 114,000 x 10% = 11,400
+    assert o1.payout == D("21180.00")
+    r = _rec(ledger)
+    bad = [str(f) for f in r.exceptions if f.check in ("credit", "credited")]
+    assert bad == [], "\n".join(bad)
+    assert r.ok, r.exceptions

@@ -188,6 +188,8 @@ def _total_text(result: PeriodResult) -> str:
     """The month's total payout; a month paying in several currencies gives one total per currency
     (never a sum across them): ``USD 3,613.20 + JPY 149,501``."""
     currencies = sorted({r.currency for r in result.reps})
+    if len(currencies) == 1 and minor_units(currencies[0]) != 2:  # whole yen, fils
+        return f"{result.total_payout:,.{minor_units(currencies[0])}f}"
     if len(currencies) <= 1:
         return _m(result.total_payout)
     return " + ".join(f"{c} {sum((r.payout for r in result.reps if r.currency == c), Decimal(0)):,.{minor_units(c)}f}"
