@@ -416,3 +416,10 @@ def test_reconcile_has_no_false_credit_differences_for_overlapping_and_margin_co
     bad = [str(f) for f in r.exceptions if f.check in ("credit", "credited")]
     assert bad == [], "\n".join(bad)
     assert r.ok, r.exceptions
+    # a real difference is still found, and named by its component: X2's line in "everything" carries 1.00 more
+    with transaction(ledger) as s:
+        s.execute(text("UPDATE payout_lines SET credit = credit + credit / 50000 WHERE rep_id = 'O1' AND deal_id = 'X2' "
+                       "AND component = 'everything' AND period = '2026-11'"))
+    found = [str(f) for f in _rec(ledger).exceptions if f.check == "credit"]
+    assert found == ["[credit] X2: O1's primary credit on the everything lines is 50,001.00, the deal and its splits "
+                     "give 50,000.00"]

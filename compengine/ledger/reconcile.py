@@ -1029,17 +1029,22 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                   by_component: dict[str, dict[str, tuple[Decimal, Decimal]]]) -> None:
     p = str(period)
     off: list[str] = []
+    by_parts: set[str] = set()  # reps on a plan with components: checked deal by deal and component by component
     for rep_id in sorted(rps.keys() | comm.keys() | expected.keys()):
+        rp = rps.get(rep_id)
+        plan = plans.get(rp.plan_id) if rp is not None else None
+        if rp is not None and plan is not None and plan.v2 and rp.parts:
+            # a deal counted by two components has two sets of lines, and a margin or quantity component's lines
+            # carry no credit: the rep's line total is not its deals' credit, so each component is traced alone
+            _check_component_credit(rep_id, rp, plan, by_component.get(rep_id, {}), findings)
+            by_parts.add(rep_id)
+            off.append(rep_id)
+            continue
         c = comm.get(rep_id)
         have = (c.primary, c.overlay, c.prints) if c else (ZERO, ZERO, 0)
         want = tuple(expected.get(rep_id, (ZERO, ZERO, 0)))
         if have != want:
             off.append(rep_id)
-        rp = rps.get(rep_id)
-        plan = plans.get(rp.plan_id) if rp is not None else None
-        if rp is not None and plan is not None and plan.v2 and rp.parts:
-            _check_component_credit(rep_id, rp, plan, by_component.get(rep_id, {}), findings)
-            continue
         lines_credit = (c.primary + c.overlay) if c else ZERO
         if rp is not None and rp.credited != lines_credit:
             findings.append(Finding("credited", f"{rep_id}: rep_periods.credited is {_m(rp.credited)} but its commission lines "
@@ -1053,10 +1058,19 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
     as_date = _date_reader(conn.dialect.name)
     for chunk in _chunks(off, 500):
         have: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
-        stmt = text("SELECT rep_id, deal_id, role, SUM(credit) FROM payout_lines WHERE period = :p AND kind = 'commission' "
-                    "AND rep_id IN :reps GROUP BY rep_id, deal_id, role").bindparams(bindparam("reps", expanding=True))
-        for rep_id, deal_id, role, credit in conn.execute(stmt, {"p": p, "reps": chunk}):
-            have[(rep_id, deal_id or "", "overlay" if role == "overlay" else "primary")] += from_cents(credit or 0)
+        # (rep, deal, role) -> component -> credit its lines carry, for reps on plans with components
+        have_parts: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(dict)
+        stmt = text("SELECT rep_id, deal_id, role, component, SUM(credit), COUNT(credit) FROM payout_lines WHERE period = :p "
+                    "AND kind = 'commission' AND rep_id IN :reps GROUP BY rep_id, deal_id, role, component"
+                    ).bindparams(bindparam("reps", expanding=True))
+        for rep_id, deal_id, role, component, credit, n in conn.execute(stmt, {"p": p, "reps": chunk}):
+            key = (rep_id, deal_id or "", "overlay" if role == "overlay" else "primary")
+            if rep_id in by_parts:
+                if n:  # lines on a margin or quantity base carry no credit
+                    parts = have_parts[key]
+                    parts[component or ""] = parts.get(component or "", ZERO) + from_cents(credit or 0)
+            else:
+                have[key] += from_cents(credit or 0)
         want: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
         stmt = text("SELECT deal_id, owner_id, amount, currency, cancelled_on FROM deals WHERE close_period = :p "
                     "AND owner_id IN :reps").bindparams(bindparam("reps", expanding=True))
@@ -1085,6 +1099,9 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                 if role == "primary" or (rep_id, deal_id, "overlay") not in want:
                     want[(rep_id, deal_id, role)] += credit
         for rep_id in chunk:
+            if rep_id in by_parts:
+                _compare_components(rep_id, p, have_parts, want, findings)
+                continue
             keys = sorted(k for k in have.keys() | want.keys() if k[0] == rep_id)
             named = False
             for key in keys:
@@ -1109,12 +1126,33 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                                         rep_id=rep_id, difference=h - w_))
 
 
+def _compare_components(rep_id: str, p: str, have_parts: dict[tuple[str, str, str], dict[str, Decimal]],
+                        want: dict[tuple[str, str, str], Decimal], findings: list[Finding]) -> None:
+    """A rep on a plan with components: every component whose lines carry credit on a deal carries exactly the
+    credit the deal and its splits give the rep (a deal counted by two components, twice; a component on margin
+    or units carries none and is not compared). A deal no component counted is the close's own exception."""
+    for key in sorted(k for k in have_parts if k[0] == rep_id):
+        _, deal_id, role = key
+        w_ = want.get(key, ZERO)
+        for component, h in sorted(have_parts[key].items()):
+            if h == w_:
+                continue
+            if deal_id:
+                what = (f"{deal_id}: {rep_id}'s {role} credit on the {component} lines is {_m(h)}, the deal and its "
+                        f"splits give {_m(w_)}")
+                if w_ == 0:
+                    what += f" ({deal_id} is not a deal of {p} credited to {rep_id})"
+            else:
+                what = f"{rep_id}: {component} lines without a deal carry {_m(h)} of credit"
+            findings.append(Finding("credit", what, rep_id=rep_id, deal_id=deal_id or None, difference=h - w_))
+
+
 def _check_component_credit(rep_id: str, rp: _RP, plan: Plan, lines: dict[str, tuple[Decimal, Decimal]],
                             findings: list[Finding]) -> None:
     """A rep on a plan with components: ``rep_periods.credited`` is its first component's credit of the quota period
-    to date (as the close stored it in ``parts``), and a component measured by the month, on money, carries on its
-    commission lines the credit it counts. (A longer period's credit includes earlier months' lines, and a quantity
-    base counts units, which lines do not carry as credit: the deal-by-deal credit check still covers their lines.)"""
+    to date (as the close stored it in ``parts``), and a component measured by the month, on amounts, carries on its
+    commission lines the credit it counts. (A longer period's credit includes earlier months' lines, and a margin or
+    quantity base counts what lines do not carry as credit: the deal-by-deal credit check covers the others.)"""
     first = next((m for m in rp.parts if m.type == "commission"), None)
     if first is not None and rp.credited != first.credited:
         findings.append(Finding("credited", f"{rep_id}: rep_periods.credited is {_m(rp.credited)} but its first component "
@@ -1122,7 +1160,7 @@ def _check_component_credit(rep_id: str, rp: _RP, plan: Plan, lines: dict[str, t
                                 difference=first.credited - rp.credited))
     for m in rp.parts:
         comp = plan.component(m.component)
-        if m.type != "commission" or comp is None or comp.period != "month" or comp.base == "quantity":
+        if m.type != "commission" or comp is None or comp.period != "month" or comp.base != "amount":
             continue
         carried = lines.get(m.component, (ZERO, ZERO))[1]
         if carried != m.credited:
