@@ -326,6 +326,7 @@ class DaskExecutor(CloseExecutor):
         self.address = address
         self.n_workers = n_workers
         self.spec = f"dask://{address.removeprefix('tcp://')}" if address else f"local-dask:{n_workers}"
+        self.connect_timeout = 10.0  # seconds to reach a scheduler
         self._client: Any = None
         self._cluster: Any = None
 
@@ -342,7 +343,7 @@ class DaskExecutor(CloseExecutor):
                                              dashboard_address=None, silence_logs=logging.ERROR)
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(self.address, timeout="10s")
+                self._client = Client(self.address, timeout=f"{self.connect_timeout}s")
         except (OSError, TimeoutError) as exc:
             self.close()
             raise CompErrors(f"cannot reach the Dask scheduler of {self.spec}: {_one_line(exc)}") from None
