@@ -269,3 +269,22 @@ def test_cli_close_run_on_a_dask_scheduler(tmp_path, cluster, monkeypatch):
     assert dask.stdout == local.stdout and "2026-03" in local.stdout
     assert [stored(engine, m) for m in ("2026-01", "2026-02", "2026-03")] == want
     engine.dispose()
+
+
+def test_an_unreachable_scheduler_fails_the_close_in_one_line(ledger, company):
+    import socket
+
+    data, plans = company
+    with transaction(ledger) as s:
+        import_folder(s, data, plans, "ops")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ex = parse_executor(f"dask://127.0.0.1:{port}")
+    ex.connect_timeout = 1.0
+    with pytest.raises(CompErrors, match=rf"^cannot reach the Dask scheduler of dask://127.0.0.1:{port}: ") as err:
+        with transaction(ledger) as s:
+            run_close(s, Period.parse("2026-01"), "ops", executor=ex)
+    assert "\n" not in str(err.value)
+    with transaction(ledger) as s:
+        assert s.scalar(select(PayoutLineRow.id).limit(1)) is None

@@ -27,7 +27,7 @@ SNAPSHOT``: exactly what the close saw), on SQLite on the file's last commit (th
 writer lock is held meanwhile, so nothing else commits); it loads the credits of the
 partition's reps and of the reports their overrides read (``inputs.override_readers``),
 calculates only the partition's reps with the pure engine
-(``iter_period_part(..., only=reps)``) and returns their rows. The month's late-change
+(``LedgerInputs.iter_part(..., only=reps)``) and returns their rows. The month's late-change
 adjustments and cancellations, derived by the closing process, travel with each task.
 Partitions: ``COMPENGINE_DASK_PARTITIONS`` (default one per worker). A failed partition
 fails the close: its transaction rolls back and nothing is written. Same lines, row for
@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT
 from compengine.core.periods import Period
-from compengine.engine.pipeline import Cancellation, gc_paused, iter_period_part
+from compengine.engine.pipeline import Cancellation, gc_paused
 from compengine.engine.records import Adjustment, PeriodResult, Rep, RepResult
 from compengine.ledger.codec import LINE_SHAPES, shaped_batches
 from compengine.ledger.db import make_engine, transaction
@@ -292,6 +292,8 @@ def close_partition(task: PartitionTask) -> tuple[int, list[tuple[RepResult, tup
     reading = set(task.reading)
     inputs.credits = [c for c in inputs.credits if c.rep_id in reading]
     inputs.ytd_credits = [c for c in inputs.ytd_credits if c.rep_id in reading]
+    # the month's adjustments (late changes included) and cancellations as the closing process derived them
+    inputs.adjustments, inputs.cancellations = list(task.adjustments), list(task.cancellations)
     exceptions: list[str] = []
     keyed: list[tuple[tuple, str]] = []
     summaries: list[tuple[RepResult, tuple[int, ...], list[str]]] = []
@@ -300,11 +302,8 @@ def close_partition(task: PartitionTask) -> tuple[int, list[tuple[RepResult, tup
 
     def results() -> Iterator[RepResult]:
         at = 0
-        for r in iter_period_part(period, inputs.plans, inputs.reps, inputs.assignments, inputs.credits,
-                                  ytd_credits=inputs.ytd_credits, cancellations=task.cancellations,
-                                  adjustments=task.adjustments, state=inputs.state, exceptions=exceptions,
-                                  rep_versions=inputs.rep_versions, quotas=inputs.quotas, only=task.reps,
-                                  keyed_exceptions=keyed):
+        # through LedgerInputs.iter_part: whatever else the month's calculation reads comes along
+        for r in inputs.iter_part(exceptions, only=task.reps, keyed_exceptions=keyed):
             yield r
             summaries.append((replace(r, lines=[]), (), exceptions[at:]))
             at = len(exceptions)
@@ -327,6 +326,7 @@ class DaskExecutor(CloseExecutor):
         self.address = address
         self.n_workers = n_workers
         self.spec = f"dask://{address.removeprefix('tcp://')}" if address else f"local-dask:{n_workers}"
+        self.connect_timeout = 10.0  # seconds to reach a scheduler
         self._client: Any = None
         self._cluster: Any = None
 
@@ -343,7 +343,7 @@ class DaskExecutor(CloseExecutor):
                                              dashboard_address=None, silence_logs=logging.ERROR)
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(self.address, timeout="10s")
+                self._client = Client(self.address, timeout=f"{self.connect_timeout}s")
         except (OSError, TimeoutError) as exc:
             self.close()
             raise CompErrors(f"cannot reach the Dask scheduler of {self.spec}: {_one_line(exc)}") from None

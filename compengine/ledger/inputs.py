@@ -87,12 +87,15 @@ class LedgerInputs:
         self.adjustments = [a for a in self.adjustments if a.rep_id in keep]
         return keep
 
-    def iter_part(self, exceptions: list[str], part: tuple[int, int]) -> Iterator[RepResult]:
-        """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`)."""
+    def iter_part(self, exceptions: list[str], part: tuple[int, int] = (0, 1), *, only: Iterable[str] | None = None,
+                  keyed_exceptions: list[tuple[tuple, str]] | None = None) -> Iterator[RepResult]:
+        """One part of the month, rep by rep (:func:`engine.pipeline.iter_period_part`); ``only``: just
+        these reps (a partition of a distributed close, ``ledger.executors``)."""
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part,
-                                rep_versions=self.rep_versions, quotas=self.quotas)
+                                rep_versions=self.rep_versions, quotas=self.quotas,
+                                only=None if only is None else frozenset(only), keyed_exceptions=keyed_exceptions)
 
 
 # ------------------------------------------------------------------ loading
