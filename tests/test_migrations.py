@@ -138,7 +138,7 @@ def test_0007_months_sealed_before_it_still_verify(ledger, monkeypatch):
         lock_period(s, Period(2026, 10), "ops")
     with transaction(ledger) as s:
         oct_ = s.scalars(select(PeriodSeal).where(PeriodSeal.period == "2026-10")).one()
-        assert oct_.format == "compengine-seal/2" and oct_.prev_seal == before["2026-09"][0]
+        assert oct_.format == seals.SEAL_FORMAT == "compengine-seal/3" and oct_.prev_seal == before["2026-09"][0]
         r = seals.verify(s)
         assert r.ok, r.failures
         assert [m.period for m in r.months if m.sealed] == [f"2026-{m:02d}" for m in range(1, 11)]
@@ -146,7 +146,7 @@ def test_0007_months_sealed_before_it_still_verify(ledger, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "verified" in res.output
 
-    tamper(ledger, "UPDATE payout_lines SET amount = amount + 100 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
+    tamper(ledger, "UPDATE payout_lines SET amount = amount + 1000 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
     with transaction(ledger) as s:
         r = seals.verify(s)
     assert not r.ok and {f.period for f in r.failures} == {"2026-09"}

@@ -53,7 +53,7 @@ from compengine.ledger.history import (
 )
 from compengine.ledger.codec import attrs_text, canonical_text
 from compengine.ledger.start import first_period
-from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
+from compengine.ledger.store import audit, bulk_insert, ensure_period, stored_money, invalidate_from, utcnow
 from compengine.plans.catalog import PlanCatalog, load_plan_catalog
 
 
@@ -283,13 +283,13 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
                                     "(`compengine close start`): its credit belongs in the opening balances"))
             continue
-        quantity, cost, attrs = canonical_text(d.quantity), cents(d.cost), attrs_text(d.attrs)
+        quantity, cost, attrs = canonical_text(d.quantity), stored_money(d.cost), attrs_text(d.attrs)
         if old is None:
             if str(period) in locked:
                 report.late.append(d.deal_id)  # a late deal: priced as of its locked month in the next close
             new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
-                              d.term_months, d.product, cents(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
-            events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
+                              d.term_months, d.product, stored_money(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
+            events.append((d.deal_id, "won", stored_money(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
             if d.cancelled_on is not None:
                 events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src), None, None, None))
                 report.cancellations += 1
@@ -313,7 +313,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         same = True
         restate = d.quantity != old_quantity or d.cost != old_cost or attrs != (old_attrs or "")
         if d.amount != amount or restate:
-            events.append((d.deal_id, "amended", cents(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
+            events.append((d.deal_id, "amended", stored_money(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
             if d.amount != amount:
                 amended.append((d.deal_id, d.amount))
             if restate:

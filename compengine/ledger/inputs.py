@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, from_cents
+from compengine.core.money import ZERO, from_thousandths
 from compengine.core.periods import Period
 from compengine.engine.pipeline import (
     Cancellation,
@@ -166,7 +166,7 @@ def load_deals(session: Session, periods: list[str],
     if not periods:
         return [], {}
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
-    # type processing would dominate. Money arrives as integer cents, dates as text on SQLite.
+    # type processing would dominate. Money arrives as integer thousandths, dates as text on SQLite.
     # Deals come in no particular order (sorting them cost a second a million): the engine
     # orders each rep's credits itself, and a deal's credits stay together in split order.
     conn = session.connection()
@@ -204,8 +204,8 @@ def load_deals(session: Session, periods: list[str],
             q = quantities.get(quantity)
             if q is None:
                 q = quantities[quantity] = Decimal(quantity)
-            append(make_deal((deal_id, account, deal_type, from_cents(amount), currency, close, owner, term, product,
-                              cancelled, source or None, q, from_cents(cost) if cost else zero,
+            append(make_deal((deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
+                              cancelled, source or None, q, from_thousandths(cost) if cost else zero,
                               attrs_of(attrs) if attrs else ())))
         del rows
         splits: dict[str, list[Split]] = defaultdict(list)
@@ -255,7 +255,7 @@ def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tup
 
     def add(rep_id: str, deal_id: str, part: int, cents_: int, paid_in: str) -> None:
         entry = out.setdefault((rep_id, deal_id), [ZERO, ZERO, paid_in])
-        entry[part] += from_cents(cents_)
+        entry[part] += from_thousandths(cents_)
         entry[2] = min(entry[2], paid_in)
 
     for period, ids in sorted(by_period.items()):

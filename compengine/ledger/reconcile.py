@@ -57,7 +57,7 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import CONTEXT, ZERO, D, from_cents, money_str, round_money
+from compengine.core.money import CONTEXT, ZERO, D, from_thousandths, money_str, round_money
 from compengine.core.periods import Period
 from compengine.engine.pipeline import credit_deals
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Split
@@ -645,14 +645,14 @@ class _Comm:
     primary: Decimal
     overlay: Decimal
     base: Decimal
-    prints: int = 0  # sum of credit (cents) x deal fingerprint, see _fingerprint
+    prints: int = 0  # sum of credit (thousandths) x deal fingerprint, see _fingerprint
 
 
 # A deal fingerprint: a number below 32**3 from the last three characters of its id, the same in Python,
-# SQLite and PostgreSQL. Summing credit (cents) x fingerprint per rep, on the lines and on the deals,
+# SQLite and PostgreSQL. Summing credit (stored thousandths) x fingerprint per rep, on the lines and on the deals,
 # checks that each rep's credit sits on the right deals without grouping a million lines by deal; a
 # difference is then traced deal by deal. (The sums stay inside 64-bit integers up to about 2.8 trillion
-# of credit per rep and month.)
+# of credit per rep and month: 280 billion since money is stored in thousandths.)
 PRINT_CHARS, PRINT_MOD, PRINT_BASE = 3, 31, 32
 
 
@@ -670,12 +670,12 @@ def _fingerprint_sql(col: str, dialect: str) -> str:
 
 
 def _print_sql(credit_sql: str, deal_col: str, dialect: str) -> str:
-    """SQL for credit (cents) x fingerprint, as :func:`_prints`."""
+    """SQL for credit (stored thousandths) x fingerprint, as :func:`_prints`."""
     return f"({credit_sql}) * {_fingerprint_sql(deal_col, dialect)}"
 
 
 def _prints(credit: Decimal, deal_id: str | None) -> int:
-    return int(credit * 100) * _fingerprint(deal_id)
+    return int(credit * 1000) * _fingerprint(deal_id)  # credit as stored: thousandths
 
 
 def _components_by_rep(conn, p: str, rep_ids: list[str] | None = None) -> dict[str, dict[str, Decimal]]:  # noqa: ANN001
@@ -689,7 +689,7 @@ def _components_by_rep(conn, p: str, rep_ids: list[str] | None = None) -> dict[s
         stmt = stmt.bindparams(bindparam("reps", expanding=True))
         params["reps"] = rep_ids
     for rep_id, kind, total in conn.execute(stmt, params):
-        out[rep_id][kind] = out[rep_id].get(kind, ZERO) + from_cents(total or 0)
+        out[rep_id][kind] = out[rep_id].get(kind, ZERO) + from_thousandths(total or 0)
     return dict(out)
 
 
@@ -712,7 +712,7 @@ def _lines_by_component(conn, p: str) -> dict[str, dict[str, tuple[Decimal, Deci
     for rep_id, component, amount, credit in conn.execute(text(
         "SELECT rep_id, component, SUM(amount), SUM(credit) FILTER (WHERE kind = 'commission') FROM payout_lines "
         "WHERE period = :p AND component IS NOT NULL GROUP BY rep_id, component"), {"p": p}):
-        out[rep_id][component] = (from_cents(amount or 0), from_cents(credit or 0))
+        out[rep_id][component] = (from_thousandths(amount or 0), from_thousandths(credit or 0))
     return dict(out)
 
 
@@ -765,10 +765,13 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         params: dict = {"p": p}
         for i, r in enumerate(rates):
             n, d = _scaled(Decimal(r))
-            base_whens.append(f"WHEN rate = :r{i} THEN {_half_up_sql('credit', n, d)}")
+            # these old lines were priced in cents (credit / 10 of the stored thousandths is exact): the cents
+            # of credit x rate rounded half up, stored as thousandths
+            base_whens.append(f"WHEN rate = :r{i} THEN 10 * {_half_up_sql('(credit / 10)', n, d)}")
             # half-even differs from half up on an exact half cent with an even quotient: one cent toward zero
-            tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit) * {n}) % {d}) = {d} AND ((ABS(credit) * {n}) / {d}) % 2 = 0 "
-                             "THEN (CASE WHEN credit < 0 THEN 1 ELSE -1 END)")
+            tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit / 10) * {n}) % {d}) = {d} "
+                             f"AND ((ABS(credit / 10) * {n}) / {d}) % 2 = 0 "
+                             "THEN (CASE WHEN credit < 0 THEN 10 ELSE -10 END)")
             params[f"r{i}"] = r
         worked = f"(CASE WHEN rate IS NULL THEN amount {' '.join(base_whens)} ELSE NULL END)"
         known = ", ".join(f":r{i}" for i in range(len(rates))) or "NULL"
@@ -790,15 +793,15 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         stmt = text(sql).bindparams(bindparam("even", expanding=True)) if "even" in params else text(sql)
         nets, comm, unknown = {}, {}, 0
         for rep_id, n, total, nc, amount, over, credit, stored, base_c, rated, based, fp, tie in conn.execute(stmt, params):
-            nets[rep_id] = (from_cents(total or 0), n)
+            nets[rep_id] = (from_thousandths(total or 0), n)
             if nc:
-                over, credit = from_cents(over or 0), from_cents(credit or 0)
+                over, credit = from_thousandths(over or 0), from_thousandths(credit or 0)
                 rp = rps.get(rep_id)
                 plan = plans.get(rp.plan_id) if rp else None
                 if plan is not None and plan.rounding != "half_up":
                     base_c = (base_c or 0) + (tie or 0)
-                comm[rep_id] = _Comm(nc, from_cents(amount or 0), credit - over, over,
-                                     from_cents((stored or 0) + (base_c or 0)), int(fp or 0))
+                comm[rep_id] = _Comm(nc, from_thousandths(amount or 0), credit - over, over,
+                                     from_thousandths((stored or 0) + (base_c or 0)), int(fp or 0))
                 unknown += (rated or 0) - (based or 0)
         return nets, comm, unknown
 
@@ -843,9 +846,9 @@ def _check_statements(conn, p: str, rps: dict[str, _RP], per_rep_lines: dict[str
             for _, seq, kind, amount, deal_id, credit, rate, mult in lines.get(rep_id, ()):
                 if kind != "commission" or credit is None or rate is None or mult is None:
                     continue
-                exact = CONTEXT.multiply(CONTEXT.multiply(from_cents(credit), Decimal(rate)), Decimal(mult))
-                if abs(from_cents(amount) - exact) > Decimal("0.005"):
-                    culprits.append((seq, deal_id, from_cents(amount), exact))
+                exact = CONTEXT.multiply(CONTEXT.multiply(from_thousandths(credit), Decimal(rate)), Decimal(mult))
+                if abs(from_thousandths(amount) - exact) > Decimal("0.005"):
+                    culprits.append((seq, deal_id, from_thousandths(amount), exact))
             where = ""
             if culprits:
                 seq, deal_id, amount, exact = culprits[0]
@@ -905,7 +908,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
         text(f"SELECT owner_id, deal_type, currency, COUNT(*), SUM(amount), SUM({_print_sql('amount', 'deal_id', conn.dialect.name)}) "
              "FROM deals WHERE close_period = :p GROUP BY owner_id, deal_type, currency"), {"p": p}
     ):
-        amount = from_cents(amount or 0)
+        amount = from_thousandths(amount or 0)
         b = row(cur, deal_type)
         b.deals += n
         b.booked += amount
@@ -920,7 +923,8 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
         params: dict = {"p": p, "end": period.end}
         for i, pct in enumerate(sorted(pcts)):
             n, d = _scaled(Decimal(pct))
-            whens.append(f"WHEN s.split_pct = :o{i} THEN {_half_up_sql('d.amount', n, 100 * d)}")
+            # amount (thousandths) x pct / 100, rounded half up to cents as credit_deals rounds, as thousandths
+            whens.append(f"WHEN s.split_pct = :o{i} THEN 10 * {_half_up_sql('d.amount', n, 1000 * d)}")
             params[f"o{i}"] = pct
         not_changed = " AND d.deal_id NOT IN :changed" if changed else ""
         credit_sql = f"(CASE {' '.join(whens)} END)"
@@ -933,7 +937,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
             stmt = stmt.bindparams(bindparam("changed", expanding=True))
             params["changed"] = sorted(changed)
         for rep_id, cur, deal_type, credit, fp in conn.execute(stmt, params):
-            receive(rep_id, cur, deal_type, from_cents(credit or 0), 1, int(fp or 0))
+            receive(rep_id, cur, deal_type, from_thousandths(credit or 0), 1, int(fp or 0))
 
     # deals with primary splits, and deals cancelled in their close month: one by one
     deals: dict[str, Deal] = {}
@@ -954,7 +958,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
             if deal_id in skip:
                 continue  # a split deal cancelled in the month: read once
             if deal_id not in deals:
-                deals[deal_id] = Deal(deal_id, "", deal_type, from_cents(amount), cur, as_date(close), owner,
+                deals[deal_id] = Deal(deal_id, "", deal_type, from_thousandths(amount), cur, as_date(close), owner,
                                       cancelled_on=as_date(cancelled) if cancelled is not None else None)
             if rep_id is not None:
                 splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
@@ -994,7 +998,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
                     "AND deal_id IN :ids GROUP BY rep_id, deal_id, role").bindparams(bindparam("ids", expanding=True))
         for rep_id, deal_id, role, credit in conn.execute(stmt, {"p": p, "ids": chunk}):
             d = deals[deal_id]
-            credit = from_cents(credit or 0)
+            credit = from_thousandths(credit or 0)
             idx = 1 if role == "overlay" else 0
             b = row(d.currency, d.deal_type)
             e = expected[rep_id]
@@ -1010,7 +1014,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
         paid = conn.execute(
             text("SELECT period, rep_id, SUM(amount) FROM payout_lines WHERE deal_id = :d AND ref_period = :p AND kind = 'adjustment' "
                  "AND rule LIKE 'late_change.%' GROUP BY period, rep_id ORDER BY period, rep_id"), {"d": deal_id, "p": p}).all()
-        where = "; ".join(f"{r} {_m(from_cents(a or 0))} in {q}" for q, r, a in paid) or "no late-change line yet (run the next open month)"
+        where = "; ".join(f"{r} {_m(from_thousandths(a or 0))} in {q}" for q, r, a in paid) or "no late-change line yet (run the next open month)"
         notes.append(f"{deal_id} changed after {p} was locked ({changed[deal_id]}): the locked lines keep the credit of the lock; "
                      f"late-change lines pay the difference: {where}")
     for deal_id in cancelled_deals:
@@ -1056,7 +1060,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
         stmt = text("SELECT rep_id, deal_id, role, SUM(credit) FROM payout_lines WHERE period = :p AND kind = 'commission' "
                     "AND rep_id IN :reps GROUP BY rep_id, deal_id, role").bindparams(bindparam("reps", expanding=True))
         for rep_id, deal_id, role, credit in conn.execute(stmt, {"p": p, "reps": chunk}):
-            have[(rep_id, deal_id or "", "overlay" if role == "overlay" else "primary")] += from_cents(credit or 0)
+            have[(rep_id, deal_id or "", "overlay" if role == "overlay" else "primary")] += from_thousandths(credit or 0)
         want: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
         stmt = text("SELECT deal_id, owner_id, amount, currency, cancelled_on FROM deals WHERE close_period = :p "
                     "AND owner_id IN :reps").bindparams(bindparam("reps", expanding=True))
@@ -1066,7 +1070,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                 continue
             if cancelled is not None and as_date(cancelled) <= end:
                 continue  # credited one by one (in special) if at all
-            want[(owner, deal_id, "primary")] += from_cents(amount)
+            want[(owner, deal_id, "primary")] += from_thousandths(amount)
         # overlays on deals not cancelled in the month
         stmt = text("SELECT d.deal_id, d.amount, d.currency, d.deal_type, d.close_date, d.owner_id, s.rep_id, s.split_pct "
                     "FROM splits s JOIN deals d ON d.deal_id = s.deal_id WHERE d.close_period = :p AND s.superseded_at IS NULL "
@@ -1076,7 +1080,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
             rp = rps.get(rep_id)
             if rp is None or rp.currency != cur:
                 continue
-            deal = Deal(deal_id, "", deal_type, from_cents(amount), cur, as_date(close), owner)
+            deal = Deal(deal_id, "", deal_type, from_thousandths(amount), cur, as_date(close), owner)
             for c in credit_deals([deal], {deal_id: [Split(deal_id, rep_id, Decimal(pct), "overlay")]}):
                 if c.role == "overlay":
                     want[(rep_id, deal_id, "overlay")] += c.credit
