@@ -408,8 +408,8 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
       compengine payouts export 2026-10 --out payouts-2026-10.csv
       compengine payouts export 2026-11 --out preview.csv --preliminary
     """
-    n, total = _ledger(ctx, roles=("finance",)).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
-    click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
+    done = _ledger(ctx, roles=("finance",)).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
+    click.echo(f"{out}: {done.count} rep(s), total {done.text()}" + (" (PRELIMINARY)" if preliminary else ""))
 
 
 @click.command("status")

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
+from compengine.core.fx import FxRates
 from compengine.core.money import ZERO, from_thousandths
 from compengine.core.periods import Period
 from compengine.engine.pipeline import (
@@ -42,7 +43,7 @@ from compengine.engine.records import (
 )
 from compengine.ledger import history
 from compengine.ledger.codec import attrs_of, component_paid_of
-from compengine.ledger.history import load_quotas, rep_of, reps_on, versions_in_force
+from compengine.ledger.history import load_fx, load_quotas, rep_of, reps_on, versions_in_force
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
 from compengine.plans.loader import load_plan_text
@@ -68,12 +69,15 @@ class LedgerInputs:
     state: dict[str, RepState]
     # each rep's quotas per plan component (quotas.csv: the current rows, each rep's by plan, component, start)
     quotas: dict[str, list[Quota]] = field(default_factory=dict)
+    # the ledger's exchange rates (fx_rates, current rows; None when it holds none): the engine converts a credit
+    # in another currency than its receiver's plan with them, as ``calc`` does with a folder's fx_rates.csv
+    fx: FxRates | None = None
 
     def calculate(self) -> PeriodResult:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, rep_versions=self.rep_versions,
-                                quotas=self.quotas)
+                                quotas=self.quotas, fx=self.fx)
 
     def restrict_to(self, rep_ids: set[str]) -> set[str]:
         """Keep only what the calculation of these reps and their managers reads (a repricing of a
@@ -93,7 +97,7 @@ class LedgerInputs:
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part,
-                                rep_versions=self.rep_versions, quotas=self.quotas)
+                                rep_versions=self.rep_versions, quotas=self.quotas, fx=self.fx)
 
 
 # ------------------------------------------------------------------ loading
@@ -398,6 +402,7 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         adjustments=load_adjustments(session, period),
         state=load_state(session, period),
         quotas=load_quotas(session),
+        fx=load_fx(session),
     )
 
 
