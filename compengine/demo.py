@@ -175,6 +175,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     with transaction(engine) as s:
         exported = export_payouts(s, last, payout_file)
     done(f"{payout_file}: {exported.count} reps, total {exported.text()}")
+    total = exported.total  # the demo company pays in one currency
 
     done = step("Reconciling the month for finance")
     files = [out / f"reconcile-{last}.html", out / f"reconcile-{last}.csv"]

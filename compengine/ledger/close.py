@@ -122,6 +122,11 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
         # exchange rates recorded after the lock that can be in force in the month (a month locked before
         # migration 0008 saw none: NULL is 0)
         fx = fx_changes_after(session, lp, seen_fx_id or 0)
+        if fx:  # a rate reaches the month only through a conversion: a deal in another currency than a plan's
+            used = set(session.scalars(select(DealRow.currency).distinct().where(  # the year's: ytd plans read them
+                DealRow.close_period >= str(lp.year_start()), DealRow.close_period <= lperiod)))
+            used |= set(session.scalars(select(RepPeriod.currency).where(RepPeriod.period == lperiod).distinct()))
+            fx = [c for c in fx if len(used) > 1 and (c.from_ccy in used or c.to_ccy in used)]
         if not what and not retro and not fx:
             continue
         causes = []

@@ -304,7 +304,7 @@ class MonthCheck:
     status: str
     sealed: bool
     line_count: int | None
-    total_payout: str | None  # money as text, two places
+    total_payout: str | None  # money as text: two places, three for a third decimal (KWD)
     seal: str | None
     ok: bool
     note: str = ""
@@ -434,7 +434,7 @@ def verify(session: Session) -> VerifyReport:
         if s is None:
             if first_sealed is None or p < first_sealed:
                 months.append(MonthCheck(p, "locked", False, prow.line_count,
-                                         None if prow.total_payout is None else f"{prow.total_payout:.2f}", None, True,
+                                         None if prow.total_payout is None else f"{prow.total_payout:f}", None, True,
                                          "locked before seals existed (not sealed)"))
             else:
                 failures.append(Failure("seal", "is locked but has no seal: its seal was removed", period=p))
@@ -442,7 +442,7 @@ def verify(session: Session) -> VerifyReport:
             continue
         problems = _month_problems(session, p, s)
         failures.extend(Failure("seal", m.split(": ", 1)[1] if m.startswith(f"{p}: ") else m, period=p) for m in problems)
-        months.append(MonthCheck(p, "locked", True, s.line_count, f"{s.total_payout:.2f}", s.seal, not problems,
+        months.append(MonthCheck(p, "locked", True, s.line_count, f"{s.total_payout:f}", s.seal, not problems,
                                  "" if not problems else "differs from its seal"))
 
     # -- the audit chain, by id
