@@ -372,3 +372,31 @@ def test_reconcile_ties_out_per_currency_on_random_multi_currency_months(backend
                 assert len(set(amounts.values()) - {None}) == 1, amounts
             paid = s.execute(select(func.count()).select_from(PayoutLineRow)).scalar()
         assert paid == len(rows)  # every deal converted and paid once
+
+
+# ------------------------------------------------------------------ storage: thousandths, exact on both backends
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(units=st.integers(min_value=-(10**15), max_value=10**15), places=st.sampled_from([0, 2, 3]))
+def test_amounts_of_0_2_and_3_decimal_currencies_round_trip_as_thousandths(ledger, units, places):
+    """JPY (0 places), USD (2) and KWD (3) amounts are stored as the integer count of thousandths and read back
+    equal, with two places when they are whole cents and three otherwise."""
+    amount = Decimal(units).scaleb(-places)
+    with transaction(ledger) as s:
+        s.add(PayoutLineRow(period="2026-01", rep_id="X", seq=1, kind="commission", amount=amount, rule="", explain=""))
+    with transaction(ledger) as s:
+        got = s.execute(select(PayoutLineRow.amount).order_by(PayoutLineRow.id.desc()).limit(1)).scalar_one()
+        raw = s.execute(text("SELECT amount FROM payout_lines ORDER BY id DESC LIMIT 1")).scalar_one()
+        s.execute(PayoutLineRow.__table__.delete())
+    assert raw == units * 10 ** (3 - places)
+    assert got == amount
+    assert str(got) == (f"{amount:.2f}" if raw % 10 == 0 else f"{amount:.3f}")
+
+
+def test_an_amount_finer_than_a_thousandth_is_refused(ledger):
+    with pytest.raises(Exception, match="fractions of a thousandth"):
+        with transaction(ledger) as s:
+            s.add(PayoutLineRow(period="2026-01", rep_id="X", seq=1, kind="commission", amount=D("1.0005"), rule="",
+                                explain=""))
+            s.flush()
