@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import textwrap
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -351,10 +351,9 @@ DEALS = st.lists(st.tuples(st.sampled_from(["USD", "EUR", "JPY"]), AMOUNTS, st.i
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(deals=DEALS)
 def test_reconcile_ties_out_per_currency_on_random_multi_currency_months(backend, tmp_path, deals):
-    rows = [(f"H{i}", f"{a:.0f}" if c == "JPY" else f"{a:.2f}", c, f"2026-10-{day:02d}", owner)
-            for i, (c, a, day, owner) in enumerate(deals)]
-    tmp = tmp_path / f"ex{abs(hash(tuple(rows)))}"
-    tmp.mkdir()
+    rows = [(f"H{i}", str(max(1, int(a))) if c == "JPY" else f"{a:.2f}", c, f"2026-10-{day:02d}", owner)
+            for i, (c, a, day, owner) in enumerate(deals)]  # a JPY deal in whole yen
+    tmp = Path(tempfile.mkdtemp(dir=tmp_path))
     data, plans = folder(tmp, rows, [("2026-10-01", "EUR", "USD", "1.0832"), ("2026-10-01", "USD", "JPY", "151.37"),
                                      ("2026-10-17", "EUR", "USD", "1.0901")],
                          reps={"R1": "us", "R2": "jp", "R4": "us-avg"})
