@@ -376,8 +376,9 @@ class Ledger:
             return dispute_dict(row, events)
 
     # -- out
-    def export_payouts(self, month: PeriodLike, out: Path | str, *, actor: str, preliminary: bool = False) -> tuple[int, Decimal]:
-        """Write the payroll CSV (a locked month, or ``preliminary``); returns (rows, total)."""
+    def export_payouts(self, month: PeriodLike, out: Path | str, *, actor: str, preliminary: bool = False) -> Any:
+        """Write the payroll CSV (a locked month, or ``preliminary``); returns a ``PayoutExport``: ``.count``,
+        ``.totals`` per currency (it unpacks as (rows, total) for a month paid in one currency)."""
         from compengine.ledger.ops import export_payouts
 
         p = period(month)
@@ -385,12 +386,13 @@ class Ledger:
             return export_payouts(s, p, Path(out), preliminary=preliminary, actor=actor)
 
     def reconcile(self, month: PeriodLike, *, payout_file: Path | str | None = None,
-                  progress: Callable[[str], None] | None = None) -> Any:
-        """The month's reconciliation (``.ok``, ``.exceptions``, ``.text()``, ``.as_dict()``)."""
+                  progress: Callable[[str], None] | None = None, in_currency: str | None = None) -> Any:
+        """The month's reconciliation (``.ok``, ``.exceptions``, ``.text()``, ``.as_dict()``); ``in_currency``:
+        also the month in that reporting currency at the rates in force on its last day."""
         from compengine.ledger.reconcile import reconcile
 
         with self.reading() as s:
-            return reconcile(s, period(month), payout_file=payout_file, progress=progress)
+            return reconcile(s, period(month), payout_file=payout_file, progress=progress, in_currency=in_currency)
 
     def write_reconcile_report(self, rec: Any, out: Path | str, *, templates_dir: Path | str | None = None) -> Path:
         """Render a reconciliation as ``.html``, ``.pdf`` or ``.csv`` (by the file's suffix)."""

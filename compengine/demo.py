@@ -173,8 +173,9 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     done = step("Writing the payout file for payroll")
     payout_file = out / f"payouts-{last}.csv"
     with transaction(engine) as s:
-        n, total = export_payouts(s, last, payout_file)
-    done(f"{payout_file}: {n} reps, total {total:,.2f}")
+        exported = export_payouts(s, last, payout_file)
+    done(f"{payout_file}: {exported.count} reps, total {exported.text()}")
+    total = exported.total  # the demo company pays in one currency
 
     done = step("Reconciling the month for finance")
     files = [out / f"reconcile-{last}.html", out / f"reconcile-{last}.csv"]

@@ -130,7 +130,7 @@ def test_renewals_lengthen_the_period_and_a_non_positive_period_is_refused(ledge
 def test_a_journal_that_does_not_tie_out_fails_loudly(ledger):
     acme(ledger)
     with transaction(ledger) as s:  # a payout line nobody accounted for in rep_periods
-        s.execute(text("UPDATE payout_lines SET amount = amount + 100 WHERE period = '2026-10' AND kind = 'spiff'"))
+        s.execute(text("UPDATE payout_lines SET amount = amount + 1000 WHERE period = '2026-10' AND kind = 'spiff'"))
     url = ledger.url.render_as_string(hide_password=False)
     res = CliRunner().invoke(main, ["--db", url, "accounting", "2026-10"])
     assert res.exit_code == 1

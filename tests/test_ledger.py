@@ -132,14 +132,19 @@ def test_import_with_one_bad_row_in_the_middle_writes_nothing(ledger, tmp_path):
     assert all(n == 0 for name, n in count_rows(ledger).items() if name != "alembic_version")
 
 
-def test_import_of_a_folder_with_fx_rates_still_refuses_foreign_currency_deals(ledger):
-    # the ledger stores cents in the plan's currency and does not convert yet (docs/currencies.md)
-    folder = REPO / "examples" / "multi-currency"
+def test_import_without_any_rates_refuses_foreign_currency_deals(ledger, tmp_path):
+    # no fx_rates.csv in the folder and no rates in the ledger: nothing can convert the deals (issue 15;
+    # with rates the ledger converts them at close: tests/test_fx_ledger.py)
+    import shutil
+
+    folder = tmp_path / "multi-currency"
+    shutil.copytree(REPO / "examples" / "multi-currency", folder)
+    (folder / "fx_rates.csv").unlink()
     with pytest.raises(CompErrors) as err:
         with transaction(ledger) as s:
             import_folder(s, folder, folder / "plans", "ops")
     assert [str(e) for e in err.value.errors] == [
-        f"{folder / 'deals.csv'}:{n}: currency: {c} but {r}'s plan {p} pays in {pc} (the ledger does not convert currencies yet)"
+        f"{folder / 'deals.csv'}:{n}: currency: {c} but {r}'s plan {p} pays in {pc} (no fx_rates.csv in the folder to convert it)"
         for n, c, r, p, pc in [(2, "EUR", "R1", "us-ae", "USD"), (3, "GBP", "R1", "us-ae", "USD"), (4, "USD", "R2", "jp-ae", "JPY")]]
     assert all(n == 0 for name, n in count_rows(ledger).items() if name != "alembic_version")
 

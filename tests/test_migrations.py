@@ -138,7 +138,7 @@ def test_0007_months_sealed_before_it_still_verify(ledger, monkeypatch):
         lock_period(s, Period(2026, 10), "ops")
     with transaction(ledger) as s:
         oct_ = s.scalars(select(PeriodSeal).where(PeriodSeal.period == "2026-10")).one()
-        assert oct_.format == "compengine-seal/2" and oct_.prev_seal == before["2026-09"][0]
+        assert oct_.format == seals.SEAL_FORMAT == "compengine-seal/3" and oct_.prev_seal == before["2026-09"][0]
         r = seals.verify(s)
         assert r.ok, r.failures
         assert [m.period for m in r.months if m.sealed] == [f"2026-{m:02d}" for m in range(1, 11)]
@@ -146,7 +146,7 @@ def test_0007_months_sealed_before_it_still_verify(ledger, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "verified" in res.output
 
-    tamper(ledger, "UPDATE payout_lines SET amount = amount + 100 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
+    tamper(ledger, "UPDATE payout_lines SET amount = amount + 1000 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
     with transaction(ledger) as s:
         r = seals.verify(s)
     assert not r.ok and {f.period for f in r.failures} == {"2026-09"}
@@ -167,3 +167,96 @@ def test_0007_downgrade_and_upgrade_keep_deal_fields_defaulted(ledger):
     d1 = next(d for d in deals if d.deal_id == "D1")
     assert (d1.quantity, d1.cost, d1.attrs) == (1, 0, ())
     assert d1.source == f"{ACME / 'deals.csv'}:2"
+
+
+def _migrate(ledger, to: str, direction: str = "downgrade") -> None:  # noqa: ANN001
+    from alembic import command
+
+    from compengine.ledger.db import alembic_config
+
+    cfg = alembic_config(ledger)
+    with ledger.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, direction)(cfg, to)
+
+
+def test_0008_scales_money_to_thousandths_and_months_sealed_in_cents_still_verify(ledger, monkeypatch):
+    """A ledger of cents (before 0008) with months locked and sealed in format 2: 0008 multiplies every
+    money column by 10 (locked months and seals too, behind their triggers), the seals still verify over
+    the stored thousandths / 10, a month locked afterwards is sealed in format 3 and chained to them, and
+    a locked line changed afterwards is still caught. Downgrading gives back the very cents."""
+    from sqlalchemy import select, text
+
+    from compengine.core.periods import Period
+    from compengine.ledger import import_folder, lock_period, run_close, transaction
+    from compengine.ledger import seals
+    from compengine.ledger.models import PeriodSeal
+    from tests.test_ledger import ACME, PLANS, close_through
+    from tests.test_seals import tamper
+
+    with transaction(ledger) as s:
+        import_folder(s, ACME, PLANS, "ops")
+    monkeypatch.setattr(seals, "SEAL_FORMAT", seals.SEAL_FORMAT_2)  # as the code before 0008 sealed
+    close_through(ledger, "2026-09", lock_until="2026-09")
+    monkeypatch.undo()
+    raw = "SELECT rep_id, seq, amount, credit, base FROM payout_lines WHERE period = '2026-09' ORDER BY rep_id, seq"
+    money = "SELECT (SELECT SUM(amount) FROM deals), (SELECT SUM(payout) FROM rep_periods), " \
+            "(SELECT SUM(total_payout) FROM period_seals), (SELECT SUM(total_payout) FROM periods)"
+    with ledger.connect() as conn:
+        thousandths, totals = conn.execute(text(raw)).all(), conn.execute(text(money)).one()
+    with transaction(ledger) as s:
+        before = {x.period: (x.seal, x.lines_digest, x.format) for x in s.scalars(select(PeriodSeal))}
+    assert {f for _, _, f in before.values()} == {"compengine-seal/2"}
+
+    _migrate(ledger, "0007")  # what a ledger of then held: cents
+    with ledger.connect() as conn:
+        cents, cent_totals = conn.execute(text(raw)).all(), conn.execute(text(money)).one()
+    assert [tuple(v if v is None or isinstance(v, str) else v * 10 for v in r[2:]) for r in cents] == \
+        [tuple(r[2:]) for r in thousandths]
+    assert [v * 10 for v in cent_totals] == list(totals)
+    assert (cents[0][0], cents[0][2], thousandths[0][2]) == ("M1", 25000, 250000)  # M1's first line: 250.00
+
+    _migrate(ledger, "head", "upgrade")
+    assert current_revision(ledger) == head_revision()
+    with ledger.connect() as conn:
+        assert conn.execute(text(raw)).all() == thousandths
+        assert tuple(conn.execute(text(money)).one()) == tuple(totals)
+    with transaction(ledger) as s:
+        assert {x.period: (x.seal, x.lines_digest, x.format) for x in s.scalars(select(PeriodSeal))} == before
+        r = seals.verify(s)
+        assert r.ok, r.failures
+    with transaction(ledger) as s:
+        run_close(s, Period(2026, 10), "ops")
+    with transaction(ledger) as s:
+        lock_period(s, Period(2026, 10), "ops")
+    with transaction(ledger) as s:
+        oct_ = s.scalars(select(PeriodSeal).where(PeriodSeal.period == "2026-10")).one()
+        assert oct_.format == "compengine-seal/3" and oct_.prev_seal == before["2026-09"][0]
+        assert seals.verify(s).ok
+    tamper(ledger, "UPDATE payout_lines SET amount = amount + 1 WHERE period = '2026-09' AND seq = 1 AND rep_id = 'R1'")
+    with transaction(ledger) as s:
+        r = seals.verify(s)
+    assert not r.ok and {f.period for f in r.failures} == {"2026-09"}
+
+
+def test_0008_downgrade_is_refused_while_an_amount_has_a_third_decimal(ledger, tmp_path):
+    """A KWD line (37.963) cannot be stored in cents: the downgrade names the columns and changes nothing."""
+    import pytest
+    from sqlalchemy import text
+
+    from compengine.core.periods import Period
+    from compengine.ledger import import_folder, run_close, transaction
+    from tests.test_fx_ledger import folder
+
+    data, plans = folder(tmp_path, [("K1", "1234.56", "USD", "2026-10-05", "R3")],
+                         [("2026-10-01", "USD", "KWD", "0.3075")], reps={"R3": "kw"})
+    with transaction(ledger) as s:
+        import_folder(s, data, plans, "ops")
+    with transaction(ledger) as s:
+        run_close(s, Period(2026, 10), "ops")
+    with pytest.raises(RuntimeError, match=r"cannot downgrade below 0008: amounts with a third decimal cannot be stored "
+                                           r"in cents: periods.total_payout \(1 row\(s\)\), rep_periods.credited"):
+        _migrate(ledger, "0007")
+    assert current_revision(ledger) == head_revision()
+    with ledger.connect() as conn:
+        assert conn.execute(text("SELECT credit, amount FROM payout_lines")).all() == [(379627, 37963)]

@@ -186,7 +186,7 @@ def test_an_unlocked_uncalculated_month_is_refused(ledger):
 
 def test_a_changed_line_amount_names_the_rep_and_the_deal(ledger):
     acme(ledger)
-    sql(ledger, "UPDATE payout_lines SET amount = amount + 10000 WHERE period = '2026-10' AND rep_id = 'R1' "
+    sql(ledger, "UPDATE payout_lines SET amount = amount + 100000 WHERE period = '2026-10' AND rep_id = 'R1' "
                 "AND deal_id = 'D3' AND kind = 'commission'")
     r = rec(ledger)
     assert not r.ok
@@ -207,7 +207,7 @@ def test_a_deleted_line_names_the_rep(ledger):
 
 def test_a_changed_credit_names_the_deal(ledger):
     acme(ledger)
-    sql(ledger, "UPDATE payout_lines SET credit = credit - 100000 WHERE period = '2026-10' AND rep_id = 'R2' "
+    sql(ledger, "UPDATE payout_lines SET credit = credit - 1000000 WHERE period = '2026-10' AND rep_id = 'R2' "
                 "AND deal_id = 'D2' AND kind = 'commission' AND tier = 2")
     r = rec(ledger)
     assert [(f.check, f.rep_id, f.deal_id, f.difference) for f in r.exceptions] == [
@@ -224,7 +224,7 @@ def test_a_line_for_a_deal_of_another_month_is_caught(ledger):
 
 def test_a_payout_row_that_disagrees_with_its_lines(ledger):
     acme(ledger)
-    sql(ledger, "UPDATE rep_periods SET payout = payout + 1 WHERE period = '2026-10' AND rep_id = 'S1'")
+    sql(ledger, "UPDATE rep_periods SET payout = payout + 10 WHERE period = '2026-10' AND rep_id = 'S1'")
     r = rec(ledger)
     checks = {(f.check, f.rep_id) for f in r.exceptions}
     assert ("statement", "S1") in checks and ("period", None) in checks
@@ -280,7 +280,7 @@ def test_cli_reconcile_exits_non_zero_and_names_the_cause(db_url):
 
     engine = open_ledger(db_url)
     try:
-        sql(engine, "UPDATE payout_lines SET amount = amount - 5000 WHERE period = '2026-10' AND rep_id = 'A1' "
+        sql(engine, "UPDATE payout_lines SET amount = amount - 50000 WHERE period = '2026-10' AND rep_id = 'A1' "
                     "AND deal_id = 'D7' AND kind = 'commission'")
     finally:
         engine.dispose()

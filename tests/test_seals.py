@@ -34,6 +34,7 @@ from compengine.ledger.seals import (
     REP_PERIOD_COLUMNS_1,
     SEAL_FORMAT,
     SEAL_FORMAT_1,
+    SEAL_FORMAT_2,
     mark_reopened,
     month_digest,
     verify,
@@ -131,10 +132,16 @@ def test_the_digest_is_canonical_the_same_bytes_on_both_backends(ledger):
             "48e4c4b33a9444291d4205f4701a926cd9a43638c11bec25bf509ddfac218bcd"
         # format 2 (every column, the lines' component, base and sources and the rep months' components
         # too); test_format_2_digest_golden pins the encoding itself
-        d = month_digest(s, SEP)
+        d = month_digest(s, SEP, SEAL_FORMAT_2)
         assert (d.line_count, d.total_cents) == (4, 775000)
         assert d.lines_digest == "f951fe3fefe3dd49bd8b9f3aa866a82bc889584281bbd82b305f6fe1c3bf3c59"
-        assert month_digest(s, "2026-10").lines_digest == "1fccca520733d1110dad441b8b986344d9f9900d091f540016dbdf68ad8117ae"
+        assert month_digest(s, "2026-10", SEAL_FORMAT_2).lines_digest == \
+            "1fccca520733d1110dad441b8b986344d9f9900d091f540016dbdf68ad8117ae"
+        # format 3 (migration 0008): format 2's columns, money as the stored thousandths
+        d = month_digest(s, SEP)
+        assert (d.line_count, d.total_cents, d.total) == (4, 7750000, Decimal("7750.00"))
+        assert d.lines_digest == "7b0fc8dafe9b838b91a47a6a59ce9a9180a4f90e6eb168a5a51bea73a1200d8a"
+        assert month_digest(s, "2026-10").lines_digest == "736dc5a5d7ca5df46422e890e87d76514b966f8c5ee54af16ced97331ee083fb"
 
 
 def test_format_2_digest_golden(ledger):
@@ -180,9 +187,12 @@ def test_format_2_digest_golden(ledger):
             '"quota":"75000.00","type":"commission"},{"attainment":"0","component":"kicker","credited":"0.00",'
             '"paid":"0.00","period":"2026","quota":"0.00","type":"bonus"}]',
             '[["kicker","2026","0.00"],["new_logo","2026-Q4","1200.05"]]')
-        d = month_digest(s, p)
+        d = month_digest(s, p, SEAL_FORMAT_2)
         assert (d.line_count, d.total_cents) == (4, 170705)
         assert d.lines_digest == "dff9fce774f9edcc6261a0c76e0cb5294e1370e546f6f12972af4ae846178d36"
+        d = month_digest(s, p)
+        assert (d.line_count, d.total_cents) == (4, 1707050)
+        assert d.lines_digest == "7b5da16e8e3d1907f42d15b9dd2b1028588ab1ab5086826e522344f65824ae38"
         assert month_digest(s, p, SEAL_FORMAT_1).lines_digest == "d23e17ad8230feec65814216a03d8b581717042c79f2efb345f18600df71f5b2"
 
 
@@ -190,7 +200,7 @@ def test_the_seal_covers_every_stored_column_but_the_id():
     assert set(LINE_COLUMNS) == {c.name for c in PayoutLineRow.__table__.columns} - {"id"}
     assert set(REP_PERIOD_COLUMNS) == {c.name for c in RepPeriod.__table__.columns}
     # format 1's columns are the first ones of today's tables, in the same order (they never change)
-    assert SEAL_FORMAT == "compengine-seal/2"
+    assert SEAL_FORMAT == "compengine-seal/3"
     assert LINE_COLUMNS[:len(LINE_COLUMNS_1)] == LINE_COLUMNS_1
     assert LINE_COLUMNS[len(LINE_COLUMNS_1):] == ("component", "base", "deal_source", "rule_source")
     assert REP_PERIOD_COLUMNS[:len(REP_PERIOD_COLUMNS_1)] == REP_PERIOD_COLUMNS_1
@@ -235,9 +245,9 @@ def test_a_locked_line_raised_with_its_totals_ties_out_but_fails_the_seal(db_url
     try:
         acme(engine)
         tamper(engine,
-               "UPDATE payout_lines SET amount = amount + 100000 WHERE period = '2026-09' AND rep_id = 'R2' AND kind = 'draw'",
-               "UPDATE rep_periods SET payout = payout + 100000 WHERE period = '2026-09' AND rep_id = 'R2'",
-               "UPDATE periods SET total_payout = total_payout + 100000 WHERE period = '2026-09'")
+               "UPDATE payout_lines SET amount = amount + 1000000 WHERE period = '2026-09' AND rep_id = 'R2' AND kind = 'draw'",
+               "UPDATE rep_periods SET payout = payout + 1000000 WHERE period = '2026-09' AND rep_id = 'R2'",
+               "UPDATE periods SET total_payout = total_payout + 1000000 WHERE period = '2026-09'")
         with transaction(engine) as s:
             rec = reconcile(s, SEP)
             # the payroll file would carry the forged 4,000.00
@@ -357,7 +367,7 @@ def test_a_reopened_month_relocked_gets_a_new_seal_chained_to_the_month_before(l
 
 
 @pytest.mark.parametrize("sql, message", [
-    ("UPDATE payout_lines SET amount = amount + 100000 WHERE period = '2026-09' AND rep_id = 'R2'",
+    ("UPDATE payout_lines SET amount = amount + 1000000 WHERE period = '2026-09' AND rep_id = 'R2'",
      "payout_lines of a locked period cannot be changed or deleted"),
     ("DELETE FROM payout_lines WHERE period = '2026-09'", "payout_lines of a locked period cannot be changed or deleted"),
     ("UPDATE payout_lines SET period = '2026-09' WHERE period = '2026-10' AND rep_id = 'R1' AND seq = 1",

@@ -277,7 +277,7 @@ def test_reconcile_breaks_the_month_out_by_plan_component(ledger):
 def test_commission_base_is_the_stored_base_and_worked_out_only_where_none_is_stored(ledger):
     _ledger(ledger)
     with transaction(ledger) as s:  # a stored base is read as it is (a cent more on C1's line 4)
-        s.execute(text("UPDATE payout_lines SET base = base + 1 WHERE period = '2026-11' AND rep_id = 'C1' AND seq = 4"))
+        s.execute(text("UPDATE payout_lines SET base = base + 10 WHERE period = '2026-11' AND rep_id = 'C1' AND seq = 4"))
     r = _rec(ledger)
     c1 = next(x for x in r.reps if x.rep_id == "C1")
     assert (c1.components["commission_base"], c1.components["accelerators"]) == (D("7600.01"), D("33.32"))
@@ -293,7 +293,7 @@ def test_commission_base_is_the_stored_base_and_worked_out_only_where_none_is_st
 def test_credited_of_a_rep_on_a_component_plan_is_its_first_components(ledger):
     _ledger(ledger)
     with transaction(ledger) as s:
-        s.execute(text("UPDATE rep_periods SET credited = 6000000 WHERE period = '2026-11' AND rep_id = 'C1'"))
+        s.execute(text("UPDATE rep_periods SET credited = 60000000 WHERE period = '2026-11' AND rep_id = 'C1'"))
     r = _rec(ledger)
     assert [str(f) for f in r.exceptions] == [
         "[credited] C1: rep_periods.credited is 60,000.00 but its first component new_business counts 140,000.00"]

@@ -126,7 +126,7 @@ def db_upgrade(ctx: Context) -> None:
 @handles_errors("nothing was imported")
 def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, retroactive: bool, encoding: str | None,
                as_json: bool) -> None:
-    """Import a data folder (reps, assignments, deals, splits, products, quotas CSVs) and plan files in one transaction.
+    """Import a data folder (reps, assignments, deals, splits, products, quotas, fx_rates CSVs) and plan files in one transaction.
 
     Any bad row and nothing is written. Re-importing the same files changes nothing.
     Changed amounts, quantities, costs or attributes become amendments, new
@@ -141,10 +141,14 @@ def import_cmd(ctx: Context, data_dir: Path, plans_dir: Path, dry_run: bool, ret
     month is refused, naming file:line, the rep and the months, unless
     --retroactive: then those months are repriced at the next close and each
     difference is paid in the first open month on a line naming the change.
+    Exchange rates (fx_rates.csv) are history too: a corrected rate supersedes
+    the old row; one recorded after a month it is in force in was locked
+    reprices that month at the next close (no --retroactive needed).
 
     \b
     Example:
       compengine import examples/acme --plans plans
+      compengine import examples/multi-currency --plans examples/multi-currency/plans
       compengine import examples/acme --plans plans --dry-run
       compengine import data --plans plans --retroactive
     """
@@ -407,6 +411,10 @@ def payouts() -> None:
 def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
     """Write one row per rep (net amount and components) for payroll.
 
+    Each row is in the rep's payout currency (its plan's), named in the currency
+    column, with that currency's minor units (JPY 149501, KWD 37.963); the total
+    is printed per currency.
+
     The file is written beside --out and moved over it, so payroll never reads half
     a file; an existing file of that name is replaced. Text cells that a
     spreadsheet would run as a formula (starting with =, +, -, @) get a leading
@@ -417,8 +425,8 @@ def payouts_export(ctx: Context, period, out: Path, preliminary: bool) -> None:
       compengine payouts export 2026-10 --out payouts-2026-10.csv
       compengine payouts export 2026-11 --out preview.csv --preliminary
     """
-    n, total = _ledger(ctx, roles=("finance",)).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
-    click.echo(f"{out}: {n} rep(s), total {total:,.2f}" + (" (PRELIMINARY)" if preliminary else ""))
+    done = _ledger(ctx, roles=("finance",)).export_payouts(period, out, actor=ctx.who, preliminary=preliminary)
+    click.echo(f"{out}: {done.count} rep(s), total {done.text()}" + (" (PRELIMINARY)" if preliminary else ""))
 
 
 @click.command("status")

@@ -233,6 +233,10 @@ class FxRates:
     def pairs(self) -> list[tuple[str, str]]:
         return sorted(self._rows)
 
+    def rows(self) -> list[FxRate]:
+        """Every rate row, by pair and then by date."""
+        return [r for pair in self.pairs for r in self._rows[pair]]
+
     def _in_force(self, pair: tuple[str, str], day: date) -> FxRate | None:
         days = self._days.get(pair)
         if not days:

@@ -147,6 +147,29 @@ def from_cents(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
+THOUSANDTHS = 1000  # the ledger stores every amount as an integer count of thousandths of its unit
+
+
+def to_thousandths(value: Decimal) -> int:
+    """Exact integer thousandths of an amount (the ledger's storage of money in every currency: 0-, 2- and
+    3-decimal currencies alike); raises if it is finer than a thousandth. Amounts are rounded to their
+    currency's minor units before (``currency.round_minor``): this only scales."""
+    n, d = value.as_integer_ratio()
+    if d == 1:
+        return n * 1000
+    q, r = divmod(1000, d)
+    if r:
+        raise ValueError(f"{value} has fractions of a thousandth")
+    return n * q
+
+
+def from_thousandths(units: int) -> Decimal:
+    """The amount of a stored count of thousandths, with two places when it is a whole number of cents
+    (as amounts were read when the ledger stored cents) and three otherwise (KWD, BHD...)."""
+    q, r = divmod(units, 10)
+    return Decimal(q).scaleb(-2) if not r else Decimal(units).scaleb(-3)
+
+
 def allocate(total: Decimal, weights: list[Decimal], mode: str = "half_up") -> list[Decimal]:
     """Split a cent amount by weights so the parts add up exactly to the total.
 

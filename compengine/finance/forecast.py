@@ -301,7 +301,7 @@ class _Calculator:
                 adjusts = [a for a in month.adjustments if a.rep_id in reps]  # type: ignore[operator]
                 ytd = [c for c in self.ytd_closed[mstr] + year_extra if c.rep_id in reps]  # type: ignore[operator]
             result = calculate_period(m, self.plans, self.h.reps, assignments, credits, ytd_credits=ytd,
-                                      cancellations=cancels, adjustments=adjusts, state=state)
+                                      cancellations=cancels, adjustments=adjusts, state=state, fx=self.h.fx)
             for r in result.reps:
                 pays[r.rep_id][mstr] = r.payout
                 state[r.rep_id] = r.state

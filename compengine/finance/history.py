@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, resolve_assignment
 from compengine.engine.records import Adjustment, Assignment, Credit, Rep, RepState
+from compengine.ledger.history import load_fx
 from compengine.ledger.inputs import (
     load_adjustments,
     load_assignments,
@@ -46,6 +47,7 @@ class History:
         self.session = session
         self.reps: dict[str, Rep] = load_reps(session)
         self.assignments: dict[str, list[Assignment]] = load_assignments(session)
+        self.fx = load_fx(session)  # the ledger's current exchange rates (None: none), as the close converts with them
         self._credits: dict[str, list[Credit]] = {}
         self._ytd_reps: set[str] | None = None
 

@@ -256,7 +256,8 @@ def model_plans(session: Session, candidates: Sequence[Candidate], first: Period
             ytd = history.ytd_credits(m, plans)
             cancels = _cancellations(month.cancellations, earned[i], first)
             result = calculate_period(m, plans, history.reps, history.assignments, month.credits, ytd_credits=ytd,
-                                      cancellations=cancels, adjustments=month.adjustments, state=states[i])
+                                      cancellations=cancels, adjustments=month.adjustments, state=states[i],
+                                      fx=history.fx)
             side = sides[i]
             total = ZERO
             for r in result.reps:

@@ -44,7 +44,7 @@ from compengine.ledger.inputs import (  # noqa: F401 - the loaders are also read
     load_plan_versions,
     load_plans_latest,
 )
-from compengine.ledger.history import retro_changes_for
+from compengine.ledger.history import fx_changes_after, last_fx_id, retro_changes_for
 from compengine.ledger.models import (
     AdjustmentRow,
     DealEvent,
@@ -92,10 +92,10 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
     out: list[Adjustment] = []
     disputed = correction_disputes(session, period)
     locked = session.execute(
-        select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.last_retro_id)
+        select(PeriodRow.period, PeriodRow.last_event_id, PeriodRow.last_retro_id, PeriodRow.last_fx_id)
         .where(PeriodRow.status == "locked", PeriodRow.period < str(period)).order_by(PeriodRow.period)
     ).all()
-    for lperiod, last_event_id, last_retro_id in locked:
+    for lperiod, last_event_id, last_retro_id, seen_fx_id in locked:
         changed = session.execute(
             select(DealEvent.deal_id, DealEvent.kind, DealEvent.amount, DealEvent.effective)
             .join(DealRow, DealRow.deal_id == DealEvent.deal_id)
@@ -114,12 +114,25 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             elif deal_id not in what or not what[deal_id].startswith("late deal"):
                 what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
         retro = retro_changes_for(session, lperiod, last_retro_id or 0)
-        if not what and not retro:
-            continue
-        retro_cause = "; ".join(r.description for r in retro) + " (retroactive import)" if retro else ""
         lp = Period.parse(lperiod)
+        # exchange rates recorded after the lock that can be in force in the month (a month locked before
+        # migration 0008 saw none: NULL is 0)
+        fx = fx_changes_after(session, lp, seen_fx_id or 0)
+        if fx:  # a rate reaches the month only through a conversion: a deal in another currency than a plan's
+            used = set(session.scalars(select(DealRow.currency).distinct().where(  # the year's: ytd plans read them
+                DealRow.close_period >= str(lp.year_start()), DealRow.close_period <= lperiod)))
+            used |= set(session.scalars(select(RepPeriod.currency).where(RepPeriod.period == lperiod).distinct()))
+            fx = [c for c in fx if len(used) > 1 and (c.from_ccy in used or c.to_ccy in used)]
+        if not what and not retro and not fx:
+            continue
+        causes = []
+        if retro:
+            causes.append("; ".join(r.description for r in retro) + " (retroactive import)")
+        if fx:
+            causes.append("exchange rate " + "; ".join(map(str, fx)) + " recorded after the lock")
+        retro_cause = "; ".join(causes)
         keep: set[str] | None = None
-        if retro:  # the master data and plan versions in force in the month
+        if retro or fx:  # the master data and plan versions in force in the month; a rate reaches any deal
             inputs = load_inputs(session, lp)
         else:  # deal changes reach only the deals' receivers, before and after, and their managers
             affected = _receivers(session, lperiod, set(what)) | _current_receivers(session, set(what))
@@ -176,7 +189,8 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             else:
                 cause = retro_cause or f"changes to {', '.join(sorted(what))}"
                 if deal_id is not None:
-                    effect = f"{deal_id} re-banded in {lperiod}" if part == 0 else f"{deal_id} in {lperiod}"
+                    effect = (f"{deal_id} {'repriced' if fx else 're-banded'} in {lperiod}" if part == 0
+                              else f"{deal_id} in {lperiod}")
                 else:
                     kinds = sorted({WHAT_OF_KIND.get(ln.kind, ln.kind) for r in shadow.reps if r.rep_id == rep_id
                                     for ln in r.lines if PART_OF_KIND.get(ln.kind) == part and ln.deal_id is None})
@@ -270,6 +284,7 @@ def _run_close(session: Session, period: Period, actor: str, row: PeriodRow, now
     old_digest = month_digest(session, period).lines_digest if later_calculated and row.line_count else None
     say("loading inputs")
     watermark = session.scalar(select(func.max(DealEvent.id))) or 0
+    fx_seen = last_fx_id(session)  # the exchange rates this run prices with (periods.last_fx_id)
     # a distributed close loads no credits here: each worker reads its partition's
     inputs = load_inputs(session, period, reading=() if ex.distributed else None)
     say("recalculating late changes")
@@ -291,7 +306,8 @@ def _run_close(session: Session, period: Period, actor: str, row: PeriodRow, now
         update(PeriodRow).where(PeriodRow.period == pstr).values(
             status="calculated", calculated_at=now, runs=PeriodRow.runs + 1, calc_watermark=watermark,
             results_digest=new_digest, exceptions=json.dumps(result.exceptions), exceptions_accepted=None,
-            plan_versions=json.dumps(inputs.plan_version_ids, sort_keys=True), total_payout=total, line_count=count)
+            plan_versions=json.dumps(inputs.plan_version_ids, sort_keys=True), total_payout=total, line_count=count,
+            last_fx_id=fx_seen)
     )
     session.expire(row)
     later: list[str] = []
@@ -375,6 +391,7 @@ def lock_period(session: Session, period: Period, actor: str, *, allow_open_disp
     row.status = "locked"
     row.last_event_id = session.scalar(select(func.max(DealEvent.id))) or 0
     row.last_retro_id = session.scalar(select(func.max(RetroChangeRow.id))) or 0
+    row.last_fx_id = last_fx_id(session)  # a rate imported since the run made the month stale: the run saw these
     row.locked_at = now
     row.locked_by = actor
     row.exceptions_accepted = accepted if exceptions else None

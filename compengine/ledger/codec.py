@@ -2,7 +2,7 @@
 
 Everything here is derived from the models (``PayoutLineRow``, ``RepPeriod``): the stored
 columns (every column but the autoincrement id, in table order), which of them are nullable,
-which hold money (:class:`~compengine.ledger.types.Cents`, integer cents) and which exact
+which hold money (:class:`~compengine.ledger.types.Thousandths`, integer thousandths) and which exact
 decimals (:class:`~compengine.ledger.types.DecimalText`, canonical text). Engine records map
 to columns by field name.
 
@@ -39,10 +39,10 @@ from typing import Any
 
 from sqlalchemy import Integer, Table
 
-from compengine.core.money import ZERO, from_cents, to_cents
+from compengine.core.money import ZERO, from_thousandths, to_thousandths
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, RepResult, RepState
 from compengine.ledger.models import PayoutLineRow, RepPeriod
-from compengine.ledger.types import Cents, DecimalText
+from compengine.ledger.types import DecimalText, Thousandths
 
 
 def _stored_columns(table: Table) -> tuple[str, ...]:
@@ -54,7 +54,7 @@ def _kinds(table: Table, names: Sequence[str]) -> dict[str, str]:
     out = {}
     for name in names:
         t = table.c[name].type
-        out[name] = ("money" if isinstance(t, Cents) else "decimal" if isinstance(t, DecimalText)
+        out[name] = ("money" if isinstance(t, Thousandths) else "decimal" if isinstance(t, DecimalText)
                      else "int" if isinstance(t, Integer) else "source" if name == "deal_source" else "text")
     return out
 
@@ -130,7 +130,7 @@ def _opt_decimal(v: Any) -> Decimal | None:
 
 
 def _opt_money(v: Any) -> Decimal | None:
-    return None if v is None or v == "" else from_cents(v)
+    return None if v is None or v == "" else from_thousandths(v)
 
 
 # ------------------------------------------------------------------ JSON columns
@@ -207,7 +207,7 @@ JSON_REP_PERIOD_COLUMNS = {"parts": "parts_text(r.parts)", "component_paid": "co
 def _encode_expr(kind: str, nullable: bool, v: str) -> str:
     """Python expression storing value ``v`` of a column (NULL as ``null``)."""
     if kind == "money":
-        return f"(null if {v} is None else to_cents({v}))" if nullable else f"to_cents({v})"
+        return f"(null if {v} is None else to_thousandths({v}))" if nullable else f"to_thousandths({v})"
     if kind == "decimal":
         return f"(null if {v} is None else canonical_text({v}))" if nullable else f"canonical_text({v})"
     if kind == "source":  # a deal's Source (a data folder's) or its text (the ledger's): stored as "file:line"
@@ -220,7 +220,7 @@ def _encode_expr(kind: str, nullable: bool, v: str) -> str:
 def _decode_expr(kind: str, nullable: bool, v: str) -> str:
     """Python expression of a column's value ``v`` as a shaped row holds it (NULL as None or '')."""
     if kind == "money":
-        return f"_opt_money({v})" if nullable else f"from_cents({v})"
+        return f"_opt_money({v})" if nullable else f"from_thousandths({v})"
     if kind == "decimal":
         return f"_opt_decimal({v})" if nullable else f"Decimal({v})"
     return f"_opt({v})" if nullable else v
@@ -248,10 +248,10 @@ def _line_encoder_source() -> str:
             elif c == "amount":
                 values.append("c_amount")
             elif c == "base":  # most lines' base is their amount (a multiplier of 1): the same object, converted once
-                values.append("(null if f_base is None else c_amount if f_base is f_amount else to_cents(f_base))")
+                values.append("(null if f_base is None else c_amount if f_base is f_amount else to_thousandths(f_base))")
             else:
                 values.append(_encode_expr(LINE_KINDS[c], c in NULLABLE_LINE_COLUMNS, var[c]))
-        out.append("            c_amount = to_cents(f_amount)")
+        out.append("            c_amount = to_thousandths(f_amount)")
         out.append(f"            add{i}(({', '.join(values)},))")
     out.append("    return rows")
     return "\n".join(out) + "\n"
@@ -302,7 +302,7 @@ def _rep_period_encoder_source() -> str:
 
 GENERATED_SOURCE = "\n\n".join([_line_encoder_source(), *(_line_decoder_source(i, s) for i, s in enumerate(LINE_SHAPES)),
                                 _line_of_source(), _rep_period_encoder_source()])
-_namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_cents": to_cents, "from_cents": from_cents,
+_namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_thousandths": to_thousandths, "from_thousandths": from_thousandths,
                               "canonical_text": canonical_text, "_opt": _opt, "_opt_decimal": _opt_decimal,
                               "_opt_money": _opt_money, "parts_text": parts_text,
                               "component_paid_text": component_paid_text}

@@ -1,6 +1,6 @@
 """What was true when: effective-dated master data, and the rules that keep locked months as they were priced.
 
-Four histories, each type-2 (a change adds rows; replaced rows are marked
+Five histories, each type-2 (a change adds rows; replaced rows are marked
 ``superseded_at`` and kept, with the import that recorded them):
 
 * **reps** (``rep_versions``): name, email, manager, team, hire and termination dates,
@@ -9,6 +9,12 @@ Four histories, each type-2 (a change adds rows; replaced rows are marked
 * **assignments** (``assignments`` rows with ``superseded_at``): plan, quota, start, end.
 * **quotas** (``quotas`` rows with ``superseded_at``; quotas.csv): a rep's annual quota per plan
   component, start, end; changes over locked months are refused or retroactive like assignments'.
+* **exchange rates** (``fx_rates``; fx_rates.csv, migration 0008): a rate in force from its day until the
+  pair's next. A rate imported again for the same pair and day with another value is a new row and
+  the row it corrects is superseded; a rate the file no longer lists stays (files often hold only
+  recent rates). A rate recorded after a month was locked that is in force in it (a new one, or a
+  correction) is a late change: the next close reprices the month and pays the difference in the
+  first open month (``close.late_change_adjustments``), no ``--retroactive`` needed.
 * **plan versions** (``plan_schedule``): which stored text is in force from when to when.
   A plan file without ``effective_from`` that changed is in force from the first open
   month; a dated file covers its own range.
@@ -33,10 +39,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors, Source
+from compengine.core.fx import FxRate, FxRates
 from compengine.core.periods import Period
 from compengine.engine.records import Assignment, Quota, Rep
 from compengine.ledger.models import (
     AssignmentRow,
+    FxRateRow,
     ImportBatch,
     PeriodRow,
     PlanScheduleRow,
@@ -592,3 +600,83 @@ def timeline_text(t: dict) -> str:
         for r in t["retroactive"]:
             out.append(f"  {r['recorded_at']} by {r['actor']}: {r['description']} (reprices {r['months']})")
     return "\n".join(out)
+
+
+# ------------------------------------------------------------------ exchange rates
+
+
+def current_fx_rows(session: Session, upto_id: int | None = None) -> list[FxRateRow]:
+    """The rates in force now (not superseded), by pair and day; with ``upto_id``, as they were when the
+    rows up to that id were all there was (a row superseded later by a row above the id counts)."""
+    q = select(FxRateRow).order_by(FxRateRow.from_currency, FxRateRow.to_currency, FxRateRow.day, FxRateRow.id)
+    if upto_id is None:
+        return list(session.scalars(q.where(FxRateRow.superseded_at.is_(None))))
+    latest: dict[tuple[str, str, date], FxRateRow] = {}
+    for row in session.scalars(q.where(FxRateRow.id <= upto_id)):
+        latest[(row.from_currency, row.to_currency, row.day)] = row  # by id: the latest recorded wins
+    return list(latest.values())
+
+
+def load_fx(session: Session, upto_id: int | None = None) -> FxRates | None:
+    """The ledger's exchange rates for the engine (None when it holds none: a credit in another
+    currency than its receiver's plan is then an exception, as in a folder without fx_rates.csv)."""
+    rows = current_fx_rows(session, upto_id)
+    if not rows:
+        return None
+    return FxRates(FxRate(r.day, r.from_currency, r.to_currency, r.rate, _source_of(r.source)) for r in rows)
+
+
+def last_fx_id(session: Session) -> int:
+    """The highest fx_rates id (0 when none): what a close run or a lock has seen."""
+    from sqlalchemy import func
+
+    return session.scalar(select(func.max(FxRateRow.id))) or 0
+
+
+@dataclass(frozen=True)
+class FxChange:
+    """A rate the import added or corrected: ``was`` is None for a new rate."""
+
+    from_ccy: str
+    to_ccy: str
+    day: date
+    rate: Decimal
+    was: Decimal | None
+
+    def __str__(self) -> str:
+        pair = f"{self.from_ccy}->{self.to_ccy} from {self.day}"
+        return f"{pair} {self.rate:f} (was {self.was:f})" if self.was is not None else f"{pair} {self.rate:f} (new)"
+
+
+def import_fx_rates(session: Session, fx: FxRates, batch: ImportBatch, now: datetime) -> list[FxChange]:
+    """Record a file's rates: new ones added, changed ones added and the rows they correct superseded.
+
+    Nothing is updated but ``superseded_at``; a rate not in the file is kept."""
+    have = {(r.from_currency, r.to_currency, r.day): r for r in current_fx_rows(session)}
+    changes: list[FxChange] = []
+    for rate in fx.rows():
+        key = (rate.from_ccy, rate.to_ccy, rate.day)
+        old = have.get(key)
+        if old is not None and old.rate == rate.rate:
+            continue
+        if old is not None:
+            old.superseded_at = now
+        session.add(FxRateRow(day=rate.day, from_currency=rate.from_ccy, to_currency=rate.to_ccy, rate=rate.rate,
+                              source=str(rate.source) if rate.source else "", recorded_at=now, batch_id=batch.id))
+        changes.append(FxChange(rate.from_ccy, rate.to_ccy, rate.day, rate.rate, old.rate if old is not None else None))
+    session.flush()
+    return changes
+
+
+def fx_changes_after(session: Session, period: Period, after_id: int) -> list[FxChange]:
+    """Rates recorded after ``after_id`` that can be in force in ``period`` (their day is not after its
+    last day): a month locked having seen rows up to ``after_id`` is repriced with them."""
+    rows = session.scalars(select(FxRateRow).where(FxRateRow.id > after_id, FxRateRow.day <= period.end)
+                           .order_by(FxRateRow.id)).all()
+    out = []
+    for r in rows:
+        was = session.scalar(select(FxRateRow.rate).where(
+            FxRateRow.from_currency == r.from_currency, FxRateRow.to_currency == r.to_currency, FxRateRow.day == r.day,
+            FxRateRow.id < r.id).order_by(FxRateRow.id.desc()).limit(1))
+        out.append(FxChange(r.from_currency, r.to_currency, r.day, r.rate, was))
+    return out

@@ -14,7 +14,7 @@ locked month is refused unless ``--retroactive``.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +43,9 @@ from compengine.ledger.history import (
     Change,
     first_open_day,
     import_assignments,
+    import_fx_rates,
     import_quotas,
+    last_fx_id,
     import_reps,
     locked_periods,
     record_retro,
@@ -53,7 +55,7 @@ from compengine.ledger.history import (
 )
 from compengine.ledger.codec import attrs_text, canonical_text
 from compengine.ledger.start import first_period
-from compengine.ledger.store import audit, bulk_insert, cents, ensure_period, invalidate_from, utcnow
+from compengine.ledger.store import audit, bulk_insert, ensure_period, stored_money, invalidate_from, utcnow
 from compengine.plans.catalog import PlanCatalog, load_plan_catalog
 
 
@@ -69,6 +71,7 @@ class ImportReport:
     reps_changed: int = 0
     assignments_changed: int = 0
     quotas_changed: int = 0
+    fx_rates_changed: list[str] = field(default_factory=list)  # rates added or corrected (history.FxChange)
     deals_added: int = 0
     amendments: int = 0
     cancellations: int = 0
@@ -85,7 +88,7 @@ class ImportReport:
     def changed(self) -> bool:
         return bool(
             self.plans_added or self.reps_added or self.reps_changed or self.assignments_changed or self.quotas_changed
-            or self.deals_added
+            or self.fx_rates_changed or self.deals_added
             or self.amendments or self.cancellations or self.splits_changed or self.forward
         )
 
@@ -98,6 +101,7 @@ class ImportReport:
             "reps_changed": self.reps_changed,
             "assignments_changed": self.assignments_changed,
             "quotas_changed": self.quotas_changed,
+            "fx_rates_changed": self.fx_rates_changed,
             "deals_added": self.deals_added,
             "amendments": self.amendments,
             "cancellations": self.cancellations,
@@ -120,6 +124,7 @@ class ImportReport:
             f"{self.reps_changed} changed rep(s)" if self.reps_changed else "",
             f"{self.assignments_changed} rep(s) with changed assignments" if self.assignments_changed else "",
             f"{self.quotas_changed} rep(s) with changed quotas" if self.quotas_changed else "",
+            f"{len(self.fx_rates_changed)} exchange rate(s) added or corrected" if self.fx_rates_changed else "",
             f"{self.deals_added} new deal(s)" if self.deals_added else "",
             f"{self.amendments} amendment(s)" if self.amendments else "",
             f"{self.cancellations} cancellation(s)" if self.cancellations else "",
@@ -163,12 +168,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     if errors:
         raise CompErrors(errors)
     data, errors = read_data_folder(data_dir, plans, encoding=encoding)
-    if data.fx is not None:
-        # the ledger stores cents in each plan's currency and its close does not convert yet (issue 15):
-        # a deal in another currency than its receivers' plans is refused, as without fx_rates.csv
-        errors.extend(CompError(e.source, e.message.replace("(no fx_rates.csv in the folder to convert it)",
-                                                            "(the ledger does not convert currencies yet)"))
-                      for e in check_currencies(replace(data, fx=None), plans))
+    if data.fx is None and last_fx_id(session):
+        # the folder has no fx_rates.csv but the ledger holds rates: the close converts a deal in another
+        # currency than its receivers' plans (a missing rate is an exception there), as with the file
+        unconvertible = {(str(e.source), e.message) for e in check_currencies(data, plans)}
+        errors = [e for e in errors if (str(e.source), e.message) not in unconvertible]
     errors.extend(check_lengths(data, plans, data_dir, actor))  # with the others: every error at once
     if errors:
         raise CompErrors(errors)
@@ -231,6 +235,17 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         session, [q for rows in data.quotas.values() for q in rows], batch, now, locked_months)
     reaching += reaching_q
     report.quotas_changed = len(quota_reps)
+    # exchange rates (fx_rates.csv): history, a corrected rate supersedes the row it corrects
+    fx_changes = import_fx_rates(session, data.fx, batch, now) if data.fx is not None else []
+    if fx_changes:
+        report.fx_rates_changed = [str(c) for c in fx_changes]
+        audit(session, actor, "fx.import", f"{len(fx_changes)} exchange rate(s) added or corrected from {data_dir}",
+              entity="fx_rates", entity_id=str(batch.id), after={"rates": report.fx_rates_changed[:100]}, at=now)
+        late_fx = sorted({str(p) for c in fx_changes for p in locked_months if c.day <= p.end})
+        if late_fx:
+            report.notes.append(f"{len(fx_changes)} rate(s) recorded after months they may be in force in were locked "
+                                f"({span([Period.parse(p) for p in late_fx])}): the next close reprices them and pays "
+                                "the differences in the first open month")
     for a in quota_audits:
         audit(session, actor, "quota.set", a["summary"], rep_id=a["rep_id"], entity="quota", entity_id=a["rep_id"],
               before=a["before"], after=a["after"], at=now)
@@ -283,13 +298,13 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
                                     "(`compengine close start`): its credit belongs in the opening balances"))
             continue
-        quantity, cost, attrs = canonical_text(d.quantity), cents(d.cost), attrs_text(d.attrs)
+        quantity, cost, attrs = canonical_text(d.quantity), stored_money(d.cost), attrs_text(d.attrs)
         if old is None:
             if str(period) in locked:
                 report.late.append(d.deal_id)  # a late deal: priced as of its locked month in the next close
             new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
-                              d.term_months, d.product, cents(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
-            events.append((d.deal_id, "won", cents(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
+                              d.term_months, d.product, stored_money(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
+            events.append((d.deal_id, "won", stored_money(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
             if d.cancelled_on is not None:
                 events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src), None, None, None))
                 report.cancellations += 1
@@ -313,7 +328,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         same = True
         restate = d.quantity != old_quantity or d.cost != old_cost or attrs != (old_attrs or "")
         if d.amount != amount or restate:
-            events.append((d.deal_id, "amended", cents(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
+            events.append((d.deal_id, "amended", stored_money(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
             if d.amount != amount:
                 amended.append((d.deal_id, d.amount))
             if restate:
@@ -391,6 +406,9 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             start = first
         else:
             start = earliest_touched
+        if fx_changes:
+            fx_start = Period.of(min(c.day for c in fx_changes))
+            start = fx_start if start is None else min(start, fx_start)
         if start is not None:
             report.invalidated = invalidate_from(session, start, actor, "new data imported")
     batch.summary = report.text()

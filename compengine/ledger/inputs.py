@@ -17,7 +17,8 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, from_cents
+from compengine.core.fx import FxRates
+from compengine.core.money import ZERO, from_thousandths
 from compengine.core.periods import Period
 from compengine.engine.pipeline import (
     Cancellation,
@@ -41,7 +42,7 @@ from compengine.engine.records import (
 )
 from compengine.ledger import history
 from compengine.ledger.codec import attrs_of, component_paid_of
-from compengine.ledger.history import load_quotas, rep_of, reps_on, versions_in_force
+from compengine.ledger.history import load_fx, load_quotas, rep_of, reps_on, versions_in_force
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, PeriodRow, PlanVersion, RepPeriod, RepRow
 from compengine.ledger.start import opening_credits, opening_state
 from compengine.plans.loader import compile_cached
@@ -67,12 +68,15 @@ class LedgerInputs:
     state: dict[str, RepState]
     # each rep's quotas per plan component (quotas.csv: the current rows, each rep's by plan, component, start)
     quotas: dict[str, list[Quota]] = field(default_factory=dict)
+    # the ledger's exchange rates (fx_rates, current rows; None when it holds none): the engine converts a credit
+    # in another currency than its receiver's plan with them, as ``calc`` does with a folder's fx_rates.csv
+    fx: FxRates | None = None
 
     def calculate(self) -> PeriodResult:
         return calculate_period(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, rep_versions=self.rep_versions,
-                                quotas=self.quotas)
+                                quotas=self.quotas, fx=self.fx)
 
     def restrict_to(self, rep_ids: set[str]) -> set[str]:
         """Keep only what the calculation of these reps and their managers reads (a repricing of a
@@ -94,7 +98,7 @@ class LedgerInputs:
         return iter_period_part(self.period, self.plans, self.reps, self.assignments, self.credits,
                                 ytd_credits=self.ytd_credits, cancellations=self.cancellations,
                                 adjustments=self.adjustments, state=self.state, exceptions=exceptions, part=part,
-                                rep_versions=self.rep_versions, quotas=self.quotas,
+                                rep_versions=self.rep_versions, quotas=self.quotas, fx=self.fx,
                                 only=None if only is None else frozenset(only), keyed_exceptions=keyed_exceptions)
 
 
@@ -160,7 +164,7 @@ def load_deals(session: Session, periods: list[str],
     if not periods:
         return [], {}
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
-    # type processing would dominate. Money arrives as integer cents, dates as text on SQLite.
+    # type processing would dominate. Money arrives as integer thousandths, dates as text on SQLite.
     # Deals come in no particular order (sorting them cost a second a million): the engine
     # orders each rep's credits itself, and a deal's credits stay together in split order.
     conn = session.connection()
@@ -198,8 +202,8 @@ def load_deals(session: Session, periods: list[str],
             q = quantities.get(quantity)
             if q is None:
                 q = quantities[quantity] = Decimal(quantity)
-            append(make_deal((deal_id, account, deal_type, from_cents(amount), currency, close, owner, term, product,
-                              cancelled, source or None, q, from_cents(cost) if cost else zero,
+            append(make_deal((deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
+                              cancelled, source or None, q, from_thousandths(cost) if cost else zero,
                               attrs_of(attrs) if attrs else ())))
         del rows
         splits: dict[str, list[Split]] = defaultdict(list)
@@ -249,7 +253,7 @@ def earned_on(session: Session, deal_ids: list[str], before: Period) -> dict[tup
 
     def add(rep_id: str, deal_id: str, part: int, cents_: int, paid_in: str) -> None:
         entry = out.setdefault((rep_id, deal_id), [ZERO, ZERO, paid_in])
-        entry[part] += from_cents(cents_)
+        entry[part] += from_thousandths(cents_)
         entry[2] = min(entry[2], paid_in)
 
     for period, ids in sorted(by_period.items()):
@@ -411,6 +415,7 @@ def load_inputs(session: Session, period: Period, plan_version_ids: dict[str, in
         adjustments=load_adjustments(session, period),
         state=load_state(session, period),
         quotas=load_quotas(session),
+        fx=load_fx(session),
     )
 
 

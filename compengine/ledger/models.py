@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from compengine.ledger.types import Cents, DecimalText
+from compengine.ledger.types import DecimalText, Thousandths
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -98,7 +98,7 @@ class AssignmentRow(Base):
     plan_id: Mapped[str] = mapped_column(String(64))
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
-    annual_quota: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    annual_quota: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     # history (migration 0006): rows are never deleted; a row an import replaced is superseded
     recorded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -118,7 +118,7 @@ class QuotaRow(Base):
     component: Mapped[str] = mapped_column(String(64))
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date | None] = mapped_column(Date, nullable=True)
-    annual: Mapped[Decimal] = mapped_column(Cents)
+    annual: Mapped[Decimal] = mapped_column(Thousandths)
     source: Mapped[str] = mapped_column(String(300), default="")
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
     batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -156,6 +156,27 @@ class RetroChangeRow(Base):
     description: Mapped[str] = mapped_column(Text)
 
 
+class FxRateRow(Base):
+    """An exchange rate (fx_rates.csv, migration 0008): from ``day`` on, 1 ``from_currency`` = ``rate``
+    ``to_currency``, until the pair's next rate.
+
+    History like the other master data: a row is never updated nor deleted. A rate imported again for a
+    pair and day with another value is a new row; the row it corrects is marked ``superseded_at`` and kept.
+    """
+
+    __tablename__ = "fx_rates"
+    __table_args__ = (Index("ix_fx_rates_pair_day", "from_currency", "to_currency", "day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    from_currency: Mapped[str] = mapped_column(String(3))
+    to_currency: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[Decimal] = mapped_column(DecimalText)
+    source: Mapped[str] = mapped_column(String(300), default="")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class DealRow(Base):
     __tablename__ = "deals"
     deal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -168,13 +189,13 @@ class DealRow(Base):
     term_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
     product: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # projection of deal_events (latest amount, cancellation)
-    amount: Mapped[Decimal] = mapped_column(Cents)
+    amount: Mapped[Decimal] = mapped_column(Thousandths)
     cancelled_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # migration 0007: units, cost (margin = amount - cost) and attributes (deals.csv's further columns and
     # products.csv's category: a JSON object, keys sorted; "" when none), projected from the latest won or
     # amended event; ``source``: the file:line of the deal's latest event (Credit.source)
     quantity: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1), server_default="1")
-    cost: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0), server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Thousandths, default=Decimal(0), server_default="0")
     attrs: Mapped[str] = mapped_column(Text, default="", server_default="")
     source: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
@@ -184,7 +205,7 @@ class DealEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     deal_id: Mapped[str] = mapped_column(String(64), ForeignKey("deals.deal_id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # won | amended | cancelled | splits_changed
-    amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     effective: Mapped[date | None] = mapped_column(Date, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
     batch_id: Mapped[int] = mapped_column(Integer)
@@ -192,7 +213,7 @@ class DealEvent(Base):
     # migration 0007: the deal's units, cost and attributes as of a won or amended event (NULL on other
     # kinds, and on events recorded before 0007)
     quantity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
-    cost: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    cost: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     attrs: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -216,7 +237,7 @@ class PeriodRow(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     runs: Mapped[int] = mapped_column(Integer, default=0)
     plan_versions: Mapped[str] = mapped_column(Text, default="{}")  # JSON: plan_id -> plan_versions.id
-    total_payout: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    total_payout: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     last_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # deal events seen when locked
     calc_watermark: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # deal events seen by the last run
@@ -226,6 +247,9 @@ class PeriodRow(Base):
     exported_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # payroll file written
     exported_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     last_retro_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # retro_changes seen when locked
+    # migration 0008: the fx_rates rows the month's last close run saw (the highest id); a rate recorded after
+    # the lock (a new or corrected rate in force in the month) reprices the month as a late change
+    last_fx_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class RepPeriod(Base):
@@ -235,16 +259,16 @@ class RepPeriod(Base):
     plan_id: Mapped[str] = mapped_column(String(64))
     currency: Mapped[str] = mapped_column(String(3))
     measure: Mapped[str] = mapped_column(String(8))
-    quota: Mapped[Decimal] = mapped_column(Cents)
-    credited: Mapped[Decimal] = mapped_column(Cents)
+    quota: Mapped[Decimal] = mapped_column(Thousandths)
+    credited: Mapped[Decimal] = mapped_column(Thousandths)
     attainment: Mapped[Decimal] = mapped_column(DecimalText)
-    ytd_quota: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
-    ytd_credited: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    ytd_quota: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
+    ytd_credited: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     tenure_month: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    payout: Mapped[Decimal] = mapped_column(Cents)
-    draw_balance: Mapped[Decimal] = mapped_column(Cents)
-    carry_balance: Mapped[Decimal] = mapped_column(Cents)
-    ytd_paid: Mapped[Decimal] = mapped_column(Cents)
+    payout: Mapped[Decimal] = mapped_column(Thousandths)
+    draw_balance: Mapped[Decimal] = mapped_column(Thousandths)
+    carry_balance: Mapped[Decimal] = mapped_column(Thousandths)
+    ytd_paid: Mapped[Decimal] = mapped_column(Thousandths)
     ytd_year: Mapped[int] = mapped_column(Integer)
     ytd_plan: Mapped[str | None] = mapped_column(String(64), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -270,9 +294,9 @@ class PayoutLineRow(Base):
     rep_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
-    amount: Mapped[Decimal] = mapped_column(Cents)
+    amount: Mapped[Decimal] = mapped_column(Thousandths)
     deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    credit: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    credit: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     rate: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     multiplier: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     tier: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -285,7 +309,7 @@ class PayoutLineRow(Base):
     # migration 0007: the plan component that made the line, credit x rate before the band's multiplier
     # (unrounded), where the deal came from (its import file:line) and where the rule is written
     component: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    base: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)  # credit x rate, rounded once (the part at the base rate)
+    base: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)  # credit x rate, rounded once (the part at the base rate)
     deal_source: Mapped[str | None] = mapped_column(String(300), nullable=True)
     rule_source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
@@ -295,7 +319,7 @@ class AdjustmentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), index=True)
     period: Mapped[str] = mapped_column(String(7), index=True)
-    amount: Mapped[Decimal] = mapped_column(Cents)
+    amount: Mapped[Decimal] = mapped_column(Thousandths)
     reason: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(20), default="manual")  # manual | dispute
     deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -317,10 +341,10 @@ class DisputeRow(Base):
     period: Mapped[str] = mapped_column(String(7), index=True)
     deal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
-    amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | approved | rejected
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
-    resolved_amount: Mapped[Decimal | None] = mapped_column(Cents, nullable=True)
+    resolved_amount: Mapped[Decimal | None] = mapped_column(Thousandths, nullable=True)
     adjustment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     opened_by: Mapped[str] = mapped_column(String(100))
@@ -372,7 +396,7 @@ class PeriodSeal(Base):
     period: Mapped[str] = mapped_column(String(7), index=True)
     lines_digest: Mapped[str] = mapped_column(String(64))
     line_count: Mapped[int] = mapped_column(Integer)
-    total_payout: Mapped[Decimal] = mapped_column(Cents)
+    total_payout: Mapped[Decimal] = mapped_column(Thousandths)
     prev_seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
     seal: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime] = mapped_column(DateTime)
@@ -398,10 +422,10 @@ class OpeningBalance(Base):
     __tablename__ = "opening_balances"
     rep_id: Mapped[str] = mapped_column(String(64), ForeignKey("reps.rep_id"), primary_key=True)
     period: Mapped[str] = mapped_column(String(7))  # the ledger's first month
-    ytd_credited: Mapped[Decimal] = mapped_column(Cents)
-    ytd_paid: Mapped[Decimal] = mapped_column(Cents)
-    draw_balance: Mapped[Decimal] = mapped_column(Cents)
-    carry_balance: Mapped[Decimal] = mapped_column(Cents)
+    ytd_credited: Mapped[Decimal] = mapped_column(Thousandths)
+    ytd_paid: Mapped[Decimal] = mapped_column(Thousandths)
+    draw_balance: Mapped[Decimal] = mapped_column(Thousandths)
+    carry_balance: Mapped[Decimal] = mapped_column(Thousandths)
     ytd_deal_type: Mapped[str | None] = mapped_column(String(20), nullable=True)  # prices ytd_credited on ytd plans
     source: Mapped[str] = mapped_column(String(300))
     recorded_at: Mapped[datetime] = mapped_column(DateTime)

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import MAX_AMOUNT, ZERO, money_str
+from compengine.core.currency import format_money, minor_units, to_minor
+from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, money_str
 from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
@@ -110,9 +111,47 @@ def payout_rows(session: Session, period: Period) -> list[PayoutRow]:
     return out
 
 
+@dataclass(frozen=True)
+class PayoutExport:
+    """What ``payouts export`` wrote: the rows, and the total per payout currency.
+
+    Unpacks as ``(rows, total)`` where ``total`` is the one currency's total; a month paid in
+    several currencies has no single total (read ``totals``)."""
+
+    count: int
+    totals: dict[str, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        if len(self.totals) > 1:
+            raise CompErrors(f"the payouts are in {len(self.totals)} currencies ({', '.join(self.totals)}): "
+                             "there is no single total, read the totals per currency")
+        return next(iter(self.totals.values()), ZERO)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.count, self.total))
+
+    def text(self) -> str:
+        """``USD 3,613.20 (1 rep), JPY 149,501 (1 rep)``: each currency in its own minor units."""
+        return ", ".join(f"{cur} {format_money(t, cur)}" for cur, t in self.totals.items()) or "nothing"
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """An amount as the payroll file writes it: plain digits with the currency's minor units (USD ``1234.50``,
+    JPY ``1235``, KWD ``12.345``). Exact: an amount finer than its currency is refused, never rounded."""
+    places = minor_units(currency)
+    if places == 2:
+        return money_str(amount)
+    to_minor(amount, currency)  # refuses an amount finer than the currency
+    return f"{amount.quantize(Decimal(1).scaleb(-places), context=CONTEXT):f}"
+
+
 def export_payouts(session: Session, period: Period, out: Path, *, preliminary: bool = False,
-                   actor: str = "compengine") -> tuple[int, Decimal]:
+                   actor: str = "compengine") -> PayoutExport:
     """Write the payroll file. Refuses an unlocked month unless ``preliminary``.
+
+    One row per rep in the rep's payout currency (its plan's), with the currency column; amounts in
+    the currency's minor units (:func:`amount_text`). Returns the rows and the totals per currency.
 
     Written atomically (an existing file is replaced), with the user's umask; text
     cells a spreadsheet would run as formulas are neutralised
@@ -130,8 +169,8 @@ def export_payouts(session: Session, period: Period, out: Path, *, preliminary: 
     rows = payout_rows(session, period)
     label = "locked" if status == "locked" else "PRELIMINARY"
     write_csv_atomic(out, EXPORT_COLUMNS, (
-        [r.rep_id, r.name, r.team, r.period, r.currency, money_str(r.amount),
-         *(money_str(r.components[k]) for k in COMPONENTS), label]
+        [r.rep_id, r.name, r.team, r.period, r.currency, amount_text(r.amount, r.currency),
+         *(amount_text(r.components[k], r.currency) for k in COMPONENTS), label]
         for r in rows
     ))
     if status == "locked":  # paid out: from now on the month cannot be reopened
@@ -140,8 +179,10 @@ def export_payouts(session: Session, period: Period, out: Path, *, preliminary: 
             prow.exported_at, prow.exported_by = utcnow(), actor
         audit(session, actor, "payouts.export", f"{period}: payout file {out} written ({len(rows)} reps)",
               period=str(period), entity="period", entity_id=str(period), after={"file": str(out), "reps": len(rows)})
-    total = sum((r.amount for r in rows), ZERO)
-    return len(rows), total
+    totals: dict[str, Decimal] = {}
+    for r in sorted(rows, key=lambda r: r.currency):
+        totals[r.currency] = totals.get(r.currency, ZERO) + r.amount
+    return PayoutExport(len(rows), totals)
 
 
 def status_rows(session: Session) -> list[dict]:

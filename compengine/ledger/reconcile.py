@@ -57,12 +57,15 @@ from sqlalchemy import Date, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import CONTEXT, ZERO, D, from_cents, money_str, round_money
+from compengine.core.money import CENT, CONTEXT, ZERO, D, from_thousandths, money_str, round_money
 from compengine.core.periods import Period
-from compengine.engine.pipeline import credit_deals
+from compengine.core.currency import check_code
+from compengine.core.fx import FxRates, MissingRate
+from compengine.engine.pipeline import FxCredits, credit_deals
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Split
 from compengine.ledger.close import load_plan_versions, load_plans_latest
 from compengine.ledger.codec import parts_of
+from compengine.ledger.history import load_fx
 from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.ops import EXPORT_COLUMNS, payout_rows
 from compengine.ledger.seals import check_month
@@ -117,6 +120,8 @@ class BookingRow:
     credit_due: Decimal = ZERO  # primary credit the lines must carry
     overlay_due: Decimal = ZERO  # overlay credit the lines must carry (on top of the booking)
     changed_after_lock: Decimal = ZERO  # primary credit the data now gives minus what the locked lines carry
+    converted_out: Decimal = ZERO  # primary credit of these deals paid in another currency (converted, issue 15)
+    converted_in: Decimal = ZERO  # primary credit paid in this currency on deals booked in another (converted)
 
 
 @dataclass
@@ -209,6 +214,41 @@ class TieOut:
 
 
 @dataclass
+class InCurrencyRow:
+    """One currency of the month seen in the reporting currency (``reconcile --in``)."""
+
+    currency: str
+    payout: Decimal  # in its own currency
+    net_bookings: Decimal
+    rate: str  # the rate as a person checks it (Quote.text): 1.0832, 1/151.37, 1.0832 x 151.37
+    rate_date: str  # when the rate took effect
+    how: str  # same currency | direct | inverse | cross via USD
+    payout_in: Decimal  # payout x rate, rounded half up to the reporting currency's minor units
+    net_bookings_in: Decimal
+
+
+@dataclass
+class InCurrency:
+    """The month in one reporting currency, at documented rates: the ledger's current rates (a corrected
+    rate replaces the one it corrects) in force on the month's last day, direct, else the inverse, else
+    crossed through the plans' ``fx.base``; each currency's total is converted once and rounded half up
+    to the reporting currency's minor units, and the month's total is the sum of the converted totals.
+    Reporting only: nothing is paid at these rates (each rep is paid in the plan's currency)."""
+
+    currency: str
+    as_of: str  # the month's last day
+    rows: list[InCurrencyRow]
+
+    @property
+    def total_payout(self) -> Decimal:
+        return sum((r.payout_in for r in self.rows), ZERO)
+
+    @property
+    def total_net_bookings(self) -> Decimal:
+        return sum((r.net_bookings_in for r in self.rows), ZERO)
+
+
+@dataclass
 class Reconciliation:
     period: str
     status: str  # calculated | locked
@@ -226,6 +266,7 @@ class Reconciliation:
     notes: list[str] = field(default_factory=list)
     payout_file: str | None = None
     plan_components: list[ComponentTotal] = field(default_factory=list)  # by currency, component and quota period
+    in_currency: InCurrency | None = None  # the month in one reporting currency (``reconcile --in``)
 
     @property
     def ok(self) -> bool:
@@ -259,7 +300,7 @@ class Reconciliation:
             "bookings": [asdict(b) for b in self.bookings],
             "payout": {
                 cur: {
-                    "components": {k: self.components[cur].get(k, ZERO) for k, _ in PAYOUT_ROWS},
+                    "components": {k: self.components.get(cur, {}).get(k, ZERO) for k, _ in PAYOUT_ROWS},
                     "plan_components": [dict(asdict(t), attainment=_ratio(t.attainment)) for t in self.plan_components
                                         if t.currency == cur],
                     "adjustments": self.adjustments.get(cur, {}),
@@ -281,6 +322,11 @@ class Reconciliation:
             },
             "payout_file": self.payout_file,
             "notes": self.notes,
+            "in_currency": None if self.in_currency is None else {
+                "currency": self.in_currency.currency, "as_of": self.in_currency.as_of,
+                "rows": [asdict(r) for r in self.in_currency.rows],
+                "total_payout": self.in_currency.total_payout,
+                "total_net_bookings": self.in_currency.total_net_bookings},
         })
 
     def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -289,58 +335,66 @@ class Reconciliation:
         out.append(("Summary", ["item", "value"], [
             ["period", self.period], ["status", self.status],
             ["result", "ties out" if self.ok else f"{len(self.exceptions)} exception(s)"],
-            *[[f"total payout {c}", money_str(self.total_payout(c))] for c in self.currencies],
+            *[[f"total payout {c}", _ms(self.total_payout(c))] for c in self.currencies],
             *[[f"cost of sales {c}", _pct_str(self.cost_of_sales(c))] for c in self.currencies],
         ]))
         out.append(("Exceptions", ["check", "rep_id", "deal_id", "difference", "message"], [
-            [f.check, f.rep_id or "", f.deal_id or "", money_str(f.difference) if f.difference is not None else "", f.message]
+            [f.check, f.rep_id or "", f.deal_id or "", _ms(f.difference) if f.difference is not None else "", f.message]
             for f in self.exceptions
         ]))
         out.append(("Bookings", ["currency", "deal_type", "deals", "booked", "cancelled_deals", "cancelled_in_month",
                                  "not_credited", "changed_after_lock", "primary_credit", "overlay_credit"], [
-            [b.currency, b.deal_type, str(b.deals), money_str(b.booked), str(b.cancelled_deals), money_str(b.cancelled),
-             money_str(b.not_credited), money_str(b.changed_after_lock), money_str(b.credit_due), money_str(b.overlay_due)]
+            [b.currency, b.deal_type, str(b.deals), _ms(b.booked), str(b.cancelled_deals), _ms(b.cancelled),
+             _ms(b.not_credited), _ms(b.changed_after_lock), _ms(b.credit_due), _ms(b.overlay_due)]
             for b in self.bookings
         ]))
         out.append(("Payout by component", ["currency", "component", "amount"], [
-            *[[c, label, money_str(self.components[c].get(k, ZERO))] for c in self.currencies for k, label in PAYOUT_ROWS],
-            *[[c, f"  of which adjustments: {k}", money_str(v)] for c in self.currencies for k, v in sorted(self.adjustments.get(c, {}).items())],
-            *[[c, "Net payout", money_str(self.total_payout(c))] for c in self.currencies],
+            *[[c, label, _ms(self.components.get(c, {}).get(k, ZERO))] for c in self.currencies for k, label in PAYOUT_ROWS],
+            *[[c, f"  of which adjustments: {k}", _ms(v)] for c in self.currencies for k, v in sorted(self.adjustments.get(c, {}).items())],
+            *[[c, "Net payout", _ms(self.total_payout(c))] for c in self.currencies],
         ]))
         if self.plan_components:
             out.append(("Plan components", ["currency", "component", "period", "reps", "quota", "credited", "attainment",
                                             "paid"], [
                 [t.currency, t.component, t.period, str(t.reps), _opt_m(t.quota), _opt_m(t.credited),
-                 _att_str(t.attainment), money_str(t.paid)] for t in self.plan_components
+                 _att_str(t.attainment), _ms(t.paid)] for t in self.plan_components
             ]))
         out.append(("Tie-out", ["source", "currency", "amount", "count", "unit"], [
-            [t.source, t.currency, money_str(t.amount) if t.amount is not None else "", "" if t.count is None else str(t.count), t.unit]
+            [t.source, t.currency, _ms(t.amount) if t.amount is not None else "", "" if t.count is None else str(t.count), t.unit]
             for t in self.tie_out
         ]))
         out.append(("By team", ["team", "currency", "reps", "payout", *(k for k, _ in PAYOUT_ROWS), "bookings", "cost_of_sales_pct"], [
-            [t.team, t.currency, str(t.reps), money_str(t.payout), *(money_str(t.components.get(k, ZERO)) for k, _ in PAYOUT_ROWS),
-             money_str(t.bookings), _pct_str(t.cost_pct)] for t in self.teams
+            [t.team, t.currency, str(t.reps), _ms(t.payout), *(_ms(t.components.get(k, ZERO)) for k, _ in PAYOUT_ROWS),
+             _ms(t.bookings), _pct_str(t.cost_pct)] for t in self.teams
         ]))
         out.append(("By rep", ["rep_id", "name", "team", "plan_id", "currency", "payout", "statement_net", "payout_file_row",
                                *(k for k, _ in PAYOUT_ROWS), "credited", "previous_payout", "quota"], [
-            [r.rep_id, r.name, r.team, r.plan_id, r.currency, money_str(r.payout), money_str(r.statement_net),
-             money_str(r.export_amount) if r.export_amount is not None else "",
-             *(money_str(r.components.get(k, ZERO)) for k, _ in PAYOUT_ROWS), money_str(r.credited),
-             money_str(r.previous) if r.previous is not None else "",
-             money_str(r.quota) if r.quota is not None else ""] for r in self.reps
+            [r.rep_id, r.name, r.team, r.plan_id, r.currency, _ms(r.payout), _ms(r.statement_net),
+             _ms(r.export_amount) if r.export_amount is not None else "",
+             *(_ms(r.components.get(k, ZERO)) for k, _ in PAYOUT_ROWS), _ms(r.credited),
+             _ms(r.previous) if r.previous is not None else "",
+             _ms(r.quota) if r.quota is not None else ""] for r in self.reps
         ]))
         if self.plan_components:
             out.append(("By rep and plan component", ["rep_id", "plan_id", "component", "type", "period", "quota",
                                                       "credited", "attainment", "paid"], [
                 [r.rep_id, r.plan_id, x.component, x.type, x.period, _opt_m(x.quota), _opt_m(x.credited),
-                 _att_str(x.attainment), money_str(x.paid)] for r in self.reps for x in r.plan_components
+                 _att_str(x.attainment), _ms(x.paid)] for r in self.reps for x in r.plan_components
             ]))
         out.append(("Liabilities", ["kind", "rep_id", "amount", "detail"], [
-            [x.kind, x.rep_id, money_str(x.amount) if x.amount is not None else "", x.detail] for x in self.liabilities
+            [x.kind, x.rep_id, _ms(x.amount) if x.amount is not None else "", x.detail] for x in self.liabilities
         ]))
         out.append(("Month over month", ["rep_id", "name", self.previous_period, self.period, "change"], [
-            [m.rep_id, m.name, money_str(m.previous), money_str(m.current), money_str(m.change)] for m in self.movers
+            [m.rep_id, m.name, _ms(m.previous), _ms(m.current), _ms(m.change)] for m in self.movers
         ]))
+        if self.in_currency is not None:
+            ic = self.in_currency
+            out.append((f"In {ic.currency} (rates in force on {ic.as_of})",
+                        ["currency", "payout", "net_bookings", "rate", "rate_date", "how", f"payout_{ic.currency}",
+                         f"net_bookings_{ic.currency}"], [
+                [r.currency, _ms(r.payout), _ms(r.net_bookings), r.rate, r.rate_date, r.how, _ms(r.payout_in),
+                 _ms(r.net_bookings_in)] for r in ic.rows
+            ] + [["total", "", "", "", "", "", _ms(ic.total_payout), _ms(ic.total_net_bookings)]]))
         out.append(("Notes", ["note"], [[n] for n in self.notes]))
         return out
 
@@ -367,12 +421,15 @@ class Reconciliation:
             for b in rows + [_total_row(cur, rows)]:
                 add(f"  {b.deal_type:<12} {b.deals:>8,} {_m(b.booked):>16} {_m(b.cancelled):>14} {_m(b.not_credited):>14}"
                     + (f" {_m(b.changed_after_lock):>14}" if late else "") + f" {_m(b.credit_due):>16} {_m(b.overlay_due):>16}")
+            conv_out, conv_in = sum((b.converted_out for b in rows), ZERO), sum((b.converted_in for b in rows), ZERO)
             add("  primary credit = booked - cancelled in the month - credit of receivers with no plan"
                 + (" - changed after the lock (paid by late-change lines later)" if late else "")
+                + (f" - credit paid in other currencies ({_m(conv_out)})" if conv_out else "")
+                + (f" + credit converted from other currencies ({_m(conv_in)})" if conv_in else "")
                 + "; overlay credit is paid on top")
             add("")
             add(f"Payout by component ({cur})")
-            comps = self.components[cur]
+            comps = self.components.get(cur, {})
             for k, label in PAYOUT_ROWS:
                 add(f"  {label:<28} {_m(comps.get(k, ZERO)):>16}")
                 if k == "adjustment":
@@ -440,6 +497,18 @@ class Reconciliation:
             for m in self.movers:
                 add(f"    {m.rep_id:<10} {m.name[:22]:<22} {_m(m.previous):>14} -> {_m(m.current):>14}  "
                     f"{'+' if m.change >= 0 else ''}{_m(m.change)}")
+        if self.in_currency is not None:
+            ic = self.in_currency
+            add("")
+            add(f"In {ic.currency}: each currency at the rate in force on {ic.as_of} (reporting only; reps are paid "
+                "in their plan's currency)")
+            add(f"  {'cur':<4} {'payout':>16} {'net bookings':>18}  {'rate':<24} {'from':<11} "
+                f"{'payout ' + ic.currency:>18} {'bookings ' + ic.currency:>20}")
+            for x in ic.rows:
+                add(f"  {x.currency:<4} {_m(x.payout):>16} {_m(x.net_bookings):>18}  {x.rate[:24]:<24} {x.rate_date:<11} "
+                    f"{_m(x.payout_in):>18} {_m(x.net_bookings_in):>20}")
+            add(f"  {'total':<4} {'':>16} {'':>18}  {'':<24} {'':<11} {_m(ic.total_payout):>18} "
+                f"{_m(ic.total_net_bookings):>20}")
         add("")
         add("Cost of sales (payout as a percent of net bookings)")
         for cur in self.currencies:
@@ -470,8 +539,11 @@ class _RP:
 
 
 def reconcile(session: Session, period: Period, *, payout_file: Path | str | None = None, movers: int = 10,
-              progress: Callable[[str], None] | None = None) -> Reconciliation:
-    """Tie the month out. Raises :class:`CompErrors` only when it cannot be reconciled at all."""
+              progress: Callable[[str], None] | None = None, in_currency: str | None = None) -> Reconciliation:
+    """Tie the month out, per currency. Raises :class:`CompErrors` only when it cannot be reconciled at all.
+
+    ``in_currency``: also show the month in that reporting currency (:class:`InCurrency`); a currency
+    of the month without a rate to it on the month's last day is an error naming the pair."""
     say = progress or (lambda _m: None)
     p = str(period)
     prow = session.get(PeriodRow, p)
@@ -517,7 +589,8 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
     say("bookings and credit")
     # -- credit: what the deals and splits give against what the lines carry
     changed = _changed_after_lock(session, period, prow.last_event_id) if prow.status == "locked" else {}
-    bookings, expected, special, individual = _expected_credit(session, conn, period, plans, rps, changed, notes)
+    fx = load_fx(session, prow.last_fx_id) if prow.last_fx_id else None  # the rates the month was priced with
+    bookings, expected, special, individual = _expected_credit(session, conn, period, plans, rps, changed, notes, fx)
     say("credit check")
     _check_credit(session, conn, period, rps, comm, expected, special, individual, findings, plans, by_component)
 
@@ -626,13 +699,42 @@ def reconcile(session: Session, period: Period, *, payout_file: Path | str | Non
     moves += [Mover(rep_id, people.get(rep_id, ("", ""))[0], amount, ZERO) for rep_id, amount in prev.items() if rep_id not in rps]
     moves = sorted((m for m in moves if m.change != 0), key=lambda m: (-abs(m.change), m.rep_id))[:movers]
 
-    return Reconciliation(
+    rec = Reconciliation(
         period=p, status=prow.status, bookings=bookings["rows"],  # type: ignore[arg-type]
         components={c: dict(v) for c, v in components.items()}, adjustments=adjustments, tie_out=tie, teams=teams,
         reps=reps, liabilities=liabilities, previous_period=prev_period, previous_total=previous_total, movers=moves,
         exceptions=findings, notes=notes, payout_file=str(payout_file) if payout_file is not None else None,
         plan_components=_component_totals(reps),
     )
+    if in_currency is not None:
+        rec.in_currency = _in_currency(session, rec, period, in_currency, plans)
+    return rec
+
+
+def _in_currency(session: Session, rec: Reconciliation, period: Period, target: str,
+                 plans: dict[str, Plan]) -> InCurrency:
+    """The month's totals per currency in ``target`` (see :class:`InCurrency`)."""
+    try:
+        check_code(target)
+    except ValueError as exc:
+        raise CompErrors(f"--in: {exc}") from None
+    fx = load_fx(session) or FxRates()
+    base = next((pl.fx.base for _, pl in sorted(plans.items()) if pl.fx.base), None)
+    day = period.end
+    rows = []
+    for cur in rec.currencies:
+        if not cur:
+            continue
+        payout, bookings = rec.total_payout(cur), rec.net_bookings(cur)
+        try:
+            pay = fx.convert(payout, cur, target, day, "half_up", base)
+            book = fx.convert(bookings, cur, target, day, "half_up", base)
+        except MissingRate as exc:
+            raise CompErrors(f"--in {target}: {exc}: import the rate (fx_rates.csv) to show {period} in {target}") from None
+        q = pay.quote
+        rows.append(InCurrencyRow(cur, payout, bookings, q.text, q.when, q.how, pay.converted.amount,
+                                  book.converted.amount))
+    return InCurrency(target, str(day), rows)
 
 
 # ------------------------------------------------------------------ the pieces
@@ -645,14 +747,14 @@ class _Comm:
     primary: Decimal
     overlay: Decimal
     base: Decimal
-    prints: int = 0  # sum of credit (cents) x deal fingerprint, see _fingerprint
+    prints: int = 0  # sum of credit (thousandths) x deal fingerprint, see _fingerprint
 
 
 # A deal fingerprint: a number below 32**3 from the last three characters of its id, the same in Python,
-# SQLite and PostgreSQL. Summing credit (cents) x fingerprint per rep, on the lines and on the deals,
+# SQLite and PostgreSQL. Summing credit (stored thousandths) x fingerprint per rep, on the lines and on the deals,
 # checks that each rep's credit sits on the right deals without grouping a million lines by deal; a
 # difference is then traced deal by deal. (The sums stay inside 64-bit integers up to about 2.8 trillion
-# of credit per rep and month.)
+# of credit per rep and month: 280 billion since money is stored in thousandths.)
 PRINT_CHARS, PRINT_MOD, PRINT_BASE = 3, 31, 32
 
 
@@ -670,12 +772,12 @@ def _fingerprint_sql(col: str, dialect: str) -> str:
 
 
 def _print_sql(credit_sql: str, deal_col: str, dialect: str) -> str:
-    """SQL for credit (cents) x fingerprint, as :func:`_prints`."""
+    """SQL for credit (stored thousandths) x fingerprint, as :func:`_prints`."""
     return f"({credit_sql}) * {_fingerprint_sql(deal_col, dialect)}"
 
 
 def _prints(credit: Decimal, deal_id: str | None) -> int:
-    return int(credit * 100) * _fingerprint(deal_id)
+    return int(credit * 1000) * _fingerprint(deal_id)  # credit as stored: thousandths
 
 
 def _components_by_rep(conn, p: str, rep_ids: list[str] | None = None) -> dict[str, dict[str, Decimal]]:  # noqa: ANN001
@@ -689,7 +791,7 @@ def _components_by_rep(conn, p: str, rep_ids: list[str] | None = None) -> dict[s
         stmt = stmt.bindparams(bindparam("reps", expanding=True))
         params["reps"] = rep_ids
     for rep_id, kind, total in conn.execute(stmt, params):
-        out[rep_id][kind] = out[rep_id].get(kind, ZERO) + from_cents(total or 0)
+        out[rep_id][kind] = out[rep_id].get(kind, ZERO) + from_thousandths(total or 0)
     return dict(out)
 
 
@@ -712,7 +814,7 @@ def _lines_by_component(conn, p: str) -> dict[str, dict[str, tuple[Decimal, Deci
     for rep_id, component, amount, credit in conn.execute(text(
         "SELECT rep_id, component, SUM(amount), SUM(credit) FILTER (WHERE kind = 'commission') FROM payout_lines "
         "WHERE period = :p AND component IS NOT NULL GROUP BY rep_id, component"), {"p": p}):
-        out[rep_id][component] = (from_cents(amount or 0), from_cents(credit or 0))
+        out[rep_id][component] = (from_thousandths(amount or 0), from_thousandths(credit or 0))
     return dict(out)
 
 
@@ -765,10 +867,13 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         params: dict = {"p": p}
         for i, r in enumerate(rates):
             n, d = _scaled(Decimal(r))
-            base_whens.append(f"WHEN rate = :r{i} THEN {_half_up_sql('credit', n, d)}")
+            # these old lines were priced in cents (credit / 10 of the stored thousandths is exact): the cents
+            # of credit x rate rounded half up, stored as thousandths
+            base_whens.append(f"WHEN rate = :r{i} THEN 10 * {_half_up_sql('(credit / 10)', n, d)}")
             # half-even differs from half up on an exact half cent with an even quotient: one cent toward zero
-            tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit) * {n}) % {d}) = {d} AND ((ABS(credit) * {n}) / {d}) % 2 = 0 "
-                             "THEN (CASE WHEN credit < 0 THEN 1 ELSE -1 END)")
+            tie_whens.append(f"WHEN rate = :r{i} AND 2 * ((ABS(credit / 10) * {n}) % {d}) = {d} "
+                             f"AND ((ABS(credit / 10) * {n}) / {d}) % 2 = 0 "
+                             "THEN (CASE WHEN credit < 0 THEN 10 ELSE -10 END)")
             params[f"r{i}"] = r
         worked = f"(CASE WHEN rate IS NULL THEN amount {' '.join(base_whens)} ELSE NULL END)"
         known = ", ".join(f":r{i}" for i in range(len(rates))) or "NULL"
@@ -790,15 +895,15 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         stmt = text(sql).bindparams(bindparam("even", expanding=True)) if "even" in params else text(sql)
         nets, comm, unknown = {}, {}, 0
         for rep_id, n, total, nc, amount, over, credit, stored, base_c, rated, based, fp, tie in conn.execute(stmt, params):
-            nets[rep_id] = (from_cents(total or 0), n)
+            nets[rep_id] = (from_thousandths(total or 0), n)
             if nc:
-                over, credit = from_cents(over or 0), from_cents(credit or 0)
+                over, credit = from_thousandths(over or 0), from_thousandths(credit or 0)
                 rp = rps.get(rep_id)
                 plan = plans.get(rp.plan_id) if rp else None
                 if plan is not None and plan.rounding != "half_up":
                     base_c = (base_c or 0) + (tie or 0)
-                comm[rep_id] = _Comm(nc, from_cents(amount or 0), credit - over, over,
-                                     from_cents((stored or 0) + (base_c or 0)), int(fp or 0))
+                comm[rep_id] = _Comm(nc, from_thousandths(amount or 0), credit - over, over,
+                                     from_thousandths((stored or 0) + (base_c or 0)), int(fp or 0))
                 unknown += (rated or 0) - (based or 0)
         return nets, comm, unknown
 
@@ -843,9 +948,9 @@ def _check_statements(conn, p: str, rps: dict[str, _RP], per_rep_lines: dict[str
             for _, seq, kind, amount, deal_id, credit, rate, mult in lines.get(rep_id, ()):
                 if kind != "commission" or credit is None or rate is None or mult is None:
                     continue
-                exact = CONTEXT.multiply(CONTEXT.multiply(from_cents(credit), Decimal(rate)), Decimal(mult))
-                if abs(from_cents(amount) - exact) > Decimal("0.005"):
-                    culprits.append((seq, deal_id, from_cents(amount), exact))
+                exact = CONTEXT.multiply(CONTEXT.multiply(from_thousandths(credit), Decimal(rate)), Decimal(mult))
+                if abs(from_thousandths(amount) - exact) > Decimal("0.005"):
+                    culprits.append((seq, deal_id, from_thousandths(amount), exact))
             where = ""
             if culprits:
                 seq, deal_id, amount, exact = culprits[0]
@@ -857,15 +962,17 @@ def _check_statements(conn, p: str, rps: dict[str, _RP], per_rep_lines: dict[str
 
 
 def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Plan], rps: dict[str, _RP],  # noqa: ANN001
-                     changed: dict[str, str], notes: list[str]
+                     changed: dict[str, str], notes: list[str], fx: FxRates | None = None
                      ) -> tuple[dict, dict[str, list[Decimal]], dict[str, list[tuple[str, str, Decimal]]], set[str]]:
     """Bookings by type and the credit each rep's lines must carry ([primary, overlay]), as the engine's
     :func:`credit_deals` gives it. Set-wise for the common cases (a deal's owner takes 100%; an overlay
     takes amount x percent, rounded half up); one by one, with ``credit_deals`` itself, for deals with
     primary splits and deals cancelled in their close month. A locked month's deals that ``changed``
     after the lock are taken at the credit their locked lines carry (the late-change lines of a later
-    month pay the difference). Also returns the one-by-one credits by receiver and those deals' ids
-    (to trace differences)."""
+    month pay the difference). With exchange rates (``fx``: those the month was priced with), a deal paid
+    in another currency than its own (a receiver's plan currency differs) is credited one by one too,
+    converted with the engine's :class:`~compengine.engine.pipeline.FxCredits`, as the close converted it.
+    Also returns the one-by-one credits by receiver and those deals' ids (to trace differences)."""
     p = str(period)
     rows: dict[tuple[str, str], BookingRow] = {}
     expected: dict[str, list] = defaultdict(lambda: [ZERO, ZERO, 0])  # primary, overlay, fingerprint sum
@@ -900,12 +1007,22 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
             b.overlay_due += credit
         return True
 
+    # deals some receiver is paid for in another currency (converted): one by one (below)
+    foreign: set[str] = set()
+    if fx is not None:
+        foreign = {d for (d,) in conn.execute(text(
+            "SELECT d.deal_id FROM deals d JOIN rep_periods rp ON rp.period = :p AND rp.rep_id = d.owner_id "
+            "WHERE d.close_period = :p AND rp.currency <> d.currency "
+            "UNION SELECT d.deal_id FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
+            "JOIN rep_periods rp ON rp.period = :p AND rp.rep_id = s.rep_id "
+            "WHERE d.close_period = :p AND s.superseded_at IS NULL AND rp.currency <> d.currency"), {"p": p})}
+
     # every deal of the month, credited to its owner (the default without primary splits)
     for owner, deal_type, cur, n, amount, fp in conn.execute(
         text(f"SELECT owner_id, deal_type, currency, COUNT(*), SUM(amount), SUM({_print_sql('amount', 'deal_id', conn.dialect.name)}) "
              "FROM deals WHERE close_period = :p GROUP BY owner_id, deal_type, currency"), {"p": p}
     ):
-        amount = from_cents(amount or 0)
+        amount = from_thousandths(amount or 0)
         b = row(cur, deal_type)
         b.deals += n
         b.booked += amount
@@ -920,20 +1037,22 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
         params: dict = {"p": p, "end": period.end}
         for i, pct in enumerate(sorted(pcts)):
             n, d = _scaled(Decimal(pct))
-            whens.append(f"WHEN s.split_pct = :o{i} THEN {_half_up_sql('d.amount', n, 100 * d)}")
+            # amount (thousandths) x pct / 100, rounded half up to cents as credit_deals rounds, as thousandths
+            whens.append(f"WHEN s.split_pct = :o{i} THEN 10 * {_half_up_sql('d.amount', n, 1000 * d)}")
             params[f"o{i}"] = pct
-        not_changed = " AND d.deal_id NOT IN :changed" if changed else ""
+        one_by_one = set(changed) | foreign  # their overlays are credited one by one
+        not_changed = " AND d.deal_id NOT IN :changed" if one_by_one else ""
         credit_sql = f"(CASE {' '.join(whens)} END)"
         stmt = text(f"SELECT s.rep_id, d.currency, d.deal_type, SUM({credit_sql}), "
                     f"SUM({_print_sql(credit_sql, 'd.deal_id', conn.dialect.name)}) "
                     "FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
                     f"WHERE d.close_period = :p AND s.superseded_at IS NULL AND s.role = 'overlay' AND NOT {cancelled_in_month}"
                     f"{not_changed} GROUP BY s.rep_id, d.currency, d.deal_type").bindparams(bindparam("end", type_=Date))
-        if changed:
+        if one_by_one:
             stmt = stmt.bindparams(bindparam("changed", expanding=True))
-            params["changed"] = sorted(changed)
+            params["changed"] = sorted(one_by_one)
         for rep_id, cur, deal_type, credit, fp in conn.execute(stmt, params):
-            receive(rep_id, cur, deal_type, from_cents(credit or 0), 1, int(fp or 0))
+            receive(rep_id, cur, deal_type, from_thousandths(credit or 0), 1, int(fp or 0))
 
     # deals with primary splits, and deals cancelled in their close month: one by one
     deals: dict[str, Deal] = {}
@@ -954,7 +1073,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
             if deal_id in skip:
                 continue  # a split deal cancelled in the month: read once
             if deal_id not in deals:
-                deals[deal_id] = Deal(deal_id, "", deal_type, from_cents(amount), cur, as_date(close), owner,
+                deals[deal_id] = Deal(deal_id, "", deal_type, from_thousandths(amount), cur, as_date(close), owner,
                                       cancelled_on=as_date(cancelled) if cancelled is not None else None)
             if rep_id is not None:
                 splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
@@ -963,40 +1082,52 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
     read(conn.execute(cancelled_deals_q, {"p": p, "end": period.end}), set(deals))
     changed_q = text(columns + "FROM deals d" + with_splits + "WHERE d.deal_id IN :ids ORDER BY d.deal_id, s.id"
                      ).bindparams(bindparam("ids", expanding=True))
-    for chunk in _chunks(sorted(set(changed) - set(deals)), 500):
+    for chunk in _chunks(sorted((set(changed) | foreign) - set(deals)), 500):
         read(conn.execute(changed_q, {"ids": chunk}), set(deals))
     for d in deals.values():
         receive(d.owner_id, d.currency, d.deal_type, -d.amount, 0, _prints(-d.amount, d.deal_id))  # undo the owner default
     end = period.end
     cancelled_deals: set[str] = set()
-    for c in credit_deals([deals[k] for k in sorted(deals)], splits):
+    one_credits = credit_deals([deals[k] for k in sorted(deals)], splits)
+    conv = FxCredits(fx, one_credits) if fx is not None else None
+    for c in one_credits:
         in_month = c.cancelled_on is not None and c.cancelled_on <= end
-        if c.role == "overlay" and (not in_month or c.deal_id in changed):
+        if c.role == "overlay" and (c.deal_id in changed or (not in_month and c.deal_id not in foreign)):
             continue  # counted with the other overlays, or taken from the locked lines below
         rp = rps.get(c.rep_id)
         plan = plans.get(rp.plan_id) if rp else None
-        if in_month and plan is not None and plan.currency == c.currency and plan.clawback_applies(c.close_date, c.cancelled_on):
+        if (in_month and plan is not None and (plan.currency == c.currency or conv is not None)
+                and plan.clawback_applies(c.close_date, c.cancelled_on)):
             if c.role == "primary":
                 row(c.currency, c.deal_type).cancelled += c.credit
                 cancelled_deals.add(c.deal_id)
             continue
+        # the credit in the receiver's plan currency: converted as the close converts it (no rate: not paid)
+        cur, credit = c.currency, c.credit
+        if conv is not None and plan is not None and plan.currency != c.currency:
+            converted, _why = conv.convert(c, plan)
+            if converted is not None:
+                cur, credit = plan.currency, converted.credit
+                if c.role == "primary" and c.deal_id not in changed:
+                    row(c.currency, c.deal_type).converted_out += c.credit
+                    row(cur, c.deal_type).converted_in += credit
         if c.deal_id in changed:
-            if currency_of.get(c.rep_id) == c.currency:
-                row(c.currency, c.deal_type).changed_after_lock += c.credit  # due now; the locked lines' credit comes off below
+            if currency_of.get(c.rep_id) == cur:
+                row(cur, c.deal_type).changed_after_lock += credit  # due now; the locked lines' credit comes off below
             else:
-                receive(c.rep_id, c.currency, c.deal_type, c.credit, 0, 0)  # listed apart, not credited
+                receive(c.rep_id, cur, c.deal_type, credit, 0, 0)  # listed apart, not credited
             continue
-        if receive(c.rep_id, c.currency, c.deal_type, c.credit, 0 if c.role == "primary" else 1, _prints(c.credit, c.deal_id)):
-            special[c.rep_id].append((c.deal_id, c.role, c.credit))
+        if receive(c.rep_id, cur, c.deal_type, credit, 0 if c.role == "primary" else 1, _prints(credit, c.deal_id)):
+            special[c.rep_id].append((c.deal_id, c.role, credit))
     # deals changed after the lock: the credit their locked lines carry
     for chunk in _chunks(sorted(changed), 500):
         stmt = text("SELECT rep_id, deal_id, role, SUM(credit) FROM payout_lines WHERE period = :p AND kind = 'commission' "
                     "AND deal_id IN :ids GROUP BY rep_id, deal_id, role").bindparams(bindparam("ids", expanding=True))
         for rep_id, deal_id, role, credit in conn.execute(stmt, {"p": p, "ids": chunk}):
             d = deals[deal_id]
-            credit = from_cents(credit or 0)
+            credit = from_thousandths(credit or 0)
             idx = 1 if role == "overlay" else 0
-            b = row(d.currency, d.deal_type)
+            b = row(currency_of.get(rep_id, d.currency), d.deal_type)  # the lines' credit is in the plan's currency
             e = expected[rep_id]
             e[idx] += credit
             e[2] += _prints(credit, deal_id)
@@ -1010,7 +1141,7 @@ def _expected_credit(session: Session, conn, period: Period, plans: dict[str, Pl
         paid = conn.execute(
             text("SELECT period, rep_id, SUM(amount) FROM payout_lines WHERE deal_id = :d AND ref_period = :p AND kind = 'adjustment' "
                  "AND rule LIKE 'late_change.%' GROUP BY period, rep_id ORDER BY period, rep_id"), {"d": deal_id, "p": p}).all()
-        where = "; ".join(f"{r} {_m(from_cents(a or 0))} in {q}" for q, r, a in paid) or "no late-change line yet (run the next open month)"
+        where = "; ".join(f"{r} {_m(from_thousandths(a or 0))} in {q}" for q, r, a in paid) or "no late-change line yet (run the next open month)"
         notes.append(f"{deal_id} changed after {p} was locked ({changed[deal_id]}): the locked lines keep the credit of the lock; "
                      f"late-change lines pay the difference: {where}")
     for deal_id in cancelled_deals:
@@ -1068,9 +1199,9 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
             if rep_id in by_parts:
                 if n:  # lines on a margin or quantity base carry no credit
                     parts = have_parts[key]
-                    parts[component or ""] = parts.get(component or "", ZERO) + from_cents(credit or 0)
+                    parts[component or ""] = parts.get(component or "", ZERO) + from_thousandths(credit or 0)
             else:
-                have[key] += from_cents(credit or 0)
+                have[key] += from_thousandths(credit or 0)
         want: dict[tuple[str, str, str], Decimal] = defaultdict(lambda: ZERO)
         stmt = text("SELECT deal_id, owner_id, amount, currency, cancelled_on FROM deals WHERE close_period = :p "
                     "AND owner_id IN :reps").bindparams(bindparam("reps", expanding=True))
@@ -1080,7 +1211,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                 continue
             if cancelled is not None and as_date(cancelled) <= end:
                 continue  # credited one by one (in special) if at all
-            want[(owner, deal_id, "primary")] += from_cents(amount)
+            want[(owner, deal_id, "primary")] += from_thousandths(amount)
         # overlays on deals not cancelled in the month
         stmt = text("SELECT d.deal_id, d.amount, d.currency, d.deal_type, d.close_date, d.owner_id, s.rep_id, s.split_pct "
                     "FROM splits s JOIN deals d ON d.deal_id = s.deal_id WHERE d.close_period = :p AND s.superseded_at IS NULL "
@@ -1090,7 +1221,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
             rp = rps.get(rep_id)
             if rp is None or rp.currency != cur:
                 continue
-            deal = Deal(deal_id, "", deal_type, from_cents(amount), cur, as_date(close), owner)
+            deal = Deal(deal_id, "", deal_type, from_thousandths(amount), cur, as_date(close), owner)
             for c in credit_deals([deal], {deal_id: [Split(deal_id, rep_id, Decimal(pct), "overlay")]}):
                 if c.role == "overlay":
                     want[(rep_id, deal_id, "overlay")] += c.credit
@@ -1266,7 +1397,8 @@ def _total_row(cur: str, rows: list[BookingRow]) -> BookingRow:
     for b in rows:
         t.deals += b.deals
         t.cancelled_deals += b.cancelled_deals
-        for k in ("booked", "cancelled", "not_credited", "credit_due", "overlay_due", "changed_after_lock"):
+        for k in ("booked", "cancelled", "not_credited", "credit_due", "overlay_due", "changed_after_lock",
+                  "converted_out", "converted_in"):
             setattr(t, k, getattr(t, k) + getattr(b, k))
     return t
 
@@ -1293,11 +1425,23 @@ def _pct_str(x: Decimal | None) -> str:
 
 
 def _m(x: Decimal | None) -> str:
-    return "-" if x is None else f"{x:,.2f}"
+    """An amount for people: two places, three when it has a third (KWD, BHD: the ledger stores thousandths)."""
+    if x is None:
+        return "-"
+    return f"{x:,.2f}" if _cents(x) else f"{x:,.3f}"
+
+
+def _cents(x: Decimal) -> bool:
+    return x == x.quantize(CENT, context=CONTEXT)
+
+
+def _ms(x: Decimal) -> str:
+    """:func:`money_str` for amounts of any currency the ledger stores: three places when there is a third."""
+    return money_str(x) if _cents(x) else f"{x.quantize(Decimal('0.001'), context=CONTEXT):f}"
 
 
 def _opt_m(x: Decimal | None) -> str:
-    return "" if x is None else money_str(x)
+    return "" if x is None else _ms(x)
 
 
 def _att_str(x: Decimal | None) -> str:
@@ -1317,7 +1461,7 @@ def _by_component(r: RepLine) -> bool:
 
 def _jsonable(value: object) -> object:
     if isinstance(value, Decimal):
-        return money_str(value) if value.as_tuple().exponent == -2 else f"{value:f}"  # type: ignore[comparison-overlap]
+        return _ms(value) if value.as_tuple().exponent == -2 else f"{value:f}"  # type: ignore[comparison-overlap]
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

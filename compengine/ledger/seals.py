@@ -10,20 +10,22 @@ totals, in a canonical form that does not depend on the database, its collation 
 order rows were stored in:
 
 * every payout line is the JSON array of the columns of the seal's format (:data:`SEAL_FORMATS`;
-  format 2 hashes every stored column but the autoincrement id, :data:`LINE_COLUMNS`, in that
-  order; format 1 the columns before migration 0007): money as integer cents, exact decimals as the
+  formats 2 and 3 hash every stored column but the autoincrement id, :data:`LINE_COLUMNS`, in that
+  order; format 1 the columns before migration 0007): money as integer thousandths of a unit in
+  format 3 (as the ledger stores it since migration 0008), integer cents in formats 1 and 2 (the
+  stored thousandths divided by ten: what those months stored when they were sealed), exact decimals as the
   canonical text the ledger stores, SQL NULL as ``null`` (distinct from ``""``); JSON is
   written with ``ensure_ascii=False`` and no spaces, so a string's escaping is fixed by the
   JSON grammar, not by the Python version;
 * a rep's lines, in ``seq`` order, make the JSON array whose SHA-256 is the rep's lines hash;
 * the month is the text ``FORMAT PERIOD`` (e.g. ``compengine-seal/2 2026-09``) and then, one per
   rep in code-point order of ``rep_id`` (every rep with lines or a ``rep_periods`` row), the JSON
-  array ``[rep_id, line count, amount in cents, lines hash, rep_periods row or null]``, each
+  array ``[rep_id, line count, amount (thousandths; cents in formats 1 and 2), lines hash, rep_periods row or null]``, each
   followed by a newline; ``rep_periods`` rows are the format's columns of the table
   (format 2: :data:`REP_PERIOD_COLUMNS`).
 
 The seal itself is the SHA-256 of ``[FORMAT, period, lines_digest, line_count,
-total_payout in cents, prev_seal, sealed_at, sealed_by]`` (JSON as above), where
+total_payout (thousandths; cents in formats 1 and 2), prev_seal, sealed_at, sealed_by]`` (JSON as above), where
 ``prev_seal`` is the current seal of the previous locked month at the time: the seals form a
 chain, so replacing one seal breaks the next. Every seal is also recorded in the audit log
 (action ``period.seal``), which ties the two chains together.
@@ -64,9 +66,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import from_cents, to_cents
+from compengine.core.money import from_cents, from_thousandths, to_cents, to_thousandths
 from compengine.core.periods import Period
-from compengine.ledger.codec import LINE_COLUMNS, REP_PERIOD_COLUMNS
+from compengine.ledger.codec import LINE_COLUMNS, LINE_KINDS, REP_PERIOD_COLUMNS, REP_PERIOD_KINDS
 from compengine.ledger.hashes import AUDIT_FORMAT, audit_hash, encode, sha, ts  # noqa: F401 - AUDIT_FORMAT: read from here too
 from compengine.ledger.models import AuditRow, PeriodRow, PeriodSeal
 from compengine.ledger.store import audit
@@ -86,11 +88,45 @@ REP_PERIOD_COLUMNS_1: tuple[str, ...] = (
 # Format 2 (migration 0007): every stored column but the id, in table order (``codec``, from the models):
 # format 1's and then payout_lines.component, base, deal_source, rule_source; rep_periods.parts, component_paid.
 SEAL_FORMAT_2 = "compengine-seal/2"
+# Format 3 (migration 0008, issue 15): format 2's columns with money as the thousandths the ledger stores
+# (a KWD amount's third decimal is sealed too); formats 1 and 2 hash money as cents.
+SEAL_FORMAT_3 = "compengine-seal/3"
 SEAL_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     SEAL_FORMAT_1: (LINE_COLUMNS_1, REP_PERIOD_COLUMNS_1),
     SEAL_FORMAT_2: (LINE_COLUMNS, REP_PERIOD_COLUMNS),
+    SEAL_FORMAT_3: (LINE_COLUMNS, REP_PERIOD_COLUMNS),
 }
-SEAL_FORMAT = SEAL_FORMAT_2  # what new seals are written in
+SEAL_FORMAT = SEAL_FORMAT_3  # what new seals are written in
+CENT_FORMATS = (SEAL_FORMAT_1, SEAL_FORMAT_2)  # money hashed as cents (the stored thousandths / 10)
+_MONEY = {c for c, k in LINE_KINDS.items() if k == "money"} | {c for c, k in REP_PERIOD_KINDS.items() if k == "money"}
+
+
+def _cents_of(units: int | None) -> int | str | None:
+    """Stored thousandths as the cents a format-1/2 seal hashed; a value with a third decimal cannot have been
+    sealed so: it is hashed as text, which never matches."""
+    if units is None:
+        return None
+    q, r = divmod(int(units), 10)
+    return q if not r else f"{units}/1000"
+
+
+def _in_cents(rows: list, money_at: list[int]) -> list:
+    out = []
+    for r in rows:
+        r = list(r)
+        for i in money_at:
+            r[i] = _cents_of(r[i])
+        out.append(r)
+    return out
+
+
+def total_units(amount: Decimal, seal_format: str) -> int:
+    """A seal's total as its format hashes it: cents (formats 1, 2) or thousandths (3)."""
+    return to_cents(amount) if seal_format in CENT_FORMATS else to_thousandths(amount)
+
+
+def from_total_units(units: int, seal_format: str) -> Decimal:
+    return from_cents(units) if seal_format in CENT_FORMATS else from_thousandths(units)
 
 FETCH = 20_000  # rows per fetch from the cursor
 MAX_FAILURES = 200  # failures listed one by one; the rest are counted
@@ -102,7 +138,12 @@ MAX_FAILURES = 200  # failures listed one by one; the rest are counted
 class MonthDigest:
     lines_digest: str
     line_count: int
-    total_cents: int
+    total_cents: int  # the total as the format hashes it: cents (formats 1, 2), thousandths (format 3)
+    seal_format: str = SEAL_FORMAT
+
+    @property
+    def total(self) -> Decimal:
+        return from_total_units(self.total_cents, self.seal_format)
 
 
 def _stream(session: Session, sql: str, params: tuple) -> Iterator[list[tuple]]:
@@ -143,10 +184,13 @@ def month_digest(session: Session, period: Period | str, seal_format: str = SEAL
             per_rep[rep_id] = (count, total, h.hexdigest())  # type: ignore[union-attr]
 
     amount_at = line_columns.index("amount")
+    in_cents = seal_format in CENT_FORMATS
+    line_money = [i for i, c in enumerate(line_columns) if c in _MONEY]
+    rp_money = [i for i, c in enumerate(rep_period_columns) if c in _MONEY]
     sql = (f"SELECT {', '.join(line_columns)} FROM payout_lines WHERE period = ? ORDER BY rep_id, seq, id")
     for batch in _stream(session, sql, (p,)):
         for rid, rows in groupby(batch, key=lambda r: r[1]):
-            rows = list(rows)
+            rows = _in_cents(rows, line_money) if in_cents else list(rows)
             if rid != rep_id:
                 finish()
                 if rid in per_rep:  # ORDER BY rep_id keeps a rep's lines together under any collation
@@ -156,11 +200,11 @@ def month_digest(session: Session, period: Period | str, seal_format: str = SEAL
             h.update(((b"," if started else b"") + text.encode("utf-8", "surrogatepass")))  # type: ignore[union-attr]
             started = True
             count += len(rows)
-            total += sum(r[amount_at] for r in rows)
+            total += sum(r[amount_at] if isinstance(r[amount_at], int) else 0 for r in rows)
     finish()
 
     rps = {r[1]: r for batch in _stream(session, f"SELECT {', '.join(rep_period_columns)} FROM rep_periods WHERE period = ?",
-                                        (p,)) for r in batch}
+                                        (p,)) for r in (_in_cents(batch, rp_money) if in_cents else batch)}
     month = hashlib.sha256(f"{seal_format} {p}\n".encode())
     line_count = total_cents = 0
     for rid in sorted(per_rep.keys() | rps.keys()):
@@ -170,7 +214,7 @@ def month_digest(session: Session, period: Period | str, seal_format: str = SEAL
         rp = rps.get(rid)
         month.update((encode([rid, n, cents, digest, list(rp) if rp is not None else None]) + "\n")
                      .encode("utf-8", "surrogatepass"))
-    return MonthDigest(month.hexdigest(), line_count, total_cents)
+    return MonthDigest(month.hexdigest(), line_count, total_cents, seal_format)
 
 
 def _columns(seal_format: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -187,8 +231,9 @@ def seal_hash(period: str, lines_digest: str, line_count: int, total_cents: int,
 
 
 def _row_seal(row: PeriodSeal) -> str:
-    return seal_hash(row.period, row.lines_digest, row.line_count, to_cents(row.total_payout), row.prev_seal,
-                     row.sealed_at, row.sealed_by, row.format or SEAL_FORMAT_1)
+    fmt = row.format or SEAL_FORMAT_1
+    return seal_hash(row.period, row.lines_digest, row.line_count, total_units(row.total_payout, fmt), row.prev_seal,
+                     row.sealed_at, row.sealed_by, fmt)
 
 
 # ------------------------------------------------------------------ writing seals
@@ -212,13 +257,13 @@ def seal_period(session: Session, period: Period | str, actor: str, now: datetim
     prev = session.scalars(select(PeriodSeal).where(PeriodSeal.period < p, PeriodSeal.reopened_at.is_(None))
                            .order_by(PeriodSeal.period.desc(), PeriodSeal.id.desc()).limit(1)).first()
     prev_seal = prev.seal if prev is not None else None
-    row = PeriodSeal(period=p, lines_digest=d.lines_digest, line_count=d.line_count, total_payout=from_cents(d.total_cents),
+    row = PeriodSeal(period=p, lines_digest=d.lines_digest, line_count=d.line_count, total_payout=d.total,
                      prev_seal=prev_seal, seal=seal_hash(p, d.lines_digest, d.line_count, d.total_cents, prev_seal, now, actor,
                                                          SEAL_FORMAT),
                      sealed_at=now, sealed_by=actor, format=SEAL_FORMAT)
     session.add(row)
     session.flush()
-    audit(session, actor, SEAL_ACTION, f"{p} sealed: {d.line_count} lines, total {from_cents(d.total_cents):,.2f}, "
+    audit(session, actor, SEAL_ACTION, f"{p} sealed: {d.line_count} lines, total {d.total:,.2f}, "
           f"seal {row.seal[:16]}", period=p, entity="period", entity_id=p,
           after={"seal": row.seal, "lines_digest": d.lines_digest, "prev_seal": prev_seal}, at=now)
     return row
@@ -259,7 +304,7 @@ class MonthCheck:
     status: str
     sealed: bool
     line_count: int | None
-    total_payout: str | None  # money as text, two places
+    total_payout: str | None  # money as text: two places, three for a third decimal (KWD)
     seal: str | None
     ok: bool
     note: str = ""
@@ -333,18 +378,18 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     if _row_seal(seal) != seal.seal:
         out.append(f"{p}: the seal row (id {seal.id}) does not match its own contents: the seal was changed")
     d = month_digest(session, p, fmt)
-    sealed_cents = to_cents(seal.total_payout)
+    sealed_cents = total_units(seal.total_payout, fmt)
     if d.lines_digest != seal.lines_digest or d.line_count != seal.line_count or d.total_cents != sealed_cents:
-        what = (f"sealed {seal.line_count:,} lines, total {from_cents(sealed_cents):,.2f}; "
-                f"now {d.line_count:,} lines, total {from_cents(d.total_cents):,.2f}")
+        what = (f"sealed {seal.line_count:,} lines, total {seal.total_payout:,.2f}; "
+                f"now {d.line_count:,} lines, total {d.total:,.2f}")
         out.append(f"{p}: its payout lines or rep totals differ from the seal of {seal.sealed_at:%Y-%m-%d %H:%M} by "
                    f"{seal.sealed_by} ({what})")
     prow = session.get(PeriodRow, p)
     if prow is not None and (prow.line_count != seal.line_count
-                             or (prow.total_payout is not None and to_cents(prow.total_payout) != sealed_cents)):
+                             or (prow.total_payout is not None and prow.total_payout != seal.total_payout)):
         out.append(f"{p}: the period row records {prow.line_count:,} lines, total "
                    f"{'-' if prow.total_payout is None else format(prow.total_payout, ',.2f')}; the seal {seal.line_count:,} lines, "
-                   f"total {from_cents(sealed_cents):,.2f}")
+                   f"total {seal.total_payout:,.2f}")
     return out
 
 
@@ -389,7 +434,7 @@ def verify(session: Session) -> VerifyReport:
         if s is None:
             if first_sealed is None or p < first_sealed:
                 months.append(MonthCheck(p, "locked", False, prow.line_count,
-                                         None if prow.total_payout is None else f"{prow.total_payout:.2f}", None, True,
+                                         None if prow.total_payout is None else f"{prow.total_payout:f}", None, True,
                                          "locked before seals existed (not sealed)"))
             else:
                 failures.append(Failure("seal", "is locked but has no seal: its seal was removed", period=p))
@@ -397,7 +442,7 @@ def verify(session: Session) -> VerifyReport:
             continue
         problems = _month_problems(session, p, s)
         failures.extend(Failure("seal", m.split(": ", 1)[1] if m.startswith(f"{p}: ") else m, period=p) for m in problems)
-        months.append(MonthCheck(p, "locked", True, s.line_count, f"{s.total_payout:.2f}", s.seal, not problems,
+        months.append(MonthCheck(p, "locked", True, s.line_count, f"{s.total_payout:f}", s.seal, not problems,
                                  "" if not problems else "differs from its seal"))
 
     # -- the audit chain, by id

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import to_cents
+from compengine.core.money import to_thousandths
 from compengine.core.periods import Period
 from compengine.ledger.hashes import audit_hash
 from compengine.ledger.models import AuditRow, PeriodRow
@@ -228,6 +228,6 @@ def _sqlite_value(v: Any) -> Any:
     return v
 
 
-def cents(value: Decimal | None) -> int | None:
-    """Integer minor units of a cent amount, or None."""
-    return None if value is None else to_cents(value)
+def stored_money(value: Decimal | None) -> int | None:
+    """An amount as a money column stores it (integer thousandths, ``types.Thousandths``), or None."""
+    return None if value is None else to_thousandths(value)

@@ -1,8 +1,14 @@
 """Column types that store money and exact decimals identically on SQLite and PostgreSQL.
 
 SQLAlchemy's ``Numeric`` goes through float on SQLite, so money is stored as
-integer cents (:class:`Cents`) and other exact decimals (rates, multipliers,
-attainment, split percents) as canonical strings (:class:`DecimalText`).
+integer thousandths of its unit (:class:`Thousandths`, migration 0008; before it, cents)
+and other exact decimals (rates, multipliers, attainment, split percents) as canonical
+strings (:class:`DecimalText`).
+
+Thousandths hold every currency's minor units exactly: JPY (0 decimals) as ``1235000``
+for 1,235, USD (2) as ``1234560`` for 1,234.56, KWD (3) as ``1234567`` for 1,234.567. The
+amounts are rounded to their currency's minor units (``currency.round_minor``) where the
+engine finalizes them; the storage only scales, and refuses anything finer than a thousandth.
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, String
 from sqlalchemy.types import TypeDecorator
 
-from compengine.core.money import from_cents, to_cents
+from compengine.core.money import from_thousandths, to_thousandths
 
 
-class Cents(TypeDecorator):
-    """A cent amount (Decimal with 2 places) stored as a BIGINT of minor units."""
+class Thousandths(TypeDecorator):
+    """An amount (a Decimal in its currency's minor units) stored as a BIGINT of thousandths of a unit.
+
+    Read back with two places when it is a whole number of cents, else three
+    (:func:`compengine.core.money.from_thousandths`)."""
 
     impl = BigInteger
     cache_ok = True
@@ -26,10 +35,13 @@ class Cents(TypeDecorator):
             return None
         if isinstance(value, float):
             raise TypeError("refusing to store a float as money")
-        return to_cents(Decimal(value))
+        return to_thousandths(Decimal(value))
 
     def process_result_value(self, value: int | None, dialect) -> Decimal | None:  # noqa: ANN001
-        return None if value is None else from_cents(int(value))
+        return None if value is None else from_thousandths(int(value))
+
+
+Cents = Thousandths  # the name migration 0001 (written when the ledger stored cents) imports: the same BIGINT
 
 
 class DecimalText(TypeDecorator):
