@@ -36,17 +36,20 @@ class DemoResult:
     statements_dir: Path
     payout_file: Path
     reconcile_files: list[Path]
-    total_payout: Decimal
+    total_payout: Decimal  # the month's payout in the home currency (USD)
     reps: int
     months: int
     seconds: float
     notes: list[str] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # (user, password, what to try)
+    pays: str = ""  # the month's payout per currency, "USD 812,345.67, EUR 41,234.50"
 
 
 # Portal users the demo adds, with documented demo passwords (README, "Web portal"): never use them for real.
 DEMO_PASSWORD = "{name}-demo-2026"
 
+
+DEMO_CURRENCIES = ("USD", "EUR", "GBP", "JPY")  # the demo company books deals abroad and pays a few reps in EUR
 
 DEMO_COMPANY = "Northwind Cloud Inc."  # the generated company's name, stored in its ledger (`config set company`)
 
@@ -63,6 +66,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
              progress: Say | None = None) -> DemoResult:
     """Run the demo; ``say`` prints each step and its result, ``progress`` (if given) the steps'
     passing detail (each month locked, statements rendered so far)."""
+    from compengine.engine.report import total_text
     from compengine.generate import amend, generate
     from compengine.ledger import export_payouts, import_folder, lock_period, open_ledger, run_close, transaction
     from compengine.ledger.disputes import comment, open_dispute, resolve
@@ -99,7 +103,9 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         return done
 
     done = step(f"Generating a company: {reps} reps, {deals} deals over {months} months of {year}")
-    summary = generate(data_v1, seed=seed, reps=reps, deals=deals, year=year, months=months, plans_dir=plans_dir)
+    # a few reps are paid in EUR, and deals are booked in EUR, GBP and JPY (docs/currencies.md)
+    summary = generate(data_v1, seed=seed, reps=reps, deals=deals, year=year, months=months, plans_dir=plans_dir,
+                       currencies=DEMO_CURRENCIES)
     done(str(summary).split("; written")[0])
 
     engine = open_ledger(db_url)
@@ -115,8 +121,8 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         with transaction(engine) as s:
             res = run_close(s, p, "demo-ops")
             lock_period(s, p, "demo-ops")
-        totals.append(f"{p.month:02d}: {res.total_payout:,.0f}")
-        detail(f"      {p} locked: {len(res.reps)} reps, total payout {res.total_payout:,.2f}")
+        totals.append(p.month)
+        detail(f"      {p} locked: {len(res.reps)} reps, total payout {total_text(res)}")
     done(f"{len(totals)} months locked")
 
     done = step("Importing a later version of the files (amendments and late cancellations)")
@@ -133,7 +139,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         res = run_close(s, last, "demo-ops")
     adjustments = sum(1 for r in res.reps for ln in r.lines if ln.kind == "adjustment")
     done(f"{len(res.reps)} reps, {sum(len(r.lines) for r in res.reps)} lines, {adjustments} adjustment lines, "
-         f"total payout {res.total_payout:,.2f}")
+         f"total payout {total_text(res)}")
 
     done = step("Disputes: one approved with an adjustment, one rejected")
     paid = sorted((r for r in res.reps if any(ln.kind == "commission" for ln in r.lines)), key=lambda r: r.rep_id)
@@ -152,7 +158,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
         res = run_close(s, last, "demo-ops")
         lock_period(s, last, "demo-ops")
     done(f"dispute {ids[0]} approved (500.00 adjustment for {first.rep_id}), dispute {ids[1]} rejected; {last} locked, "
-         f"total payout {res.total_payout:,.2f}")
+         f"total payout {total_text(res)}")
 
     done = step(f"Rendering PDF statements for {last}")
     statements_dir = out / "statements" / str(last)
@@ -175,7 +181,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     with transaction(engine) as s:
         exported = export_payouts(s, last, payout_file)
     done(f"{payout_file}: {exported.count} reps, total {exported.text()}")
-    total = exported.total  # the demo company pays in one currency
+    total = exported.totals.get("USD", Decimal(0))  # the home currency; a few reps are paid in EUR
 
     done = step("Reconciling the month for finance")
     files = [out / f"reconcile-{last}.html", out / f"reconcile-{last}.csv"]
@@ -190,7 +196,7 @@ def run_demo(out_dir: Path | str = "demo", *, reps: int = 40, deals: int = 1800,
     say(f"      portal users: {', '.join(f'{u} ({w})' for u, _, w in logins)}")
     engine.dispose()
     return DemoResult(out, data_v1, db_url, last, statements_dir, payout_file, files, total, summary.reps, months,
-                      time.perf_counter() - t0, logins=logins)
+                      time.perf_counter() - t0, logins=logins, pays=exported.text())
 
 
 def add_demo_users(engine, rep_id: str) -> list[tuple[str, str, str]]:  # noqa: ANN001

@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from compengine.core.currency import minor_units
 from compengine.core.outputs import SafeWriter
 
 AE, AM, SE, MGR = "ae-2026", "am-2026", "se-2026", "mgr-2026"
@@ -754,6 +755,7 @@ def amend(
         header = next(reader)
         w.writerow(header)
         ai, ci, xi = header.index("amount"), header.index("close_date"), header.index("cancelled_on")
+        ki = header.index("currency")
         for row in reader:
             if not row:
                 continue
@@ -765,8 +767,11 @@ def amend(
                     cents = int((Decimal(row[ai]) * 100).to_integral_value())
                     change = rng.uniform(0.05, 0.30) if rng.random() < 0.5 else -rng.uniform(0.05, 0.40)
                     new = max(100, int(cents * (1 + change) + 0.5))
+                    whole = minor_units(row[ki]) == 0  # a yen amount stays in whole yen
+                    if whole:
+                        new = max(100, new - new % 100)
                     if new != cents:
-                        row[ai] = _money(new)
+                        row[ai] = str(new // 100) if whole else _money(new)
                         amended += 1
                 elif u < fraction * 1.5 and not row[xi]:
                     v = rng.random()

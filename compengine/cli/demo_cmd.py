@@ -53,7 +53,7 @@ def demo(out_dir: Path, reps: int, deals: int, months: int, seed: int, plans_dir
     shown.clear()
     db = res.db_url.removeprefix("sqlite:///")
     click.echo("")
-    click.echo(f"Done in {res.seconds:.0f} s. Closed {res.months} months for {res.reps} reps; {res.period} pays {res.total_payout:,.2f}.")
+    click.echo(f"Done in {res.seconds:.0f} s. Closed {res.months} months for {res.reps} reps; {res.period} pays {res.pays}.")
     click.echo("Where everything is:")
     click.echo(f"  company data (CSV, editable)  {res.data_dir}/")
     click.echo(f"  ledger (SQLite)               {db}")

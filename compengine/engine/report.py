@@ -184,7 +184,7 @@ def _m(x: Decimal) -> str:
     return f"{x:,.2f}"
 
 
-def _total_text(result: PeriodResult) -> str:
+def total_text(result: PeriodResult) -> str:
     """The month's total payout; a month paying in several currencies gives one total per currency
     (never a sum across them): ``USD 3,613.20 + JPY 149,501``."""
     currencies = sorted({r.currency for r in result.reps})
@@ -194,6 +194,9 @@ def _total_text(result: PeriodResult) -> str:
         return _m(result.total_payout)
     return " + ".join(f"{c} {sum((r.payout for r in result.reps if r.currency == c), Decimal(0)):,.{minor_units(c)}f}"
                       for c in currencies)
+
+
+_total_text = total_text  # the old private name
 
 
 def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
@@ -210,7 +213,7 @@ def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: 
 def iter_result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
                      plans: Mapping[str, Plan] | None = None) -> Iterator[str]:
     """:func:`result_text` a rep at a time (for printing a big month without building it whole)."""
-    yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {_total_text(result)}\n"
+    yield f"Period {result.period}: {len(result.reps)} rep(s), total payout {total_text(result)}\n"
     for r in result.reps:
         places = minor_units(r.currency) if r.currency != "USD" else 2
         _a = _m if places == 2 else (lambda x, f=f",.{places}f": format(x, f))  # amounts in the plan currency's places
