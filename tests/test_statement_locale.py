@@ -170,3 +170,51 @@ def test_cli_statements_in_a_locale_and_a_bad_locale(tmp_path):
     assert "unknown locale 'klingon'" in res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- three places: KWD
+
+
+def _kwd_company(tmp_path: Path) -> Path:
+    folder = tmp_path / "kw"
+    (folder / "plans").mkdir(parents=True)
+    (folder / "plans" / "kw.yaml").write_text("id: kw-ae\ncurrency: KWD\nquota: {annual: 120000}\n"
+                                              "rates: {new_logo: 0.10}\nfx: {base: USD}\n")
+    (folder / "reps.csv").write_text("rep_id,name,email,manager_id,team,hire_date\nK1,Kay,k@example.com,,Gulf,2024-01-01\n")
+    (folder / "assignments.csv").write_text("rep_id,plan_id,start,end,annual_quota\nK1,kw-ae,2026-10-01,,\n")
+    (folder / "deals.csv").write_text("deal_id,account,deal_type,amount,currency,close_date,owner_id,term_months,product,"
+                                      "cancelled_on\nD1,Gulfco,new_logo,1234.56,USD,2026-10-05,K1,12,Platform,\n")
+    (folder / "fx_rates.csv").write_text("date,from_currency,to_currency,rate\n2026-10-01,USD,KWD,0.3075\n")
+    return folder
+
+
+def test_a_kwd_month_in_json_and_on_its_statement(tmp_path):
+    import json
+
+    folder = _kwd_company(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(main, ["calc", "--plans", str(folder / "plans"), "--data", str(folder), "--period", "2026-10",
+                               "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    # USD 1,234.56 x 0.3075 = 379.62720 -> KWD 379.627; x 10% = 37.9627 -> 37.963 (three places, not refused)
+    line = doc["reps"][0]["lines"][0]
+    assert (line["credit"], line["amount"], doc["total_payout"]) == ("379.627", "37.963", "37.963")
+    out = tmp_path / "st"
+    res = runner.invoke(main, ["statements-calc", "--plans", str(folder / "plans"), "--data", str(folder),
+                               "--period", "2026-10", "--html", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    html = (out / "statement-2026-10-K1.html").read_text(encoding="utf-8")
+    assert '<span class="currency">KWD</span> 37.963' in html
+    assert '379.627<span class="original">USD 1,234.56</span>' in html
+
+
+def test_a_month_in_several_currencies_gives_json_totals_per_currency():
+    import json
+
+    res = CliRunner().invoke(main, ["calc", "--plans", str(EXAMPLE / "plans"), "--data", str(EXAMPLE),
+                                    "--period", "2026-10", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    # R1 USD 1,083.20 + 2,530.00 = 3,613.20; R2 JPY 149,501
+    assert doc["total_payout_by_currency"] == {"JPY": "149501.00", "USD": "3613.20"}

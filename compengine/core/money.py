@@ -128,6 +128,17 @@ def money_str(value: Decimal | None) -> str:
     return f"{value:f}"
 
 
+def json_money(value: Decimal) -> str:
+    """An amount already rounded to its currency's places, as JSON text: two places for cents and whole units
+    (``149501.00``), three for fils (``37.963``). Never rounds (an amount finer than a thousandth is refused)."""
+    try:
+        return money_str(value)
+    except ValueError:
+        if value != value.quantize(Decimal("0.001"), context=CONTEXT):
+            raise ValueError(f"{value} is finer than a thousandth: round it before formatting") from None
+        return f"{value:f}"
+
+
 def to_cents(value: Decimal) -> int:
     """Exact integer minor units of a cent amount (raises if it has fractions of a cent).
 

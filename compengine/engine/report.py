@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from compengine.core.currency import minor_units
-from compengine.core.money import money_str
+from compengine.core.money import json_money
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, PeriodResult, RepResult
 from compengine.plans.catalog import is_dated, version_dict, version_range
 from compengine.plans.model import Plan
@@ -18,15 +18,30 @@ def _s(x: Decimal | None) -> str | None:
     return None if x is None else f"{x:f}"
 
 
+_money = json_money  # an amount in its currency's places (two for cents and whole units, three for fils)
+
+
+def _totals(result: PeriodResult) -> dict[str, Any]:
+    """``total_payout``; a month paying in several currencies also gives ``total_payout_by_currency`` (the
+    single total then adds amounts of different currencies, kept for the documented shape)."""
+    out: dict[str, Any] = {"total_payout": _money(result.total_payout)}
+    by: dict[str, Decimal] = {}
+    for r in result.reps:
+        by[r.currency] = by.get(r.currency, Decimal(0)) + r.payout
+    if len(by) > 1:
+        out["total_payout_by_currency"] = {c: _money(by[c]) for c in sorted(by)}
+    return out
+
+
 def line_dict(ln: Line, *, detail: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "deal_id": ln.deal_id,
         "kind": ln.kind,
         "component": ln.component,
-        "credit": money_str(ln.credit) if ln.credit is not None else None,
+        "credit": _money(ln.credit) if ln.credit is not None else None,
         "rate": _s(ln.rate),
         "multiplier": _s(ln.multiplier),
-        "amount": money_str(ln.amount),
+        "amount": _money(ln.amount),
         "explain": ln.explain,
         "deal_source": str(ln.deal_source) if ln.deal_source is not None else None,
         "rule_source": ln.rule_source,
@@ -48,7 +63,7 @@ def component_dict(c: ComponentMeasure) -> dict[str, Any]:
     """A plan component's measures for the month: its quota period to date, quota, credit, attainment, and
     what it paid this month."""
     return {"component": c.component, "type": c.type, "period": c.period, "quota": _s(c.quota),
-            "credited": _s(c.credited), "attainment": f"{c.attainment:f}", "paid": money_str(c.paid)}
+            "credited": _s(c.credited), "attainment": f"{c.attainment:f}", "paid": _money(c.paid)}
 
 
 def rep_dict(r: RepResult, *, detail: bool = True, plans: Mapping[str, Plan] | None = None) -> dict[str, Any]:
@@ -58,27 +73,27 @@ def rep_dict(r: RepResult, *, detail: bool = True, plans: Mapping[str, Plan] | N
     if plans is not None and r.plan_id in plans:
         out["plan_version"] = version_dict(plans[r.plan_id])
     out |= {
-        "quota": money_str(r.quota),
-        "credited": money_str(r.credited),
+        "quota": _money(r.quota),
+        "credited": _money(r.credited),
         "attainment": f"{r.attainment:f}",
         "components": [component_dict(c) for c in r.parts],
         "lines": [line_dict(ln, detail=detail) for ln in r.lines],
     }
     for k in ("commission", "spiff", "cap", "clawback", "override", "draw"):
-        out[k] = money_str(r.components[k])
-    out["payout"] = money_str(r.payout)
+        out[k] = _money(r.components[k])
+    out["payout"] = _money(r.payout)
     if not detail:
         return out
     for k in COMPONENTS:
         if k not in out:
-            out[k] = money_str(r.components[k])
+            out[k] = _money(r.components[k])
     out["currency"] = r.currency
     out["measure"] = r.measure
-    out["ytd_quota"] = money_str(r.ytd_quota) if r.ytd_quota is not None else None
-    out["ytd_credited"] = money_str(r.ytd_credited) if r.ytd_credited is not None else None
+    out["ytd_quota"] = _money(r.ytd_quota) if r.ytd_quota is not None else None
+    out["ytd_credited"] = _money(r.ytd_credited) if r.ytd_credited is not None else None
     out["tenure_month"] = r.tenure_month
-    out["draw_balance"] = money_str(r.state.draw_balance)
-    out["carry_balance"] = money_str(r.state.carry_balance)
+    out["draw_balance"] = _money(r.state.draw_balance)
+    out["carry_balance"] = _money(r.state.carry_balance)
     out["notes"] = list(r.notes)
     return out
 
@@ -93,8 +108,7 @@ def result_dict(result: PeriodResult, *, detail: bool = True, plans: Mapping[str
     out: dict[str, Any] = {
         "period": result.period,
         "reps": [rep_dict(r, detail=detail, plans=plans) for r in result.reps],
-        "total_payout": money_str(result.total_payout),
-    }
+    } | _totals(result)
     if detail:
         out["exceptions"] = list(result.exceptions)
     return out
@@ -109,7 +123,7 @@ def iter_result_json(result: PeriodResult, *, detail: bool = True, plans: Mappin
     """:func:`result_json` a rep at a time: the same bytes as ``json.dumps(result_dict(result),
     indent=2, ensure_ascii=False)`` plus a newline, without holding a million lines' dicts at once."""
     period = {"period": result.period}
-    tail = {"total_payout": money_str(result.total_payout)} | ({"exceptions": list(result.exceptions)} if detail else {})
+    tail = _totals(result) | ({"exceptions": list(result.exceptions)} if detail else {})
     if not result.reps:
         yield json_indented(period | {"reps": []} | tail) + "\n"
         return

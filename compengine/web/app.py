@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, money_str, parse_amount
+from compengine.core.money import ZERO, json_money, money_str, parse_amount
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.engine.report import component_dict
@@ -152,26 +152,26 @@ def statement_json(d: StatementData) -> dict:
     return {
         "company": d.company, "period": d.period, "status": d.status, "rep_id": d.rep_id, "rep_name": d.rep_name,
         "team": d.team, "plan_id": d.plan.id, "currency": d.currency, "measure": d.measure,
-        "quota": money_str(d.quota), "credited": money_str(d.credited), "attainment": str(d.attainment),
-        "ytd_quota": money_str(d.ytd_quota) if d.ytd_quota is not None else None,
-        "ytd_credited": money_str(d.ytd_credited) if d.ytd_credited is not None else None,
-        "payout": money_str(d.payout),
+        "quota": json_money(d.quota), "credited": json_money(d.credited), "attainment": str(d.attainment),
+        "ytd_quota": json_money(d.ytd_quota) if d.ytd_quota is not None else None,
+        "ytd_credited": json_money(d.ytd_credited) if d.ytd_credited is not None else None,
+        "payout": json_money(d.payout),
         "components": [component_dict(m) for m in d.parts],
-        **{k: money_str(d.components.get(k, ZERO)) for k in COMPONENTS},
-        "draw_balance": money_str(d.draw_balance), "carry_balance": money_str(d.carry_balance),
-        "lines": [{"seq": ln.seq, "kind": ln.kind, "amount": money_str(ln.amount), "deal_id": ln.deal_id,
+        **{k: json_money(d.components.get(k, ZERO)) for k in COMPONENTS},
+        "draw_balance": json_money(d.draw_balance), "carry_balance": json_money(d.carry_balance),
+        "lines": [{"seq": ln.seq, "kind": ln.kind, "amount": json_money(ln.amount), "deal_id": ln.deal_id,
                    "component": ln.component,
-                   "credit": money_str(ln.credit) if ln.credit is not None else None,
+                   "credit": json_money(ln.credit) if ln.credit is not None else None,
                    "rate": str(ln.rate) if ln.rate is not None else None,
                    "multiplier": str(ln.multiplier) if ln.multiplier is not None else None,
-                   "base": money_str(ln.base) if ln.base is not None else None,
+                   "base": json_money(ln.base) if ln.base is not None else None,
                    "rule": ln.rule, "explain": ln.explain, "ref_period": ln.ref_period, "ref": ln.ref,
                    "deal_source": str(ln.deal_source) if ln.deal_source is not None else None,
                    "rule_source": ln.rule_source}
                   for ln in d.lines],
-        "ytd": [{"period": y.period, "credited": money_str(y.credited), "payout": money_str(y.payout)} for y in d.ytd],
+        "ytd": [{"period": y.period, "credited": json_money(y.credited), "payout": json_money(y.payout)} for y in d.ytd],
         "disputes": [{"id": x.id, "status": x.status, "deal_id": x.deal_id, "reason": x.reason,
-                      "amount_claimed": money_str(x.amount_claimed) if x.amount_claimed is not None else None,
+                      "amount_claimed": json_money(x.amount_claimed) if x.amount_claimed is not None else None,
                       "resolution": x.resolution} for x in d.disputes],
     }
 
@@ -672,7 +672,7 @@ class Portal:
             everyone = permissions.rep_scope(s, ctx.user) is None
             rows = s.scalars(select(PeriodRow).order_by(PeriodRow.period)).all()
             out = [{"period": r.period, "status": r.status}
-                   | ({"total_payout": money_str(r.total_payout) if r.total_payout is not None else None,
+                   | ({"total_payout": json_money(r.total_payout) if r.total_payout is not None else None,
                        "lines": r.line_count} if everyone else {}) for r in rows]
         return JSONResponse(out)
 
