@@ -26,6 +26,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_columnar.py
 	$(BIN)/python benchmarks/bench_plan_cache.py
 	$(BIN)/python benchmarks/bench_scaleout.py
+	$(BIN)/python benchmarks/bench_fx.py
+	$(BIN)/python benchmarks/bench_statement_phases.py
 
 clean:
 	rm -rf $(VENV) out demo .pytest_cache .hypothesis
