@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from compengine.cli import main
 from compengine.core.currency import check_locale, format_money
@@ -218,3 +219,36 @@ def test_a_month_in_several_currencies_gives_json_totals_per_currency():
     doc = json.loads(res.output)
     # R1 USD 1,083.20 + 2,530.00 = 3,613.20; R2 JPY 149,501
     assert doc["total_payout_by_currency"] == {"JPY": "149501.00", "USD": "3613.20"}
+
+
+# --------------------------------------------------------------------------- the ledger keeps each rep's locale
+
+
+def test_ledger_statements_take_each_reps_locale_and_an_override(ledger, tmp_path):
+    from compengine.ledger import import_folder, run_close, transaction
+    from compengine.ledger.statement_source import ledger_statement_data
+
+    with transaction(ledger) as s:
+        report = import_folder(s, EXAMPLE, EXAMPLE / "plans", "ops")
+    for p in Period(2026, 1).months_through(OCT):
+        with transaction(ledger) as s:
+            run_close(s, p, "ops")
+    with transaction(ledger) as s:
+        own = {d.rep_id: d for d in ledger_statement_data(s, OCT, "Example Co")}
+        forced = {d.rep_id: d for d in ledger_statement_data(s, OCT, "Example Co", locale="de_DE")}
+    assert (own["R1"].locale, own["R2"].locale) == (None, "ja_JP")  # reps.csv: R2 ja_JP, R1 none
+    assert (forced["R1"].locale, forced["R2"].locale) == ("de_DE", "de_DE")
+    html = load_templates().render(own["R2"])
+    assert '<p class="amount">￥149,501</p>' in html and '<span class="original">$12,345.67</span>' in html
+    # a changed locale is recorded on the latest rep row and said in the import summary, not priced
+    folder = tmp_path / "co"
+    shutil.copytree(EXAMPLE, folder)
+    (folder / "reps.csv").write_text((folder / "reps.csv").read_text().replace("ja_JP", "en_US"))
+    with transaction(ledger) as s:
+        report = import_folder(s, folder, folder / "plans", "ops")
+    assert "R2: statement locale ja_JP -> en_US (not priced)" in report.text(), report.text()
+    with transaction(ledger) as s:
+        status = s.execute(text("SELECT status FROM periods WHERE period = '2026-10'")).scalar()
+    assert status != "stale", report.text() + "a locale is how statements are written: changing it reprices nothing"
+    with transaction(ledger) as s:
+        assert ledger_statement_data(s, OCT, "Example Co", rep_ids=["R2"])[0].locale == "en_US"

@@ -137,10 +137,12 @@ def _show(v: object) -> str:
     return str(v)
 
 
-def import_reps(session: Session, reps: Iterable, batch: ImportBatch, now: datetime) -> tuple[int, list[str], list[dict]]:
+def import_reps(session: Session, reps: Iterable, batch: ImportBatch,
+                now: datetime) -> tuple[int, list[str], list[dict], list[str]]:
     """Add new reps and new versions of changed ones (in force from the first open month).
 
-    Returns (reps added, one line per change for the import summary, audit records).
+    Returns (reps added, one line per change for the import summary, audit records, one line per changed
+    statement locale: set on the latest rep row, not a version, and repricing nothing).
     """
     day = first_open_day(session)
     latest: dict[str, RepVersionRow] = {}
@@ -151,13 +153,19 @@ def import_reps(session: Session, reps: Iterable, batch: ImportBatch, now: datet
     added = 0
     changes: list[str] = []
     audits: list[dict] = []
+    locales: list[str] = []
     for rep in reps:
         fields = _rep_fields(rep)
         src = str(rep.source) if getattr(rep, "source", None) else ""
         row = latest.get(rep.rep_id)
+        locale = getattr(rep, "locale", None)
+        known = projection.get(rep.rep_id)
+        if known is not None and known.locale != locale:  # how statements are written: the latest row only
+            locales.append(f"{rep.rep_id}: statement locale {_show(known.locale)} -> {_show(locale)} (not priced)")
+            known.locale = locale
         if row is None:
             if rep.rep_id not in projection:
-                session.add(RepRow(rep_id=rep.rep_id, **fields))
+                session.add(RepRow(rep_id=rep.rep_id, **fields, locale=locale))
             else:  # a rep of a ledger made before history (should not happen after migration 0006)
                 for k, v in fields.items():
                     setattr(projection[rep.rep_id], k, v)
@@ -180,7 +188,7 @@ def import_reps(session: Session, reps: Iterable, batch: ImportBatch, now: datet
         changes.append(f"{rep.rep_id}: {what} {when}")
         audits.append({"rep_id": rep.rep_id, "summary": f"rep {rep.rep_id} changed {when}: {what}",
                        "before": before, "after": fields | {"valid_from": start}})
-    return added, changes, audits
+    return added, changes, audits, locales
 
 
 # ------------------------------------------------------------------ assignments

@@ -211,7 +211,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     session.flush()
 
     # reps: a change is a new version in force from the first open month (history.import_reps)
-    added, rep_changes, rep_audits = import_reps(session, data.reps.values(), batch, now)
+    added, rep_changes, rep_audits, locale_notes = import_reps(session, data.reps.values(), batch, now)
+    report.notes += locale_notes  # how statements are written: noted, nothing made stale
     report.reps_added += added
     report.reps_changed += len(rep_changes)
     report.forward += rep_changes

@@ -54,6 +54,8 @@ class RepRow(Base):
     team: Mapped[str] = mapped_column(String(100), default="")
     hire_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     termination_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # migration 0006
+    # migration 0009: how the rep's statements write amounts (reps.csv locale; not priced, not versioned)
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True)
 
 
 class RepVersionRow(Base):

@@ -29,7 +29,8 @@ from compengine.statements.view import DealInfo, Dispute, StatementData, YtdMont
 
 def ledger_statement_data(session: Session, period: Period, company: str, *, rep_ids: Sequence[str] = (),
                           locale: str | None = None) -> list[StatementData]:
-    """The month's statements from the ledger. ``locale``: write their amounts for it (``de_DE``); None: the house format."""
+    """The month's statements from the ledger. ``locale``: write their amounts for it (``de_DE``); None: each
+    rep's own (reps.csv ``locale``, stored since migration 0009), else the house format."""
     prow = session.get(PeriodRow, str(period))
     if prow is None or prow.status == "open":
         raise CompErrors(f"period {period} has not been calculated: run `compengine close run {period}` first")
@@ -126,6 +127,6 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
             carry_balance=rp.carry_balance,
             disputes=tuple(disputes.get(rp.rep_id, ())),
             parts=tuple(parts_of(rp.parts)),
-            locale=locale,
+            locale=locale or (rep.locale if rep is not None else None),
         ))
     return out
