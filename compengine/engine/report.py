@@ -210,9 +210,6 @@ def total_text(result: PeriodResult) -> str:
                       for c in currencies)
 
 
-_total_text = total_text  # the old private name
-
-
 def result_text(result: PeriodResult, *, show_explain: bool = True, show_lines: bool = True,
                 plans: Mapping[str, Plan] | None = None) -> str:
     """A readable table per rep: lines, then the components and the payout.

@@ -345,16 +345,7 @@ def readers_of(rep_ids: Iterable[str], rep_versions: dict[str, list[Rep]], depth
     for _ in range(depth):
         level = {v.manager_id for r in level for v in rep_versions.get(r, ()) if v.manager_id} - keep
         keep |= level
-    below: dict[str, set[str]] = defaultdict(set)
-    for r, vs in rep_versions.items():
-        for v in vs:
-            if v.manager_id:
-                below[v.manager_id].add(r)
-    readers = set(keep)
-    level = set(keep)
-    for _ in range(depth):
-        level = {r for m in level for r in below.get(m, ())} - readers
-        readers |= level
+    readers = override_readers(keep, rep_versions, depth)
     return (readers if with_reports else keep), readers
 
 

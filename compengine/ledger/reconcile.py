@@ -1240,14 +1240,7 @@ def _check_credit(session: Session, conn, period: Period, rps: dict[str, _RP], c
                 if h == w_:
                     continue
                 _, deal_id, role = key
-                if deal_id:
-                    what = (f"{deal_id}: {rep_id}'s {role} credit on the commission lines is {_m(h)}, the deal and its "
-                            f"splits give {_m(w_)}")
-                    if w_ == 0:
-                        what += f" ({deal_id} is not a deal of {p} credited to {rep_id})"
-                else:
-                    what = f"{rep_id}: commission lines without a deal carry {_m(h)} of credit"
-                findings.append(Finding("credit", what, rep_id=rep_id, deal_id=deal_id or None, difference=h - w_))
+                findings.append(_credit_finding(rep_id, p, deal_id, role, "commission", h, w_))
                 named = True
             if not named:
                 c = comm.get(rep_id)
@@ -1266,16 +1259,20 @@ def _compare_components(rep_id: str, p: str, have_parts: dict[tuple[str, str, st
         _, deal_id, role = key
         w_ = want.get(key, ZERO)
         for component, h in sorted(have_parts[key].items()):
-            if h == w_:
-                continue
-            if deal_id:
-                what = (f"{deal_id}: {rep_id}'s {role} credit on the {component} lines is {_m(h)}, the deal and its "
-                        f"splits give {_m(w_)}")
-                if w_ == 0:
-                    what += f" ({deal_id} is not a deal of {p} credited to {rep_id})"
-            else:
-                what = f"{rep_id}: {component} lines without a deal carry {_m(h)} of credit"
-            findings.append(Finding("credit", what, rep_id=rep_id, deal_id=deal_id or None, difference=h - w_))
+            if h != w_:
+                findings.append(_credit_finding(rep_id, p, deal_id, role, component, h, w_))
+
+
+def _credit_finding(rep_id: str, p: str, deal_id: str, role: str, lines: str, h: Decimal, w_: Decimal) -> Finding:
+    """A deal's credit on a rep's ``lines`` ("commission", or a plan component's id) that is not what the deal and
+    its splits give (``h`` carried, ``w_`` given)."""
+    if deal_id:
+        what = f"{deal_id}: {rep_id}'s {role} credit on the {lines} lines is {_m(h)}, the deal and its splits give {_m(w_)}"
+        if w_ == 0:
+            what += f" ({deal_id} is not a deal of {p} credited to {rep_id})"
+    else:
+        what = f"{rep_id}: {lines} lines without a deal carry {_m(h)} of credit"
+    return Finding("credit", what, rep_id=rep_id, deal_id=deal_id or None, difference=h - w_)
 
 
 def _check_component_credit(rep_id: str, rp: _RP, plan: Plan, lines: dict[str, tuple[Decimal, Decimal]],
