@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import re
 from dataclasses import dataclass
 from collections import defaultdict
@@ -34,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from compengine.core.currency import check_code, check_locale, minor_units
+from compengine.core.currency import amount_problem, check_code, check_locale, minor_units
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import MAX_AMOUNT, ZERO, check_amount, parse_plain_number
 from compengine.core.periods import parse_date as _parse_date
@@ -369,18 +370,15 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if amount <= 0:
             rdl.error(src, "amount", f"must be positive, got {amount}")
             ok = False
-        elif problem := check_amount(amount):
-            rdl.error(src, "amount", problem)
-            ok = False
         try:
-            check_code(currency)
+            money_check = functools.partial(amount_problem, currency=check_code(currency))  # its own minor units
         except ValueError as exc:
             rdl.error(src, "currency", str(exc))
             ok = False
-        else:
-            if ok and minor_units(currency) < 2 and amount != amount.to_integral_value():
-                rdl.error(src, "amount", f"{amount} has more than {minor_units(currency)} decimal place(s) for {currency}")
-                ok = False
+            money_check = check_amount
+        if amount > 0 and (problem := money_check(amount)):
+            rdl.error(src, "amount", problem)
+            ok = False
         if unknown_rep(rdl, src, "owner_id", owner):
             ok = False
         if term is not None and term > MAX_TERM_MONTHS:
@@ -402,11 +400,8 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         elif cost < 0:
             rdl.error(src, "cost", f"must not be negative, got {cost}")
             ok = False
-        elif problem := check_amount(cost):
+        elif problem := money_check(cost):
             rdl.error(src, "cost", problem)
-            ok = False
-        elif ok and minor_units(currency) < 2 and cost != cost.to_integral_value():
-            rdl.error(src, "cost", f"{cost} has more than {minor_units(currency)} decimal place(s) for {currency}")
             ok = False
         product = row.get("product") or None
         attrs: tuple[tuple[str, str], ...] = tuple((k, row[k]) for k in extra if row[k]) if extra else ()

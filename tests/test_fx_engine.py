@@ -304,3 +304,53 @@ def test_unknown_plan_currency_and_rate_date(tmp_path):
         "plans/p.yaml:2: currency: unknown currency code 'XYZ' (e.g. USD)",
         "plans/p.yaml:6: fx.rate_date: unknown rate_date 'weekly': expected close_date, month_end, month_average",
     ]
+
+
+# ---- amounts in each currency's own minor units: data files and plan files alike
+
+
+def test_a_dinar_deal_keeps_its_three_places_and_pays_to_the_fils(tmp_path):
+    """A KWD rep on a KWD plan: the deal 1,234.567 at 10% earns 123.4567, rounded once half-up to 123.457;
+    four places are refused naming the file, line and field."""
+    folder = tmp_path / "data"
+    (folder / "plans").mkdir(parents=True)
+    (folder / "plans" / "kw-ae.yaml").write_text(
+        "id: kw-ae\ncurrency: KWD\nquota: {annual: 120000.006}\nrates: {new_logo: 0.10}\n"
+        "spiffs:\n  - {id: logo, amount: 25.125, when: {deal_type: new_logo}}\n")
+    (folder / "reps.csv").write_text("rep_id,name,email,manager_id,team,hire_date\nK1,Fatima,f@example.com,,KW,2024-01-01\n")
+    (folder / "assignments.csv").write_text("rep_id,plan_id,start,end,annual_quota\nK1,kw-ae,2026-01-01,,\n")
+    deals = "deal_id,account,deal_type,amount,currency,close_date,owner_id,term_months,product,cancelled_on\n"
+    (folder / "deals.csv").write_text(deals + "K-1,Gulf,new_logo,1234.567,KWD,2026-10-05,K1,12,,\n")
+    plans, errors = load_plans(folder / "plans")
+    assert errors == []
+    data, errors = read_data_folder(folder, plans)
+    assert errors == []
+    assert plans["kw-ae"].annual_quota == Decimal("120000.006")
+    result = calculate_month(data, plans, OCT)
+    k1 = result.rep("K1")
+    assert k1.quota == Decimal("10000.001")  # 120,000.006 / 12 = 10,000.0005, half-up to the fils
+    assert [(ln.kind, str(ln.amount)) for ln in k1.lines] == [("commission", "123.457"), ("spiff", "25.125")]
+    assert k1.payout == Decimal("148.582")
+    (folder / "deals.csv").write_text(deals + "K-1,Gulf,new_logo,1234.5678,KWD,2026-10-05,K1,12,,\n"
+                                              "U-1,Acme,new_logo,10.001,USD,2026-10-05,K1,12,,\n")
+    _, errors = read_data_folder(folder, plans)
+    assert [str(e) for e in errors] == [
+        f"{folder}/deals.csv:2: amount: 1234.5678 has more than 3 decimal place(s) for KWD",
+        f"{folder}/deals.csv:3: amount: 10.001 has fractions of a cent"]
+
+
+def test_plan_amounts_are_checked_in_the_plan_currency(tmp_path):
+    """A yen plan's quota, SPIFF and per-deal amounts are whole yen; a dinar plan may use three places;
+    a dollar plan keeps whole cents. Each refusal names file, line and key."""
+    jp = "id: jp\ncurrency: JPY\nquota: {annual: 12000000.5}\nrates: {new_logo: 0.1}\n" \
+         "spiffs:\n  - {id: s1, amount: 1000.5, when: {deal_type: new_logo}}\n"
+    _, errors = load_plan_text(jp, "jp.yaml")
+    assert [str(e) for e in errors] == [
+        "jp.yaml:3: quota.annual: 12000000.5 has more than 0 decimal place(s) for JPY",
+        "jp.yaml:6: spiffs[0].amount: 1000.5 has more than 0 decimal place(s) for JPY"]
+    kw, errors = load_plan_text("id: kw\ncurrency: KWD\nquota: {annual: 120000.125}\nrates: {new_logo: 0.1}\n", "kw.yaml")
+    assert errors == [] and kw.annual_quota == Decimal("120000.125")
+    _, errors = load_plan_text("id: kw\ncurrency: KWD\nquota: {annual: 120000.1255}\nrates: {new_logo: 0.1}\n", "kw.yaml")
+    assert [str(e) for e in errors] == ["kw.yaml:3: quota.annual: 120000.1255 has more than 3 decimal place(s) for KWD"]
+    _, errors = load_plan_text("id: us\ncurrency: USD\nquota: {annual: 1200.125}\nrates: {new_logo: 0.1}\n", "us.yaml")
+    assert [str(e) for e in errors] == ["us.yaml:3: quota.annual: 1200.125 has fractions of a cent"]

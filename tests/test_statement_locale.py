@@ -224,6 +224,7 @@ def test_a_month_in_several_currencies_gives_json_totals_per_currency():
 # --------------------------------------------------------------------------- the ledger keeps each rep's locale
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx`")
 def test_ledger_statements_take_each_reps_locale_and_an_override(ledger, tmp_path):
     from compengine.ledger import import_folder, run_close, transaction
     from compengine.ledger.statement_source import ledger_statement_data
@@ -240,6 +241,22 @@ def test_ledger_statements_take_each_reps_locale_and_an_override(ledger, tmp_pat
     assert (forced["R1"].locale, forced["R2"].locale) == ("de_DE", "de_DE")
     html = load_templates().render(own["R2"])
     assert '<p class="amount">￥149,501</p>' in html and '<span class="original">$12,345.67</span>' in html
+    # the portal's HTML page writes the rep's amounts the same way as the PDF: the payout with the locale's sign
+    from starlette.testclient import TestClient
+
+    from compengine.ledger.users import add_user
+    from compengine.web.app import create_app
+
+    with transaction(ledger) as s:
+        add_user(s, "kenji", "rep", "correct-horse-9", "setup", rep_id="R2")
+        add_user(s, "alice", "rep", "correct-horse-9", "setup", rep_id="R1")
+    client = TestClient(create_app(ledger, secret="test-secret"))
+    for user, rep, payout in (("kenji", "R2", "￥149,501"), ("alice", "R1", "3,613.20")):
+        assert client.post("/login", data={"username": user, "password": "correct-horse-9"},
+                           follow_redirects=False).status_code == 303
+        page = client.get(f"/statements/2026-10/{rep}").text
+        assert f"<strong>{payout}</strong>" in page, page[:2000]
+        client.cookies.clear()
     # a changed locale is recorded on the latest rep row and said in the import summary, not priced
     folder = tmp_path / "co"
     shutil.copytree(EXAMPLE, folder)

@@ -8,7 +8,7 @@ import click
 
 from compengine.cli.common import Context, echo_json, handles_errors, json_option, period_arg
 from compengine.cli.ledger_cmds import _amount, _ledger
-from compengine.core.money import D
+from compengine.core.money import D, shown
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -58,7 +58,7 @@ def open_cmd(ctx: Context, rep_id: str, period, deal_id: str | None, reason: str
         echo_json(data)
     else:
         click.echo(f"dispute {data['id']} opened for {rep_id} in {period}" + (f" on {deal_id}" if deal_id else "")
-                   + (f", claiming {amount:,.2f}" if amount is not None else ""))
+                   + (f", claiming {shown(amount)}" if amount is not None else ""))
 
 
 @disputes.command("list")
@@ -88,8 +88,8 @@ def list_cmd(ctx: Context, status: str | None, rep_id: str | None, period, as_js
         return
     click.echo(f"{'id':>4}  {'period':<7}  {'rep':<8} {'deal':<10} {'status':<9} {'claimed':>12} {'resolved':>12}  reason")
     for r in rows:
-        claimed = f"{D(r['amount']):,.2f}" if r["amount"] else "-"
-        resolved = f"{D(r['resolved_amount']):,.2f}" if r["resolved_amount"] else "-"
+        claimed = f"{shown(D(r['amount']))}" if r["amount"] else "-"
+        resolved = f"{shown(D(r['resolved_amount']))}" if r["resolved_amount"] else "-"
         reason = r["reason"] if len(r["reason"]) <= 50 else r["reason"][:49] + "…"
         click.echo(f"{r['id']:>4}  {r['period']:<7}  {r['rep_id']:<8} {r['deal_id'] or '-':<10} {r['status']:<9} "
                    f"{claimed:>12} {resolved:>12}  {reason}")
@@ -116,11 +116,11 @@ def show_cmd(ctx: Context, dispute_id: int, as_json: bool) -> None:
                + f" — {data['status']}")
     click.echo(f"  reason:   {data['reason']}")
     if data["amount"]:
-        click.echo(f"  claimed:  {D(data['amount']):,.2f}")
+        click.echo(f"  claimed:  {shown(D(data['amount']))}")
     if data["resolution"]:
         click.echo(f"  resolved: {data['resolution']}")
     if data["resolved_amount"]:
-        click.echo(f"  amount:   {D(data['resolved_amount']):,.2f}"
+        click.echo(f"  amount:   {shown(D(data['resolved_amount']))}"
                    + (f" (adjustment {data['adjustment_id']})" if data["adjustment_id"] else " (recalculated)"))
     click.echo("History:")
     for e in data["history"]:

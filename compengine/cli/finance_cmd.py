@@ -16,6 +16,7 @@ from compengine.cli.common import (
     templates_option,
 )
 from compengine.cli.ledger_cmds import _ledger
+from compengine.core.money import shown
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -105,7 +106,7 @@ def accounting_cmd(ctx: Context, period, config_file: Path | None, as_json: bool
     _write(j, out, accounting_view, templates_dir)
     echo_report(j, as_json, out, "journal")
     if not j.ties_out:
-        click.echo(f"{period}: the journal ({j.journal_total:,.2f}) does not tie out to the payouts ({j.payout:,.2f})", err=True)
+        click.echo(f"{period}: the journal ({shown(j.journal_total)}) does not tie out to the payouts ({shown(j.payout)})", err=True)
         raise SystemExit(1)
 
 

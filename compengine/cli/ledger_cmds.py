@@ -27,7 +27,7 @@ from compengine.cli.common import (
 )
 from compengine.api import Ledger
 from compengine.core.errors import CompErrors
-from compengine.core.money import parse_amount
+from compengine.core.money import parse_amount, shown
 from compengine.api import iter_result_json
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -219,22 +219,22 @@ def close_run(ctx: Context, period, through, rep_ids: tuple[str, ...], as_json: 
     executor = close_executor(executor_spec)  # a bad spec: one line, before the ledger is opened
     ledger = _ledger(ctx, roles=OPS)
     months = months_arg(period, through)
-    shown = Progress(progress)
+    progress_ = Progress(progress)
     try:
         for p in months:
-            result = ledger.run(p, actor=ctx.who, progress=lambda m, p=p: shown.status(f"close {p}: {m}"),
+            result = ledger.run(p, actor=ctx.who, progress=lambda m, p=p: progress_.status(f"close {p}: {m}"),
                                 executor=executor)
             if len(months) > 1:
-                shown.line(f"close {p}: {len(result.reps)} reps, total payout {result.total_payout:,.2f}"
-                           + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
-            shown.clear()
+                progress_.line(f"close {p}: {len(result.reps)} reps, total payout {shown(result.total_payout)}"
+                               + (f", {len(result.exceptions)} exception(s)" if result.exceptions else ""))
+            progress_.clear()
             if len(months) > 1 or as_json:  # every month's exceptions, not only the last one's (printed below)
                 for e in result.exceptions:
                     _stderr(f"close {p}: exception: {e}")
             for note in result.notices:
                 _stderr(f"close {p}: {note}")
     finally:
-        shown.clear()
+        progress_.clear()
         executor.close()
     if rep_ids:
         result = filter_reps(result, rep_ids)
@@ -276,7 +276,7 @@ def close_lock(ctx: Context, period, through, allow_open_disputes: bool, allow_p
     totals = _ledger(ctx, roles=OPS).lock(period, through=through, actor=ctx.who, allow_open_disputes=allow_open_disputes,
                                accept_exceptions=accept_exceptions, allow_pending_adjustments=allow_pending_adjustments)
     for p, total, accepted in totals:
-        click.echo(f"{p} locked: total payout {total:,.2f}" + (" (exceptions accepted)" if accepted else ""))
+        click.echo(f"{p} locked: total payout {shown(total)}" + (" (exceptions accepted)" if accepted else ""))
 
 
 @close.command("show")
@@ -387,7 +387,7 @@ def adjust(ctx: Context, rep_id: str, period, amount: Decimal, reason: str, deal
         echo_json({"id": adj_id, "rep_id": rep_id, "period": str(period), "amount": f"{amount:.2f}", "reason": reason,
                    "stale": stale})
     else:
-        click.echo(f"adjustment {adj_id}: {amount:,.2f} for {rep_id} in {period}; run `compengine close run {period}` to include it"
+        click.echo(f"adjustment {adj_id}: {shown(amount)} for {rep_id} in {period}; run `compengine close run {period}` to include it"
                    + (f" ({', '.join(stale)} now stale)" if stale else ""))
 
 
@@ -453,7 +453,7 @@ def status(ctx: Context, as_json: bool) -> None:
         return
     click.echo(f"{'period':<8} {'status':<11} {'reps':>6} {'lines':>9} {'total payout':>16}  locked")
     for r in rows:
-        total = f"{Decimal(r['total_payout']):,.2f}" if r["total_payout"] is not None else "-"
+        total = f"{shown(Decimal(r['total_payout']))}" if r["total_payout"] is not None else "-"
         locked = f"{r['locked_at']} by {r['locked_by']}" if r["locked_at"] else ""
         click.echo(f"{r['period']:<8} {r['status']:<11} {r['reps']:>6} {r['lines']:>9} {total:>16}  {locked}")
 

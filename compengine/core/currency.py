@@ -39,7 +39,7 @@ from babel.core import Locale, UnknownLocaleError, get_global
 from babel.numbers import format_currency as _babel_format_currency
 from babel.numbers import get_currency_name, get_currency_precision, list_currencies
 
-from compengine.core.money import CONTEXT, QUANTIZE, ROUNDING_MODES, D
+from compengine.core.money import CONTEXT, MAX_AMOUNT, QUANTIZE, ROUNDING_MODES, D, check_amount
 
 __all__ = [
     "CurrencyError", "CurrencyMismatch", "Money", "allocate_minor", "check_code", "check_locale", "currency_name", "format_money",
@@ -96,6 +96,21 @@ def minor_units(code: str) -> int:
 def quantum(code: str) -> Decimal:
     """The currency's smallest amount: ``Decimal('1')``, ``Decimal('0.01')``, ``Decimal('0.001')``."""
     return Decimal(1).scaleb(-minor_units(code))
+
+
+def amount_problem(value: Decimal, currency: str) -> str | None:
+    """Why an input amount in ``currency`` is refused (None when it is fine): finer than the currency's minor
+    unit (``0.5`` yen, ``1.234`` dollars; a KWD amount may have three places) or beyond
+    :data:`~compengine.core.money.MAX_AMOUNT` either way. A two-place currency keeps the message every
+    reader gives for cents."""
+    places = minor_units(currency)
+    if places == 2:
+        return check_amount(value)
+    if not value.is_finite() or value != value.quantize(quantum(currency), context=CONTEXT):
+        return f"{value} has more than {places} decimal place(s) for {currency}"
+    if abs(value) > MAX_AMOUNT:
+        return f"{value} is above the maximum amount {MAX_AMOUNT:,}"
+    return None
 
 
 def _mode(mode: str) -> str:

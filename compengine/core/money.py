@@ -128,6 +128,20 @@ def money_str(value: Decimal | None) -> str:
     return f"{value:f}"
 
 
+def shown(value: Decimal) -> str:
+    """An amount in a sentence for people (explain text, CLI tables, audit notes): thousands separators and two
+    places, three when it has a third (a KWD or BHD amount; the ledger keeps thousandths), so a fils is never
+    rounded away in what is shown. ``1,234.50``, ``25.125``, ``149,501.00``."""
+    text = f"{value:,.3f}"
+    return text[:-1] if text[-1] == "0" else text
+
+
+def signed(value: Decimal) -> str:
+    """:func:`shown` with its sign always written: ``+1,234.50``, ``-0.125``, ``+0.00``."""
+    text = shown(value)
+    return text if text[0] == "-" else "+" + text
+
+
 def json_money(value: Decimal) -> str:
     """An amount already rounded to its currency's places, as JSON text: two places for cents and whole units
     (``149501.00``), three for fils (``37.963``). Never rounds (an amount finer than a thousandth is refused)."""

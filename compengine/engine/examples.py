@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 
 from compengine.core.errors import CompError, Source
-from compengine.core.money import ZERO
+from compengine.core.money import ZERO, shown
 from compengine.core.periods import Period
 from compengine.engine.driver import Dataset, calculate_through
 from compengine.engine.records import Assignment, Deal, Rep, Split
@@ -79,7 +79,7 @@ class ExampleOutcome:
 
 
 def _amt(x: Decimal) -> str:
-    return f"{x:,.2f}"
+    return shown(x)
 
 
 def _deals(prefix: str, receiver: str, credits: Iterable[ExampleCredit], month: Period, currency: str,

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from compengine.core.currency import allocate_minor, minor_units, quantum, round_minor
 from compengine.core.errors import CompError, Source
 from compengine.core.fx import Conversion, FxRates, MissingRate
-from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate
+from compengine.core.money import CENT, CONTEXT, QUANTIZE, ZERO, allocate, shown
 from compengine.core.periods import Period, tenure_month
 from compengine.engine.records import (
     COMPONENTS,
@@ -408,7 +408,7 @@ def _manager_on(versions: Sequence[tuple[date | None, str | None]], day: date) -
 
 
 def _fmt(x: Decimal) -> str:
-    return f"{x:,.2f}"
+    return shown(x)
 
 
 def _pct(x: Decimal) -> str:

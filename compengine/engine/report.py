@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from compengine.core.currency import minor_units
-from compengine.core.money import json_money
+from compengine.core.money import json_money, shown
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, PeriodResult, RepResult
 from compengine.plans.catalog import is_dated, version_dict, version_range
 from compengine.plans.model import Plan
@@ -195,7 +195,7 @@ def _emit(v: Any, level: int, out: list[str]) -> None:
 
 
 def _m(x: Decimal) -> str:
-    return f"{x:,.2f}"
+    return shown(x)
 
 
 def total_text(result: PeriodResult) -> str:

@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
-from compengine.core.money import CENT, CONTEXT, ZERO
+from compengine.core.money import CENT, CONTEXT, ZERO, shown
 from compengine.core.periods import Period
 from compengine.ledger.models import DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 
@@ -247,11 +247,11 @@ class Journal:
         w = max(len(a) for a, *_ in self.entries()) if self.entries() else 10
         for account, memo, dr, cr in self.entries():
             lines.append(f"  {account:<{w}}  {_m(dr):>14}  {_m(cr):>14}  {memo}")
-        lines.append(f"  capitalized {self.capitalized:,.2f}, expensed {self.expensed:,.2f}, amortization "
-                     f"{self.amortization:,.2f}, asset reversed {self.asset_reversed:,.2f}; asset balance "
-                     f"{self.asset_opening:,.2f} -> {self.asset_balance:,.2f}")
+        lines.append(f"  capitalized {shown(self.capitalized)}, expensed {shown(self.expensed)}, amortization "
+                     f"{shown(self.amortization)}, asset reversed {shown(self.asset_reversed)}; asset balance "
+                     f"{shown(self.asset_opening)} -> {shown(self.asset_balance)}")
         verdict = "ties out" if self.ties_out else "DOES NOT tie out"
-        lines.append(f"  payout {self.payout:,.2f} = capitalized + expensed - asset reversed {self.journal_total:,.2f}: {verdict}")
+        lines.append(f"  payout {shown(self.payout)} = capitalized + expensed - asset reversed {shown(self.journal_total)}: {verdict}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines) + "\n"
 
@@ -364,7 +364,7 @@ def journal(session: Session, period: Period, config: AccountingConfig | None = 
 def view(data: dict) -> dict:
     return {"title": "ASC 340-40 commission journal", "subtitle": f"{data['period']} · {data['currency']}",
             "verdict": "Ties out" if data["tie_out"]["ok"] else "Does not tie out", "verdict_ok": data["tie_out"]["ok"],
-            "cards": [(k.replace("_", " ").capitalize(), f"{Decimal(data[k]):,.2f}")
+            "cards": [(k.replace("_", " ").capitalize(), f"{shown(Decimal(data[k]))}")
                       for k in ("capitalized", "expensed", "amortization", "asset_balance", "payout")]}
 
 
@@ -373,4 +373,4 @@ def _s(x: Decimal) -> str:
 
 
 def _m(x: Decimal) -> str:
-    return f"{x:,.2f}" if x else ""
+    return f"{shown(x)}" if x else ""

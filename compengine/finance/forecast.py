@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors
-from compengine.core.money import CONTEXT, ZERO, round_money
+from compengine.core.money import CONTEXT, ZERO, round_money, shown
 from compengine.core.periods import Period
 from compengine.datafiles import Opportunity
 from compengine.engine.pipeline import calculate_period, credit_deals
@@ -79,7 +79,7 @@ class Forecast:
 
     def sentence(self, rep_id: str) -> str:
         q = Period.parse(self.last)
-        return f"If your commit closes, you earn {self.currency} {self.quarter_commit(rep_id):,.2f} this quarter ({q.year} Q{(q.month - 1) // 3 + 1})."
+        return f"If your commit closes, you earn {self.currency} {shown(self.quarter_commit(rep_id))} this quarter ({q.year} Q{(q.month - 1) // 3 + 1})."
 
     def rep_ids(self) -> list[str]:
         return sorted({r for s in self.payouts.values() for r in s} | set(self.paid_before))
@@ -118,11 +118,11 @@ class Forecast:
         lines = [f"Earnings forecast {self.first} through {self.last} ({self.currency}): {self.opportunities} open "
                  f"opportunities, commit at probability >= {self.commit_threshold}"]
         for s in SCENARIOS:
-            lines.append(f"  {s:<10} {self.total(s):>16,.2f}  ({self.counted.get(s, 0)} opportunities)")
+            lines.append(f"  {s:<10} {shown(self.total(s)):>16}  ({self.counted.get(s, 0)} opportunities)")
         reps = [r for r in self.rep_ids() if self.total("best_case", r) != self.total("closed", r)] or self.rep_ids()
         for r in reps[:max_reps]:
-            lines.append(f"  {r}: expected {self.total('expected', r):,.2f}, commit {self.total('commit', r):,.2f}, "
-                         f"best case {self.total('best_case', r):,.2f}. {self.sentence(r)}")
+            lines.append(f"  {r}: expected {shown(self.total('expected', r))}, commit {shown(self.total('commit', r))}, "
+                         f"best case {shown(self.total('best_case', r))}. {self.sentence(r)}")
         if len(reps) > max_reps:
             lines.append(f"  ... {len(reps) - max_reps} more rep(s) (--json or --out for all)")
         lines.extend(f"  note: {n}" for n in self.notes)
@@ -368,7 +368,7 @@ def view(data: dict) -> dict:
     t = data["totals"]
     return {"title": "Earnings forecast from the pipeline",
             "subtitle": f"{data['from']} through {data['through']} · {data['currency']} · commit at p >= {data['commit_threshold']}",
-            "cards": [(k.replace("_", " ").capitalize(), f"{Decimal(t[k]):,.2f}") for k in SCENARIOS]}
+            "cards": [(k.replace("_", " ").capitalize(), f"{shown(Decimal(t[k]))}") for k in SCENARIOS]}
 
 
 def _s(x: Decimal) -> str:

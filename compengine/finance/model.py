@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import CONTEXT, ZERO
+from compengine.core.money import CONTEXT, ZERO, shown, signed
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, calculate_period
 from compengine.engine.records import COMPONENTS, Earned, RepState
@@ -192,17 +192,17 @@ class ModelReport:
         return out
 
     def text(self) -> str:
-        lines = [f"Plan model {self.first} through {self.last} ({self.currency}), bookings {self.total_bookings:,.2f}"]
+        lines = [f"Plan model {self.first} through {self.last} ({self.currency}), bookings {shown(self.total_bookings)}"]
         width = max(len(s.name) for s in [self.actual, *self.candidates])
         for s in [self.actual, *self.candidates]:
             cos = _ratio(s.total, self.total_bookings)
-            extra = "" if s is self.actual else f"   change {s.total - self.actual.total:+,.2f}"
-            lines.append(f"  {s.name:<{width}}  {s.total:>16,.2f}  cost of sales {_pct_text(cos)}{extra}")
+            extra = "" if s is self.actual else f"   change {signed(s.total - self.actual.total)}"
+            lines.append(f"  {s.name:<{width}}  {shown(s.total):>16}  cost of sales {_pct_text(cos)}{extra}")
         for c in self.candidates:
             w, lo = self.movers(c, 5)
             for title, rows in (("biggest winners", w), ("biggest losers", lo)):
                 if rows:
-                    lines.append(f"  {c.name}: {title}: " + ", ".join(f"{r['rep_id']} {r['change']:+,.2f}" for r in rows))
+                    lines.append(f"  {c.name}: {title}: " + ", ".join(f"{r['rep_id']} {signed(r['change'])}" for r in rows))
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines) + "\n"
 
@@ -383,9 +383,9 @@ def _pct_text(r: str | None) -> str:
 
 def view(data: dict) -> dict:
     """Title, subtitle and summary cards of the HTML/PDF report, from :meth:`ModelReport.as_dict`."""
-    cards = [("Bookings", f"{Decimal(data['bookings']['total']):,.2f}"),
-             ("Actual (as paid)", f"{Decimal(data['actual']['total']):,.2f}")]
+    cards = [("Bookings", f"{shown(Decimal(data['bookings']['total']))}"),
+             ("Actual (as paid)", f"{shown(Decimal(data['actual']['total']))}")]
     for c in data["candidates"]:
-        cards.append((c["name"], f"{Decimal(c['total']):,.2f} ({Decimal(c['change']):+,.2f})"))
+        cards.append((c["name"], f"{shown(Decimal(c['total']))} ({signed(Decimal(c['change']))})"))
     return {"title": "Plan model on history", "subtitle": f"{data['from']} through {data['through']} · {data['currency']}",
             "cards": cards}

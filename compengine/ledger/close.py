@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO
+from compengine.core.money import ZERO, shown
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, gc_paused
 from compengine.engine.records import LATE_DRAW_RULE, Adjustment, Line, PeriodResult
@@ -110,9 +110,9 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                     continue  # cancelled in a later month: a clawback, not a recalculation
                 what[deal_id] = f"cancelled on {effective} in its close month"
             elif kind == "won":
-                what[deal_id] = f"late deal closed {effective}, {amount:,.2f}"
+                what[deal_id] = f"late deal closed {effective}, {shown(amount)}"
             elif deal_id not in what or not what[deal_id].startswith("late deal"):
-                what[deal_id] = f"amended to {amount:,.2f}" if kind == "amended" else "splits changed"
+                what[deal_id] = f"amended to {shown(amount)}" if kind == "amended" else "splits changed"
         retro = retro_changes_for(session, lperiod, last_retro_id or 0)
         lp = Period.parse(lperiod)
         # exchange rates recorded after the lock that can be in force in the month (a month locked before
@@ -185,7 +185,7 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
             if deal_id in what:
                 label = "commission" if part == 0 else "SPIFF/override"
                 reason = (f"Late change: {deal_id} ({what[deal_id]}) recalculated for {lperiod}: {label} "
-                          f"{now_paid[key]:,.2f}, was {was_paid[key]:,.2f}")
+                          f"{shown(now_paid[key])}, was {shown(was_paid[key])}")
             else:
                 cause = retro_cause or f"changes to {', '.join(sorted(what))}"
                 if deal_id is not None:
@@ -195,7 +195,7 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                     kinds = sorted({WHAT_OF_KIND.get(ln.kind, ln.kind) for r in shadow.reps if r.rep_id == rep_id
                                     for ln in r.lines if PART_OF_KIND.get(ln.kind) == part and ln.deal_id is None})
                     effect = f"{' and '.join(kinds) or ('draw' if part == 2 else 'true-up and cap')} for {lperiod}"
-                reason = f"{cause}: {effect} {diff:+,.2f} (now {now_paid[key]:,.2f}, was {was_paid[key]:,.2f})"
+                reason = f"{cause}: {effect} {'+' if diff >= 0 else ''}{shown(diff)} (now {shown(now_paid[key])}, was {shown(was_paid[key])})"
             ids = sorted(disputed.get((rep_id, deal_id, lperiod), []) + disputed.get((rep_id, None, lperiod), []))
             if ids:
                 reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"
@@ -316,7 +316,7 @@ def _run_close(session: Session, period: Period, actor: str, row: PeriodRow, now
     if later:
         result.notices.append(f"{', '.join(later)} now stale: {period} was recalculated with different results; "
                               "run them again")
-    audit(session, actor, "close.run", f"{period}: {len(result.reps)} reps, {count} lines, total {total:,.2f}"
+    audit(session, actor, "close.run", f"{period}: {len(result.reps)} reps, {count} lines, total {shown(total)}"
           + (f"; {', '.join(later)} now stale" if later else "")
           + (f"; {len(result.exceptions)} exception(s)" if result.exceptions else ""), period=pstr, entity="period",
           entity_id=pstr, after={"reps": len(result.reps), "lines": count, "total": total,

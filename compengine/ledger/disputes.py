@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, money_str
+from compengine.core.money import ZERO, money_str, shown
 from compengine.core.periods import Period, as_period
 from compengine.ledger.inputs import EARNED_KINDS, LATE_COMMISSION, LATE_OTHER, load_inputs
 from compengine.ledger.models import (
@@ -76,11 +76,11 @@ class Resolution:
         if self.how == "rejected":
             return f"dispute {d.id} rejected"
         if self.how == "amount":
-            return (f"dispute {d.id} approved: {self.amount:,.2f} for {d.rep_id} as adjustment {self.adjustment_id} "
+            return (f"dispute {d.id} approved: {shown(self.amount)} for {d.rep_id} as adjustment {self.adjustment_id} "
                     f"in {self.lands_in}; run `compengine close run {self.lands_in}` to include it")
         where = (f"the late-change lines of {self.lands_in}" if self.lands_in != d.period
                  else f"the recalculated lines of {d.period}")
-        out = (f"dispute {d.id} approved by correction: recalculated difference {self.amount:,.2f} for {d.rep_id} in "
+        out = (f"dispute {d.id} approved by correction: recalculated difference {shown(self.amount)} for {d.rep_id} in "
                f"{d.period}, paid through {where}; run `compengine close run {self.lands_in}` to include it")
         return out + "".join(f"\n  {c}" for c in self.changes)
 
@@ -180,7 +180,7 @@ def open_dispute(session: Session, rep_id: str, period: Period | str, reason: st
                      opened_at=now, opened_by=actor)
     session.add(row)
     session.flush()
-    claim = f", claims {amount:,.2f}" if amount is not None else ""
+    claim = f", claims {shown(amount)}" if amount is not None else ""
     _event(session, row, now, actor, "opened", reason.strip() + claim)
     audit(session, actor, "dispute.open",
           f"dispute {row.id} opened for {rep_id} in {p}" + (f" on {deal_id}" if deal_id else "") + f"{claim}: {reason.strip()}",
@@ -243,10 +243,10 @@ def _approve_amount(session: Session, row: DisputeRow, p: Period, amount: Decima
     adj = add_adjustment(session, row.rep_id, lands, amount, f"Dispute {row.id} approved: {note}", actor,
                          deal_id=row.deal_id, ref_period=row.period, dispute_id=row.id, kind="dispute", now=now)
     row.status, row.resolved_amount, row.adjustment_id = "approved", amount, adj.id
-    row.resolution = f"Approved {amount:,.2f}, paid in {lands}: {note}"
+    row.resolution = f"Approved {shown(amount)}, paid in {lands}: {note}"
     row.resolved_at, row.resolved_by = now, actor
-    _event(session, row, now, actor, "approved", f"{amount:,.2f} as adjustment {adj.id} in {lands}: {note}")
-    audit(session, actor, "dispute.approve", f"dispute {row.id} approved: {amount:,.2f} for {row.rep_id} in {lands}: {note}",
+    _event(session, row, now, actor, "approved", f"{shown(amount)} as adjustment {adj.id} in {lands}: {note}")
+    audit(session, actor, "dispute.approve", f"dispute {row.id} approved: {shown(amount)} for {row.rep_id} in {lands}: {note}",
           period=row.period, rep_id=row.rep_id, entity="dispute", entity_id=str(row.id), before=before,
           after={"status": "approved", "how": "amount", "amount": amount, "adjustment_id": adj.id, "lands_in": str(lands),
                  "note": note}, at=now)
@@ -264,7 +264,7 @@ def _approve_correction(session: Session, row: DisputeRow, p: Period, note: str,
         now_ = current.get(deal_id, [ZERO, ZERO])
         for part, label in ((0, "commission"), (1, "SPIFFs/overrides")):
             if now_[part] != was[part]:
-                changes.append(f"{deal_id} {label} {was[part]:,.2f} -> {now_[part]:,.2f}")
+                changes.append(f"{deal_id} {label} {shown(was[part])} -> {shown(now_[part])}")
                 diff += now_[part] - was[part]
     scope = f"{row.rep_id}" + (f" on {row.deal_id}" if row.deal_id else "") + f" in {p}"
     if not changes:
@@ -277,11 +277,11 @@ def _approve_correction(session: Session, row: DisputeRow, p: Period, note: str,
                          "approve with --amount instead")
     where = f"late-change lines of {lands}" if lands != p else f"recalculated lines of {p}"
     row.status, row.resolved_amount, row.adjustment_id = "approved", diff, None
-    row.resolution = f"Approved by correction: recalculated difference {diff:,.2f}, paid in the {where}: {note}"
+    row.resolution = f"Approved by correction: recalculated difference {shown(diff)}, paid in the {where}: {note}"
     row.resolved_at, row.resolved_by = now, actor
-    _event(session, row, now, actor, "approved", f"by correction, recalculated difference {diff:,.2f} "
+    _event(session, row, now, actor, "approved", f"by correction, recalculated difference {shown(diff)} "
            f"({'; '.join(changes)}), paid in the {where}: {note}")
-    audit(session, actor, "dispute.approve", f"dispute {row.id} approved by correction: {diff:,.2f} for {scope}: {note}",
+    audit(session, actor, "dispute.approve", f"dispute {row.id} approved by correction: {shown(diff)} for {scope}: {note}",
           period=row.period, rep_id=row.rep_id, entity="dispute", entity_id=str(row.id), before=before,
           after={"status": "approved", "how": "correction", "amount": diff, "lands_in": str(lands), "changes": changes,
                  "note": note}, at=now)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors, Source
 from compengine.core.fx import FxRate, FxRates
+from compengine.core.money import shown
 from compengine.core.periods import Period
 from compengine.engine.records import Assignment, Quota, Rep
 from compengine.ledger.models import (
@@ -133,7 +134,7 @@ def _show(v: object) -> str:
     if v is None or v == "":
         return "(none)"
     if isinstance(v, Decimal):
-        return f"{v:,.2f}"
+        return shown(v)
     return str(v)
 
 
@@ -587,7 +588,7 @@ def timeline_text(t: dict) -> str:
     out += ["", "Assignments"]
     for a in t["assignments"]:
         mark = f"  [superseded {a['superseded_at']}]" if a["superseded_at"] else ""
-        quota = f"quota {Decimal(a['annual_quota']):,.2f}" if a["annual_quota"] else "plan quota"
+        quota = f"quota {shown(Decimal(a['annual_quota']))}" if a["annual_quota"] else "plan quota"
         out.append(f"  {a['start']}..{a['end'] or '':<10} {a['plan_id']}, {quota}  (recorded {a['recorded_at'] or '-'}"
                    + (f", {a['row']}" if a["row"] else "") + f"){mark}")
     if t.get("quotas"):
@@ -595,7 +596,7 @@ def timeline_text(t: dict) -> str:
         for q in t["quotas"]:
             mark = f"  [superseded {q['superseded_at']}]" if q["superseded_at"] else ""
             out.append(f"  {q['start']}..{q['end'] or '':<10} {q['plan_id']} {q['component']}, annual "
-                       f"{Decimal(q['annual']):,.2f}  (recorded {q['recorded_at']}" + (f", {q['row']}" if q["row"] else "")
+                       f"{shown(Decimal(q['annual']))}  (recorded {q['recorded_at']}" + (f", {q['row']}" if q["row"] else "")
                        + f"){mark}")
     if t["plans"]:
         out += ["", "Plan versions"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
 from compengine.core.currency import format_money, minor_units, to_minor
-from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, money_str
+from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, money_str, shown
 from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
@@ -70,7 +70,7 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
                         created_at=now, created_by=actor, status=status)
     session.add(row)
     session.flush()
-    audit(session, actor, "adjust", f"{amount:,.2f} for {rep_id} in {period}: {reason.strip()}", period=str(period),
+    audit(session, actor, "adjust", f"{shown(amount)} for {rep_id} in {period}: {reason.strip()}", period=str(period),
           rep_id=rep_id, entity="adjustment", entity_id=str(row.id), after={"amount": amount, "reason": reason, "deal_id": deal_id, "status": status}, at=now)
     invalidate_from(session, period, actor, f"adjustment {row.id} added")
     return row

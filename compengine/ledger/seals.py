@@ -66,7 +66,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import from_cents, from_thousandths, to_cents, to_thousandths
+from compengine.core.money import from_cents, from_thousandths, shown, to_cents, to_thousandths
 from compengine.core.periods import Period
 from compengine.ledger.codec import LINE_COLUMNS, LINE_KINDS, REP_PERIOD_COLUMNS, REP_PERIOD_KINDS
 from compengine.ledger.hashes import AUDIT_FORMAT, audit_hash, encode, sha, ts  # noqa: F401 - AUDIT_FORMAT: read from here too
@@ -263,7 +263,7 @@ def seal_period(session: Session, period: Period | str, actor: str, now: datetim
                      sealed_at=now, sealed_by=actor, format=SEAL_FORMAT)
     session.add(row)
     session.flush()
-    audit(session, actor, SEAL_ACTION, f"{p} sealed: {d.line_count} lines, total {d.total:,.2f}, "
+    audit(session, actor, SEAL_ACTION, f"{p} sealed: {d.line_count} lines, total {shown(d.total)}, "
           f"seal {row.seal[:16]}", period=p, entity="period", entity_id=p,
           after={"seal": row.seal, "lines_digest": d.lines_digest, "prev_seal": prev_seal}, at=now)
     return row
@@ -335,7 +335,7 @@ class VerifyReport:
     def text(self) -> str:
         out = [f"{'month':<8} {'status':<10} {'lines':>10} {'total payout':>16}  {'seal':<16}  result"]
         for m in self.months:
-            total = f"{Decimal(m.total_payout):,.2f}" if m.total_payout is not None else "-"
+            total = f"{shown(Decimal(m.total_payout))}" if m.total_payout is not None else "-"
             lines = f"{m.line_count:,}" if m.line_count is not None else "-"
             out.append(f"{m.period:<8} {m.status:<10} {lines:>10} {total:>16}  {(m.seal or '-')[:16]:<16}  "
                        f"{'ok' if m.ok else 'FAILED'}{': ' + m.note if m.note else ''}")
@@ -380,8 +380,8 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     d = month_digest(session, p, fmt)
     sealed_cents = total_units(seal.total_payout, fmt)
     if d.lines_digest != seal.lines_digest or d.line_count != seal.line_count or d.total_cents != sealed_cents:
-        what = (f"sealed {seal.line_count:,} lines, total {seal.total_payout:,.2f}; "
-                f"now {d.line_count:,} lines, total {d.total:,.2f}")
+        what = (f"sealed {seal.line_count:,} lines, total {shown(seal.total_payout)}; "
+                f"now {d.line_count:,} lines, total {shown(d.total)}")
         out.append(f"{p}: its payout lines or rep totals differ from the seal of {seal.sealed_at:%Y-%m-%d %H:%M} by "
                    f"{seal.sealed_by} ({what})")
     prow = session.get(PeriodRow, p)
@@ -389,7 +389,7 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
                              or (prow.total_payout is not None and prow.total_payout != seal.total_payout)):
         out.append(f"{p}: the period row records {prow.line_count:,} lines, total "
                    f"{'-' if prow.total_payout is None else format(prow.total_payout, ',.2f')}; the seal {seal.line_count:,} lines, "
-                   f"total {seal.total_payout:,.2f}")
+                   f"total {shown(seal.total_payout)}")
     return out
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
+from compengine.core.money import shown
 from compengine.core.periods import Period
 from compengine.ledger.models import AdjustmentRow, ApiTokenRow, RepRow, UserRow
 from compengine.ledger.store import audit, first_open_period, invalidate_from, lock_period_row, utcnow
@@ -238,7 +239,7 @@ def approve_adjustment(session: Session, adjustment_id: int, actor: str, *, now:
     row.status, row.approved_by, row.approved_at = "approved", actor, now
     moved = f", moved from locked {entered_for} to {row.period}" if row.period != entered_for else ""
     audit(session, actor, "adjust.approve",
-          f"adjustment {row.id} ({row.amount:,.2f} for {row.rep_id} in {row.period}) approved{moved}",
+          f"adjustment {row.id} ({shown(row.amount)} for {row.rep_id} in {row.period}) approved{moved}",
           period=row.period, rep_id=row.rep_id, entity="adjustment", entity_id=str(row.id),
           before={"status": "pending", "period": entered_for}, after={"status": "approved", "period": row.period}, at=now)
     invalidate_from(session, period, actor, f"adjustment {row.id} approved")

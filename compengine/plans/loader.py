@@ -185,7 +185,8 @@ def parse_plan_text(text: str, file: str) -> tuple[PlanSpec | None, list[CompErr
     if not isinstance(data, dict):
         return None, [CompError(Source(file, 1), "a plan file must be a mapping of keys")], located
     try:
-        return PlanSpec.model_validate(data), [], located
+        # amounts are checked in the plan currency's minor units (schema._money)
+        return PlanSpec.model_validate(data, context={"currency": data.get("currency")}), [], located
     except ValidationError as exc:
         return None, _errors_from_validation(exc, file, located), located
 

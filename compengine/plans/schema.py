@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator,
                       model_validator)
 
-from compengine.core.currency import check_code
+from compengine.core.currency import amount_problem, check_code
 from compengine.core.fx import FxPolicy
 from compengine.core.money import check_amount, parse_plain_number
 from compengine.core.periods import Period, parse_date
@@ -44,8 +44,14 @@ def _number(value: object) -> object:
     return value
 
 
-def _money(value: Decimal) -> Decimal:
-    problem = check_amount(value)
+def _money(value: Decimal, info: ValidationInfo) -> Decimal:
+    """An amount in the plan's currency: no finer than its minor unit (whole yen for JPY, three places for
+    KWD; the loader passes the file's ``currency`` as the validation context), at most ``MAX_AMOUNT``."""
+    currency = (info.context or {}).get("currency")
+    try:
+        problem = amount_problem(value, check_code(currency)) if isinstance(currency, str) else check_amount(value)
+    except ValueError:  # an unknown currency: its own error says so; amounts are checked as cents
+        problem = check_amount(value)
     if problem:
         raise ValueError(problem)
     return value

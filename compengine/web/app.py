@@ -105,13 +105,17 @@ def _load_template(name: str) -> str | None:
 
 
 @jinja2.pass_context
-def _money_filter(ctx: Any, value: Any) -> str:
-    """The portal's money filter: the package's one format, in the statement's currency on a statement
-    page (whole yen, fils), else two places."""
+def _money_filter(ctx: Any, value: Any, sign: bool = False) -> str:
+    """The portal's money filter: the package's one format (as the PDF statement's filter), in the
+    statement's currency on a statement page (whole yen, fils) and for the rep's locale when the ledger
+    keeps one (``1.234,56``; ``money(sign=True)``: ``1.234,56 €``), else the house format, two places."""
     if value is None:
         return ""
     view = ctx.get("view")
-    return format_money(value, getattr(view, "currency", None))
+    currency, locale = getattr(view, "currency", None), getattr(view, "locale", None)
+    if locale and currency:
+        return format_money(value, currency, locale, symbol=sign)
+    return format_money(value, currency)
 
 
 def _env() -> jinja2.Environment:
