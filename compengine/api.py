@@ -327,7 +327,7 @@ class Ledger:
         from compengine.ledger.store import stale_months
 
         p = period(month)
-        value = parse_amount(amount) if isinstance(amount, str) else amount
+        value = parse_amount(amount, places=3) if isinstance(amount, str) else amount
         with self.writing(f"adjust {rep_id} {p} by {actor}") as s:
             before = stale_months(s)
             adj_id = add_adjustment(s, rep_id, p, value, reason, actor, deal_id=deal_id).id

@@ -399,3 +399,41 @@ def test_an_amount_finer_than_a_thousandth_is_refused(ledger):
             s.add(PayoutLineRow(period="2026-01", rep_id="X", seq=1, kind="commission", amount=D("1.0005"), rule="",
                                 explain=""))
             s.flush()
+
+
+# ------------------------------------------------------------------ adjustments and disputes in the rep's currency
+
+
+def test_adjustments_and_disputes_are_checked_in_the_reps_payout_currency(ledger, tmp_path):
+    """A yen rep's adjustment is whole yen, a dinar rep's may have fils, a dollar rep's keeps cents; a
+    dispute's claimed and approved amounts likewise. Nothing is written for a refused amount."""
+    from compengine.ledger.disputes import open_dispute, resolve
+    from compengine.ledger.models import AdjustmentRow
+    from compengine.ledger.ops import add_adjustment, payout_currency
+
+    data, plans = folder(tmp_path, [("K1", "1234.567", "KWD", "2026-10-05", "R3"),
+                                    ("J1", "100000", "JPY", "2026-10-05", "R2"),
+                                    ("U1", "1000.00", "USD", "2026-10-05", "R1")], None, reps={"R1": "us", "R2": "jp", "R3": "kw"})
+    with transaction(ledger) as s:
+        import_folder(s, data, plans, "ops")
+    close(ledger, OCT, lock=False)
+    with transaction(ledger) as s:
+        assert [payout_currency(s, r, OCT) for r in ("R1", "R2", "R3")] == ["USD", "JPY", "KWD"]
+    for rep, amount, problem in (("R2", "0.50", "amount 0.50 has more than 0 decimal place(s) for JPY"),
+                                 ("R1", "5.005", "amount 5.005 has fractions of a cent"),
+                                 ("R3", "5.0005", "amount 5.0005 has more than 3 decimal place(s) for KWD")):
+        with pytest.raises(CompErrors) as err, transaction(ledger) as s:
+            add_adjustment(s, rep, OCT, D(amount), "test", "ops")
+        assert str(err.value) == problem
+    with transaction(ledger) as s:
+        assert s.scalar(select(func.count()).select_from(AdjustmentRow)) == 0
+        add_adjustment(s, "R3", OCT, D("5.005"), "fils", "ops")
+        add_adjustment(s, "R2", OCT, D("500"), "yen", "ops")
+        with pytest.raises(CompErrors, match="the amount claimed 1.5 has more than 0 decimal place"):
+            open_dispute(s, "R2", OCT, "short", "R2", amount=D("1.5"))
+        dispute = open_dispute(s, "R3", OCT, "short by fils", "R3", amount=D("1.234"))
+    with transaction(ledger) as s:
+        resolve(s, dispute.id, "ops", True, "ok", amount=D("0.005"))
+    res = close(ledger, OCT, lock=False)
+    # R3: 1,234.567 x 10% = 123.4567 -> 123.457; + 5.005 + 0.005 = 128.467. R2: 100,000 x 8% = 8,000 + 500 = 8,500
+    assert {r.rep_id: r.payout for r in res.reps} == {"R1": D("100.00"), "R2": D("8500"), "R3": D("128.467")}

@@ -223,12 +223,19 @@ def test_adjust_refuses_unknown_deals_and_months_out_of_range(acme_ledger, args,
     ("1e5", "not a plain number '1e5': write it in digits, without an exponent"),
     ("2_500", "not a plain number '2_500': write it without separators"),
     ("\u0662\u0665\u0660", "write it with the ASCII digits 0-9"),
-    ("0.001", "0.001 has fractions of a cent"),
+    ("0.0001", "0.0001 has more than 3 decimal places (no currency has more)"),
 ])
 def test_adjust_refuses_amounts_out_of_range(acme_ledger, amount, message):
     res = cli(acme_ledger, "adjust", "--rep", "R1", "--period", "2026-10", "--amount", amount, "--reason", "why")
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "Invalid value for '--amount'" in res.stderr and message in res.stderr
+    assert row_counts(acme_ledger)["adjustments"] == 0
+
+
+def test_adjust_refuses_an_amount_finer_than_the_reps_currency(acme_ledger):
+    # the option takes up to three places (a KWD rep's fils); R1 is paid in USD: whole cents, said by the ledger
+    res = cli(acme_ledger, "adjust", "--rep", "R1", "--period", "2026-10", "--amount", "0.001", "--reason", "why")
+    assert_refused(res, "Error: amount 0.001 has fractions of a cent")
     assert row_counts(acme_ledger)["adjustments"] == 0
 
 

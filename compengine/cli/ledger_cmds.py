@@ -360,8 +360,9 @@ def close_start(ctx: Context, period, opening: Path | None, as_json: bool) -> No
 
 
 def _amount(ctx: click.Context, param: click.Parameter, value: str) -> Decimal:
+    """An amount in any currency (up to three places): the ledger checks it against the rep's currency."""
     try:
-        return parse_amount(value)
+        return parse_amount(value, places=3)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

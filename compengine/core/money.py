@@ -26,6 +26,7 @@ from decimal import (
 
 CONTEXT = Context(prec=34, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 CENT = Decimal("0.01")
+THOUSANDTH = Decimal("0.001")
 ZERO = Decimal("0.00")
 ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN}
 
@@ -82,19 +83,24 @@ def parse_plain_number(text: str) -> Decimal:
     raise ValueError(f"not a number {text!r}")
 
 
-def check_amount(value: Decimal) -> str | None:
-    """Why a cent amount read from input is out of range (None when it is fine)."""
-    if value != value.quantize(CENT, context=CONTEXT):
+def check_amount(value: Decimal, places: int = 2) -> str | None:
+    """Why a cent amount read from input is out of range (None when it is fine). ``places=3``: an amount in
+    any currency (a thousandth is the finest minor unit, KWD's fils), before its own currency is known."""
+    if places == 3:
+        if value != value.quantize(THOUSANDTH, context=CONTEXT):
+            return f"{value} has more than 3 decimal places (no currency has more)"
+    elif value != value.quantize(CENT, context=CONTEXT):
         return f"{value} has fractions of a cent"
     if abs(value) > MAX_AMOUNT:
         return f"{value} is above the maximum amount {MAX_AMOUNT:,}"
     return None
 
 
-def parse_amount(text: str) -> Decimal:
-    """A cent amount from input text: a plain number, whole cents, at most :data:`MAX_AMOUNT` either way."""
+def parse_amount(text: str, places: int = 2) -> Decimal:
+    """A cent amount from input text: a plain number, whole cents (``places=3``: thousandths), at most
+    :data:`MAX_AMOUNT` either way."""
     value = parse_plain_number(text)
-    problem = check_amount(value)
+    problem = check_amount(value, places)
     if problem:
         raise ValueError(problem)
     return value

@@ -36,7 +36,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, money_str, shown
+from compengine.core.currency import amount_problem
+from compengine.core.money import ZERO, check_amount, json_money, shown
 from compengine.core.periods import Period, as_period
 from compengine.ledger.inputs import EARNED_KINDS, LATE_COMMISSION, LATE_OTHER, load_inputs
 from compengine.ledger.models import (
@@ -49,7 +50,7 @@ from compengine.ledger.models import (
     PeriodRow,
     RepRow,
 )
-from compengine.ledger.ops import add_adjustment
+from compengine.ledger.ops import add_adjustment, payout_currency
 from compengine.ledger.store import audit, first_open_period, period_status, utcnow
 from compengine.ledger.users import has_users
 
@@ -137,11 +138,11 @@ def dispute_dict(row: DisputeRow, events: list[DisputeEvent] | None = None) -> d
         "period": row.period,
         "deal_id": row.deal_id,
         "status": row.status,
-        "amount": money_str(row.amount) if row.amount is not None else None,
+        "amount": json_money(row.amount) if row.amount is not None else None,
         "reason": row.reason,
         "resolution": row.resolution,
         "resolved_by_how": resolution_kind(row),
-        "resolved_amount": money_str(row.resolved_amount) if row.resolved_amount is not None else None,
+        "resolved_amount": json_money(row.resolved_amount) if row.resolved_amount is not None else None,
         "adjustment_id": row.adjustment_id,
         "opened_at": row.opened_at.isoformat(sep=" "),
         "opened_by": row.opened_by,
@@ -171,8 +172,10 @@ def open_dispute(session: Session, rep_id: str, period: Period | str, reason: st
         errors.append(f"period {p} is not in the ledger")
     if not reason.strip():
         errors.append("a dispute needs a reason")
-    if amount is not None and (problem := _cents_problem(amount, "the amount claimed")):
-        errors.append(problem)
+    if amount is not None:
+        known = session.get(RepRow, rep_id) is not None and session.get(PeriodRow, str(p)) is not None
+        if problem := _amount_problem(amount, "the amount claimed", payout_currency(session, rep_id, p) if known else None):
+            errors.append(problem)
     if errors:
         raise CompErrors(errors)
     baseline, source = _baseline(session, p, rep_id, deal_id)
@@ -186,7 +189,7 @@ def open_dispute(session: Session, rep_id: str, period: Period | str, reason: st
           f"dispute {row.id} opened for {rep_id} in {p}" + (f" on {deal_id}" if deal_id else "") + f"{claim}: {reason.strip()}",
           period=str(p), rep_id=rep_id, entity="dispute", entity_id=str(row.id),
           after={"deal_id": deal_id, "amount": amount, "reason": reason.strip(), "status": "open",
-                 "baseline": {"source": source, "earned": {k: [money_str(v[0]), money_str(v[1])] for k, v in baseline.items()}}},
+                 "baseline": {"source": source, "earned": {k: [json_money(v[0]), json_money(v[1])] for k, v in baseline.items()}}},
           at=now)
     return row
 
@@ -237,7 +240,7 @@ def resolve(session: Session, dispute_id: int, actor: str, approve: bool, note: 
 
 def _approve_amount(session: Session, row: DisputeRow, p: Period, amount: Decimal, note: str, actor: str,
                     now: datetime, before: dict) -> Resolution:
-    if problem := _cents_problem(amount, "the approved amount"):
+    if problem := _amount_problem(amount, "the approved amount", payout_currency(session, row.rep_id, p)):
         raise CompErrors(problem)
     lands = first_open_period(session, p)
     adj = add_adjustment(session, row.rep_id, lands, amount, f"Dispute {row.id} approved: {note}", actor,
@@ -313,14 +316,15 @@ def correction_disputes(session: Session, period: Period) -> dict[tuple[str, str
 # ------------------------------------------------------------------ helpers
 
 
-def _cents_problem(amount: Decimal, what: str) -> str | None:
+def _amount_problem(amount: Decimal, what: str, currency: str | None) -> str | None:
+    """Why a claimed or approved amount is refused: not a Decimal, zero, or finer than the rep's payout
+    currency (cents; whole yen; fils for KWD)."""
     if not isinstance(amount, Decimal):
         return f"{what} must be a decimal amount, e.g. 1200.00"
     if amount == 0:
         return f"{what} is 0.00"
-    if amount != amount.quantize(Decimal("0.01")):
-        return f"{what} {amount} has fractions of a cent"
-    return None
+    problem = amount_problem(amount, currency) if currency else check_amount(amount)
+    return f"{what} {problem}" if problem else None
 
 
 def _event(session: Session, row: DisputeRow, at: datetime, actor: str, action: str, text: str) -> DisputeEvent:

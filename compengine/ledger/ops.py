@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.currency import format_money, minor_units, to_minor
-from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, money_str, shown
+from compengine.core.currency import amount_problem, format_money, minor_units, to_minor
+from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, check_amount, json_money, money_str, shown
 from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
-from compengine.ledger.models import AdjustmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
+from compengine.ledger.models import AdjustmentRow, AssignmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.store import audit, invalidate_from, lock_period_row, period_status, utcnow
 from compengine.ledger.users import needs_approval
 
@@ -48,10 +48,11 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
         raise CompErrors("an adjustment needs a reason")
     if amount == 0:
         raise CompErrors("an adjustment of 0.00 changes nothing")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise CompErrors(f"amount {amount} has fractions of a cent")
     if abs(amount) > MAX_AMOUNT:
         raise CompErrors(f"amount {amount} is beyond the maximum amount {MAX_AMOUNT:,} (either way)")
+    currency = payout_currency(session, rep_id, period)
+    if problem := (amount_problem(amount, currency) if currency else check_amount(amount)):
+        raise CompErrors(f"amount {problem}")  # finer than the rep's currency: cents, whole yen, fils for KWD
     first, last = session.execute(select(func.min(PeriodRow.period), func.max(PeriodRow.period))).one()
     if first is None:
         raise CompErrors("the ledger has no months yet: import data first")
@@ -74,6 +75,24 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
           rep_id=rep_id, entity="adjustment", entity_id=str(row.id), after={"amount": amount, "reason": reason, "deal_id": deal_id, "status": status}, at=now)
     invalidate_from(session, period, actor, f"adjustment {row.id} added")
     return row
+
+
+def payout_currency(session: Session, rep_id: str, period: Period) -> str | None:
+    """The currency ``rep_id`` is paid in for ``period``: the currency of the plan (the version in force on
+    the month's last day) of the rep's assignment in force that day, or else of its latest assignment that
+    starts before the month ends; None when the rep has no assignment (or its plan is not in the ledger)."""
+    from compengine.ledger.inputs import load_plans_for
+
+    rows = session.scalars(select(AssignmentRow).where(AssignmentRow.rep_id == rep_id,
+                                                       AssignmentRow.superseded_at.is_(None),
+                                                       AssignmentRow.start <= period.end)
+                           .order_by(AssignmentRow.start)).all()
+    if not rows:
+        return None
+    in_force = [a for a in rows if a.end is None or a.end >= period.end]
+    plan_id = (in_force or rows)[-1].plan_id
+    plan = load_plans_for(session, period)[0].get(plan_id)
+    return plan.currency if plan is not None else None
 
 
 EXPORT_COLUMNS = ["rep_id", "name", "team", "period", "currency", "amount", *COMPONENTS, "status"]
@@ -194,7 +213,7 @@ def status_rows(session: Session) -> list[dict]:
             "status": row.status,
             "reps": reps.get(row.period, 0),
             "lines": row.line_count,
-            "total_payout": money_str(row.total_payout) if row.total_payout is not None else None,
+            "total_payout": json_money(row.total_payout) if row.total_payout is not None else None,
             "runs": row.runs,
             "calculated_at": row.calculated_at.isoformat(sep=" ") if row.calculated_at else None,
             "locked_at": row.locked_at.isoformat(sep=" ") if row.locked_at else None,

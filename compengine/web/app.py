@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, json_money, money_str, parse_amount
+from compengine.core.money import ZERO, json_money, parse_amount
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.engine.report import component_dict
@@ -141,7 +141,7 @@ def _amount(text: str | None, what: str, *, required: bool = False) -> Decimal |
             raise CompErrors(f"{what}: an amount is required")
         return None
     try:
-        return parse_amount(text)
+        return parse_amount(text, places=3)  # the ledger checks it against the rep's currency
     except ValueError as exc:
         raise CompErrors(f"{what}: {exc}") from None
 
