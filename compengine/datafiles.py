@@ -321,7 +321,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         if quota is not None and quota < 0:
             ra.error(src, "annual_quota", "must not be negative")
             ok = False
-        elif quota is not None and (problem := check_amount(quota)):
+        elif quota is not None and (problem := _plan_amount_problem(quota, plans, plan_id)):
             ra.error(src, "annual_quota", problem)
             ok = False
         if ok:
@@ -498,7 +498,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             if annual < 0:
                 rq.error(src, "annual", f"must not be negative, got {annual}")
                 ok = False
-            elif problem := check_amount(annual):
+            elif problem := _plan_amount_problem(annual, plans, plan_id):
                 rq.error(src, "annual", problem)
                 ok = False
             if ok:
@@ -690,6 +690,13 @@ def read_pipeline(path: Path | str, stages: Mapping[str, Decimal] | None = None,
                         row.get("product") or None, None, src)
             out.append(Opportunity(deal, prob, stage, src))
     return out, errors
+
+
+def _plan_amount_problem(value: Decimal, plans: Mapping[str, Plan] | None, plan_id: str) -> str | None:
+    """Why a quota for ``plan_id`` is refused: finer than the plan currency's minor unit (whole yen, fils
+    for KWD; cents when the plan is unknown) or beyond the maximum amount."""
+    plan = plans.get(plan_id) if plans is not None else None
+    return amount_problem(value, plan.currency) if plan is not None else check_amount(value)
 
 
 # ----------------------------------------------------------------------------- fast reading (issue 18)

@@ -337,6 +337,15 @@ def test_a_dinar_deal_keeps_its_three_places_and_pays_to_the_fils(tmp_path):
     assert [str(e) for e in errors] == [
         f"{folder}/deals.csv:2: amount: 1234.5678 has more than 3 decimal place(s) for KWD",
         f"{folder}/deals.csv:3: amount: 10.001 has fractions of a cent"]
+    # a quota in assignments.csv is in its plan's currency too: fils for a KWD plan, no finer
+    (folder / "deals.csv").write_text(deals + "K-1,Gulf,new_logo,1234.567,KWD,2026-10-05,K1,12,,\n")
+    (folder / "assignments.csv").write_text("rep_id,plan_id,start,end,annual_quota\nK1,kw-ae,2026-01-01,,120000.125\n")
+    data, errors = read_data_folder(folder, plans)
+    assert errors == [] and calculate_month(data, plans, OCT).rep("K1").quota == Decimal("10000.010")
+    (folder / "assignments.csv").write_text("rep_id,plan_id,start,end,annual_quota\nK1,kw-ae,2026-01-01,,120000.1255\n")
+    _, errors = read_data_folder(folder, plans)
+    assert [str(e) for e in errors] == [
+        f"{folder}/assignments.csv:2: annual_quota: 120000.1255 has more than 3 decimal place(s) for KWD"]
 
 
 def test_plan_amounts_are_checked_in_the_plan_currency(tmp_path):
