@@ -209,6 +209,16 @@ def test_cli_generate(tmp_path, plans):
     assert "Example" in res.output
 
 
+def test_cli_generate_outside_a_source_tree_uses_the_plans_the_package_ships(tmp_path, monkeypatch):
+    from compengine.demo import sample_plans_dir
+
+    monkeypatch.chdir(tmp_path)  # no ./plans here, as after `pip install compengine`
+    res = CliRunner().invoke(main, ["generate", "co", "--reps", "8", "--deals", "40"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "co" / "plans").iterdir()) == \
+        sorted(p.name for p in sample_plans_dir().glob("*.yaml"))
+
+
 def test_a_multi_currency_company_books_a_share_of_deals_abroad_and_pays_some_aes_in_euros(tmp_path):
     """generate(currencies=...): ~30% of deals in EUR/GBP/JPY at the month's rate (in each currency's minor
     units), fx_rates.csv with a rate per currency and month, ~15% of AEs on the AE plan's EUR copy; the

@@ -21,7 +21,8 @@ CSV_FILES = ("reps.csv", "assignments.csv", "deals.csv", "splits.csv")
               help="Months of deals, from January.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed: same seed, same files.")
 @click.option("--plans", "plans_dir", default="plans", show_default=True, type=click.Path(path_type=Path),
-              help="Folder with the example plans (ae-2026, am-2026, se-2026, mgr-2026); copied to OUT_DIR/plans.")
+              help="Folder with the example plans (ae-2026, am-2026, se-2026, mgr-2026); copied to OUT_DIR/plans. "
+                   "Without ./plans, the copies the package ships.")
 @click.option("--currencies", default="USD", show_default=True, metavar="USD,EUR,...",
               help="Currencies of the company, USD first: with others, ~30% of deals are booked in them, fx_rates.csv "
                    "holds monthly rates and ~15% of the AEs are paid in the second one.")
@@ -44,7 +45,10 @@ def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, s
       compengine generate global --currencies USD,EUR,GBP,JPY
     """
     from compengine.api import generate_company
+    from compengine.demo import sample_plans_dir
 
+    if plans_dir == Path("plans") and not plans_dir.is_dir():  # outside a source tree: the plans the package ships
+        plans_dir = sample_plans_dir()
     if not force and any((out_dir / name).exists() for name in CSV_FILES):
         raise click.ClickException(f"{out_dir} already holds a data folder; use --force to overwrite it")
     try:
