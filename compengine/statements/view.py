@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, localcontext
 
-from compengine.core.currency import format_money, round_minor
+from compengine.core.currency import format_money, quantum, round_minor
 from compengine.core.money import CENT, CONTEXT, ZERO
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line
@@ -320,6 +320,11 @@ class StatementView:
     ytd_notes: tuple[str, ...]  # why the summary's year-to-date credit differs from the table's, if it does
     ytd_credit_shown: bool  # the year-to-date table has a credited column (not with components: credit is theirs)
     balances: tuple[BalanceView, ...]
+
+    @property
+    def rounding_unit(self) -> str:
+        """The amount each line is rounded to: ``0.01 USD``, ``1 JPY``, ``0.001 KWD``."""
+        return f"{quantum(self.currency):f} {self.currency}"
 
 
 class StatementDataError(ValueError):
