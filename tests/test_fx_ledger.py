@@ -437,3 +437,40 @@ def test_adjustments_and_disputes_are_checked_in_the_reps_payout_currency(ledger
     res = close(ledger, OCT, lock=False)
     # R3: 1,234.567 x 10% = 123.4567 -> 123.457; + 5.005 + 0.005 = 128.467. R2: 100,000 x 8% = 8,000 + 500 = 8,500
     assert {r.rep_id: r.payout for r in res.reps} == {"R1": D("100.00"), "R2": D("8500"), "R3": D("128.467")}
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx`")
+def test_the_portal_shows_a_dinar_and_a_yen_ledger_on_every_page(ledger, tmp_path):
+    """Every page a user reads, on a ledger paying fils and yen: amounts in each rep's currency (a rep's
+    months and chart included), never a server error for an amount with a third decimal."""
+    from starlette.testclient import TestClient
+
+    from compengine.ledger.users import add_user
+    from compengine.web.app import create_app
+
+    data, plans = folder(tmp_path, [("K1", "1234.567", "KWD", "2026-10-05", "R3"),
+                                    ("J1", "100000", "JPY", "2026-10-05", "R2")], None, reps={"R2": "jp", "R3": "kw"})
+    with transaction(ledger) as s:
+        import_folder(s, data, plans, "ops")
+    close(ledger, OCT)
+    with transaction(ledger) as s:
+        for name, role, rep in (("kay", "rep", "R3"), ("ken", "rep", "R2"), ("olga", "ops", None),
+                                ("fin", "finance", None), ("adm", "admin", None)):
+            add_user(s, name, role, "correct-horse-9", "setup", rep_id=rep)
+    app = create_app(ledger, secret="test-secret")
+    pages = ["/", "/reps/R3", "/reps/R2", "/statements/2026-10/R3", "/statements/2026-10/R2", "/disputes", "/team",
+             "/ops", "/adjustments", "/finance/reconcile/2026-10", "/finance/verify", "/admin/users",
+             "/api/periods", "/api/statements/2026-10/R3"]
+    seen = {}
+    for user in ("kay", "ken", "olga", "fin", "adm"):
+        client = TestClient(app, raise_server_exceptions=True)
+        assert client.post("/login", data={"username": user, "password": "correct-horse-9"},
+                           follow_redirects=False).status_code == 303
+        for page in pages:
+            r = client.get(page)
+            assert r.status_code < 500, (user, page)
+            seen[(user, page)] = r
+    # R3: 1,234.567 x 10% = 123.4567 -> 123.457 KWD; R2: 100,000 x 8% = 8,000 JPY
+    assert "123.457" in seen[("kay", "/reps/R3")].text and "123.457" in seen[("kay", "/statements/2026-10/R3")].text
+    assert "8,000" in seen[("ken", "/reps/R2")].text and "8,000.00" not in seen[("ken", "/reps/R2")].text
+    assert seen[("kay", "/api/statements/2026-10/R3")].json()["payout"] == "123.457"

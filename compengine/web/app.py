@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, json_money, parse_amount
+from compengine.core.money import ZERO, D, json_money, parse_amount, shown
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.engine.report import component_dict
@@ -105,17 +105,20 @@ def _load_template(name: str) -> str | None:
 
 
 @jinja2.pass_context
-def _money_filter(ctx: Any, value: Any, sign: bool = False) -> str:
+def _money_filter(ctx: Any, value: Any, sign: bool = False, currency: str | None = None) -> str:
     """The portal's money filter: the package's one format (as the PDF statement's filter), in the
     statement's currency on a statement page (whole yen, fils) and for the rep's locale when the ledger
     keeps one (``1.234,56``; ``money(sign=True)``: ``1.234,56 €``), else the house format, two places."""
     if value is None:
         return ""
     view = ctx.get("view")
-    currency, locale = getattr(view, "currency", None), getattr(view, "locale", None)
+    locale = getattr(view, "locale", None)
+    currency = currency or getattr(view, "currency", None)  # a row's own (a rep's months) or the statement's
     if locale and currency:
         return format_money(value, currency, locale, symbol=sign)
-    return format_money(value, currency)
+    if currency:
+        return format_money(value, currency)
+    return shown(D(value))  # a list of months or reps: two places, three for a fils amount (never rounded away)
 
 
 def _env() -> jinja2.Environment:
@@ -329,12 +332,15 @@ class Portal:
             if rep is None:
                 raise NotFound(rep_id)
             status = dict(s.execute(select(PeriodRow.period, PeriodRow.status)).all())
-            months = [{"period": rp.period, "status": status.get(rp.period, "open"), "quota": rp.quota,
+            months = [{"period": rp.period, "status": status.get(rp.period, "open"), "quota": rp.quota, "currency": rp.currency,
                        "credited": rp.credited, "attainment": Decimal(rp.attainment), "payout": rp.payout,
                        "readable": status.get(rp.period) in ("calculated", "locked")}
                       for rp in s.scalars(select(RepPeriod).where(RepPeriod.rep_id == rep_id).order_by(RepPeriod.period))]
             can_whatif = permissions.allowed(s, ctx.user, "whatif", rep_id)
-        chart = earnings_chart([(m["period"], m["payout"]) for m in months[-12:]])
+        shown_months = months[-12:]
+        currencies = {m["currency"] for m in shown_months}
+        chart = earnings_chart([(m["period"], m["payout"]) for m in shown_months],
+                               currency=currencies.pop() if len(currencies) == 1 else None)
         return self.page("rep.html", ctx, rep=rep, months=list(reversed(months)), chart=chart, can_whatif=can_whatif)
 
     def _statement(self, s, ctx: Ctx, period: Period, rep_id: str) -> StatementData:  # noqa: ANN001
