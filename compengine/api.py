@@ -72,6 +72,7 @@ _LAZY = {
     "convert_to_folder": "compengine.adapters",
     "report_text": "compengine.adapters",
     "run_demo": "compengine.demo",
+    "sample_plans_dir": "compengine.demo",  # the example plans the package ships (plans/ outside a source tree)
     "generate_company": ("compengine.generate", "generate"),
     "write_finance_report": "compengine.statements.finance_report",
     "model_view": ("compengine.finance.model", "view"),

@@ -44,8 +44,7 @@ def generate(out_dir: Path, n_reps: int, n_deals: int, year: int, months: int, s
       compengine calc --plans demo/company/plans --data demo/company --period 2026-10
       compengine generate global --currencies USD,EUR,GBP,JPY
     """
-    from compengine.api import generate_company
-    from compengine.demo import sample_plans_dir
+    from compengine.api import generate_company, sample_plans_dir
 
     if plans_dir == Path("plans") and not plans_dir.is_dir():  # outside a source tree: the plans the package ships
         plans_dir = sample_plans_dir()

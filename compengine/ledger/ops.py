@@ -17,6 +17,7 @@ from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, check_amount, json_
 from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
+from compengine.ledger.inputs import load_plans_for
 from compengine.ledger.models import AdjustmentRow, AssignmentRow, AuditRow, DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.ledger.store import audit, invalidate_from, lock_period_row, period_status, utcnow
 from compengine.ledger.users import needs_approval
@@ -81,8 +82,6 @@ def payout_currency(session: Session, rep_id: str, period: Period) -> str | None
     """The currency ``rep_id`` is paid in for ``period``: the currency of the plan (the version in force on
     the month's last day) of the rep's assignment in force that day, or else of its latest assignment that
     starts before the month ends; None when the rep has no assignment (or its plan is not in the ledger)."""
-    from compengine.ledger.inputs import load_plans_for
-
     rows = session.scalars(select(AssignmentRow).where(AssignmentRow.rep_id == rep_id,
                                                        AssignmentRow.superseded_at.is_(None),
                                                        AssignmentRow.start <= period.end)
