@@ -25,7 +25,7 @@ def _net(pdf: Path) -> Decimal:
 
 def test_every_statement_net_equals_the_payout_file(tmp_path):
     data = tmp_path / "company"
-    generate(data, seed=7, reps=24, deals=700, year=2026, months=3, plans_dir=REPO / "plans")
+    generate(data, seed=7, reps=24, deals=360, year=2026, months=3, plans_dir=REPO / "plans")
     db = ["--db", f"sqlite:///{tmp_path / 'l.db'}", "--as", "ops"]
     run = CliRunner().invoke
     assert run(main, [*db, "import", str(data), "--plans", str(data / "plans")]).exit_code == 0
