@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from compengine.core.currency import allocate_minor, minor_units, round_minor
+from compengine.core.currency import allocate_minor, minor_units
 from compengine.core.errors import Source
 from compengine.core.fx import MissingRate
-from compengine.core.money import CONTEXT, ZERO, to_cents
+from compengine.core.money import ZERO, to_cents
 from compengine.core.periods import Period, tenure_month
 from compengine.engine import pipeline as P
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Line, PeriodResult, RepResult, RepState
@@ -228,8 +228,8 @@ class _FxColumns:
     plans' currencies have 2 places (:func:`unsupported`), so a rate converts cents into cents."""
 
     def __init__(self, fx: Any, v: _DealView, amounts: np.ndarray, split_credits: Sequence[Any],
-                 split_deal: Sequence[int]) -> None:
-        self.fx, self.v, self.amounts = fx, v, amounts
+                 split_deal: Sequence[int], c_is_split: np.ndarray) -> None:
+        self.fx, self.v, self.amounts, self.c_is_split = fx, v, amounts, c_is_split
         n = len(amounts)
         self.ccys = sorted(set(v.currency))
         ccy_no = {c: i for i, c in enumerate(self.ccys)}
@@ -246,13 +246,15 @@ class _FxColumns:
             if c.role == "primary":
                 self._primaries[di].append(c)
         self._parts: dict[tuple[int, int], dict[str, Decimal]] = {}
-        self._notes: dict[tuple[int, int], str] = {}
+        self._policy: list[int] = []  # per token: the first token of its currency and policy (any rounding)
+        self._notes: dict[int, tuple[int, str]] = {}  # policy token x deals + deal -> (total, text)
 
     def token(self, plan: Any) -> int:
         key = (plan.currency, plan.fx.rate_date, plan.fx.base, plan.rounding)
         t = self._token_no.get(key)
         if t is None:
             t = self._token_no[key] = len(self.tokens)
+            self._policy.append(next((i for i, k in enumerate(self.tokens) if k[:3] == key[:3]), t))
             self.tokens.append(key)
             self.totals.append(np.full(len(self.amounts), -1, dtype=np.int64))
         return t
@@ -295,40 +297,43 @@ class _FxColumns:
         self._convert_deals(t, np.unique(deals))
         out = self.totals[t][deals]
         to_ccy, _rd, _base, mode = self.tokens[t]
-        for j, ci in enumerate(credits.tolist()):
+        split = np.flatnonzero(self.c_is_split[credits])
+        for j, ci, di in zip(split.tolist(), credits[split].tolist(), deals[split].tolist()):
             sc = c_split[ci]
-            if sc is None:
+            if sc.role != "primary":  # converted x pct / 100, rounded once (exact: a few digits, in integers)
+                pn, pd = sc.split_pct.as_integer_ratio()
+                out[j] = _round_int(int(out[j]) * pn, pd * 100, mode)
                 continue
-            di = int(deals[j])
             total = Decimal(int(out[j])).scaleb(-2)
-            if sc.role == "primary":
-                parts = self._parts.get((t, di))
-                if parts is None:
-                    prim = self._primaries[di]
-                    if len(prim) == 1 and prim[0].split_pct == HUNDRED:
-                        parts = {prim[0].rep_id: total}
-                    else:
-                        prim = sorted(prim, key=lambda x: x.rep_id)
-                        parts = dict(zip((x.rep_id for x in prim), allocate_minor(total, [x.split_pct for x in prim], to_ccy)))
-                    self._parts[(t, di)] = parts
-                part = parts[sc.rep_id]
-            else:
-                part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, sc.split_pct), HUNDRED), to_ccy, mode)
+            parts = self._parts.get((t, di))
+            if parts is None:
+                prim = self._primaries[di]
+                if len(prim) == 1 and prim[0].split_pct == HUNDRED:
+                    parts = {prim[0].rep_id: total}
+                else:
+                    prim = sorted(prim, key=lambda x: x.rep_id)
+                    parts = dict(zip((x.rep_id for x in prim), allocate_minor(total, [x.split_pct for x in prim], to_ccy)))
+                self._parts[(t, di)] = parts
+            part = parts[sc.rep_id]
             out[j] = to_cents(part)
         return out
 
     def note(self, t: int, di: int) -> str:
         """``EUR 10,000.00 at 1.0832 (2026-10-03) = USD 10,832.00``: the deal's conversion, as the pure engine
         writes it (``FxCredits``)."""
-        got = self._notes.get((t, di))
-        if got is None:
+        key = self._policy[t] * len(self.amounts) + di  # the same text for another rounding with the same total
+        total_c = int(self.totals[t][di])
+        got = self._notes.get(key)
+        if got is None or got[0] != total_c:
             ccy_i = int(self.deal_ccy[di])
             q = self.quotes[(t, ccy_i, int(self.deal_day[di]))]
             ccy, to_ccy = self.ccys[ccy_i], self.tokens[t][0]
-            total = Decimal(int(self.totals[t][di])).scaleb(-2)
-            got = self._notes[(t, di)] = (f"{ccy} {self.v.amount(di):,.{minor_units(ccy)}f} at {q.text} ({q.when}) = "
-                                          f"{to_ccy} {total:,.{minor_units(to_ccy)}f}")
-        return got
+            total = Decimal(total_c).scaleb(-2)
+            got = (total_c, f"{ccy} {self.v.amount(di):,.{minor_units(ccy)}f} at {q.text} ({q.when}) = "
+                            f"{to_ccy} {total:,.{minor_units(to_ccy)}f}")
+            if key not in self._notes:
+                self._notes[key] = got
+        return got[1]
 
 
 # --------------------------------------------------------------------------- the month as columns
@@ -408,6 +413,8 @@ class ColumnarMonth:
         c_tok = self.c_tok.tolist()
         c_damt = self.c_damt.tolist()
         note = self.fx.note if self.fx is not None else None
+        n_deals = len(ids)
+        fx_texts: dict[int, str] = {}  # token x deals + deal -> the conversion's text
         dec_cache: dict[int, Decimal] = {}
 
         def dec(c: int) -> Decimal:
@@ -483,8 +490,10 @@ class ColumnarMonth:
                         else:  # converted: the conversion at the head, the share of the converted deal amount
                             share = ("" if split_pct == HUNDRED and role == "primary"
                                      else f" ({role} {_pct(split_pct / HUNDRED)} of {dec(c_damt[ci]):,.2f})")
-                            text = (f"{ids[di]} {deal_type} {accounts[di]}: {note(t, di)}; credit {portion:,.2f}{share}"
-                                    f"{middle}{amount:,.2f}")
+                            nt = fx_texts.get(t * n_deals + di)
+                            if nt is None:
+                                nt = fx_texts[t * n_deals + di] = note(t, di)
+                            text = f"{ids[di]} {deal_type} {accounts[di]}: {nt}; credit {portion:,.2f}{share}{middle}{amount:,.2f}"
                     else:
                         text = ""
                     lines.append(make_comm(rep_id, pstr, seq, "commission", amount, ids[di], portion, rate, mult, tier_no,
@@ -667,7 +676,7 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     fxc: _FxColumns | None = None
     c_ccy = np.zeros(n_credits, dtype=np.int64)
     if data.fx is not None:
-        fxc = _FxColumns(data.fx, v, amounts, split_credits, sc_deal.tolist())
+        fxc = _FxColumns(data.fx, v, amounts, split_credits, sc_deal.tolist(), c_split_src >= 0)
         c_ccy = fxc.deal_ccy[c_deal]
         c_cents = c_cents.copy()
         for pi, plan in enumerate(plan_list):
