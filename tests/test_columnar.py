@@ -180,6 +180,18 @@ def test_columnar_equals_pure_engine_on_multi_currency_companies(company):
 
 
 @settings(max_examples=300, deadline=None)
+@given(units=st.integers(0, 10**14), weights=st.lists(st.integers(1, 10**8), min_size=1, max_size=6),
+       places=st.integers(0, 6))
+def test_integer_allocation_equals_allocate_minor(units, weights, places):
+    from compengine.core.currency import allocate_minor
+
+    ws = [Decimal(w).scaleb(-places) for w in weights]
+    want = [int(x.scaleb(2)) for x in allocate_minor(Decimal(units).scaleb(-2), ws, "USD")]
+    assert columnar._allocate_cents(units, ws) == want
+    assert sum(want) == units
+
+
+@settings(max_examples=300, deadline=None)
 @given(num=st.integers(-10**15, 10**15), den=st.integers(1, 10**6), mode=st.sampled_from(["half_up", "half_even"]))
 def test_integer_rounding_equals_decimal(num, den, mode):
     want = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_UP if mode == "half_up" else ROUND_HALF_EVEN)

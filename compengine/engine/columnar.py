@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from math import gcd
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,37 @@ def round_div(num: np.ndarray, den: np.ndarray | int, mode: str) -> np.ndarray:
     else:
         up = (twice > den) | ((twice == den) & (q % 2 == 1))
     return q + up
+
+
+def _allocate_cents(units: int, weights: list[Decimal]) -> list[int]:
+    """``allocate_minor`` in integers: ``units x w / sum(w)`` rounded down, the units left over one each to the
+    largest remainders, ties by position. (allocate_minor computes each share in 34 digits; a share of an amount
+    of at most 15 digits by weights of a few places is exact in them, so the remainders compare the same.)"""
+    ratios = [w.as_integer_ratio() for w in weights]
+    den = 1
+    for _n, d in ratios:
+        den = den * d // gcd(den, d)
+    nums = [n * (den // d) for n, d in ratios]
+    total = sum(nums)
+    if total == 0 or any(n < 0 for n in nums) or abs(units) >= 10**15:
+        return [to_cents(x) for x in allocate_minor(Decimal(units).scaleb(-2), weights, "USD")]
+    shares = [divmod(units * n, total) for n in nums]
+    floors = [q for q, _r in shares]
+    order = sorted(range(len(shares)), key=lambda i: (-shares[i][1], i))
+    for i in order[:units - sum(floors)]:
+        floors[i] += 1
+    return floors
+
+
+def _fmt_cents(cents: int, places: int) -> str:
+    """A positive count of cents as ``f"{amount:,.{places}f}"`` formats the amount (places 0 or 2: whole yen are
+    cents too), in integers."""
+    whole, frac = divmod(cents, 100)
+    if places == 2:
+        return f"{whole:,}.{frac:02d}"
+    if places == 0 and frac == 0:
+        return f"{whole:,}"
+    return f"{Decimal(cents).scaleb(-2):,.{places}f}"
 
 
 def _round_int(num: int, den: int, mode: str) -> int:
@@ -304,18 +336,16 @@ class _FxColumns:
                 pn, pd = sc.split_pct.as_integer_ratio()
                 out[j] = _round_int(int(out[j]) * pn, pd * 100, mode)
                 continue
-            total = Decimal(int(out[j])).scaleb(-2)
             parts = self._parts.get((t, di))
             if parts is None:
                 prim = self._primaries[di]
                 if len(prim) == 1 and prim[0].split_pct == HUNDRED:
-                    parts = {prim[0].rep_id: total}
+                    parts = {prim[0].rep_id: int(out[j])}
                 else:
                     prim = sorted(prim, key=lambda x: x.rep_id)
-                    parts = dict(zip((x.rep_id for x in prim), allocate_minor(total, [x.split_pct for x in prim], to_ccy)))
+                    parts = dict(zip((x.rep_id for x in prim), _allocate_cents(int(out[j]), [x.split_pct for x in prim])))
                 self._parts[(t, di)] = parts
-            part = parts[sc.rep_id]
-            out[j] = to_cents(part)
+            out[j] = parts[sc.rep_id]
         return out
 
     def note(self, t: int, di: int) -> str:
@@ -328,9 +358,8 @@ class _FxColumns:
             ccy_i = int(self.deal_ccy[di])
             q = self.quotes[(t, ccy_i, int(self.deal_day[di]))]
             ccy, to_ccy = self.ccys[ccy_i], self.tokens[t][0]
-            total = Decimal(total_c).scaleb(-2)
-            got = (total_c, f"{ccy} {self.v.amount(di):,.{minor_units(ccy)}f} at {q.text} ({q.when}) = "
-                            f"{to_ccy} {total:,.{minor_units(to_ccy)}f}")
+            got = (total_c, f"{ccy} {_fmt_cents(int(self.amounts[di]), minor_units(ccy))} at {q.text} ({q.when}) = "
+                            f"{to_ccy} {_fmt_cents(total_c, minor_units(to_ccy))}")
             if key not in self._notes:
                 self._notes[key] = got
         return got[1]
