@@ -13,7 +13,9 @@ band edges (quota x upto, rounded once to minor units, as the pure engine), and 
 
 It supports what a v1 plan month computed in one run uses (:func:`unsupported` lists the rest): rates by
 deal type, marginal and retroactive bands, period and ytd quotas, ramps, the monthly cap, SPIFFs, draws
-(first month), one level of overrides on credit, splits and overlays, in-month cancellations. For
+(first month), one level of overrides on credit, splits and overlays, in-month cancellations, and with
+exchange rates deals in other currencies (0-2 places) converted into the plans' (2 places) as the pure
+engine's ``FxCredits`` converts them (:class:`_FxColumns`; a missing rate: the pure engine). For
 anything else :func:`calculate_month` returns the pure engine's result (the whole run), so the columnar
 engine never gives a different answer: it gives none.
 
