@@ -103,8 +103,8 @@ def companies(draw, fx: bool = False) -> tuple[dict, Dataset]:
         amount = Decimal(draw(st.integers(1, 40_000_000))).scaleb(-2)
         currency = draw(st.sampled_from(["USD", "USD", "EUR", "GBP", "JPY"])) if fx else "USD"
         if currency == "JPY":  # whole yen, written with or without places
-            amount = Decimal(draw(st.integers(1, 400_000_000))).scaleb(draw(st.sampled_from([0, 0, -2])) * 0)
-            if draw(st.booleans()):
+            amount = Decimal(draw(st.integers(1, 400_000_000)))
+            if draw(st.booleans()):  # 1234.00: the pure engine's exact-fraction path
                 amount = amount.quantize(Decimal("0.01"))
         did = f"D{draw(st.integers(0, 999)):03d}-{i}"
         deals.append(Deal(did, f"acct {i}", draw(st.sampled_from(TYPES)), amount, currency, close,
