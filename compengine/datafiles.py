@@ -710,7 +710,8 @@ def read_data_folder_fast(folder: Path | str, plans: Mapping[str, Plan] | None =
 
     It takes the plain files ``compengine generate`` and most exports write (UTF-8 without a byte order mark,
     no quotes, no carriage returns, no blank rows, the documented columns and no others, one assignment a
-    rep, no ``products.csv``, ``fx_rates.csv`` or ``quotas.csv``, deals in the plans' one currency) and checks
+    rep, no ``products.csv`` or ``quotas.csv``; deals in the plans' one currency, or in any currencies of 0-3
+    places with an ``fx_rates.csv`` the full reader reads without an error) and checks
     every rule :func:`read_data_folder` checks. On anything else, and on any error, it returns what
     :func:`read_data_folder` returns, so errors are reported exactly as that reports them (file:line:field).
     """
@@ -799,8 +800,18 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
         return None
     if not folder.is_dir() or any(not (folder / n).is_file() for n in REQUIRED_FILES):
         return None
-    if any((folder / n).exists() for n in ("products.csv", "fx_rates.csv", "quotas.csv")):
+    if any((folder / n).exists() for n in ("products.csv", "quotas.csv")):
         return None
+    fx = None
+    fx_path = folder / "fx_rates.csv"
+    if fx_path.exists():
+        if not fx_path.is_file():
+            return None
+        from compengine.fxfile import read_fx_rates
+
+        fx, fx_errors = read_fx_rates(fx_path, encoding=encoding)
+        if fx_errors:
+            return None
     # reps
     reps_file = str(folder / "reps.csv")
     reps: dict[str, Rep] = {}
@@ -851,12 +862,22 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
         return None
     currencies = set(currency)
     plan_currencies = {p.currency for p in plans.values()} if plans is not None else set()
-    if len(currencies) > 1 or (currencies and (currencies != plan_currencies or minor_units(next(iter(currencies))) != 2)):
-        return None
+    if fx is None:
+        if len(currencies) > 1 or (currencies and (currencies != plan_currencies or minor_units(next(iter(currencies))) != 2)):
+            return None
+    else:  # with exchange rates, any known currency (the engine converts); an amount must fit its currency
+        try:
+            for c in currencies:
+                check_code(c)
+        except ValueError:
+            return None
     cents = [int(a[:-3] + a[-2:]) if a[-3:-2] == "." else (int(a[:-2] + a[-1:]) * 10 if a[-2:-1] == "." else int(a) * 100)
              for a in amount]
     if n and min(cents) <= 0:
         return None
+    whole = {c for c in currencies if minor_units(c) < 2}
+    if whole and any(cur in whole and c % 100 for c, cur in zip(cents, currency)):
+        return None  # finer than the currency's minor unit (the full reader says so)
     close_of = _dates(close)
     cancel_of = _dates(cancelled)
     if None in (close_of[x] for x in set(close)):
@@ -875,7 +896,7 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
         return None
     deals = DealColumns(
         file=d_file, deal_id=list(deal_id), account=list(account), deal_type=list(deal_type), amount_text=list(amount),
-        cents=cents, currency=next(iter(currencies)) if currencies else "USD", close_date=close_d, owner_id=list(owner),
+        cents=cents, currency=list(currency), close_date=close_d, owner_id=list(owner),
         term_months=[terms[t] for t in term], product=[p or None for p in product], cancelled_on=cancel_d,
     )
     # splits
@@ -899,7 +920,7 @@ def _read_plain_folder(folder: Path, plans: Mapping[str, Plan] | None, encoding:
                   for line, (d, r, p, role) in enumerate(zip(*cols), start=2)]
         if _split_errors(splits):
             return None
-    return Dataset(reps, assignments, deals, splits)  # type: ignore[arg-type]
+    return Dataset(reps, assignments, deals, splits, fx=fx)  # type: ignore[arg-type]
 
 
 _PLAIN_PCT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?", re.ASCII)

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compengine.cli import main
+from compengine.core.fx import FxRate, FxRates
 from compengine.core.periods import Period
 from compengine.engine import Assignment, Dataset, Deal, Rep, Split, columnar, driver
 from compengine.engine.report import result_json
@@ -36,14 +37,14 @@ TYPES = ["new_logo", "expansion", "renewal"]
 
 
 @st.composite
-def plan_texts(draw, pid: str, manager: bool) -> str:
+def plan_texts(draw, pid: str, manager: bool, currency: str = "USD", fx: str | None = None) -> str:
     rates = {t: Decimal(draw(st.integers(0, 150))).scaleb(-3) for t in TYPES}
     n = draw(st.integers(1, 4))
     uptos = sorted(draw(st.lists(st.integers(10, 300), min_size=n - 1, max_size=n - 1, unique=True)))
     mults = [Decimal(draw(st.integers(0, 40))).scaleb(-1) for _ in range(n)]
     tiers = "\n".join([f"    - {{upto: {Decimal(u).scaleb(-2)}, multiplier: {m}}}" for u, m in zip(uptos, mults)]
                       + [f"    - {{multiplier: {mults[-1]}}}"])
-    out = [f"id: {pid}", "currency: USD", f"rounding: {draw(st.sampled_from(['half_up', 'half_even']))}",
+    out = [f"id: {pid}", f"currency: {currency}", f"rounding: {draw(st.sampled_from(['half_up', 'half_even']))}",
            f"quota:\n  annual: {draw(st.integers(0, 3_000_000))}\n  measure: {draw(st.sampled_from(['period', 'ytd']))}",
            "rates:\n" + "".join(f"  {t}: {r}\n" for t, r in rates.items()).rstrip(),
            f"accelerators:\n  mode: {draw(st.sampled_from(['marginal', 'retroactive']))}\n  tiers:\n{tiers}"]
@@ -65,14 +66,22 @@ def plan_texts(draw, pid: str, manager: bool) -> str:
         out.append(f"override:\n  rate: {Decimal(draw(st.integers(1, 30))).scaleb(-3)}")
     if draw(st.booleans()):
         out.append("payout:\n  negative: pay")
+    if fx is not None:
+        out.append(fx)
     return "\n".join(out) + "\n"
 
 
 @st.composite
-def companies(draw) -> tuple[dict, Dataset]:
+def companies(draw, fx: bool = False) -> tuple[dict, Dataset]:
     plans = {}
     for k, pid in enumerate(["p1", "p2", "p3"]):
-        plan, errors = load_plan_text(draw(plan_texts(pid, manager=k == 2)), f"{pid}.yaml")
+        currency, policy = "USD", None
+        if fx:
+            currency = draw(st.sampled_from(["USD", "USD", "EUR", "GBP"]))
+            rate_date = draw(st.sampled_from(["close_date", "month_end", "month_average"]))
+            base = draw(st.sampled_from([", base: USD", ", base: USD", ", base: USD", ""]))
+            policy = f"fx: {{rate_date: {rate_date}{base}}}"
+        plan, errors = load_plan_text(draw(plan_texts(pid, manager=k == 2, currency=currency, fx=policy)), f"{pid}.yaml")
         assert plan is not None, errors
         plans[pid] = plan
     rep_ids = ["M1", "M2", "R1", "R2", "R3", "R4", "S1", "X1"]  # X1: credited, but no assignment
@@ -92,8 +101,13 @@ def companies(draw) -> tuple[dict, Dataset]:
         close = date(2026, 1, draw(st.integers(1, 31)))
         cancel = draw(st.one_of(st.none(), st.integers(-5, 60)))
         amount = Decimal(draw(st.integers(1, 40_000_000))).scaleb(-2)
+        currency = draw(st.sampled_from(["USD", "USD", "EUR", "GBP", "JPY"])) if fx else "USD"
+        if currency == "JPY":  # whole yen, written with or without places
+            amount = Decimal(draw(st.integers(1, 400_000_000)))
+            if draw(st.booleans()):  # 1234.00: the pure engine's exact-fraction path
+                amount = amount.quantize(Decimal("0.01"))
         did = f"D{draw(st.integers(0, 999)):03d}-{i}"
-        deals.append(Deal(did, f"acct {i}", draw(st.sampled_from(TYPES)), amount, "USD", close,
+        deals.append(Deal(did, f"acct {i}", draw(st.sampled_from(TYPES)), amount, currency, close,
                           draw(st.sampled_from(rep_ids)), draw(st.sampled_from([None, 12, 24, 36])),
                           draw(st.sampled_from([None, "Platform"])),
                           None if cancel is None else close + timedelta(days=cancel)))
@@ -104,7 +118,20 @@ def companies(draw) -> tuple[dict, Dataset]:
             if draw(st.booleans()):
                 other = draw(st.sampled_from([x for x in rep_ids if x not in (a, b)]))
                 splits.append(Split(did, other, Decimal(draw(st.integers(1, 100))), "overlay"))
-    return plans, Dataset(reps, assignments, deals, splits)
+    rates = None
+    if fx:
+        rows = []
+        for pair in draw(st.sampled_from([
+                [("EUR", "USD"), ("GBP", "USD"), ("JPY", "USD")],  # direct into USD, inverse out of it, cross via USD
+                [("EUR", "USD"), ("USD", "GBP"), ("USD", "JPY"), ("EUR", "GBP")]])):
+            first = draw(st.sampled_from([-40, -3, 0, 0, 0, 2]))  # a first rate after the 1st: rates missing
+            for day in sorted({first, *draw(st.lists(st.integers(1, 30), max_size=3))}):
+                rate = Decimal(draw(st.integers(1, 2_000_000))).scaleb(-draw(st.integers(2, 6)))
+                if pair[0] == "USD" and pair[1] == "JPY":
+                    rate = Decimal(draw(st.integers(10_000, 20_000))).scaleb(-2)
+                rows.append(FxRate(date(2026, 1, 1) + timedelta(days=day), pair[0], pair[1], rate))
+        rates = FxRates(rows)
+    return plans, Dataset(reps, assignments, deals, splits, fx=rates)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -126,6 +153,42 @@ def test_columnar_equals_pure_engine_line_for_line(company):
     # totals straight from the columns, before any line is made
     cols = columnar.calculate_columns(data, plans, JAN)
     assert cols.payouts() == {r.rep_id: int(r.payout.scaleb(2)) for r in want.reps}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(company=companies(fx=True))
+def test_columnar_equals_pure_engine_on_multi_currency_companies(company):
+    """Deals in USD, EUR, GBP and JPY for plans paying USD, EUR or GBP with every ``fx.rate_date`` policy, rates
+    direct, inverse and cross (through ``fx.base``), changing within the month: the same lines, record for record
+    (conversion notes included), as the pure engine; a month with a missing rate is the pure engine's."""
+    plans, data = company
+    assert columnar.unsupported(data, plans, JAN) is None
+    got, why = columnar.calculate_month(data, plans, JAN)
+    want = driver.calculate_month(data, plans, JAN)
+    if why is not None:  # only a missing rate sends it back, and then the pure engine reports the deal
+        assert "missing exchange rate" in why
+        assert any("rate in force" in e for e in want.exceptions)
+    assert got.exceptions == want.exceptions
+    assert [r.rep_id for r in got.reps] == [r.rep_id for r in want.reps]
+    for a, b in zip(got.reps, want.reps):
+        assert a.lines == b.lines
+        assert a == b
+    assert result_json(got) == result_json(want)
+    if why is None:
+        cols = columnar.calculate_columns(data, plans, JAN)
+        assert cols.payouts() == {r.rep_id: int(r.payout.scaleb(2)) for r in want.reps}
+
+
+@settings(max_examples=300, deadline=None)
+@given(units=st.integers(0, 10**14), weights=st.lists(st.integers(1, 10**8), min_size=1, max_size=6),
+       places=st.integers(0, 6))
+def test_integer_allocation_equals_allocate_minor(units, weights, places):
+    from compengine.core.currency import allocate_minor
+
+    ws = [Decimal(w).scaleb(-places) for w in weights]
+    want = [int(x.scaleb(2)) for x in allocate_minor(Decimal(units).scaleb(-2), ws, "USD")]
+    assert columnar._allocate_cents(units, ws) == want
+    assert sum(want) == units
 
 
 @settings(max_examples=300, deadline=None)
@@ -266,3 +329,65 @@ def test_a_deal_type_without_a_rate_is_left_to_the_pure_engine():
     data = Dataset({"R1": Rep("R1", "R1")}, [Assignment("R1", "p", date(2026, 1, 1))],
                    [Deal("D1", "a", "upsell", Decimal("100.00"), "USD", date(2026, 1, 3), "R1")])  # (a Dataset made
     assert "no rate for upsell" in (columnar.unsupported(data, plans, JAN) or "")  # in Python: the reader refuses it)
+
+
+# --------------------------------------------------------------------------- multi-currency months (issue 15)
+
+
+def test_calc_columnar_prints_the_same_bytes_on_a_generated_multi_currency_month(tmp_path):
+    from compengine.api import load_plan_catalog
+    from compengine.datafiles import read_data_folder, read_data_folder_fast
+
+    generate(tmp_path, seed=3, reps=60, deals=4000, months=1, plans_dir=ROOT / "plans",
+             currencies=("USD", "EUR", "GBP", "JPY"))
+    plans = load_plan_catalog(tmp_path / "plans").latest()
+    fast, errors = read_data_folder_fast(tmp_path, plans)
+    assert errors == [] and isinstance(fast.deals, columnar.DealColumns) and fast.fx is not None  # the fast reader
+    full, errors = read_data_folder(tmp_path, plans)
+    assert errors == [] and list(fast.deals) == full.deals and fast.fx.rows() == full.fx.rows()
+    assert {d.currency for d in full.deals} == {"USD", "EUR", "GBP", "JPY"}
+    assert columnar.unsupported(fast, plans, JAN) is None
+    cols = columnar.calculate_columns(fast, plans, JAN)
+    assert (cols.c_tok >= 0).sum() > 100  # credits converted in columns
+    base = ["--plans", str(tmp_path / "plans"), "--data", str(tmp_path), "--period", "2026-01"]
+    for extra in ([], ["--json"]):
+        col, py = _calc(base + extra)
+        assert col == py and " at 0.0067 (2026-01-01) = USD " in py
+
+
+def _fx_month(currency: str, amount: str, rates: list[FxRate]) -> tuple[dict, Dataset]:
+    plan, errors = load_plan_text("id: p\ncurrency: USD\nquota: {annual: 120000}\nrates: {new_logo: 0.1}\n"
+                                  "fx: {base: USD}\n", "p.yaml")
+    assert plan is not None, errors
+    data = Dataset({"R1": Rep("R1", "R1")}, [Assignment("R1", "p", date(2026, 1, 1))],
+                   [Deal("D1", "a", "new_logo", Decimal(amount), currency, date(2026, 1, 3), "R1")], fx=FxRates(rates))
+    return {"p": plan}, data
+
+
+def test_a_deal_in_a_three_decimal_currency_is_left_to_the_pure_engine():
+    plans, data = _fx_month("KWD", "1000.125", [FxRate(date(2026, 1, 1), "KWD", "USD", Decimal("3.25"))])
+    assert "KWD" in (columnar.unsupported(data, plans, JAN) or "")
+    got, why = columnar.calculate_month(data, plans, JAN)
+    assert why is not None and "KWD" in why
+    assert result_json(got) == result_json(driver.calculate_month(data, plans, JAN))
+    assert "KWD 1,000.125 at 3.25 (2026-01-01) = USD 3,250.41" in got.reps[0].lines[0].explain
+
+
+def test_a_missing_rate_is_left_to_the_pure_engine_which_reports_the_deal():
+    plans, data = _fx_month("EUR", "1000.00", [FxRate(date(2026, 1, 10), "EUR", "USD", Decimal("1.08"))])
+    assert columnar.unsupported(data, plans, JAN) is None  # known only when the quote is asked for
+    got, why = columnar.calculate_month(data, plans, JAN)
+    assert why is not None and "missing exchange rate" in why and "EUR->USD" in why
+    want = driver.calculate_month(data, plans, JAN)
+    assert result_json(got) == result_json(want)
+    assert any("D1" in e and "EUR->USD" in e for e in got.exceptions)
+
+
+def test_a_yen_deal_converts_in_columns():
+    plans, data = _fx_month("JPY", "1234567", [FxRate(date(2026, 1, 1), "USD", "JPY", Decimal("151.37"))])
+    got, why = columnar.calculate_month(data, plans, JAN)
+    assert why is None
+    assert result_json(got) == result_json(driver.calculate_month(data, plans, JAN))
+    # 1,234,567 / 151.37 = 8,155.9556...: rounded once to cents
+    assert got.reps[0].lines[0].explain.startswith("D1 new_logo a: JPY 1,234,567 at 1/151.37 (2026-01-01) = USD 8,155.96; "
+                                                   "credit 8,155.96")

@@ -13,7 +13,9 @@ band edges (quota x upto, rounded once to minor units, as the pure engine), and 
 
 It supports what a v1 plan month computed in one run uses (:func:`unsupported` lists the rest): rates by
 deal type, marginal and retroactive bands, period and ytd quotas, ramps, the monthly cap, SPIFFs, draws
-(first month), one level of overrides on credit, splits and overlays, in-month cancellations. For
+(first month), one level of overrides on credit, splits and overlays, in-month cancellations, and with
+exchange rates deals in other currencies (0-2 places) converted into the plans' (2 places) as the pure
+engine's ``FxCredits`` converts them (:class:`_FxColumns`; a missing rate: the pure engine). For
 anything else :func:`calculate_month` returns the pure engine's result (the whole run), so the columnar
 engine never gives a different answer: it gives none.
 
@@ -26,12 +28,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from math import gcd
 from typing import Any
 
 import numpy as np
 
-from compengine.core.currency import minor_units
+from compengine.core.currency import allocate_minor, minor_units
 from compengine.core.errors import Source
+from compengine.core.fx import MissingRate
 from compengine.core.money import ZERO, to_cents
 from compengine.core.periods import Period, tenure_month
 from compengine.engine import pipeline as P
@@ -40,6 +44,7 @@ from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Line, 
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
 ONE_0 = Decimal("1.0")
+_QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(3)}
 _INT64_LIMIT = 2**62  # products of minor units, rate and multiplier numerators stay below this
 
 KIND_COMMISSION, KIND_SPIFF, KIND_CAP, KIND_OVERRIDE, KIND_DRAW, KIND_CARRY = range(6)
@@ -63,6 +68,37 @@ def round_div(num: np.ndarray, den: np.ndarray | int, mode: str) -> np.ndarray:
     return q + up
 
 
+def _allocate_cents(units: int, weights: list[Decimal]) -> list[int]:
+    """``allocate_minor`` in integers: ``units x w / sum(w)`` rounded down, the units left over one each to the
+    largest remainders, ties by position. (allocate_minor computes each share in 34 digits; a share of an amount
+    of at most 15 digits by weights of a few places is exact in them, so the remainders compare the same.)"""
+    ratios = [w.as_integer_ratio() for w in weights]
+    den = 1
+    for _n, d in ratios:
+        den = den * d // gcd(den, d)
+    nums = [n * (den // d) for n, d in ratios]
+    total = sum(nums)
+    if total == 0 or any(n < 0 for n in nums) or abs(units) >= 10**15:
+        return [to_cents(x) for x in allocate_minor(Decimal(units).scaleb(-2), weights, "USD")]
+    shares = [divmod(units * n, total) for n in nums]
+    floors = [q for q, _r in shares]
+    order = sorted(range(len(shares)), key=lambda i: (-shares[i][1], i))
+    for i in order[:units - sum(floors)]:
+        floors[i] += 1
+    return floors
+
+
+def _fmt_cents(cents: int, places: int) -> str:
+    """A positive count of cents as ``f"{amount:,.{places}f}"`` formats the amount (places 0 or 2: whole yen are
+    cents too), in integers."""
+    whole, frac = divmod(cents, 100)
+    if places == 2:
+        return f"{whole:,}.{frac:02d}"
+    if places == 0 and frac == 0:
+        return f"{whole:,}"
+    return f"{Decimal(cents).scaleb(-2):,.{places}f}"
+
+
 def _round_int(num: int, den: int, mode: str) -> int:
     q, r = divmod(num, den)
     if 2 * r > den or (2 * r == den and ((num >= 0) if mode == "half_up" else (q % 2 == 1))):
@@ -76,11 +112,10 @@ def _round_int(num: int, den: int, mode: str) -> int:
 class DealColumns(Sequence):
     """A data folder's deals as columns (what ``datafiles.read_data_folder_fast`` reads): a sequence of
     :class:`~compengine.engine.records.Deal`, each made when asked for (equal to what the full reader makes),
-    while the columnar engine reads the columns. Every deal is in ``currency``; quantity 1, cost 0, no
-    attributes."""
+    while the columnar engine reads the columns. Quantity 1, cost 0, no attributes. ``currency`` is each deal's (a data folder with ``fx_rates.csv`` may mix them)."""
 
     def __init__(self, *, file: str, deal_id: list[str], account: list[str], deal_type: list[str],
-                 amount_text: list[str], cents: list[int], currency: str, close_date: list, owner_id: list[str],
+                 amount_text: list[str], cents: list[int], currency: list[str], close_date: list, owner_id: list[str],
                  term_months: list, product: list, cancelled_on: list) -> None:
         self.file, self.deal_id, self.account, self.deal_type = file, deal_id, account, deal_type
         self.amount_text, self.cents, self.currency, self.close_date = amount_text, cents, currency, close_date
@@ -93,7 +128,7 @@ class DealColumns(Sequence):
     def __getitem__(self, i):  # noqa: ANN001, ANN204
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        return Deal(self.deal_id[i], self.account[i], self.deal_type[i], Decimal(self.amount_text[i]), self.currency,
+        return Deal(self.deal_id[i], self.account[i], self.deal_type[i], Decimal(self.amount_text[i]), self.currency[i],
                     self.close_date[i], self.owner_id[i], self.term_months[i], self.product[i], self.cancelled_on[i],
                     self.source(i), ONE, ZERO, ())
 
@@ -115,6 +150,7 @@ class _DealView:
             self.deal_id, self.account, self.deal_type = deals.deal_id, deals.account, deals.deal_type
             self.close_date, self.owner_id, self.cancelled_on = deals.close_date, deals.owner_id, deals.cancelled_on
             self.term_months, self.product, self.cents = deals.term_months, deals.product, deals.cents
+            self.currency = deals.currency
         else:
             self.cols = None
             self.deal_id = [d.deal_id for d in deals]
@@ -126,6 +162,7 @@ class _DealView:
             self.term_months = [d.term_months for d in deals]
             self.product = [d.product for d in deals]
             self.cents = [to_cents(d.amount) for d in deals]
+            self.currency = [d.currency for d in deals]
 
     def amount(self, i: int) -> Decimal:
         return Decimal(self.cols.amount_text[i]) if self.cols is not None else self.deals[i].amount
@@ -149,8 +186,6 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
     first = _first_period(data)
     if first is not None and first < period:
         return f"the run starts in {first}, before {period} (carried balances and clawbacks: several months)"
-    if data.fx is not None:
-        return "exchange rates (fx_rates.csv)"
     if any(data.quotas.values()):
         return "quotas per component (quotas.csv)"
     if data.adjustments.get(str(period)):
@@ -159,7 +194,11 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
     for a in data.assignments:
         by_rep[a.rep_id].append(a)
     columns = isinstance(data.deals, DealColumns)
-    currencies = {data.deals.currency} if columns and len(data.deals) else {d.currency for d in data.deals}
+    currencies = set(data.deals.currency) if columns else {d.currency for d in data.deals}
+    if data.fx is not None:  # deals converted into each plan's currency (in cents: deal currencies of 0-2 places)
+        finer = sorted(c for c in currencies if minor_units(c) > 2)
+        if finer:
+            return f"deals in {', '.join(finer)} (more than 2 decimal places: not in cents)"
     used: set[str] = set()
     for rep_id, rows in by_rep.items():
         rep = data.reps.get(rep_id)
@@ -189,7 +228,7 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
             return f"plan {pid}: override levels or base"
         if not plan.tiers or plan.tiers[-1].upper is not None or any(t.upper is None for t in plan.tiers[:-1]):
             return f"plan {pid}: bands without an open last band"
-        if currencies - {plan.currency}:
+        if data.fx is None and currencies - {plan.currency}:
             return f"plan {pid} pays in {plan.currency}, deals in {', '.join(sorted(currencies))}"
         if plan.rounding not in ("half_up", "half_even"):
             return f"plan {pid}: rounding {plan.rounding}"
@@ -200,7 +239,132 @@ def unsupported(data: Any, plans: Mapping[str, Any], period: Period) -> str | No
     for d in data.deals:  # positive amounts in cents (the reader checks them; this keeps the promise local)
         if d.amount <= 0 or d.amount.as_tuple().exponent < -2:  # type: ignore[operator]
             return f"deal {d.deal_id}: amount {d.amount} (a negative zero would print as -0.00)"
+        if data.fx is not None and d.amount != d.amount.quantize(_QUANTUM[minor_units(d.currency)]):
+            return f"deal {d.deal_id}: amount {d.amount} finer than {d.currency}'s minor unit"
     return None
+
+
+# --------------------------------------------------------------------------- exchange rates (issue 15)
+
+
+class NotColumnar(Exception):
+    """The month can not be computed in columns after all (a missing exchange rate): the pure engine computes it."""
+
+
+class _FxColumns:
+    """Credits converted into a plan's currency exactly as the pure engine's ``FxCredits`` converts them: each
+    deal's amount once per (plan currency, ``fx`` policy, rounding) at the quote the policy picks for its close
+    date, ``amount x rate`` as an exact integer fraction of minor units rounded once with the plan's mode (one
+    NumPy step per currency pair and close date); a deal with split rows then split among its primary
+    receivers by largest remainder (``allocate_minor``), an overlay rounded on its own (in Python: few).
+
+    Amounts are in cents of the deal's currency (a currency of 0-2 places: whole yen are cents too) and the
+    plans' currencies have 2 places (:func:`unsupported`), so a rate converts cents into cents."""
+
+    def __init__(self, fx: Any, v: _DealView, amounts: np.ndarray, split_credits: Sequence[Any],
+                 split_deal: Sequence[int], c_is_split: np.ndarray) -> None:
+        self.fx, self.v, self.amounts, self.c_is_split = fx, v, amounts, c_is_split
+        n = len(amounts)
+        self.ccys = sorted(set(v.currency))
+        ccy_no = {c: i for i, c in enumerate(self.ccys)}
+        self.deal_ccy = np.fromiter(map(ccy_no.__getitem__, v.currency), dtype=np.int64, count=n)
+        self.days = sorted(set(v.close_date))
+        day_no = {d: i for i, d in enumerate(self.days)}
+        self.deal_day = np.fromiter(map(day_no.__getitem__, v.close_date), dtype=np.int64, count=n)
+        self.tokens: list[tuple] = []  # (currency, rate_date, base, rounding) of the plans converting
+        self._token_no: dict[tuple, int] = {}
+        self.totals: list[np.ndarray] = []  # per token: each deal's amount converted (cents), -1 where not asked
+        self.quotes: dict[tuple[int, int, int], Any] = {}  # (token, deal currency, close day) -> Quote
+        self._primaries: dict[int, list[Any]] = defaultdict(list)  # deal index -> its primary credits (split deals)
+        for c, di in zip(split_credits, split_deal):
+            if c.role == "primary":
+                self._primaries[di].append(c)
+        self._parts: dict[tuple[int, int], dict[str, Decimal]] = {}
+        self._policy: list[int] = []  # per token: the first token of its currency and policy (any rounding)
+        self._notes: dict[int, tuple[int, str]] = {}  # policy token x deals + deal -> (total, text)
+
+    def token(self, plan: Any) -> int:
+        key = (plan.currency, plan.fx.rate_date, plan.fx.base, plan.rounding)
+        t = self._token_no.get(key)
+        if t is None:
+            t = self._token_no[key] = len(self.tokens)
+            self._policy.append(next((i for i, k in enumerate(self.tokens) if k[:3] == key[:3]), t))
+            self.tokens.append(key)
+            self.totals.append(np.full(len(self.amounts), -1, dtype=np.int64))
+        return t
+
+    def _convert_deals(self, t: int, deals: np.ndarray) -> None:
+        """Each of ``deals`` (indexes, none in the token's currency) converted, once."""
+        totals = self.totals[t]
+        need = deals[totals[deals] < 0]
+        if not len(need):
+            return
+        to_ccy, rate_date, base, mode = self.tokens[t]
+        n_days = len(self.days)
+        keys = self.deal_ccy[need] * n_days + self.deal_day[need]
+        groups, inverse = np.unique(keys, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(groups) + 1))
+        for g, key in enumerate(groups.tolist()):
+            ccy_i, day_i = divmod(key, n_days)
+            try:
+                q, _asked = self.fx.quote(self.ccys[ccy_i], to_ccy, self.days[day_i], rate_date=rate_date, base=base)
+            except MissingRate as exc:
+                raise NotColumnar(f"a missing exchange rate ({exc})") from None
+            self.quotes[(t, ccy_i, day_i)] = q
+            num, den = q.exact.numerator, q.exact.denominator
+            idx = need[order[bounds[g]:bounds[g + 1]]]
+            a = self.amounts[idx]
+            if int(a.max()) * num < _INT64_LIMIT and den < _INT64_LIMIT:
+                totals[idx] = round_div(a * num, den, mode)
+            else:  # exact in Python integers
+                out = [_round_int(x * num, den, mode) for x in a.tolist()]
+                if max(out) >= _INT64_LIMIT:
+                    raise OverflowError("converted amounts too large for 64-bit minor units")
+                totals[idx] = out
+
+    def convert(self, t: int, credits: np.ndarray, c_deal: np.ndarray, c_split: Sequence[Any]) -> np.ndarray:
+        """The credits (indexes, their deals not in the token's currency) in the token's currency (cents): a
+        deal without split rows whole; a split deal's primary its largest-remainder share, an overlay
+        ``converted x pct / 100`` rounded on its own (as ``FxCredits.convert``)."""
+        deals = c_deal[credits]
+        self._convert_deals(t, np.unique(deals))
+        out = self.totals[t][deals]
+        to_ccy, _rd, _base, mode = self.tokens[t]
+        split = np.flatnonzero(self.c_is_split[credits])
+        for j, ci, di in zip(split.tolist(), credits[split].tolist(), deals[split].tolist()):
+            sc = c_split[ci]
+            if sc.role != "primary":  # converted x pct / 100, rounded once (exact: a few digits, in integers)
+                pn, pd = sc.split_pct.as_integer_ratio()
+                out[j] = _round_int(int(out[j]) * pn, pd * 100, mode)
+                continue
+            parts = self._parts.get((t, di))
+            if parts is None:
+                prim = self._primaries[di]
+                if len(prim) == 1 and prim[0].split_pct == HUNDRED:
+                    parts = {prim[0].rep_id: int(out[j])}
+                else:
+                    prim = sorted(prim, key=lambda x: x.rep_id)
+                    parts = dict(zip((x.rep_id for x in prim), _allocate_cents(int(out[j]), [x.split_pct for x in prim])))
+                self._parts[(t, di)] = parts
+            out[j] = parts[sc.rep_id]
+        return out
+
+    def note(self, t: int, di: int) -> str:
+        """``EUR 10,000.00 at 1.0832 (2026-10-03) = USD 10,832.00``: the deal's conversion, as the pure engine
+        writes it (``FxCredits``)."""
+        key = self._policy[t] * len(self.amounts) + di  # the same text for another rounding with the same total
+        total_c = int(self.totals[t][di])
+        got = self._notes.get(key)
+        if got is None or got[0] != total_c:
+            ccy_i = int(self.deal_ccy[di])
+            q = self.quotes[(t, ccy_i, int(self.deal_day[di]))]
+            ccy, to_ccy = self.ccys[ccy_i], self.tokens[t][0]
+            got = (total_c, f"{ccy} {_fmt_cents(int(self.amounts[di]), minor_units(ccy))} at {q.text} ({q.when}) = "
+                            f"{to_ccy} {_fmt_cents(total_c, minor_units(to_ccy))}")
+            if key not in self._notes:
+                self._notes[key] = got
+        return got[1]
 
 
 # --------------------------------------------------------------------------- the month as columns
@@ -224,7 +388,7 @@ class ColumnarMonth:
     # credits, in (rep, close date, deal id) order
     c_rep: np.ndarray
     c_deal: np.ndarray  # index into data.deals
-    c_cents: np.ndarray
+    c_cents: np.ndarray  # in the receiver's plan currency
     c_counts: np.ndarray  # bool: credited (not cancelled in its close month within the rep's plan's window)
     c_split: list  # per credit: the pure engine's Credit for a deal with split rows, else None
     # lines: rep, kind, credit index (-1: none), band (0: none), credit portion, amount, base
@@ -235,8 +399,11 @@ class ColumnarMonth:
     l_portion: np.ndarray
     l_amount: np.ndarray
     l_base: np.ndarray
-    l_aux: np.ndarray  # spiff index for spiffs
+    l_aux: np.ndarray  # spiff index for spiffs; for overrides 1 + the conversion (_FxColumns token), 0: none
     exceptions: list[str]
+    c_tok: np.ndarray  # per credit: its conversion into the receiver's plan currency (_FxColumns token), -1: none
+    c_damt: np.ndarray  # per credit: the deal amount in the receiver's plan currency (cents)
+    fx: _FxColumns | None = None
 
     def payouts(self) -> dict[str, int]:
         """Each active rep's payout in minor units."""
@@ -274,6 +441,11 @@ class ColumnarMonth:
         c_rep = self.c_rep.tolist()
         rep_of_credit = self.rep_ids
         c_cents = self.c_cents.tolist()
+        c_tok = self.c_tok.tolist()
+        c_damt = self.c_damt.tolist()
+        note = self.fx.note if self.fx is not None else None
+        n_deals = len(ids)
+        fx_texts: dict[int, str] = {}  # token x deals + deal -> the conversion's text
         dec_cache: dict[int, Decimal] = {}
 
         def dec(c: int) -> Decimal:
@@ -341,9 +513,18 @@ class ColumnarMonth:
                     rate, mult, middle, tier_no, rule, where = known
                     portion = dec(l_portion[k])
                     if explain:
-                        share = ("" if split_pct == HUNDRED and role == "primary"
-                                 else f" ({role} {_pct(split_pct / HUNDRED)} of {v.amount(di):,.2f})")
-                        text = f"{ids[di]} {deal_type} {accounts[di]}: credit {portion:,.2f}{share}{middle}{amount:,.2f}"
+                        t = c_tok[ci]
+                        if t < 0:
+                            share = ("" if split_pct == HUNDRED and role == "primary"
+                                     else f" ({role} {_pct(split_pct / HUNDRED)} of {v.amount(di):,.2f})")
+                            text = f"{ids[di]} {deal_type} {accounts[di]}: credit {portion:,.2f}{share}{middle}{amount:,.2f}"
+                        else:  # converted: the conversion at the head, the share of the converted deal amount
+                            share = ("" if split_pct == HUNDRED and role == "primary"
+                                     else f" ({role} {_pct(split_pct / HUNDRED)} of {dec(c_damt[ci]):,.2f})")
+                            nt = fx_texts.get(t * n_deals + di)
+                            if nt is None:
+                                nt = fx_texts[t * n_deals + di] = note(t, di)
+                            text = f"{ids[di]} {deal_type} {accounts[di]}: {nt}; credit {portion:,.2f}{share}{middle}{amount:,.2f}"
                     else:
                         text = ""
                     lines.append(make_comm(rep_id, pstr, seq, "commission", amount, ids[di], portion, rate, mult, tier_no,
@@ -371,7 +552,8 @@ class ColumnarMonth:
                     di = c_deal[ci]
                     report = rep_of_credit[c_rep[ci]]
                     credit_ = dec(l_portion[k])
-                    text = (f"Override on {report}'s {ids[di]} credit {credit_:,.2f} at {o_pct} = {amount:,.2f}"
+                    via = f" ({note(l_aux[k] - 1, di)})" if l_aux[k] else ""
+                    text = (f"Override on {report}'s {ids[di]}{via} credit {credit_:,.2f} at {o_pct} = {amount:,.2f}"
                             if explain else "")
                     lines.append(make_over(rep_id, pstr, seq, "override", amount, ids[di], credit_, o_rate,
                                            "override.rate", text, amount, v.source(di), o_source))
@@ -517,13 +699,34 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
     c_plan = rep_plan[c_rep]
     mine = counts & (c_plan >= 0)
 
+    # -- exchange rates: a credit in another currency than its receiver's plan converted into the plan's (every
+    # credit of a rep with a plan, cancelled or not, as the pure engine converts before it checks cancellations)
+    c_orig = c_cents  # in the deal's currency
+    c_tok = np.full(n_credits, -1, dtype=np.int64)  # each converted credit's conversion (_FxColumns token)
+    c_damt = amounts[c_deal]  # the deal amount as its receiver sees it (converted with the credit)
+    fxc: _FxColumns | None = None
+    c_ccy = np.zeros(n_credits, dtype=np.int64)
+    if data.fx is not None:
+        fxc = _FxColumns(data.fx, v, amounts, split_credits, sc_deal.tolist(), c_split_src >= 0)
+        c_ccy = fxc.deal_ccy[c_deal]
+        c_cents = c_cents.copy()
+        for pi, plan in enumerate(plan_list):
+            own = fxc.ccys.index(plan.currency) if plan.currency in fxc.ccys else -1
+            sel = np.flatnonzero((c_plan == pi) & (c_ccy != own))
+            if not len(sel):
+                continue
+            t = fxc.token(plan)
+            c_cents[sel] = fxc.convert(t, sel, c_deal, c_split)
+            c_tok[sel] = t
+            c_damt[sel] = fxc.totals[t][c_deal[sel]]
+
     # -- exceptions: credits of reps without a plan this month
     exceptions: list[str] = []
     c_starts = np.searchsorted(c_rep, np.arange(n_reps + 1))
     no_plan = np.flatnonzero((rep_plan < 0) & (c_starts[1:] > c_starts[:-1]))
     for ri in no_plan.tolist():
         n = int(c_starts[ri + 1] - c_starts[ri])
-        total = int(c_cents[c_starts[ri]:c_starts[ri + 1]].sum())
+        total = int(c_orig[c_starts[ri]:c_starts[ri + 1]].sum())
         exceptions.append(f"{rep_ids[ri]}: {n} credit line(s) totalling {P._fmt(Decimal(total).scaleb(-2))} but no plan "
                           f"assignment in {pstr}; not paid")
 
@@ -662,7 +865,7 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
                 m &= deal_term[cd] >= sp.min_term_months
             if sp.min_amount is not None:
                 n_, d_ = (sp.min_amount * 100).as_integer_ratio()
-                m &= amounts[cd] * d_ >= n_
+                m &= c_damt * d_ >= n_
             if sp.product is not None:
                 m &= deal_product[cd] == product_no.get(sp.product, -2)
             hit = np.flatnonzero(m)
@@ -719,15 +922,31 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
                 if cancel_d is not None and cancel_d <= period_end and plan.clawback_applies(v.close_date[di], cancel_d):
                     ok[j] = False
         sel = sel[ok]
+        oc = c_orig[sel]  # the report's credit, converted into the manager's plan currency where it is not in it
+        ot = np.full(len(sel), -1, dtype=np.int64)
+        if fxc is not None:
+            own = fxc.ccys.index(plan.currency) if plan.currency in fxc.ccys else -1
+            foreign = c_ccy[sel] != own
+            if foreign.any():
+                t = fxc.token(plan)
+                oc = oc.copy()
+                oc[foreign] = fxc.convert(t, sel[foreign], c_deal, c_split)
+                ot[foreign] = t
         n_, d_ = _ratio(plan.override_rate)
-        a = round_div(c_cents[sel] * n_, d_, plan.rounding)
-        o_parts.append((sel, a))
+        if int(np.abs(oc).max(initial=0)) * abs(n_) >= _INT64_LIMIT or d_ >= 2**31:
+            raise OverflowError("amounts too large for 64-bit minor units")
+        a = round_div(oc * n_, d_, plan.rounding)
+        o_parts.append((sel, a, oc, ot))
+    ov_credit = np.zeros(0, dtype=np.int64)
+    ov_tok = np.zeros(0, dtype=np.int64)
     if o_parts:
         ov_pc = np.concatenate([x[0] for x in o_parts])
         ov_amount = np.concatenate([x[1] for x in o_parts])
+        ov_credit = np.concatenate([x[2] for x in o_parts])
+        ov_tok = np.concatenate([x[3] for x in o_parts])
         ov_mgr = c_mgr[ov_pc]
         o = np.lexsort((ov_pc, ov_mgr))  # by manager, then the reports' credits in (report, date, deal) order
-        ov_pc, ov_amount, ov_mgr = ov_pc[o], ov_amount[o], ov_mgr[o]
+        ov_pc, ov_amount, ov_mgr, ov_credit, ov_tok = ov_pc[o], ov_amount[o], ov_mgr[o], ov_credit[o], ov_tok[o]
         np.add.at(earnings, ov_mgr, ov_amount)
     # -- pay: the draw tops up a draw month; a negative month is carried forward (first month: no balances)
     for ri in active:
@@ -748,13 +967,13 @@ def calculate_columns(data: Any, plans: Mapping[str, Any], period: Period) -> Co
                              np.full(n_ov, KIND_OVERRIDE, dtype=np.int64)])
     l_credit = np.concatenate([pc, extra[:, 2], ov_pc])
     l_band = np.concatenate([band_no, extra[:, 3], np.zeros(n_ov, dtype=np.int64)])
-    l_portion = np.concatenate([pp, extra[:, 4], c_cents[ov_pc]])
+    l_portion = np.concatenate([pp, extra[:, 4], ov_credit])
     l_amount = np.concatenate([amount, extra[:, 5], ov_amount])
     l_base = np.concatenate([base, extra[:, 6], ov_amount])
-    l_aux = np.concatenate([np.zeros(len(pc), dtype=np.int64), extra[:, 7], np.zeros(n_ov, dtype=np.int64)])
+    l_aux = np.concatenate([np.zeros(len(pc), dtype=np.int64), extra[:, 7], ov_tok + 1])
     return ColumnarMonth(period, plans, data, v, rep_ids, active, plan_of, assignment_of, tenure, quota, ytd_quota,
                          c_rep, c_deal, c_cents, counts, c_split, l_rep, l_kind, l_credit, l_band, l_portion, l_amount,
-                         l_base, l_aux, exceptions)
+                         l_base, l_aux, exceptions, c_tok, c_damt, fxc)
 
 
 def calculate_month(data: Any, plans: Any, period: Period, *, explain: bool = True) -> tuple[PeriodResult, str | None]:
@@ -767,6 +986,6 @@ def calculate_month(data: Any, plans: Any, period: Period, *, explain: bool = Tr
     if why is None:
         try:
             return calculate_columns(data, month_plans, period).result(explain=explain), None
-        except OverflowError as exc:
+        except (OverflowError, NotColumnar) as exc:
             why = str(exc)
     return driver.calculate_month(data, plans, period), why

@@ -344,7 +344,7 @@ class ComponentRater:
             rate, per_deal, rule, key = self._rate(c)
             head = f"{c.deal_id} {c.deal_type} {c.account}: "
             if fx_notes:
-                converted = fx_notes.get((m.rep_id, c.deal_id, c.role))
+                converted = fx_notes.get((m.rep_id, c.deal_id, c.role, plan.currency))
                 if converted is not None:
                     head += f"{converted}; "
             share = "" if c.split_pct == HUNDRED and c.role == "primary" else f" ({c.role} {pl._pct(c.split_pct / HUNDRED)})"

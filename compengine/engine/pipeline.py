@@ -210,8 +210,10 @@ class FxCredits:
         # string (a policy's RateDate enum hashes in Python; a str hashes once), with and without the rounding
         # mode; the plan is kept so its id is not reused
         self._tokens: dict[int, tuple[Plan, str, str]] = {}
-        # (receiver, deal, role) -> "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" (explains)
-        self.notes: dict[tuple[str, str, str], str] = {}
+        # (receiver, deal, role, plan currency) -> "EUR 10,000.00 at 1.0832 (2026-10-01) = USD 10,832.00" (explains).
+        # The plan currency in the key: a manager's override converts a report's credit into the manager's
+        # currency, and a report paid in the deal's own currency must not show that conversion on its own line
+        self.notes: dict[tuple[str, str, str, str], str] = {}
 
     def _primary_of(self, deal_id: str) -> list[Credit]:
         if self._primaries is None:
@@ -268,7 +270,7 @@ class FxCredits:
                 part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
         else:
             part = round_minor(CONTEXT.divide(CONTEXT.multiply(total, c.split_pct), HUNDRED), to_ccy, plan.rounding)
-        self.notes[(c.rep_id, c.deal_id, c.role)] = text
+        self.notes[(c.rep_id, c.deal_id, c.role, to_ccy)] = text
         cost = c.cost
         if cost and c.deal_amount:  # the deal's cost at the deal's rate (margin = amount - cost)
             cost = round_minor(CONTEXT.divide(CONTEXT.multiply(cost, total), c.deal_amount), to_ccy, plan.rounding)
@@ -473,7 +475,7 @@ class _Rater:
 
 def _commission_lines(
     rater: _Rater, rep_id: str, period: str, credits: Sequence[Credit], start: Decimal, lines: list[Line],
-    fx_notes: Mapping[tuple[str, str, str], str] | None = None,
+    fx_notes: Mapping[tuple[str, str, str, str], str] | None = None,
 ) -> Decimal:
     """Append the commission lines of ``credits`` to ``lines`` (numbered on from its length),
     consuming credit from cumulative ``start``. Returns the sum of their amounts.
@@ -499,7 +501,7 @@ def _commission_lines(
         share = "" if split_pct == HUNDRED and role == "primary" else f" ({role} {_pct(split_pct / HUNDRED)} of {c.deal_amount:,.{places}f})"
         head = f"{c.deal_id} {c.deal_type} {c.account}: credit "
         if fx_notes:
-            converted = fx_notes.get((rep_id, c.deal_id, role))
+            converted = fx_notes.get((rep_id, c.deal_id, role, plan.currency))
             if converted is not None:
                 head = f"{c.deal_id} {c.deal_type} {c.account}: {converted}; credit "
         for portion, tier in portions(pos, c.credit):
@@ -800,7 +802,7 @@ class MonthContext:
     assignments: Mapping[str, Sequence[Assignment]]
     state: Mapping[str, RepState]
     conv: FxCredits | None
-    fx_notes: Mapping[tuple[str, str, str], str] | None
+    fx_notes: Mapping[tuple[str, str, str, str], str] | None
     month_by_rep: Mapping[str, list[Credit]]
     ytd_by_rep: Mapping[str, list[Credit]]
     reports_of: Mapping[str, list[str]]
