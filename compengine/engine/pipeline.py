@@ -136,11 +136,10 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     get = splits_by_deal.get
     make = _make_credit
     for d in deals:
-        deal_id, amount = d.deal_id, d.amount
-        where = d.source  # the deal's Source (file:line), formatted only where a line is shown or stored
-        deal_type, close_date, account, term, product, cancelled, currency, qty, cost, attrs = (
-            d.deal_type, d.close_date, d.account, d.term_months, d.product, d.cancelled_on, d.currency, d.quantity,
-            d.cost, d.attrs)
+        # one unpack of the deal (its field order is checked against these names at import: _DEAL_UNPACKED);
+        # ``where`` is the deal's Source (file:line), formatted only where a line is shown or stored
+        (deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, where, qty, cost,
+         attrs) = d
         rows = get(deal_id)
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
@@ -152,7 +151,7 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
                 append(make(s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account, term,
                             product, cancelled, currency, qty, cost, attrs, where))
         else:  # no split rows, or only overlays: the owner takes 100%
-            append(make(d.owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account, term,
+            append(make(owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account, term,
                         product, cancelled, currency, qty, cost, attrs, where))
         if not rows:
             continue
@@ -163,6 +162,12 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
                             product, cancelled, currency, qty, cost, attrs, where))
     return out
 
+
+# the order credit_deals unpacks a Deal in: refused at import if Deal's fields ever differ
+_DEAL_UNPACKED = ("deal_id", "account", "deal_type", "amount", "currency", "close_date", "owner_id", "term_months", "product",
+                  "cancelled_on", "source", "quantity", "cost", "attrs")
+if Deal._fields != _DEAL_UNPACKED:  # pragma: no cover - a programming error, caught by any import
+    raise RuntimeError(f"Deal fields {Deal._fields} changed: update pipeline._DEAL_UNPACKED and credit_deals")
 
 # a Credit from these fields, by name (positions worked out from Credit's fields: records.record_maker)
 _make_credit = record_maker(Credit, "rep_id deal_id deal_type close_date credit role split_pct deal_amount account "

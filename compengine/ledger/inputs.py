@@ -210,8 +210,12 @@ def load_deals(session: Session, periods: list[str],
         cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
                     f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL{only} ORDER BY s.deal_id, s.id",
                     list(periods) + only_params)
+        pcts: dict[str, Decimal] = {}  # a month's splits share a few percentages: one Decimal each (and one text when stored)
         for deal_id, rep_id, pct, role in cur.fetchall():
-            splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
+            d_pct = pcts.get(pct)
+            if d_pct is None:
+                d_pct = pcts[pct] = Decimal(pct)
+            splits[deal_id].append(Split(deal_id, rep_id, d_pct, role))
     finally:
         cur.close()
     return deals, splits
