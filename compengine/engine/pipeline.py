@@ -136,11 +136,10 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
     get = splits_by_deal.get
     make = _make_credit
     for d in deals:
-        deal_id, amount = d.deal_id, d.amount
-        where = d.source  # the deal's Source (file:line), formatted only where a line is shown or stored
-        deal_type, close_date, account, term, product, cancelled, currency, qty, cost, attrs = (
-            d.deal_type, d.close_date, d.account, d.term_months, d.product, d.cancelled_on, d.currency, d.quantity,
-            d.cost, d.attrs)
+        # one unpack of the deal (its field order is checked against these names at import: _DEAL_UNPACKED);
+        # ``where`` is the deal's Source (file:line), formatted only where a line is shown or stored
+        (deal_id, account, deal_type, amount, currency, close_date, owner_id, term, product, cancelled, where, qty, cost,
+         attrs) = d
         rows = get(deal_id)
         # by receiver, so leftover cents go out in the same order whatever the row order
         prim = sorted((s for s in rows if s.role == "primary"), key=lambda s: s.rep_id) if rows else None
@@ -152,7 +151,7 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
                 append(make(s.rep_id, deal_id, deal_type, close_date, part, "primary", s.split_pct, amount, account, term,
                             product, cancelled, currency, qty, cost, attrs, where))
         else:  # no split rows, or only overlays: the owner takes 100%
-            append(make(d.owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account, term,
+            append(make(owner_id, deal_id, deal_type, close_date, amount, "primary", HUNDRED, amount, account, term,
                         product, cancelled, currency, qty, cost, attrs, where))
         if not rows:
             continue
@@ -163,6 +162,12 @@ def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Sp
                             product, cancelled, currency, qty, cost, attrs, where))
     return out
 
+
+# the order credit_deals unpacks a Deal in: refused at import if Deal's fields ever differ
+_DEAL_UNPACKED = ("deal_id", "account", "deal_type", "amount", "currency", "close_date", "owner_id", "term_months", "product",
+                  "cancelled_on", "source", "quantity", "cost", "attrs")
+if Deal._fields != _DEAL_UNPACKED:  # pragma: no cover - a programming error, caught by any import
+    raise RuntimeError(f"Deal fields {Deal._fields} changed: update pipeline._DEAL_UNPACKED and credit_deals")
 
 # a Credit from these fields, by name (positions worked out from Credit's fields: records.record_maker)
 _make_credit = record_maker(Credit, "rep_id deal_id deal_type close_date credit role split_pct deal_amount account "
@@ -494,7 +499,7 @@ def _commission_lines(
     portions = rater.portions
     make = _make_commission_line
     # what depends only on (deal type, band): worked out once per call, not per line
-    per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str]] = {}
+    per_band: dict[tuple[str, int], tuple[Decimal, Decimal, str, int | None, str, str, bool]] = {}
     for c in credits:
         split_pct = c.split_pct
         role = c.role
@@ -515,12 +520,13 @@ def _commission_lines(
                 rule = f"rates.{c.deal_type}" + (f" x accelerators.tiers[{tier_no - 1}]" if tier_no else "")
                 where = (plan.rule_source(f"rates.{c.deal_type}", f"accelerators.tiers[{tier_no - 1}]")
                          if tier_no and plan.tiers[0].upper is not None else plan.rule_source(f"rates.{c.deal_type}"))
-                known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule, where)
-            rate, mult, middle, tier_no, rule, where = known
+                known = per_band[key] = (rate, mult, f" in {band} at {_pct(rate)} x {mult} = ", tier_no, rule, where,
+                                         mult == ONE)
+            rate, mult, middle, tier_no, rule, where, at_one = known
             base = portion * rate
             amount = rounding(base * mult, unit)
             # the line's part at the base rate, rounded once (statements, reconcile): the amount itself at x1
-            base = amount if mult == ONE else rounding(base, unit)
+            base = amount if at_one else rounding(base, unit)
             total += amount
             seq += 1
             append(make(rep_id, period, seq, "commission", amount, c.deal_id, portion, rate, mult, tier_no, rule,
@@ -892,13 +898,14 @@ def stage_measure_and_rate(month: MonthContext, m: RepMonth) -> None:
         return
     counts = month.counts
     assert callable(counts)
+    keep, plan_currency = m.mine.append, plan.currency
     for c in month.month_by_rep.get(rep_id, ()):
-        if c.currency != plan.currency:
+        if c.currency != plan_currency:
             c = _in_plan_currency(rep_id, c, plan, month.conv, month.exceptions)
             if c is None:
                 continue
         if c.cancelled_on is None or counts(c, plan):
-            m.mine.append(c)
+            keep(c)
         else:
             m.notes.append(f"{c.deal_id} cancelled on {c.cancelled_on} in its close month: not credited")
     if plan.v2:
@@ -1045,6 +1052,7 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
             if plan.override_base == "commission":
                 _commission_overrides(month, m, report, theirs, o_rate, rule, source, head)
                 continue
+            append, earned = lines.append, m.earnings  # the same sums as m.earnings += amt per line, kept local
             for c in theirs:
                 if c.cancelled_on is not None and not counts(c, plan):
                     continue
@@ -1060,10 +1068,11 @@ def stage_overrides(month: MonthContext, m: RepMonth) -> None:
                     c, via = converted, f" ({why})"
                 credit_ = c.credit
                 amt = rounder(credit_ * o_rate, unit)
-                lines.append(make(rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, rule,
-                                  f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
-                                  amt, c.source, source))
-                m.earnings += amt
+                append(make(rep_id, pstr, len(lines) + 1, "override", amt, c.deal_id, credit_, o_rate, rule,
+                            f"{head}{c.deal_id}{via} credit {credit_:,.{places}f} at {o_pct} = {amt:,.{places}f}",
+                            amt, c.source, source))
+                earned += amt
+            m.earnings = earned
 
 
 def report_commission(month: MonthContext, report: str) -> tuple[dict[str, Decimal], str | None]:

@@ -226,11 +226,35 @@ def _decode_expr(kind: str, nullable: bool, v: str) -> str:
     return f"_opt({v})" if nullable else v
 
 
+# the exact thousandths of a Decimal n/d with d dividing 1000: n x THOUSANDTHS_PER[d] (``money.to_thousandths``,
+# inlined in the encoder: one method call and one dict lookup a value; any other d goes through to_thousandths,
+# which refuses it)
+THOUSANDTHS_PER = {d: 1000 // d for d in range(1, 1001) if 1000 % d == 0}
+
+
+def _money_statements(var: str, out: str, nullable: bool) -> list[str]:
+    """Statements setting ``out`` to the stored thousandths of ``var`` (NULL as ``null``)."""
+    body = [f"_r = {var}.as_integer_ratio()",
+            "_k = _per(_r[1])",
+            f"{out} = _r[0] * _k if _k is not None else to_thousandths({var})"]
+    if not nullable:
+        return body
+    return [f"if {var} is None:", f"    {out} = null", "else:", *(f"    {b}" for b in body)]
+
+
 def _line_encoder_source() -> str:
+    """The encoder of lines into shaped rows. Per line it converts each money value once (inlined) and
+    writes each exact decimal's canonical text once per distinct object in a run of lines: a rate,
+    multiplier or split percentage that is the same object as the previous line's (the plan's rate,
+    the band's multiplier, 100) reuses its text (the same str object, which also keeps the month's
+    rows small); nothing else is shared, so the rows are the same values as one conversion per line."""
     var = {c: f"f_{c}" for c in Line._fields}
+    decimals = [c for c in LINE_COLUMNS if LINE_KINDS[c] == "decimal"]
     out = ["def shaped_line_rows(lines, pstr, null):",
            f"    rows = {tuple([] for _ in LINE_SHAPES)!r}",
            *(f"    add{i} = rows[{i}].append" for i in range(len(LINE_SHAPES))),
+           "    _per = THOUSANDTHS_PER.get",
+           *(f"    p_{c} = t_{c} = None" for c in decimals),
            f"    for ({', '.join(var[c] for c in Line._fields)},) in lines:"]
     for i, shape in enumerate(LINE_SHAPES):
         terms = [f"{var[c]} is None" if v is None else f"{var[c]} == {v!r}" for c, v in shape.constants.items()]
@@ -239,19 +263,31 @@ def _line_encoder_source() -> str:
             out.append("        else:")
         else:
             out.append(f"        {'if' if i == 0 else 'elif'} {' and '.join(terms)}:")
+        pre: list[str] = []
         values = []
         for c in shape.columns:
+            nullable = c in NULLABLE_LINE_COLUMNS
             if c == "period":
                 values.append("pstr")  # the batch's month
             elif c in shape.required:
                 values.append(var[c])
             elif c == "amount":
+                pre += _money_statements("f_amount", "c_amount", False)
                 values.append("c_amount")
             elif c == "base":  # most lines' base is their amount (a multiplier of 1): the same object, converted once
-                values.append("(null if f_base is None else c_amount if f_base is f_amount else to_thousandths(f_base))")
+                pre += ["if f_base is f_amount:", "    c_base = c_amount", "else:",
+                        *(f"    {b}" for b in _money_statements("f_base", "c_base", True))]
+                values.append("c_base")
+            elif LINE_KINDS[c] == "money":
+                pre += _money_statements(var[c], f"c_{c}", nullable)
+                values.append(f"c_{c}")
+            elif LINE_KINDS[c] == "decimal":
+                miss = f"(t_{c} := canonical_text((p_{c} := {var[c]})))"
+                hit = f"t_{c} if {var[c]} is p_{c} else {miss}"
+                values.append(f"(null if {var[c]} is None else {hit})" if nullable else f"({hit})")
             else:
-                values.append(_encode_expr(LINE_KINDS[c], c in NULLABLE_LINE_COLUMNS, var[c]))
-        out.append("            c_amount = to_thousandths(f_amount)")
+                values.append(_encode_expr(LINE_KINDS[c], nullable, var[c]))
+        out += [f"            {s}" for s in pre]
         out.append(f"            add{i}(({', '.join(values)},))")
     out.append("    return rows")
     return "\n".join(out) + "\n"
@@ -302,7 +338,8 @@ def _rep_period_encoder_source() -> str:
 
 GENERATED_SOURCE = "\n\n".join([_line_encoder_source(), *(_line_decoder_source(i, s) for i, s in enumerate(LINE_SHAPES)),
                                 _line_of_source(), _rep_period_encoder_source()])
-_namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_thousandths": to_thousandths, "from_thousandths": from_thousandths,
+_namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_thousandths": to_thousandths,
+                              "THOUSANDTHS_PER": THOUSANDTHS_PER, "from_thousandths": from_thousandths,
                               "canonical_text": canonical_text, "_opt": _opt, "_opt_decimal": _opt_decimal,
                               "_opt_money": _opt_money, "parts_text": parts_text,
                               "component_paid_text": component_paid_text}

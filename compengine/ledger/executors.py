@@ -58,7 +58,7 @@ from compengine.ledger.codec import LINE_SHAPES, shaped_batches
 from compengine.ledger.db import make_engine, transaction
 from compengine.ledger.inputs import LedgerInputs, load_inputs, override_reach, override_readers
 from compengine.ledger.models import DealRow, SplitRow
-from compengine.ledger.workers import FRAME_ROWS, StoredLines, calculate_and_store, can_fork
+from compengine.ledger.workers import FRAME_ROWS, StoredLines, calculate_and_store, can_fork, store_rep_by_rep
 
 Store = Callable[[int, list[tuple]], int]
 Say = Callable[[str], None]
@@ -122,10 +122,14 @@ class LocalExecutor(CloseExecutor):
         if n > 1:
             say(f"calculating {len(inputs.credits):,} credit lines in {n} worker processes, storing lines as they come")
             return calculate_and_store(inputs, pstr, n, null, store)
-        say(f"calculating {len(inputs.credits):,} credit lines")
-        result = inputs.calculate()
-        say("storing lines")
-        return result, sum(store(shape, rows) for shape, rows in shaped_batches(result.reps, pstr, null))
+        # rep by rep: each rep's lines are encoded and batched for the store as soon as they are made, and its
+        # result keeps them as those rows (StoredLines), as the workers' results do: a month's Line objects
+        # never all live at once (issue 14: the close's memory)
+        say(f"calculating {len(inputs.credits):,} credit lines, storing lines as they come")
+        exceptions: list[str] = []
+        with localcontext(CONTEXT), gc_paused():
+            reps, count = store_rep_by_rep(inputs.iter_part(exceptions), pstr, null, store)
+        return PeriodResult(pstr, reps, exceptions), count
 
 
 # ------------------------------------------------------------------ choosing one

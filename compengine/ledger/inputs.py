@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
@@ -148,11 +150,14 @@ def load_plans_for(session: Session, period: Period) -> tuple[dict[str, Plan], d
 
 def load_credits(session: Session, periods: list[str], reps: Iterable[str] | None = None) -> list[Credit]:
     """Credits of the deals closed in the given months (current amounts and splits); with
-    ``reps``, only of the deals these reps own or have a split of (a repricing of a few reps)."""
+    ``reps``, only of the deals these reps own or have a split of (a repricing of a few reps).
+
+    The deals are credited as they are read (:func:`_iter_deals`): a month's rows and Deal records
+    never all live at once, only its credits (the close's memory, issue 14)."""
     if not periods:
         return []
-    deals, splits = load_deals(session, periods, reps)
-    return credit_deals(deals, splits)
+    with _deal_reader(session, periods, reps) as (splits, deals):
+        return credit_deals(deals, splits)
 
 
 def load_deals(session: Session, periods: list[str],
@@ -163,6 +168,14 @@ def load_deals(session: Session, periods: list[str],
     ``quantity``, ``cost`` and ``attrs`` those of its latest won or amended event."""
     if not periods:
         return [], {}
+    with _deal_reader(session, periods, reps) as (splits, deals):
+        return list(deals), splits
+
+
+@contextmanager
+def _deal_reader(session: Session, periods: list[str],
+                 reps: Iterable[str] | None) -> Iterator[tuple[dict[str, list[Split]], Iterator[Deal]]]:
+    """(the current splits of the months' deals, an iterator of the deals, read as it is consumed)."""
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
     # type processing would dominate. Money arrives as integer thousandths, dates as text on SQLite.
     # Deals come in no particular order (sorting them cost a second a million): the engine
@@ -179,22 +192,47 @@ def load_deals(session: Session, periods: list[str],
         only = (f" AND (d.owner_id IN ({rmarks}) OR d.deal_id IN (SELECT deal_id FROM splits WHERE rep_id IN ({rmarks}) "
                 "AND superseded_at IS NULL))")
         only_params = wanted + wanted
-    make_deal = Deal._make
-    one, zero = Decimal(1), ZERO
-    quantities: dict[str, Decimal] = {"1": one}  # a month's deals share a few quantities: one Decimal each
     cur = raw.cursor()
     try:
+        splits: dict[str, list[Split]] = defaultdict(list)
+        cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
+                    f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL{only} ORDER BY s.deal_id, s.id",
+                    list(periods) + only_params)
+        pcts: dict[str, Decimal] = {}  # a month's splits share a few percentages: one Decimal each (and one text when stored)
+        for deal_id, rep_id, pct, role in cur.fetchall():
+            d_pct = pcts.get(pct)
+            if d_pct is None:
+                d_pct = pcts[pct] = Decimal(pct)
+            splits[deal_id].append(Split(deal_id, rep_id, d_pct, role))
         cur.execute("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
                     f"cancelled_on, source, quantity, cost, attrs FROM deals d WHERE close_period IN ({marks}){only}",
                     list(periods) + only_params)
-        rows = cur.fetchall()
-        sqlite = dialect == "sqlite"
-        as_date = date.fromisoformat
-        dates: dict[str, date] = {}
-        deals = []
-        append = deals.append
+        yield splits, _iter_deals(cur, dialect == "sqlite")
+    finally:
+        cur.close()
+
+
+def _iter_deals(cur: Any, sqlite: bool) -> Iterator[Deal]:
+    """The deals of an executed deals query, made a few thousand rows at a time."""
+    make_deal = Deal._make
+    one, zero = Decimal(1), ZERO
+    quantities: dict[str, Decimal] = {"1": one}  # a month's deals share a few quantities: one Decimal each
+    as_date = date.fromisoformat
+    dates: dict[str, date] = {}
+    # the driver makes a new str for every value of every row: a month's deals repeat a few deal types,
+    # currencies, products and owners (and many accounts), kept alive by the credits until the close ends;
+    # one str per distinct text instead (the same values)
+    one_of: dict[str | None, str | None] = {}
+    shared = one_of.setdefault
+    while True:
+        rows = cur.fetchmany(10_000)
+        if not rows:
+            return
         for (deal_id, account, deal_type, amount, currency, close, owner, term, product, cancelled, source, quantity, cost,
              attrs) in rows:
+            account, deal_type, currency, owner, product = (shared(account, account), shared(deal_type, deal_type),
+                                                            shared(currency, currency), shared(owner, owner),
+                                                            shared(product, product))
             if sqlite:
                 close = dates.get(close) or dates.setdefault(close, as_date(close))
                 if cancelled is not None:
@@ -202,19 +240,9 @@ def load_deals(session: Session, periods: list[str],
             q = quantities.get(quantity)
             if q is None:
                 q = quantities[quantity] = Decimal(quantity)
-            append(make_deal((deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
-                              cancelled, source or None, q, from_thousandths(cost) if cost else zero,
-                              attrs_of(attrs) if attrs else ())))
-        del rows
-        splits: dict[str, list[Split]] = defaultdict(list)
-        cur.execute("SELECT s.deal_id, s.rep_id, s.split_pct, s.role FROM splits s JOIN deals d ON d.deal_id = s.deal_id "
-                    f"WHERE d.close_period IN ({marks}) AND s.superseded_at IS NULL{only} ORDER BY s.deal_id, s.id",
-                    list(periods) + only_params)
-        for deal_id, rep_id, pct, role in cur.fetchall():
-            splits[deal_id].append(Split(deal_id, rep_id, Decimal(pct), role))
-    finally:
-        cur.close()
-    return deals, splits
+            yield make_deal((deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
+                             cancelled, source or None, q, from_thousandths(cost) if cost else zero,
+                             attrs_of(attrs) if attrs else ()))
 
 
 def load_state(session: Session, period: Period) -> dict[str, RepState]:

@@ -25,7 +25,7 @@ import pickle
 import selectors
 import signal
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from decimal import localcontext
 from typing import Any, overload
@@ -33,6 +33,7 @@ from typing import Any, overload
 from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT
 from compengine.engine.records import Line, PeriodResult, RepResult
+from compengine.ledger import codec
 from compengine.ledger.codec import LINE_SHAPES, decode_shaped, shaped_batches
 
 FRAME_ROWS = 20_000  # rows per message: big enough to amortise marshalling, small enough to overlap
@@ -83,6 +84,31 @@ class StoredLines(Sequence[Line]):
 
     def __repr__(self) -> str:
         return f"StoredLines({len(self)} lines)"
+
+
+def store_rep_by_rep(reps: Iterable[RepResult], pstr: str, null: object, store: Callable[[int, list[tuple]], int],
+                     size: int = 20_000) -> tuple[list[RepResult], int]:
+    """Encode each rep's lines as its result comes (``codec.shaped_line_rows``), ``store(shape, rows)`` them in
+    batches of about ``size`` rows, and keep the rep's result with its lines as those rows
+    (:class:`StoredLines`): no :class:`Line` of the month outlives its rep. The batches are exactly
+    those of :func:`codec.shaped_batches` (same rows, same order, so the same row ids). Returns the
+    results and the number of rows stored. (The close in one process: ``executors.LocalExecutor``.)"""
+    batches: list[list[tuple]] = [[] for _ in LINE_SHAPES]
+    out: list[RepResult] = []
+    count = 0
+    for r in reps:
+        shaped = codec.shaped_line_rows(r.lines, pstr, null)
+        out.append(replace(r, lines=StoredLines(pstr, shaped)))  # type: ignore[arg-type]
+        for shape, rows in enumerate(shaped):
+            batch = batches[shape]
+            batch.extend(rows)
+            if len(batch) >= size:
+                count += store(shape, batch)
+                batches[shape] = []  # the store may keep the batch it was given
+    for shape, batch in enumerate(batches):
+        if batch:
+            count += store(shape, batch)
+    return out, count
 
 
 _PICKLED = 255  # frame type of a pickled message; 0-2 are rows of a shape, marshalled

@@ -252,6 +252,10 @@ class PlanExample:
     line: int | None = None  # where the example starts in its file
 
 
+# Plan.rule_source's texts: (file, digest, keys) -> (the plan's line_of mapping, text)
+_RULE_SOURCES: dict[tuple, tuple[Mapping[str, int], str]] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     id: str
@@ -305,9 +309,19 @@ class Plan:
     def rule_source(self, *keys: str) -> str:
         """``plans/x.yaml:12 @ab12cd34``: where a rule is written (``:11,17`` for a rate and its band), and the
         plan version (the first 8 characters of its digest)."""
+        # a close asks the same few rules of each plan for every rep: the text is kept, keyed by what makes it
+        # (the file, the digest, the keys) and valid only for the same line_of mapping (held in the entry)
+        cache_key = (self.source.file, self.digest, keys)
+        hit = _RULE_SOURCES.get(cache_key)
+        if hit is not None and hit[0] is self.line_of:
+            return hit[1]
         lines = [str(n) for n in dict.fromkeys(self.line_of.get(k) for k in keys) if n]
         at = f"{self.source.file}:{','.join(lines)}" if lines else self.source.file
-        return f"{at} @{self.digest[:8]}" if self.digest else at
+        out = f"{at} @{self.digest[:8]}" if self.digest else at
+        if len(_RULE_SOURCES) >= 10_000:
+            _RULE_SOURCES.clear()
+        _RULE_SOURCES[cache_key] = (self.line_of, out)
+        return out
 
     def clawback_share(self, close_date: date, cancelled_on: date, term_months: int | None) -> Decimal:
         """The share (0..1) of what was paid on a deal that a cancellation reverses (within the window:
