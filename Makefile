@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 # its own schema; `.venv/bin/python -m pytest` runs it in one process
 test: install
 	$(BIN)/python -m pytest -n auto
+
+# the README's portal screenshots (docs/*.png), from the browser test
+screenshots: install
+	COMPENGINE_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_web_browser.py
 
 bench: install
 	$(BIN)/python benchmarks/bench_calc.py

@@ -2,9 +2,10 @@
 
 a rep signs in, reads a statement and opens a dispute from a line; ops approves it, runs
 and locks the month (watching the job's progress); finance downloads the payout file.
-Screenshots of the rep's statement and the ops board go to docs/ (shown in the README).
-A rep on a plan with components reads a statement with one attainment bar per component
-(docs/statement-components.png).
+Screenshots of the rep's statement and the ops board are taken every run; `make screenshots`
+(COMPENGINE_SCREENSHOTS=docs) writes them over the README's copies in docs/, else they go to a
+temporary folder so a test run leaves the tree clean. A rep on a plan with components reads a
+statement with one attainment bar per component (docs/statement-components.png).
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Without it (or
 without Playwright) the test skips with the reason printed, and fails under CI=true.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,7 +29,9 @@ CHROMIUM = os.environ.get("COMPENGINE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
-DOCS = REPO / "docs"
+# where the screenshots go: docs/ only when asked (make screenshots), so `make test` changes no tracked file
+DOCS = Path(os.environ["COMPENGINE_SCREENSHOTS"]).resolve() if os.environ.get("COMPENGINE_SCREENSHOTS") else \
+    Path(tempfile.mkdtemp(prefix="compengine-screenshots-"))
 
 
 def _browser_problem() -> str | None:
