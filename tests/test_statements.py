@@ -531,3 +531,40 @@ def test_short_labels_never_wrap():
     assert re.search(r"table\.lines td\.kind \{[^}]*white-space: nowrap", css)
     tpl = (default_templates_dir() / "statement.html.j2").read_text(encoding="utf-8")
     assert '<td class="kind">{{ l.deal_type }}</td>' in tpl
+
+
+# --------------------------------------------------------------------------- the PDF path's parser
+
+
+def _tags(root) -> list[tuple[str, tuple]]:  # noqa: ANN001
+    return [(el.tag, tuple(sorted(el.attrib.items()))) for el in root.iter() if isinstance(el.tag, str)]
+
+
+def test_the_shipped_template_is_parsed_as_xml_into_the_tree_html5_gives(items):
+    import tinyhtml5
+
+    from compengine.statements.render import _document, load_templates
+
+    templates = load_templates()
+    assert templates.xml
+    base = str(templates.folder) + "/"
+    for data in items.values():
+        html = templates.render(data)
+        fast = _document(html, base, True).etree_element
+        assert fast.tag == "html" and not hasattr(fast, "getroot")
+        assert _tags(fast) == _tags(tinyhtml5.parse(html, namespace_html_elements=False))
+
+
+def test_markup_that_is_not_well_formed_goes_to_the_html5_parser():
+    from compengine.statements.render import _document
+
+    doc = _document("<html><body><p>one<p>two<br></body></html>", "/", True)
+    assert [el.tag for el in doc.etree_element.iter()] == ["html", "head", "body", "p", "p", "br"]
+
+
+def test_rendering_in_process_leaves_the_collector_as_it_was(items, tmp_path):
+    import gc
+
+    before = gc.get_threshold()
+    render_statements([items["R1"]], tmp_path, jobs=1)
+    assert gc.get_threshold() == before
