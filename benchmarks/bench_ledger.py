@@ -89,8 +89,9 @@ def phase_close(db: str, period: str, workers: int = 0) -> dict:
             "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def run_phase(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", *args], check=True, capture_output=True, text=True, cwd=REPO)
+def run_phase(*args: str, script: str = __file__) -> dict:
+    """Run ``script --phase ARGS`` in a fresh process (so its peak memory is its own); its last line of JSON."""
+    out = subprocess.run([sys.executable, script, "--phase", *args], check=True, capture_output=True, text=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

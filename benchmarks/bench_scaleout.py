@@ -20,13 +20,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PRESETS = {"million": (10_000, 880_000), "small": (2_000, 176_000), "tiny": (400, 35_000)}
@@ -82,11 +80,6 @@ def phase_close(db: str, period: str, spec: str) -> dict:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_phase(*args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", *args], check=True, capture_output=True, text=True, cwd=REPO)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", default=None, help="ledger URL (default: a temporary SQLite file)")
@@ -122,7 +115,7 @@ def main() -> None:
         print(f"import:   {i['seconds']:.1f} s", flush=True)
         totals = set()
         for spec in a.executors.split(","):
-            c = run_phase(db, "2026-01", spec)
+            c = bench_ledger.run_phase(db, "2026-01", spec, script=__file__)
             totals.add((c["total"], c["payout_lines"]))
             start = f", cluster start {c['cluster_start_s']:.1f} s apart" if c["cluster_start_s"] else ""
             print(f"close {spec:<13} {c['seconds']:6.1f} s wall, CPU {c['cpu_seconds']:5.1f} s closing + "

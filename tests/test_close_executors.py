@@ -17,7 +17,8 @@ from compengine.core.periods import Period
 from compengine.engine.report import result_dict
 from compengine.ledger import import_folder, lock_period, run_close, transaction
 from compengine.ledger.executors import DaskExecutor, LocalExecutor, parse_executor, partition_reps
-from compengine.ledger.models import PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.models import PayoutLineRow, PeriodRow
+from helpers_ledger import stored
 
 REPO = Path(__file__).resolve().parents[1]
 PLANS = REPO / "plans"
@@ -122,16 +123,6 @@ def cluster():  # noqa: ANN201
         yield ex
     finally:
         ex.close()
-
-
-def stored(engine, period: str) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001
-    cols = [c for c in PayoutLineRow.__table__.columns if c.name != "id"]
-    with transaction(engine) as s:
-        lines = [tuple(r) for r in s.execute(select(*cols).where(PayoutLineRow.period == period)
-                                             .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))]
-        reps = [tuple(r) for r in s.execute(select(*RepPeriod.__table__.columns).where(RepPeriod.period == period)
-                                            .order_by(RepPeriod.rep_id))]
-    return lines, reps
 
 
 def test_a_dask_cluster_stores_what_one_process_does(ledger, company, cluster, monkeypatch, tmp_path):

@@ -17,9 +17,10 @@ from compengine.engine.pipeline import calculate_period, iter_period_part
 from compengine.engine.report import result_dict
 from compengine.ledger import import_folder, lock_period, run_close, transaction
 from compengine.ledger.close import close_workers, load_inputs
-from compengine.ledger.models import PayoutLineRow, PeriodRow, RepPeriod
+from compengine.ledger.models import PayoutLineRow, PeriodRow
 from compengine.ledger.workers import StoredLines
 from compengine.plans import load_plans
+from helpers_ledger import stored
 
 REPO = Path(__file__).resolve().parents[1]
 PLANS = REPO / "plans"
@@ -33,16 +34,6 @@ def company(tmp_path_factory) -> Path:  # noqa: ANN001
     out = tmp_path_factory.mktemp("co") / "data"
     generate(out, seed=5, reps=40, deals=1600, year=2026, months=4, plans_dir=PLANS)
     return out
-
-
-def stored(engine, period: str) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001
-    cols = [c for c in PayoutLineRow.__table__.columns if c.name != "id"]
-    with transaction(engine) as s:
-        lines = [tuple(r) for r in s.execute(select(*cols).where(PayoutLineRow.period == period)
-                                             .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))]
-        reps = [tuple(r) for r in s.execute(select(*RepPeriod.__table__.columns).where(RepPeriod.period == period)
-                                            .order_by(RepPeriod.rep_id))]
-    return lines, reps
 
 
 def test_workers_store_and_return_what_one_process_does(ledger, company):
