@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import re
 from dataclasses import dataclass
 from collections import defaultdict
@@ -371,12 +370,12 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
             rdl.error(src, "amount", f"must be positive, got {amount}")
             ok = False
         try:
-            money_check = functools.partial(amount_problem, currency=check_code(currency))  # its own minor units
+            known: str | None = check_code(currency)  # amounts in its own minor units
         except ValueError as exc:
             rdl.error(src, "currency", str(exc))
             ok = False
-            money_check = check_amount
-        if amount > 0 and (problem := money_check(amount)):
+            known = None
+        if amount > 0 and (problem := amount_problem(amount, known)):
             rdl.error(src, "amount", problem)
             ok = False
         if unknown_rep(rdl, src, "owner_id", owner):
@@ -400,7 +399,7 @@ def read_data_folder(folder: Path | str, plans: Mapping[str, Plan] | None = None
         elif cost < 0:
             rdl.error(src, "cost", f"must not be negative, got {cost}")
             ok = False
-        elif problem := money_check(cost):
+        elif problem := amount_problem(cost, known):
             rdl.error(src, "cost", problem)
             ok = False
         product = row.get("product") or None
@@ -696,7 +695,7 @@ def _plan_amount_problem(value: Decimal, plans: Mapping[str, Plan] | None, plan_
     """Why a quota for ``plan_id`` is refused: finer than the plan currency's minor unit (whole yen, fils
     for KWD; cents when the plan is unknown) or beyond the maximum amount."""
     plan = plans.get(plan_id) if plans is not None else None
-    return amount_problem(value, plan.currency) if plan is not None else check_amount(value)
+    return amount_problem(value, plan.currency if plan is not None else None)
 
 
 # ----------------------------------------------------------------------------- fast reading (issue 18)

@@ -98,12 +98,12 @@ def quantum(code: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(code))
 
 
-def amount_problem(value: Decimal, currency: str) -> str | None:
+def amount_problem(value: Decimal, currency: str | None) -> str | None:
     """Why an input amount in ``currency`` is refused (None when it is fine): finer than the currency's minor
     unit (``0.5`` yen, ``1.234`` dollars; a KWD amount may have three places) or beyond
-    :data:`~compengine.core.money.MAX_AMOUNT` either way. A two-place currency keeps the message every
-    reader gives for cents."""
-    places = minor_units(currency)
+    :data:`~compengine.core.money.MAX_AMOUNT` either way. A two-place currency, or none known (``None``: an
+    unknown code, a rep without a plan), keeps the message every reader gives for cents."""
+    places = 2 if currency is None else minor_units(currency)
     if places == 2:
         return check_amount(value)
     if not value.is_finite() or value != value.quantize(quantum(currency), context=CONTEXT):

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
 from compengine.core.currency import amount_problem
-from compengine.core.money import ZERO, check_amount, json_money, shown
+from compengine.core.money import ZERO, json_money, shown
 from compengine.core.periods import Period, as_period
 from compengine.ledger.inputs import EARNED_KINDS, LATE_COMMISSION, LATE_OTHER, load_inputs
 from compengine.ledger.models import (
@@ -323,7 +323,7 @@ def _amount_problem(amount: Decimal, what: str, currency: str | None) -> str | N
         return f"{what} must be a decimal amount, e.g. 1200.00"
     if amount == 0:
         return f"{what} is 0.00"
-    problem = amount_problem(amount, currency) if currency else check_amount(amount)
+    problem = amount_problem(amount, currency)
     return f"{what} {problem}" if problem else None
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
 from compengine.core.currency import amount_problem, format_money, minor_units, to_minor
-from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, check_amount, json_money, money_str, shown
+from compengine.core.money import CONTEXT, MAX_AMOUNT, ZERO, json_money, money_str, shown
 from compengine.core.outputs import write_csv_atomic
 from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
@@ -52,7 +52,7 @@ def add_adjustment(session: Session, rep_id: str, period: Period, amount: Decima
     if abs(amount) > MAX_AMOUNT:
         raise CompErrors(f"amount {amount} is beyond the maximum amount {MAX_AMOUNT:,} (either way)")
     currency = payout_currency(session, rep_id, period)
-    if problem := (amount_problem(amount, currency) if currency else check_amount(amount)):
+    if problem := amount_problem(amount, currency):
         raise CompErrors(f"amount {problem}")  # finer than the rep's currency: cents, whole yen, fils for KWD
     first, last = session.execute(select(func.min(PeriodRow.period), func.max(PeriodRow.period))).one()
     if first is None:

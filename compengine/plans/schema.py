@@ -17,7 +17,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from compengine.core.currency import amount_problem, check_code
 from compengine.core.fx import FxPolicy
-from compengine.core.money import check_amount, parse_plain_number
+from compengine.core.money import parse_plain_number
 from compengine.core.periods import Period, parse_date
 from compengine.plans.model import CATEGORY, DEAL_FIELDS
 
@@ -49,10 +49,10 @@ def _money(value: Decimal, info: ValidationInfo) -> Decimal:
     KWD; the loader passes the file's ``currency`` as the validation context), at most ``MAX_AMOUNT``."""
     currency = (info.context or {}).get("currency")
     try:
-        problem = amount_problem(value, check_code(currency)) if isinstance(currency, str) else check_amount(value)
+        known = check_code(currency) if isinstance(currency, str) else None
     except ValueError:  # an unknown currency: its own error says so; amounts are checked as cents
-        problem = check_amount(value)
-    if problem:
+        known = None
+    if problem := amount_problem(value, known):
         raise ValueError(problem)
     return value
 
