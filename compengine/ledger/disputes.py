@@ -164,17 +164,18 @@ def open_dispute(session: Session, rep_id: str, period: Period | str, reason: st
     now = now or utcnow()
     p = as_period(period)
     errors = []
-    if session.get(RepRow, rep_id) is None:
+    rep_known, period_known = session.get(RepRow, rep_id) is not None, session.get(PeriodRow, str(p)) is not None
+    if not rep_known:
         errors.append(f"unknown rep {rep_id!r}")
     if deal_id is not None and session.get(DealRow, deal_id) is None:
         errors.append(f"unknown deal {deal_id!r}: import it first, or open the dispute without --deal")
-    if session.get(PeriodRow, str(p)) is None:
+    if not period_known:
         errors.append(f"period {p} is not in the ledger")
     if not reason.strip():
         errors.append("a dispute needs a reason")
     if amount is not None:
-        known = session.get(RepRow, rep_id) is not None and session.get(PeriodRow, str(p)) is not None
-        if problem := _amount_problem(amount, "the amount claimed", payout_currency(session, rep_id, p) if known else None):
+        currency = payout_currency(session, rep_id, p) if rep_known and period_known else None
+        if problem := _amount_problem(amount, "the amount claimed", currency):
             errors.append(problem)
     if errors:
         raise CompErrors(errors)
