@@ -269,3 +269,43 @@ def test_ledger_statements_take_each_reps_locale_and_an_override(ledger, tmp_pat
     assert status != "stale", report.text() + "a locale is how statements are written: changing it reprices nothing"
     with transaction(ledger) as s:
         assert ledger_statement_data(s, OCT, "Example Co", rep_ids=["R2"])[0].locale == "en_US"
+
+
+# --------------------------------------------------------------------------- glyphs: the full-width yen sign
+
+
+def test_the_yen_sign_has_a_glyph_in_the_pdf_and_the_portal_serves_it(tmp_path):
+    """CLDR's ja_JP amounts use U+FFE5, which DejaVu Sans lacks (it drew an empty box): the statement's
+    stylesheet falls back to the bundled full-width subset, and the PDF embeds it; the portal serves the same
+    file for browsers without a CJK font."""
+    import warnings
+
+    from fontTools.ttLib import TTFont
+    from pypdf import PdfReader
+
+    from compengine.statements.render import render_pdf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    templates = load_templates()
+    fw = [f for f in templates.fonts if f.name.startswith("StatementFullwidth")]
+    assert len(fw) == 2 and all(0xFFE5 in TTFont(f).getBestCmap() for f in fw)
+    assert not any(0xFFE5 in TTFont(f).getBestCmap() for f in templates.fonts if f not in fw)
+    r2, _ = _statements()["R2"]
+    pdf = render_pdf(r2, tmp_path / "r2.pdf", templates)
+    page = PdfReader(pdf).pages[0]
+    fonts = {str(f["/BaseFont"]) for f in page["/Resources"]["/Font"].values()}
+    assert any("Statement-Fullwidth" in f for f in fonts), fonts
+    assert "￥149,501" in page.extract_text()
+
+    from compengine.ledger import open_ledger
+    from compengine.web.app import create_app
+
+    client = TestClient(create_app(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"), secret="test-secret"))
+    r = client.get("/static/StatementFullwidth-Bold.otf")
+    assert r.status_code == 200 and r.headers["content-type"] == "font/otf"
+    assert r.content == next(f for f in fw if f.name == "StatementFullwidth-Bold.otf").read_bytes()
+    assert client.get("/static/DejaVuSans.ttf").status_code == 404  # only what the portal's stylesheet names
+    assert 'src: url(/static/StatementFullwidth.otf)' in client.get("/static/portal.css").text

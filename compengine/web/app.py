@@ -688,12 +688,15 @@ class Portal:
 
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
-        types = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
+        types = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "otf": "font/otf"}
         ext = name.rsplit(".", 1)[-1]
         if "/" in name or name.startswith(".") or ext not in types:
             return Response("not found", status_code=404)
+        # fonts: the statements' bundled ones (one copy in the package), for glyphs a browser's fonts may lack
+        folder = resources.files("compengine.statements") / "templates" / "fonts" if ext == "otf" else \
+            resources.files(PKG) / "static"
         try:
-            content = (resources.files(PKG) / "static" / name).read_bytes()
+            content = (folder / name).read_bytes()
         except FileNotFoundError:
             return Response("not found", status_code=404)
         return Response(content, media_type=types[ext], headers={"Cache-Control": "max-age=300"})
