@@ -180,7 +180,8 @@ def calculate_and_store(
     store: Callable[[int, list[tuple]], int],
 ) -> tuple[PeriodResult, int]:
     """Calculate ``inputs`` (a ``LedgerInputs``) in ``workers`` processes; ``store(shape, rows)``
-    each batch of rows here as it arrives. Returns the month's result and the number of rows stored."""
+    each batch of rows here as it arrives. Returns the month's result and the number of rows stored.
+    Empties ``inputs.credits`` and ``inputs.ytd_credits`` here once the workers have them."""
     pids: list[int] = []
     fds: dict[int, int] = {}
     reaped: set[int] = set()
@@ -196,6 +197,9 @@ def calculate_and_store(
             os.close(w)
             pids.append(pid)
             fds[r] = i
+        # the workers have the month's credits (fork copied them); here they would only hold memory while the
+        # rows come in (freed while the workers start, the room is reused for the rows)
+        inputs.credits, inputs.ytd_credits = [], []
         rows_of: list[tuple[list[tuple], ...]] = [tuple([] for _ in LINE_SHAPES) for _ in range(workers)]
         done: list[tuple | None] = [None] * workers
         count = 0
