@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_statement_phases.py
 	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_real_data.py
+	$(BIN)/python benchmarks/check_identical.py
 
 clean:
 	rm -rf $(VENV) out demo .pytest_cache .hypothesis

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -62,7 +63,6 @@ def phase_close(db: str, period: str, workers: int = 0) -> dict:
 
     from compengine.core.periods import Period
     from compengine.ledger import open_ledger, run_close, transaction
-    from compengine.ledger.close import close_workers
     from compengine.ledger.models import PayoutLineRow
 
     engine = open_ledger(db)
@@ -83,10 +83,19 @@ def phase_close(db: str, period: str, workers: int = 0) -> dict:
                                  .group_by(PayoutLineRow.kind)).all())
     lines = sum(by_kind.values())
     return {"seconds": secs, "cpu_seconds": cpu, "workers_cpu_seconds": workers_cpu, "reps": len(res.reps),
-            "workers": close_workers(workers or None, 10**9), "payout_lines": lines,
+            "workers": _workers_used(marks), "payout_lines": lines,
             "commission_lines": by_kind.get("commission", 0), "lines_per_s": lines / secs, "phases": marks,
             "total": str(res.total_payout), "peak_mb": peak_mb(),
             "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _workers_used(marks: dict[str, float]) -> int:
+    """How many processes calculated, from the close's progress messages ("... in 2 worker processes ...")."""
+    for msg in marks:
+        m = re.search(r" in (\d+) worker processes", msg)
+        if m:
+            return int(m.group(1))
+    return 1
 
 
 def run_phase(*args: str, script: str = __file__) -> dict:

@@ -28,18 +28,30 @@ MIGRATION = REPO / "compengine" / "ledger" / "migrations" / "versions" / "0004_p
 
 
 def lines(period: str, n: int, null):  # noqa: ANN001, ANN201
+    """Commission lines shaped like a big month's, each row built by column name (``codec.LINE_COLUMNS``)."""
+    from compengine.ledger.codec import LINE_COLUMNS
+
     for i in range(n):
-        rep = f"R{i // 200:06d}"
-        yield (period, rep, i % 200 + 1, "commission", 12345 + i % 1000, f"D{i:09d}", 123450 + i % 1000, "0.10", "1.0",
-               1, "rates.new_logo x accelerators.tiers[0]",
-               f"D{i:09d} new_logo Account {i % 9973}: credit {1234.50 + i % 1000:,.2f} in band 1 (0%-100%) at 10% x 1.0",
-               null, null, "primary", "100")
+        row = {"period": period, "rep_id": f"R{i // 200:06d}", "seq": i % 200 + 1, "kind": "commission",
+               "amount": 12345 + i % 1000, "deal_id": f"D{i:09d}", "credit": 123450 + i % 1000, "rate": "0.10",
+               "multiplier": "1.0", "tier": 1, "rule": "rates.new_logo x accelerators.tiers[0]",
+               "explain": f"D{i:09d} new_logo Account {i % 9973}: credit {1234.50 + i % 1000:,.2f} in band 1 (0%-100%) "
+                          "at 10% x 1.0",
+               "ref_period": null, "ref": null, "role": "primary", "split_pct": "100", "component": "commission",
+               "base": 123450 + i % 1000, "deal_source": f"data/deals.csv:{i + 2}", "rule_source": "plans/ae.yaml:11,17 @2446f73d"}
+        yield tuple(row[c] for c in LINE_COLUMNS)
 
 
 def rep_periods(period: str, n: int, null):  # noqa: ANN001, ANN201
+    """One rep_periods row per 200 lines, built by column name (``codec.REP_PERIOD_COLUMNS``)."""
+    from compengine.ledger.codec import REP_PERIOD_COLUMNS
+
     for r in range(n // 200 + 1):
-        yield (period, f"R{r:06d}", "ae-2026", "USD", "period", 10000000, 5000000, "0.5000", null, null, 12, 246900, 0, 0,
-               246900, 2026, null, "")
+        row = {"period": period, "rep_id": f"R{r:06d}", "plan_id": "ae-2026", "currency": "USD", "measure": "period",
+               "quota": 10000000, "credited": 5000000, "attainment": "0.5000", "ytd_quota": null, "ytd_credited": null,
+               "tenure_month": 12, "payout": 246900, "draw_balance": 0, "carry_balance": 0, "ytd_paid": 246900,
+               "ytd_year": 2026, "ytd_plan": null, "notes": "", "parts": null, "component_paid": null}
+        yield tuple(row[c] for c in REP_PERIOD_COLUMNS)
 
 
 def main() -> None:
