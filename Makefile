@@ -25,7 +25,7 @@ test: install
 screenshots: install
 	COMPENGINE_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_web_browser.py
 
-# every figure of benchmarks/RESULTS.md (about an hour on the 2-core machine there; each script's
+# every figure of benchmarks/RESULTS.md (an hour or more on the 2-core machine there; each script's
 # docstring says what it measures). PostgreSQL runs use $(BENCH_PG); the issue-14 comparison
 # builds the pre-plan-v2 commit c82f554 in a temporary worktree.
 BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/test
