@@ -65,10 +65,16 @@ def one(folder: Path, catalog, full) -> dict:  # noqa: ANN001
     assert not errors and isinstance(fast.deals, columnar.DealColumns), "the fast reader fell back"
     assert columnar.unsupported(fast, plans, MONTH) is None
     cols, row["calc"] = cpu(lambda: columnar.calculate_columns(fast, plans, MONTH))
-    res, row["lines"] = cpu(lambda: cols.result())
+    res = None
+
+    def made() -> int:  # the result with every Line made once (its lines are made when read: columnar.RepLines)
+        nonlocal res
+        res = cols.result()
+        return sum(len(list(r.lines)) for r in res.reps)
+
+    row["n_lines"], row["lines"] = cpu(made)
     col_pay = cols.payouts()
     row["converted"] = int((cols.c_tok >= 0).sum()) + int((cols.l_aux[cols.l_kind == columnar.KIND_OVERRIDE] > 0).sum())
-    row["n_lines"] = sum(len(r.lines) for r in res.reps)
     row["exceptions"] = len(res.exceptions)
     del res, cols, fast
     got, row["pure"] = cpu(lambda: calculate_through(full, catalog, MONTH)[-1])

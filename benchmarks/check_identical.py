@@ -8,7 +8,8 @@ this tree's default engine (columnar), with its python engine, and with the pyth
 (default 71dc6ac, the commit before issue 18's work: the engine as it was), checked out with ``git
 worktree`` in a temporary folder. Each output is streamed into SHA-256 (nothing is written to disk);
 prints one JSON line per run (bytes, digest, CPU seconds) and exits 1 if any two outputs of one format
-differ.
+differ. The JSON names each line's deal source, a path in the run's temporary folder: its digest is
+compared within a run, not across runs (the text's is the same in every run).
 """
 
 from __future__ import annotations

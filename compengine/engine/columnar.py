@@ -370,6 +370,38 @@ class _FxColumns:
 # --------------------------------------------------------------------------- the month as columns
 
 
+class RepLines(Sequence[Line]):
+    """One rep's payout lines of a :class:`ColumnarMonth` result, made from the month's columns each time they
+    are read and kept by nothing: printing a month holds one rep's ``Line`` records at a time, not the month's
+    two million (``compengine calc`` prints a rep at a time). Equal to the list of the same lines."""
+
+    __slots__ = ("_make", "_ri", "_n")
+
+    def __init__(self, make: Any, ri: int, n: int) -> None:
+        self._make, self._ri, self._n = make, ri, n
+
+    def _lines(self) -> list[Line]:
+        with P.gc_paused():
+            return self._make(self._ri)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        return self._lines()[i]
+
+    def __iter__(self) -> Any:
+        return iter(self._lines())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (RepLines, list, tuple)):
+            return self._lines() == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"RepLines({self._n} lines)"
+
+
 @dataclass(eq=False)
 class ColumnarMonth:
     """A month as columns: the credits, the payout lines and each rep's figures (minor units)."""
@@ -419,21 +451,21 @@ class ColumnarMonth:
     @P.gc_paused()  # millions of records, no cycles: the collector would rescan them all (as in the pure engine)
     def result(self, *, explain: bool = True) -> PeriodResult:
         """The month as the pure engine's :class:`PeriodResult` (equal line for line); ``explain=False``
-        leaves the explain sentences empty (nothing shows them)."""
+        leaves the explain sentences empty (nothing shows them). Each rep's totals are worked out here, its
+        lines when they are read (:class:`RepLines`): printing the month holds one rep's lines at a time."""
         pstr = str(self.period)
         v = self.view
         ids, types, accounts, cancelled_on = v.deal_id, v.deal_type, v.account, v.cancelled_on
         reps = self.data.reps
         # the lines come per kind; within a rep: commission, spiff, cap, override, draw, carry (the stages' order)
         order = np.lexsort((np.arange(len(self.l_rep)), self.l_kind, self.l_rep))
-        starts = np.searchsorted(self.l_rep[order], np.arange(len(self.rep_ids) + 1))
-        l_kind = self.l_kind[order].tolist()
-        l_credit = self.l_credit[order].tolist()
-        l_band = self.l_band[order].tolist()
-        l_portion = self.l_portion[order].tolist()
-        l_amount = self.l_amount[order].tolist()
-        l_base = self.l_base[order].tolist()
-        l_aux = self.l_aux[order].tolist()
+        starts = np.searchsorted(self.l_rep[order], np.arange(len(self.rep_ids) + 1)).tolist()
+        a_kind, a_credit, a_band = self.l_kind[order], self.l_credit[order], self.l_band[order]
+        a_portion, a_amount, a_base, a_aux = self.l_portion[order], self.l_amount[order], self.l_base[order], self.l_aux[order]
+        # each rep's amounts by line kind (cents), for its totals: its lines are made only when read (RepLines)
+        by_kind_of = np.zeros((len(self.rep_ids), 6), dtype=np.int64)
+        np.add.at(by_kind_of, (self.l_rep[order], a_kind), a_amount)
+        by_kind_of = by_kind_of.tolist()
         c_deal = self.c_deal.tolist()
         c_split = self.c_split
         c_counts = self.c_counts.tolist()
@@ -460,36 +492,24 @@ class ColumnarMonth:
         make_over = P._make_override_line
         _pct = P._pct
         fmt = P._fmt
-        out: list[RepResult] = []
-        for ri in self.active:
+
+        def rep_lines(ri: int) -> list[Line]:
+            """Rep ``ri``'s lines, made from the columns (each time they are read: nothing keeps them)."""
             rep_id = self.rep_ids[ri]
             plan = self.plan_of[ri]
-            rep = reps.get(rep_id)
-            lines: list[Line] = []
-            notes: list[str] = []
-            hire = rep.hire_date if rep else None
             tenure = self.tenure[ri]
-            if tenure is not None and tenure < 1:
-                notes.append(f"hired {hire}, after this month")
-            credited_c = 0
-            for ci in range(c_starts[ri], c_starts[ri + 1]):
-                if c_counts[ci]:
-                    credited_c += c_cents[ci]
-                else:
-                    di = c_deal[ci]
-                    notes.append(f"{ids[di]} cancelled on {cancelled_on[di]} in its close month: not credited")
+            lo, hi = starts[ri], starts[ri + 1]
+            l_kind, l_credit, l_band = a_kind[lo:hi].tolist(), a_credit[lo:hi].tolist(), a_band[lo:hi].tolist()
+            l_portion, l_amount = a_portion[lo:hi].tolist(), a_amount[lo:hi].tolist()
+            l_base, l_aux = a_base[lo:hi].tolist(), a_aux[lo:hi].tolist()
+            lines: list[Line] = []
             per_band: dict[tuple[str, int], tuple] = {}
             o_rate = plan.override_rate
             o_pct = _pct(o_rate) if o_rate is not None else ""
             o_source = plan.rule_source("override.rate") if o_rate is not None else ""
-            earnings = 0
-            by_kind = [0] * 6  # the lines' amounts by kind, in cents
-            for k in range(starts[ri], starts[ri + 1]):
+            for k in range(hi - lo):
                 kind = l_kind[k]
-                amount_c = l_amount[k]
-                earnings += amount_c
-                by_kind[kind] += amount_c
-                amount = dec(amount_c)
+                amount = dec(l_amount[k])
                 seq = len(lines) + 1
                 if kind == KIND_COMMISSION:
                     ci = l_credit[k]
@@ -571,6 +591,27 @@ class ColumnarMonth:
                                       rule="negative month",
                                       explain=(f"This month's lines sum to {fmt(-owed)}: nothing is paid and {fmt(owed)} is "
                                                "carried forward, recovered from later payouts") if explain else ""))
+            return lines
+
+        out: list[RepResult] = []
+        for ri in self.active:
+            rep_id = self.rep_ids[ri]
+            plan = self.plan_of[ri]
+            rep = reps.get(rep_id)
+            notes: list[str] = []
+            hire = rep.hire_date if rep else None
+            tenure = self.tenure[ri]
+            if tenure is not None and tenure < 1:
+                notes.append(f"hired {hire}, after this month")
+            credited_c = 0
+            for ci in range(c_starts[ri], c_starts[ri + 1]):
+                if c_counts[ci]:
+                    credited_c += c_cents[ci]
+                else:
+                    di = c_deal[ci]
+                    notes.append(f"{ids[di]} cancelled on {cancelled_on[di]} in its close month: not credited")
+            by_kind = by_kind_of[ri]
+            earnings = sum(by_kind)
             before_carry = earnings - by_kind[KIND_CARRY]
             if before_carry < 0 and plan.negative == "pay":
                 notes.append(f"This month's lines sum to {fmt(dec(before_carry))}: paid as a negative payout "
@@ -597,8 +638,9 @@ class ColumnarMonth:
             carry = components["carry_forward"]
             comm_paid = components["commission"]
             state = RepState(ZERO + draw_balance, ZERO + carry, ZERO + comm_paid, self.period.year, plan.id, ())
+            lines = RepLines(rep_lines, ri, starts[ri + 1] - starts[ri])
             out.append(RepResult(rep_id, plan.id, plan.currency, plan.measure, quota, credited, attainment, ytd_quota,
-                                 ytd_credited, tenure, lines, components, payout, state, notes, parts))
+                                 ytd_credited, tenure, lines, components, payout, state, notes, parts))  # type: ignore[arg-type]
         return PeriodResult(pstr, out, list(self.exceptions))
 
 
