@@ -88,8 +88,8 @@ def list_cmd(ctx: Context, status: str | None, rep_id: str | None, period, as_js
         return
     click.echo(f"{'id':>4}  {'period':<7}  {'rep':<8} {'deal':<10} {'status':<9} {'claimed':>12} {'resolved':>12}  reason")
     for r in rows:
-        claimed = f"{shown(D(r['amount']))}" if r["amount"] else "-"
-        resolved = f"{shown(D(r['resolved_amount']))}" if r["resolved_amount"] else "-"
+        claimed = shown(D(r['amount'])) if r["amount"] else "-"
+        resolved = shown(D(r['resolved_amount'])) if r["resolved_amount"] else "-"
         reason = r["reason"] if len(r["reason"]) <= 50 else r["reason"][:49] + "…"
         click.echo(f"{r['id']:>4}  {r['period']:<7}  {r['rep_id']:<8} {r['deal_id'] or '-':<10} {r['status']:<9} "
                    f"{claimed:>12} {resolved:>12}  {reason}")

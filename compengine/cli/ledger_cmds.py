@@ -454,7 +454,7 @@ def status(ctx: Context, as_json: bool) -> None:
         return
     click.echo(f"{'period':<8} {'status':<11} {'reps':>6} {'lines':>9} {'total payout':>16}  locked")
     for r in rows:
-        total = f"{shown(Decimal(r['total_payout']))}" if r["total_payout"] is not None else "-"
+        total = shown(Decimal(r['total_payout'])) if r["total_payout"] is not None else "-"
         locked = f"{r['locked_at']} by {r['locked_by']}" if r["locked_at"] else ""
         click.echo(f"{r['period']:<8} {r['status']:<11} {r['reps']:>6} {r['lines']:>9} {total:>16}  {locked}")
 

@@ -364,7 +364,7 @@ def journal(session: Session, period: Period, config: AccountingConfig | None = 
 def view(data: dict) -> dict:
     return {"title": "ASC 340-40 commission journal", "subtitle": f"{data['period']} · {data['currency']}",
             "verdict": "Ties out" if data["tie_out"]["ok"] else "Does not tie out", "verdict_ok": data["tie_out"]["ok"],
-            "cards": [(k.replace("_", " ").capitalize(), f"{shown(Decimal(data[k]))}")
+            "cards": [(k.replace("_", " ").capitalize(), shown(Decimal(data[k])))
                       for k in ("capitalized", "expensed", "amortization", "asset_balance", "payout")]}
 
 
@@ -373,4 +373,4 @@ def _s(x: Decimal) -> str:
 
 
 def _m(x: Decimal) -> str:
-    return f"{shown(x)}" if x else ""
+    return shown(x) if x else ""

@@ -368,7 +368,7 @@ def view(data: dict) -> dict:
     t = data["totals"]
     return {"title": "Earnings forecast from the pipeline",
             "subtitle": f"{data['from']} through {data['through']} · {data['currency']} · commit at p >= {data['commit_threshold']}",
-            "cards": [(k.replace("_", " ").capitalize(), f"{shown(Decimal(t[k]))}") for k in SCENARIOS]}
+            "cards": [(k.replace("_", " ").capitalize(), shown(Decimal(t[k]))) for k in SCENARIOS]}
 
 
 def _s(x: Decimal) -> str:

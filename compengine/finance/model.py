@@ -383,8 +383,8 @@ def _pct_text(r: str | None) -> str:
 
 def view(data: dict) -> dict:
     """Title, subtitle and summary cards of the HTML/PDF report, from :meth:`ModelReport.as_dict`."""
-    cards = [("Bookings", f"{shown(Decimal(data['bookings']['total']))}"),
-             ("Actual (as paid)", f"{shown(Decimal(data['actual']['total']))}")]
+    cards = [("Bookings", shown(Decimal(data['bookings']['total']))),
+             ("Actual (as paid)", shown(Decimal(data['actual']['total'])))]
     for c in data["candidates"]:
         cards.append((c["name"], f"{shown(Decimal(c['total']))} ({signed(Decimal(c['change']))})"))
     return {"title": "Plan model on history", "subtitle": f"{data['from']} through {data['through']} · {data['currency']}",

@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompErrors
-from compengine.core.money import ZERO, shown
+from compengine.core.money import ZERO, shown, signed
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, gc_paused
 from compengine.engine.records import LATE_DRAW_RULE, Adjustment, Line, PeriodResult
@@ -195,7 +195,7 @@ def late_change_adjustments(session: Session, period: Period, plans_now: dict[st
                     kinds = sorted({WHAT_OF_KIND.get(ln.kind, ln.kind) for r in shadow.reps if r.rep_id == rep_id
                                     for ln in r.lines if PART_OF_KIND.get(ln.kind) == part and ln.deal_id is None})
                     effect = f"{' and '.join(kinds) or ('draw' if part == 2 else 'true-up and cap')} for {lperiod}"
-                reason = f"{cause}: {effect} {'+' if diff >= 0 else ''}{shown(diff)} (now {shown(now_paid[key])}, was {shown(was_paid[key])})"
+                reason = f"{cause}: {effect} {signed(diff)} (now {shown(now_paid[key])}, was {shown(was_paid[key])})"
             ids = sorted(disputed.get((rep_id, deal_id, lperiod), []) + disputed.get((rep_id, None, lperiod), []))
             if ids:
                 reason += f"; pays dispute {', '.join(map(str, ids))} (approved by correction)"

@@ -335,7 +335,7 @@ class VerifyReport:
     def text(self) -> str:
         out = [f"{'month':<8} {'status':<10} {'lines':>10} {'total payout':>16}  {'seal':<16}  result"]
         for m in self.months:
-            total = f"{shown(Decimal(m.total_payout))}" if m.total_payout is not None else "-"
+            total = shown(Decimal(m.total_payout)) if m.total_payout is not None else "-"
             lines = f"{m.line_count:,}" if m.line_count is not None else "-"
             out.append(f"{m.period:<8} {m.status:<10} {lines:>10} {total:>16}  {(m.seal or '-')[:16]:<16}  "
                        f"{'ok' if m.ok else 'FAILED'}{': ' + m.note if m.note else ''}")
