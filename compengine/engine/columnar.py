@@ -39,7 +39,7 @@ from compengine.core.fx import MissingRate
 from compengine.core.money import ZERO, to_cents
 from compengine.core.periods import Period, tenure_month
 from compengine.engine import pipeline as P
-from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Line, PeriodResult, RepResult, RepState
+from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, LazyLines, Line, PeriodResult, RepResult, RepState
 
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
@@ -370,7 +370,7 @@ class _FxColumns:
 # --------------------------------------------------------------------------- the month as columns
 
 
-class RepLines(Sequence[Line]):
+class RepLines(LazyLines):
     """One rep's payout lines of a :class:`ColumnarMonth` result, made from the month's columns each time they
     are read and kept by nothing: printing a month holds one rep's ``Line`` records at a time, not the month's
     two million (``compengine calc`` prints a rep at a time). Equal to the list of the same lines."""
@@ -386,17 +386,6 @@ class RepLines(Sequence[Line]):
 
     def __len__(self) -> int:
         return self._n
-
-    def __getitem__(self, i):  # noqa: ANN001, ANN204
-        return self._lines()[i]
-
-    def __iter__(self) -> Any:
-        return iter(self._lines())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (RepLines, list, tuple)):
-            return self._lines() == list(other)
-        return NotImplemented
 
     def __repr__(self) -> str:
         return f"RepLines({self._n} lines)"

@@ -9,11 +9,11 @@ and :class:`RepResult` (a rep's month: measures, lines, components, payout).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from compengine.core.errors import Source
 from compengine.core.money import ZERO
@@ -226,6 +226,34 @@ class Line(NamedTuple):
     base: Decimal | None = None  # credit (or the component's base) x rate, before the band's multiplier, rounded once
     deal_source: Source | str | None = None  # the deal's file:line (str() of it: "deals.csv:12")
     rule_source: str | None = None  # the plan file:line of the rule, and the plan version (digest)
+
+
+class LazyLines(Sequence[Line]):
+    """A rep's payout lines kept in another form and made into :class:`Line` records when read
+    (:meth:`_lines`): a close's stored rows (``ledger.workers.StoredLines``), the columnar engine's columns
+    (``engine.columnar.RepLines``). Equal to a list or tuple of the same lines, and to another of its kind."""
+
+    __slots__ = ()
+
+    def _lines(self) -> list[Line]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> Line: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Line]: ...
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        return self._lines()[i]
+
+    def __iter__(self) -> Iterator[Line]:
+        return iter(self._lines())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (type(self), list, tuple)):
+            return self._lines() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def record_maker(cls: type, names: str):  # noqa: ANN201 - returns a generated function

@@ -25,14 +25,14 @@ import pickle
 import selectors
 import signal
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from decimal import localcontext
-from typing import Any, overload
+from typing import Any
 
 from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT
-from compengine.engine.records import Line, PeriodResult, RepResult
+from compengine.engine.records import LazyLines, Line, PeriodResult, RepResult
 from compengine.ledger import codec
 from compengine.ledger.codec import LINE_SHAPES, decode_shaped, shaped_batches
 
@@ -44,43 +44,28 @@ def can_fork() -> bool:
     return hasattr(os, "fork")
 
 
-class StoredLines(Sequence[Line]):
+class StoredLines(LazyLines):
     """A rep's payout lines as the rows sent for storing (see ``codec.LINE_SHAPES``),
     decoded into :class:`Line` (in seq order) the first time they are read."""
 
-    __slots__ = ("_period", "_rows", "_lines")
+    __slots__ = ("_period", "_rows", "_lines_")
 
     def __init__(self, period: str, rows: tuple[list[tuple], ...]) -> None:
         self._period = period
         self._rows: tuple[list[tuple], ...] | None = rows
-        self._lines: list[Line] | None = None
+        self._lines_: list[Line] | None = None
 
-    def _decoded(self) -> list[Line]:
-        if self._lines is None:
+    def _lines(self) -> list[Line]:
+        if self._lines_ is None:
             assert self._rows is not None
-            self._lines = decode_shaped(self._period, self._rows)
+            self._lines_ = decode_shaped(self._period, self._rows)
             self._rows = None
-        return self._lines
+        return self._lines_
 
     def __len__(self) -> int:
         if self._rows is not None:
             return sum(len(rows) for rows in self._rows)
-        return len(self._decoded())
-
-    @overload
-    def __getitem__(self, i: int) -> Line: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Line]: ...
-    def __getitem__(self, i):  # noqa: ANN001, ANN204
-        return self._decoded()[i]
-
-    def __iter__(self) -> Iterator[Line]:
-        return iter(self._decoded())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (StoredLines, list, tuple)):
-            return list(self) == list(other)
-        return NotImplemented
+        return len(self._lines())
 
     def __repr__(self) -> str:
         return f"StoredLines({len(self)} lines)"
