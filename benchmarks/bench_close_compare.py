@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from trees import REPO, USE_TREE, checkout  # benchmarks/trees.py (a script's folder is on its sys.path)
 
 LOCK = """
 import json, sys, time
@@ -36,13 +36,11 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 """
 
 
-# Runs a script with ``tree``'s compengine, not the venv's editable install (whose import hook would win).
+# Runs a script with ``tree``'s compengine (trees.USE_TREE).
 BOOT = """
 import runpy, sys
 tree, script, *args = sys.argv[1:]
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in (repr(f) + getattr(f, "__name__", "")
-                                                                    + type(f).__module__).lower()]
-sys.path.insert(0, tree)
+""" + USE_TREE + """
 sys.argv = [script, *args]
 runpy.run_path(script, run_name="__main__")
 """
@@ -58,6 +56,36 @@ def phase(tree: Path, *args: str) -> dict:
     return run_in(tree, str(tree / "benchmarks" / "bench_ledger.py"), "--phase", *args)
 
 
+def compare(a: argparse.Namespace, tmp: Path, base: Path) -> None:
+    """The runs: ``base``'s import once, then closes on fresh copies, base and this tree alternating."""
+    data = tmp / "data"
+    phase(REPO, "generate", str(data), str(a.reps), str(a.deals))
+    master = tmp / "imported.db"
+    imp = phase(base, "import", f"sqlite:///{master}", str(data))
+    print(json.dumps({"import_seconds_base": round(imp["seconds"], 1)}), flush=True)
+    summary: dict[str, list[float]] = {"base": [], "this": [], "lock": []}
+    for i in range(a.runs):
+        for name, tree in (("base", base), ("this", REPO)):
+            copy = tmp / f"{name}-{i}.db"
+            shutil.copy(master, copy)
+            load = os.getloadavg()[0]
+            c = phase(tree, "close", f"sqlite:///{copy}", "2026-01", "0")
+            summary[name].append(c["seconds"])
+            row = {"code": name, "run": i + 1, "seconds": round(c["seconds"], 1), "cpu": round(c["cpu_seconds"], 1),
+                   "workers_cpu": round(c["workers_cpu_seconds"], 1), "lines": c["payout_lines"], "total": c["total"],
+                   "peak_mb": round(max(c["peak_mb"], c["workers_peak_mb"])), "load": round(load, 1)}
+            if name == "this":
+                script = tmp / "lock.py"
+                script.write_text(LOCK)
+                row["lock_seconds"] = round(run_in(REPO, str(script), f"sqlite:///{copy}")["seconds"], 1)
+                summary["lock"].append(row["lock_seconds"])
+            print(json.dumps(row), flush=True)
+            copy.unlink()
+    ratio = sum(summary["this"]) / sum(summary["base"])
+    print(json.dumps({"base_s": summary["base"], "this_s": summary["this"], "lock_s": summary["lock"],
+                      "this_over_base": round(ratio, 3)}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", required=True, help="the commit to compare with")
@@ -66,37 +94,10 @@ def main() -> None:
     ap.add_argument("--deals", type=int, default=880000)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
-    base = tmp / "base"
-    subprocess.run(["git", "worktree", "add", "--detach", str(base), a.base], cwd=REPO, check=True, capture_output=True)
     try:
-        data = tmp / "data"
-        phase(REPO, "generate", str(data), str(a.reps), str(a.deals))
-        master = tmp / "imported.db"
-        imp = phase(base, "import", f"sqlite:///{master}", str(data))
-        print(json.dumps({"import_seconds_base": round(imp["seconds"], 1)}), flush=True)
-        summary: dict[str, list[float]] = {"base": [], "this": [], "lock": []}
-        for i in range(a.runs):
-            for name, tree in (("base", base), ("this", REPO)):
-                copy = tmp / f"{name}-{i}.db"
-                shutil.copy(master, copy)
-                load = os.getloadavg()[0]
-                c = phase(tree, "close", f"sqlite:///{copy}", "2026-01", "0")
-                summary[name].append(c["seconds"])
-                row = {"code": name, "run": i + 1, "seconds": round(c["seconds"], 1), "cpu": round(c["cpu_seconds"], 1),
-                       "workers_cpu": round(c["workers_cpu_seconds"], 1), "lines": c["payout_lines"], "total": c["total"],
-                       "peak_mb": round(max(c["peak_mb"], c["workers_peak_mb"])), "load": round(load, 1)}
-                if name == "this":
-                    script = tmp / "lock.py"
-                    script.write_text(LOCK)
-                    row["lock_seconds"] = round(run_in(REPO, str(script), f"sqlite:///{copy}")["seconds"], 1)
-                    summary["lock"].append(row["lock_seconds"])
-                print(json.dumps(row), flush=True)
-                copy.unlink()
-        ratio = sum(summary["this"]) / sum(summary["base"])
-        print(json.dumps({"base_s": summary["base"], "this_s": summary["this"], "lock_s": summary["lock"],
-                          "this_over_base": round(ratio, 3)}), flush=True)
+        with checkout(a.base, tmp / "base") as base:
+            compare(a, tmp, base)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=REPO, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

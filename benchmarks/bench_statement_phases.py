@@ -12,7 +12,7 @@ Each statement goes the way a worker renders it (``render._document``: the XML p
 that says it is well-formed; the worker's garbage-collector settings).
 
 ``--base REV`` (repeatable) also measures earlier commits the same way, each in its own process with
-its own code, templates and synthetic statements (``git archive`` into a temporary folder, this venv's
+its own code, templates and synthetic statements (a git worktree in a temporary folder, this venv's
 packages), alternating with this tree for ``--rounds`` rounds so all see the same machine load; the
 table gives the median CPU seconds per statement and this tree's speed-up over each.
 
@@ -25,6 +25,7 @@ Rewrites the ``statement-phases`` section of benchmarks/RESULTS.md (``--no-write
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import platform
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_statements import synthetic, write_section  # noqa: E402
+from trees import USE_TREE, checkout  # noqa: E402
 
 from compengine.statements import load_templates  # noqa: E402
 from compengine.statements import render as _render  # noqa: E402
@@ -51,9 +53,8 @@ from compengine.statements import render as _render  # noqa: E402
 TREE = """
 import io, os, sys, time
 tree, count = sys.argv[1], int(sys.argv[2])
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in (repr(f) + getattr(f, "__name__", "")
-                                                                    + type(f).__module__).lower()]
-sys.path[:0] = [tree, os.path.join(tree, "benchmarks")]
+""" + USE_TREE + """
+sys.path.insert(1, os.path.join(tree, "benchmarks"))
 from bench_statements import synthetic
 from compengine.statements import load_templates
 from compengine.statements import render as R
@@ -77,14 +78,11 @@ print((time.process_time() - c) / count)
 
 def against(bases: list[str], count: int, rounds: int) -> list[str]:
     """This tree against each base commit, alternating; the table's rows."""
-    with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp, contextlib.ExitStack() as stack:
         trees: list[tuple[str, str]] = []
         for rev in bases:
-            folder = os.path.join(tmp, rev)
-            os.mkdir(folder)
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
-            trees.append((f"`{rev}`", folder))
+            folder = stack.enter_context(checkout(rev, Path(tmp) / rev))
+            trees.append((f"`{rev}`", str(folder)))
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
         trees.append((f"this tree (`{head}`{', with changes' if dirty() else ''})", str(ROOT)))

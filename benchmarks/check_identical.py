@@ -24,15 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from trees import REPO, USE_TREE, checkout  # benchmarks/trees.py (a script's folder is on its sys.path)
 
-# Runs compengine's CLI from ``tree`` (not the venv's editable install, whose import hook would win).
+# Runs compengine's CLI from ``tree`` (trees.USE_TREE).
 BOOT = """
 import sys
 tree, *args = sys.argv[1:]
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in (repr(f) + getattr(f, "__name__", "")
-                                                                    + type(f).__module__).lower()]
-sys.path.insert(0, tree)
+""" + USE_TREE + """
 from compengine.cli import main
 sys.argv = ["compengine", *args]
 main()
@@ -59,6 +57,27 @@ def digest_of(tree: Path, args: list[str]) -> dict:
     return {"bytes": size, "sha256": h.hexdigest(), "cpu_s": round(children_cpu() - before, 1)}
 
 
+def compare(a: argparse.Namespace, tmp: Path, base: Path) -> bool:
+    """The month generated, printed by each code in each format; whether two outputs of a format differ."""
+    data = tmp / "data"
+    subprocess.run([sys.executable, "-c", BOOT, str(REPO), "generate", str(data), "--reps", str(a.reps), "--deals",
+                    str(a.deals), "--months", "1", "--seed", str(a.seed), "--plans", str(REPO / "plans")],
+                   check=True, capture_output=True, cwd=REPO)
+    calc = ["calc", "--plans", str(data / "plans"), "--data", str(data), "--period", f"{2026}-01"]
+    differ = False
+    for fmt, extra in (("text", ["--lines"]), ("json", ["--json"])):
+        seen: dict[str, dict] = {}
+        for name, tree, engine in (("this, columnar", REPO, []), ("this, python", REPO, ["--engine", "python"]),
+                                   (f"{a.base}, python", base, [])):
+            out = digest_of(tree, calc + extra + engine)
+            seen[name] = out
+            print(json.dumps({"format": fmt, "code": name, **out}), flush=True)
+        same = len({(o["bytes"], o["sha256"]) for o in seen.values()}) == 1
+        differ |= not same
+        print(json.dumps({"format": fmt, "identical": same}), flush=True)
+    return differ
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="71dc6ac", help="the commit to compare with (default: before issue 18)")
@@ -67,29 +86,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="check-identical-"))
-    base = tmp / "base"
-    subprocess.run(["git", "worktree", "add", "--detach", str(base), a.base], cwd=REPO, check=True, capture_output=True)
     try:
-        data = tmp / "data"
-        subprocess.run([sys.executable, "-c", BOOT, str(REPO), "generate", str(data), "--reps", str(a.reps), "--deals",
-                        str(a.deals), "--months", "1", "--seed", str(a.seed), "--plans", str(REPO / "plans")],
-                       check=True, capture_output=True, cwd=REPO)
-        calc = ["calc", "--plans", str(data / "plans"), "--data", str(data), "--period", f"{2026}-01"]
-        differ = False
-        for fmt, extra in (("text", ["--lines"]), ("json", ["--json"])):
-            seen: dict[str, dict] = {}
-            for name, tree, engine in (("this, columnar", REPO, []), ("this, python", REPO, ["--engine", "python"]),
-                                       (f"{a.base}, python", base, [])):
-                out = digest_of(tree, calc + extra + engine)
-                seen[name] = out
-                print(json.dumps({"format": fmt, "code": name, **out}), flush=True)
-            same = len({(o["bytes"], o["sha256"]) for o in seen.values()}) == 1
-            differ |= not same
-            print(json.dumps({"format": fmt, "identical": same}), flush=True)
-        sys.exit(1 if differ else 0)
+        with checkout(a.base, tmp / "base") as base:
+            differ = compare(a, tmp, base)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=REPO, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1 if differ else 0)
 
 
 if __name__ == "__main__":
