@@ -388,7 +388,7 @@ def _month_problems(session: Session, p: str, seal: PeriodSeal) -> list[str]:
     if prow is not None and (prow.line_count != seal.line_count
                              or (prow.total_payout is not None and prow.total_payout != seal.total_payout)):
         out.append(f"{p}: the period row records {prow.line_count:,} lines, total "
-                   f"{'-' if prow.total_payout is None else format(prow.total_payout, ',.2f')}; the seal {seal.line_count:,} lines, "
+                   f"{'-' if prow.total_payout is None else shown(prow.total_payout)}; the seal {seal.line_count:,} lines, "
                    f"total {shown(seal.total_payout)}")
     return out
 
