@@ -18,7 +18,7 @@ from compengine.engine.report import result_dict
 from compengine.ledger import import_folder, lock_period, run_close, transaction
 from compengine.ledger.close import close_workers, load_inputs
 from compengine.ledger.models import PayoutLineRow, PeriodRow
-from compengine.ledger.workers import StoredLines
+from compengine.ledger.workers import FramedLines, FrameStream
 from compengine.plans import load_plans
 from helpers_ledger import stored
 
@@ -36,7 +36,10 @@ def company(tmp_path_factory) -> Path:  # noqa: ANN001
     return out
 
 
-def test_workers_store_and_return_what_one_process_does(ledger, company):
+@pytest.mark.parametrize("frame_rows", [20_000, 37])
+def test_workers_store_and_return_what_one_process_does(ledger, company, monkeypatch, frame_rows):
+    """With frames of 37 rows, most reps' lines span frames, and the results' lines are read back across them."""
+    monkeypatch.setattr("compengine.ledger.workers.FRAME_ROWS", frame_rows)  # the forked workers inherit it
     with transaction(ledger) as s:
         import_folder(s, company, PLANS, "ops")
     kinds: set[str] = set()
@@ -47,7 +50,9 @@ def test_workers_store_and_return_what_one_process_does(ledger, company):
         for n in (2, 3):
             with transaction(ledger) as s:
                 many = run_close(s, p, "ops", workers=n)
-            assert all(isinstance(r.lines, StoredLines) for r in many.reps)
+            assert all(isinstance(r.lines, FramedLines) for r in many.reps)
+            if frame_rows < 100:
+                assert max(len(x.frames) for r in many.reps for x, _, _ in r.lines._ranges) > 3
             assert stored(ledger, str(p)) == want, (str(p), n)
             assert result_dict(many) == result_dict(one), (str(p), n)
             assert many.exceptions == one.exceptions
@@ -279,3 +284,23 @@ def test_streamed_json_is_json_dumps_of_the_result(company):
             want = json.dumps(result_dict(res, detail=detail), indent=2, ensure_ascii=False) + "\n"
             assert result_json(res, detail=detail) == want
             assert "".join(iter_result_json(res, detail=detail)) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(1, 9), max_size=8), cuts=st.lists(st.integers(0, 80), max_size=8),
+       order=st.randoms(use_true_random=False))
+def test_a_frame_stream_reads_back_any_stretch_of_its_rows(sizes, cuts, order):
+    import marshal
+
+    rows = [(f"R{i}", i, None, "x" * (i % 3)) for i in range(sum(sizes))]
+    stream = FrameStream()
+    at = 0
+    for n in sizes:
+        stream.add(marshal.dumps(rows[at:at + n]), n)
+        at += n
+    bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
+    stretches = list(zip(bounds, bounds[1:]))
+    order.shuffle(stretches)  # reps are read in any order, not only the order they came in
+    for a, b in stretches:
+        assert stream.rows(a, b) == rows[a:b]
+    assert stream.rows(len(rows), len(rows)) == []
