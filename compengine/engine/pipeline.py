@@ -124,7 +124,8 @@ def check_splits(deals: Iterable[Deal], splits: Iterable[Split], splits_file: st
 
 
 def credit_deals(deals: Iterable[Deal], splits_by_deal: Mapping[str, Sequence[Split]]) -> list[Credit]:
-    """Credit each deal to its receivers: ``amount x split_pct / 100``.
+    """Credit each deal to its receivers: ``amount x split_pct / 100``. (A deal is read by position, in the
+    order of ``Deal``'s fields: a plain tuple of them, as the ledger's loading gives, is read alike.)
 
     Without split rows the owner gets 100%. Primary parts are allocated so they add
     up to the deal amount exactly (leftover cents to the largest remainders, ties

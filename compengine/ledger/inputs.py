@@ -156,7 +156,7 @@ def load_credits(session: Session, periods: list[str], reps: Iterable[str] | Non
     never all live at once, only its credits (the close's memory, issue 14)."""
     if not periods:
         return []
-    with _deal_reader(session, periods, reps) as (splits, deals):
+    with _deal_reader(session, periods, reps, records=False) as (splits, deals):
         return credit_deals(deals, splits)
 
 
@@ -173,9 +173,10 @@ def load_deals(session: Session, periods: list[str],
 
 
 @contextmanager
-def _deal_reader(session: Session, periods: list[str],
-                 reps: Iterable[str] | None) -> Iterator[tuple[dict[str, list[Split]], Iterator[Deal]]]:
-    """(the current splits of the months' deals, an iterator of the deals, read as it is consumed)."""
+def _deal_reader(session: Session, periods: list[str], reps: Iterable[str] | None,
+                 records: bool = True) -> Iterator[tuple[dict[str, list[Split]], Iterator[Deal]]]:
+    """(the current splits of the months' deals, an iterator of the deals, read as it is consumed; without
+    ``records``, each deal is the plain tuple of a Deal's fields, which ``credit_deals`` reads alike)."""
     # Plain SQL over the DBAPI cursor: a month can hold a million deals, and per-row
     # type processing would dominate. Money arrives as integer thousandths, dates as text on SQLite.
     # Deals come in no particular order (sorting them cost a second a million): the engine
@@ -207,13 +208,14 @@ def _deal_reader(session: Session, periods: list[str],
         cur.execute("SELECT deal_id, account, deal_type, amount, currency, close_date, owner_id, term_months, product, "
                     f"cancelled_on, source, quantity, cost, attrs FROM deals d WHERE close_period IN ({marks}){only}",
                     list(periods) + only_params)
-        yield splits, _iter_deals(cur, dialect == "sqlite")
+        yield splits, _iter_deals(cur, dialect == "sqlite", records)
     finally:
         cur.close()
 
 
-def _iter_deals(cur: Any, sqlite: bool) -> Iterator[Deal]:
-    """The deals of an executed deals query, made a few thousand rows at a time."""
+def _iter_deals(cur: Any, sqlite: bool, records: bool = True) -> Iterator[Deal]:
+    """The deals of an executed deals query, made a few thousand rows at a time: Deal records, or without
+    ``records`` the tuples of their fields (for ``credit_deals``: a million ``Deal._make`` calls saved)."""
     make_deal = Deal._make
     one, zero = Decimal(1), ZERO
     quantities: dict[str, Decimal] = {"1": one}  # a month's deals share a few quantities: one Decimal each
@@ -240,9 +242,9 @@ def _iter_deals(cur: Any, sqlite: bool) -> Iterator[Deal]:
             q = quantities.get(quantity)
             if q is None:
                 q = quantities[quantity] = Decimal(quantity)
-            yield make_deal((deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
-                             cancelled, source or None, q, from_thousandths(cost) if cost else zero,
-                             attrs_of(attrs) if attrs else ()))
+            deal = (deal_id, account, deal_type, from_thousandths(amount), currency, close, owner, term, product,
+                    cancelled, source or None, q, from_thousandths(cost) if cost else zero, attrs_of(attrs) if attrs else ())
+            yield make_deal(deal) if records else deal  # type: ignore[misc]
 
 
 def load_state(session: Session, period: Period) -> dict[str, RepState]:
