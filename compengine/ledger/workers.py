@@ -138,7 +138,7 @@ class FrameStream:
     the rows, and none of the cost of keeping two million tuples alive while more arrive); rows are read back
     by their position in the stream, a frame decoded at a time (the last one kept: reps are read in order)."""
 
-    __slots__ = ("frames", "ends", "_cache")
+    __slots__ = ("_cache", "ends", "frames")
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
