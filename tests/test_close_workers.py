@@ -18,7 +18,7 @@ from compengine.engine.report import result_dict
 from compengine.ledger import import_folder, lock_period, run_close, transaction
 from compengine.ledger.close import close_workers, load_inputs
 from compengine.ledger.models import PayoutLineRow, PeriodRow
-from compengine.ledger.workers import FramedLines, FrameStream
+from compengine.ledger.workers import FrameSlice, FrameStream, StoredLines
 from compengine.plans import load_plans
 from helpers_ledger import stored
 
@@ -50,9 +50,10 @@ def test_workers_store_and_return_what_one_process_does(ledger, company, monkeyp
         for n in (2, 3):
             with transaction(ledger) as s:
                 many = run_close(s, p, "ops", workers=n)
-            assert all(isinstance(r.lines, FramedLines) for r in many.reps)
+            assert all(isinstance(r.lines, StoredLines) for r in many.reps)
+            assert all(isinstance(x, FrameSlice) for r in many.reps for x in r.lines._rows)
             if frame_rows < 100:
-                assert max(len(x.frames) for r in many.reps for x, _, _ in r.lines._ranges) > 3
+                assert max(len(x.stream.frames) for r in many.reps for x in r.lines._rows) > 3
             assert stored(ledger, str(p)) == want, (str(p), n)
             assert result_dict(many) == result_dict(one), (str(p), n)
             assert many.exceptions == one.exceptions

@@ -124,7 +124,7 @@ class LocalExecutor(CloseExecutor):
             return calculate_and_store(inputs, pstr, n, null, store)
         # rep by rep: each rep's lines are encoded and batched for the store as soon as they are made, and its
         # result keeps them as those rows (StoredLines; the forked workers' results keep theirs as the frames
-        # they came in, FramedLines): a month's Line objects never all live at once (issue 14: the close's memory)
+        # they came in, FrameSlice): a month's Line objects never all live at once (issue 14: the close's memory)
         say(f"calculating {len(inputs.credits):,} credit lines, storing lines as they come")
         exceptions: list[str] = []
         with localcontext(CONTEXT), gc_paused():

@@ -13,7 +13,7 @@ touch the database connection, and leave with ``os._exit``. A worker that fails
 sends its error and this process raises it: the caller's transaction rolls back
 and nothing is written. The results come back without a Python object per line:
 each rep's lines are its stored rows, kept as the marshalled frames they came in and
-decoded when first read (:class:`FramedLines`); the rows themselves are freed once
+decoded when first read (:class:`StoredLines` over :class:`FrameSlice`); the rows themselves are freed once
 stored, so the memory of the month's two million tuples is reused batch after batch.
 Same lines, same order, same totals as one process (``tests/test_close_workers.py``
 compares both, row by row).
@@ -28,7 +28,7 @@ import pickle
 import selectors
 import signal
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from decimal import localcontext
 from typing import Any
@@ -48,14 +48,15 @@ def can_fork() -> bool:
 
 
 class StoredLines(LazyLines):
-    """A rep's payout lines as the rows sent for storing (see ``codec.LINE_SHAPES``),
-    decoded into :class:`Line` (in seq order) the first time they are read."""
+    """A rep's payout lines as the rows sent for storing (see ``codec.LINE_SHAPES``), one sequence of rows per
+    shape (a list, or the rows' place in the frames they came in: :class:`FrameSlice`), decoded into
+    :class:`Line` (in seq order) the first time they are read."""
 
     __slots__ = ("_period", "_rows", "_lines_")
 
-    def __init__(self, period: str, rows: tuple[list[tuple], ...]) -> None:
+    def __init__(self, period: str, rows: tuple[Sequence[tuple] | FrameSlice, ...]) -> None:
         self._period = period
-        self._rows: tuple[list[tuple], ...] | None = rows
+        self._rows: tuple[Sequence[tuple] | FrameSlice, ...] | None = rows
         self._lines_: list[Line] | None = None
 
     def _lines(self) -> list[Line]:
@@ -166,29 +167,20 @@ class FrameStream:
         return out
 
 
-class FramedLines(StoredLines):
-    """A rep's payout lines as positions in its worker's :class:`FrameStream` of each shape, decoded when first read."""
+class FrameSlice:
+    """Rows ``start`` to ``end`` of a :class:`FrameStream`: one shape of a rep's rows as :class:`StoredLines` reads
+    them (its length, and its rows once, when the lines are decoded), without the rows living meanwhile."""
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("end", "start", "stream")
 
-    def __init__(self, period: str, ranges: tuple[tuple[FrameStream, int, int], ...]) -> None:
-        super().__init__(period, None)  # type: ignore[arg-type]
-        self._ranges: tuple[tuple[FrameStream, int, int], ...] | None = ranges
-
-    def _lines(self) -> list[Line]:
-        if self._lines_ is None:
-            assert self._ranges is not None
-            self._lines_ = decode_shaped(self._period, tuple(stream.rows(a, b) for stream, a, b in self._ranges))
-            self._ranges = None
-        return self._lines_
+    def __init__(self, stream: FrameStream, start: int, end: int) -> None:
+        self.stream, self.start, self.end = stream, start, end
 
     def __len__(self) -> int:
-        if self._ranges is not None:
-            return sum(b - a for _, a, b in self._ranges)
-        return len(self._lines())
+        return self.end - self.start
 
-    def __repr__(self) -> str:
-        return f"FramedLines({len(self)} lines)"
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.stream.rows(self.start, self.end))
 
 
 def _work(inputs: Any, pstr: str, null: object, part: tuple[int, int], fd: int) -> None:
@@ -247,7 +239,7 @@ def calculate_and_store(
         # the workers have the month's credits (fork copied them); here they would only hold memory while the
         # rows come in (freed while the workers start, the room is reused for the rows)
         inputs.credits, inputs.ytd_credits = [], []
-        # the rows are stored as they come and kept as their frames, for the result's lines (FramedLines)
+        # the rows are stored as they come and kept as their frames, for the result's lines (FrameSlice)
         streams = [tuple(FrameStream() for _ in LINE_SHAPES) for _ in range(workers)]
         done: list[tuple | None] = [None] * workers
         count = 0
@@ -284,11 +276,11 @@ def calculate_and_store(
             exceptions.extend(part_exceptions)
             at = [0] * len(LINE_SHAPES)
             for summary, counts in summaries:
-                ranges = []
+                slices = []
                 for shape, n in enumerate(counts):
-                    ranges.append((streams[i][shape], at[shape], at[shape] + n))
+                    slices.append(FrameSlice(streams[i][shape], at[shape], at[shape] + n))
                     at[shape] += n
-                summary.lines = FramedLines(pstr, tuple(ranges))  # type: ignore[assignment]
+                summary.lines = StoredLines(pstr, tuple(slices))  # type: ignore[assignment]
                 reps.append(summary)
         return PeriodResult(pstr, reps, exceptions), count
     finally:
