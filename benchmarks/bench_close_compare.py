@@ -19,10 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from trees import REPO, USE_TREE, checkout  # benchmarks/trees.py (a script's folder is on its sys.path)
+from trees import REPO, USE_TREE, beside  # benchmarks/trees.py (a script's folder is on its sys.path)
 
 LOCK = """
 import json, sys, time
@@ -93,12 +92,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=10000)
     ap.add_argument("--deals", type=int, default=880000)
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
-    try:
-        with checkout(a.base, tmp / "base") as base:
-            compare(a, tmp, base)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with beside(a.base, "bench-compare-") as (tmp, base):
+        compare(a, tmp, base)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,11 @@ import argparse
 import hashlib
 import json
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from trees import REPO, USE_TREE, checkout  # benchmarks/trees.py (a script's folder is on its sys.path)
+from trees import REPO, USE_TREE, beside  # benchmarks/trees.py (a script's folder is on its sys.path)
 
 # Runs compengine's CLI from ``tree`` (trees.USE_TREE).
 BOOT = """
@@ -85,12 +83,8 @@ def main() -> None:
     ap.add_argument("--deals", type=int, default=870_000)
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="check-identical-"))
-    try:
-        with checkout(a.base, tmp / "base") as base:
-            differ = compare(a, tmp, base)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with beside(a.base, "check-identical-") as (tmp, base):
+        differ = compare(a, tmp, base)
     sys.exit(1 if differ else 0)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,3 +29,11 @@ def checkout(commit: str, folder: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=REPO, capture_output=True)
+
+
+@contextmanager
+def beside(commit: str, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """(a temporary folder, ``commit``'s files in its ``base`` subfolder: :func:`checkout`), both removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as tmp, \
+            checkout(commit, Path(tmp) / "base") as base:
+        yield Path(tmp), base
