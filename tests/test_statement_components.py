@@ -274,6 +274,38 @@ def test_reconcile_breaks_the_month_out_by_plan_component(ledger):
     assert next(x for x in d["reps"] if x["rep_id"] == "C1")["plan_components"][2]["type"] == "bonus"
 
 
+def _by_component_both_ways(engine, p: str = "2026-11"):  # noqa: ANN001, ANN202
+    """The month's lines by rep and component as reconcile's one pass sums them, and as a GROUP BY does."""
+    from compengine.ledger.inputs import load_plan_versions
+    from compengine.ledger.models import PeriodRow, RepPeriod
+    from compengine.ledger.reconcile import _RP, _lines_by_component, _lines_by_rep
+
+    with transaction(engine) as s:
+        plans, _ = load_plan_versions(s, json.loads(s.get(PeriodRow, p).plan_versions))
+        rps = {r.rep_id: _RP(r.plan_id, r.currency, r.payout, r.credited, r.draw_balance, r.carry_balance, r.quota, [])
+               for r in s.query(RepPeriod).filter(RepPeriod.period == p)}
+        conn = s.connection()
+        return _lines_by_rep(conn, p, plans, rps)[2], _lines_by_component(conn, p)
+
+
+def test_reconcile_sums_components_in_its_one_pass_and_falls_back_for_a_component_no_plan_has(ledger):
+    _ledger(ledger)
+    one_pass, grouped = _by_component_both_ways(ledger)
+    assert one_pass == grouped
+    assert one_pass["C1"]["new_business"] == (D("7200.00"), D("60000.00"))
+    assert one_pass["V1"] == {"commission": (D("13000.00"), D("120000.00"))}
+    with transaction(ledger) as s:  # a line naming a component none of the month's plans has
+        s.execute(text("UPDATE payout_lines SET component = 'legacy' WHERE period = '2026-11' AND rep_id = 'V1' AND seq = "
+                       "(SELECT MIN(seq) FROM payout_lines WHERE period = '2026-11' AND rep_id = 'V1' AND kind = 'commission')"))
+    one_pass, grouped = _by_component_both_ways(ledger)
+    assert one_pass == grouped and set(one_pass["V1"]) == {"commission", "legacy"}
+    v1 = next(x for x in _rec(ledger).reps if x.rep_id == "V1")
+    legacy = one_pass["V1"]["legacy"][0]
+    assert legacy > 0
+    assert [(x.component, x.paid) for x in v1.plan_components] == [
+        ("commission", D("13000.00") - legacy), ("legacy", legacy)]
+
+
 def test_commission_base_is_the_stored_base_and_worked_out_only_where_none_is_stored(ledger):
     _ledger(ledger)
     with transaction(ledger) as s:  # a stored base is read as it is (a cent more on C1's line 4)
