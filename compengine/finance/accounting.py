@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompError, CompErrors, Source
 from compengine.core.money import CENT, CONTEXT, ZERO, shown
 from compengine.core.periods import Period
+from compengine.engine.pipeline import gc_paused
 from compengine.ledger.models import DealRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 
 BASES = ("term", "term_plus_renewals")
@@ -261,6 +262,7 @@ DEAL_FIGURES = ("deal_id", "rep_id", "start", "months", "amount", "treatment", "
                 "asset_balance")
 
 
+@gc_paused()  # a schedule per (rep, deal, month paid), no cycles: the collector would rescan them all
 def journal(session: Session, period: Period, config: AccountingConfig | None = None) -> Journal:
     """The month's ASC 340-40 journal from the stored payout lines (read-only)."""
     config = config or AccountingConfig()

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from compengine.core.errors import CompErrors
 from compengine.core.money import CONTEXT, ZERO, shown, signed
 from compengine.core.periods import Period
-from compengine.engine.pipeline import Cancellation, calculate_period
+from compengine.engine.pipeline import Cancellation, calculate_period, gc_paused
 from compengine.engine.records import COMPONENTS, Earned, RepState
 from compengine.finance.history import History
 from compengine.ledger.inputs import load_plan_versions
@@ -207,6 +207,7 @@ class ModelReport:
         return "\n".join(lines) + "\n"
 
 
+@gc_paused()  # the year's credits, lines and states are records without cycles: as in the close (pipeline.gc_paused)
 def model_plans(session: Session, candidates: Sequence[Candidate], first: Period, last: Period) -> ModelReport:
     """Reprice ``first``..``last`` under each candidate and compare with what was paid (read-only)."""
     if last < first:
