@@ -262,12 +262,20 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             report.notes.append("--retroactive: nothing in this import reaches a locked month; imported as usual")
 
     # deals
+    # every stored deal, to compare with the file's. The values a ledger repeats (types, currencies, days, owners,
+    # quantities, costs, attributes) are one object each, per column (the driver makes a new one per row; a
+    # quantity and cost per deal kept the year's deals 25% bigger than before they were stored); only compared
     have: dict[str, tuple] = {}
-    for row in session.execute(
+    one = [{} for _ in range(7)]
+    k_type, k_cur, k_close, k_owner, k_qty, k_cost, k_attrs = (c.setdefault for c in one)
+    for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, quantity, cost, attrs in session.execute(
         select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
                DealRow.amount, DealRow.cancelled_on, DealRow.quantity, DealRow.cost, DealRow.attrs)
     ):
-        have[row[0]] = tuple(row[1:])
+        have[deal_id] = (k_type(deal_type, deal_type), k_cur(currency, currency), k_close(close_date, close_date),
+                         k_owner(owner_id, owner_id), amount, cancelled_on, k_qty(quantity, quantity), k_cost(cost, cost),
+                         k_attrs(attrs, attrs))
+    del one
     active_splits: dict[str, set] = defaultdict(set)
     for deal_id, rep_id, pct, role in session.execute(
         select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role).where(SplitRow.superseded_at.is_(None))
@@ -291,6 +299,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         if earliest_touched is None or p < earliest_touched:
             earliest_touched = p
 
+    # the rows to insert are kept until the end: a text many of them repeat is one str (880,000 deals of a month
+    # held a "2026-01" and a quantity "1" each, and their file:line twice: about 200 MB of the million month's import)
+    month_text: dict[Period, str] = {}
+    last_quantity: object = None
+    last_text = ""
     for d in data.deals:
         src = d.source or Source("deals.csv")
         period = Period.of(d.close_date)
@@ -299,15 +312,21 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
                                     "(`compengine close start`): its credit belongs in the opening balances"))
             continue
-        quantity, cost, attrs = canonical_text(d.quantity), stored_money(d.cost), attrs_text(d.attrs)
+        if d.quantity is not last_quantity:  # most deals share the default's object: its text once, one str for all
+            last_quantity, last_text = d.quantity, canonical_text(d.quantity)
+        quantity, cost, attrs = last_text, stored_money(d.cost), attrs_text(d.attrs)
         if old is None:
-            if str(period) in locked:
+            month = month_text.get(period)
+            if month is None:
+                month = month_text[period] = str(period)
+            if month in locked:
                 report.late.append(d.deal_id)  # a late deal: priced as of its locked month in the next close
-            new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, str(period), d.owner_id,
-                              d.term_months, d.product, stored_money(d.amount), d.cancelled_on, quantity, cost, attrs, str(src)))
-            events.append((d.deal_id, "won", stored_money(d.amount), d.close_date, now, batch.id, str(src), quantity, cost, attrs))
+            where, stored = str(src), stored_money(d.amount)  # one str and one int each, kept by both rows until stored
+            new_deals.append((d.deal_id, d.account, d.deal_type, d.currency, d.close_date, month, d.owner_id,
+                              d.term_months, d.product, stored, d.cancelled_on, quantity, cost, attrs, where))
+            events.append((d.deal_id, "won", stored, d.close_date, now, batch.id, where, quantity, cost, attrs))
             if d.cancelled_on is not None:
-                events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, str(src), None, None, None))
+                events.append((d.deal_id, "cancelled", None, d.cancelled_on, now, batch.id, where, None, None, None))
                 report.cancellations += 1
             for rep_id, pct, role in sorted(file_splits.get(d.deal_id, ())):
                 new_splits.append((d.deal_id, rep_id, f"{pct:f}", role, now))
