@@ -271,6 +271,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, quantity, cost, attrs in session.execute(
         select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
                DealRow.amount, DealRow.cancelled_on, DealRow.quantity, DealRow.cost, DealRow.attrs)
+        .execution_options(yield_per=20_000)  # read in batches: the session's result would hold every row at once
     ):
         have[deal_id] = (k_type(deal_type, deal_type), k_cur(currency, currency), k_close(close_date, close_date),
                          k_owner(owner_id, owner_id), amount, cancelled_on, k_qty(quantity, quantity), k_cost(cost, cost),
@@ -279,6 +280,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     active_splits: dict[str, set] = defaultdict(set)
     for deal_id, rep_id, pct, role in session.execute(
         select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role).where(SplitRow.superseded_at.is_(None))
+        .execution_options(yield_per=20_000)
     ):
         active_splits[deal_id].add((rep_id, pct, role))
     file_splits: dict[str, set] = defaultdict(set)
