@@ -294,6 +294,22 @@ def test_import_stores_deal_fields_and_quotas_and_reads_them_back(ledger, tmp_pa
     assert not again.changed, again.text()
 
 
+def test_a_changed_cost_is_an_amendment_and_the_same_quantity_written_otherwise_is_not(ledger, tmp_path):
+    data = folder(tmp_path, deals_extra={"cost": {"D1": "100.50"}, "quantity": {"D2": "3"}})
+    with transaction(ledger) as s:
+        import_folder(s, data, PLANS, "ops")
+    # D2's quantity written 3.0 is the stored 3; D1's cost 100.50 -> 100.5 is the same amount; D3 gets a cost
+    data2 = folder(tmp_path / "v2", deals_extra={"cost": {"D1": "100.5", "D3": "0.01"}, "quantity": {"D2": "3.0"}})
+    with transaction(ledger) as s:
+        report = import_folder(s, data2, PLANS, "ops")
+    assert report.amendments == 1 and report.deals_unchanged == 8, report.text()
+    with transaction(ledger) as s:
+        assert [(k, a, c) for k, a, c in s.execute(select(DealEvent.kind, DealEvent.amount, DealEvent.cost)
+                                                    .where(DealEvent.deal_id == "D3").order_by(DealEvent.id))][-1] == (
+            "amended", s.get(DealRow, "D3").amount, D("0.01"))
+        assert (s.get(DealRow, "D1").cost, s.get(DealRow, "D2").quantity) == (D("100.50"), D("3"))
+
+
 def test_a_changed_attribute_is_an_amendment_with_its_source(ledger, tmp_path):
     data = folder(tmp_path, deals_extra={"region": {"D1": "EMEA"}})
     with transaction(ledger) as s:

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import String, select, update
+from sqlalchemy import BigInteger, String, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from compengine.core.errors import CompError, CompErrors, Source
@@ -262,21 +262,26 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             report.notes.append("--retroactive: nothing in this import reaches a locked month; imported as usual")
 
     # deals
-    # every stored deal, to compare with the file's. The values a ledger repeats (types, currencies, days, owners,
-    # quantities, costs, attributes) are one object each, per column (the driver makes a new one per row; a
-    # quantity and cost per deal kept the year's deals 25% bigger than before they were stored); only compared
+    # every stored deal, to compare with the file's: amounts and costs as their stored thousandths (compared with the
+    # file's, converted the same way: no Decimal per stored row), quantities through one Decimal per stored text; the
+    # values a ledger repeats (types, currencies, days, owners, quantities, costs, attributes) one object each
     have: dict[str, tuple] = {}
-    one = [{} for _ in range(7)]
-    k_type, k_cur, k_close, k_owner, k_qty, k_cost, k_attrs = (c.setdefault for c in one)
-    for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, quantity, cost, attrs in session.execute(
+    one = [{} for _ in range(6)]
+    k_type, k_cur, k_close, k_owner, k_cost, k_attrs = (c.setdefault for c in one)
+    quantity_of: dict[str | None, Decimal | None] = {None: None}
+    for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, q_text, cost, attrs in session.execute(
         select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
-               DealRow.amount, DealRow.cancelled_on, DealRow.quantity, DealRow.cost, DealRow.attrs)
+               type_coerce(DealRow.amount, BigInteger), DealRow.cancelled_on, type_coerce(DealRow.quantity, String),
+               type_coerce(DealRow.cost, BigInteger), DealRow.attrs)
         .execution_options(yield_per=20_000)  # read in batches: the session's result would hold every row at once
     ):
+        quantity = quantity_of.get(q_text)
+        if quantity is None and q_text is not None:
+            quantity = quantity_of[q_text] = Decimal(q_text)
         have[deal_id] = (k_type(deal_type, deal_type), k_cur(currency, currency), k_close(close_date, close_date),
-                         k_owner(owner_id, owner_id), amount, cancelled_on, k_qty(quantity, quantity), k_cost(cost, cost),
+                         k_owner(owner_id, owner_id), amount, cancelled_on, quantity, k_cost(cost, cost),
                          k_attrs(attrs, attrs))
-    del one
+    del one, quantity_of
     active_splits: dict[str, set] = defaultdict(set)
     for deal_id, rep_id, pct, role in session.execute(
         select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role).where(SplitRow.superseded_at.is_(None))
@@ -335,7 +340,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             report.deals_added += 1
             touch(period)
             continue
-        deal_type, currency, close_date, owner_id, amount, cancelled_on, old_quantity, old_cost, old_attrs = old
+        deal_type, currency, close_date, owner_id, old_amount, cancelled_on, old_quantity, old_cost, old_attrs = old
         changed_static = [
             (name, a, b) for name, a, b in (
                 ("deal_type", deal_type, d.deal_type), ("currency", currency, d.currency),
@@ -348,10 +353,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         if changed_static:
             continue
         same = True
-        restate = d.quantity != old_quantity or d.cost != old_cost or attrs != (old_attrs or "")
-        if d.amount != amount or restate:
-            events.append((d.deal_id, "amended", stored_money(d.amount), None, now, batch.id, str(src), quantity, cost, attrs))
-            if d.amount != amount:
+        restate = d.quantity != old_quantity or cost != old_cost or attrs != (old_attrs or "")
+        amount = stored_money(d.amount)
+        if amount != old_amount or restate:
+            events.append((d.deal_id, "amended", amount, None, now, batch.id, str(src), quantity, cost, attrs))
+            if amount != old_amount:
                 amended.append((d.deal_id, d.amount))
             if restate:
                 restated.append((d.deal_id, d.quantity, d.cost, attrs))
