@@ -269,11 +269,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     one = [{} for _ in range(6)]
     k_type, k_cur, k_close, k_owner, k_cost, k_attrs = (c.setdefault for c in one)
     quantity_of: dict[str | None, Decimal | None] = {None: None}
-    for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, q_text, cost, attrs in session.execute(
+    conn = session.connection()  # the rows as the cursor gives them, a batch at a time (the ORM's result held them all)
+    for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, q_text, cost, attrs in conn.execute(
         select(DealRow.deal_id, DealRow.deal_type, DealRow.currency, DealRow.close_date, DealRow.owner_id,
                type_coerce(DealRow.amount, BigInteger), DealRow.cancelled_on, type_coerce(DealRow.quantity, String),
                type_coerce(DealRow.cost, BigInteger), DealRow.attrs)
-        .execution_options(yield_per=20_000)  # read in batches: the session's result would hold every row at once
     ):
         quantity = quantity_of.get(q_text)
         if quantity is None and q_text is not None:
@@ -283,9 +283,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
                          k_attrs(attrs, attrs))
     del one, quantity_of
     active_splits: dict[str, set] = defaultdict(set)
-    for deal_id, rep_id, pct, role in session.execute(
+    for deal_id, rep_id, pct, role in conn.execute(
         select(SplitRow.deal_id, SplitRow.rep_id, SplitRow.split_pct, SplitRow.role).where(SplitRow.superseded_at.is_(None))
-        .execution_options(yield_per=20_000)
     ):
         active_splits[deal_id].add((rep_id, pct, role))
     file_splits: dict[str, set] = defaultdict(set)
@@ -309,8 +308,8 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     # the rows to insert are kept until the end: a text many of them repeat is one str (880,000 deals of a month
     # held a "2026-01" and a quantity "1" each, and their file:line twice: about 200 MB of the million month's import)
     month_text: dict[Period, str] = {}
-    last_quantity: object = None
-    last_text = ""
+    last_quantity = last_cost = object()  # none yet
+    last_text, last_stored_cost = "", 0
     for d in data.deals:
         src = d.source or Source("deals.csv")
         period = Period.of(d.close_date)
@@ -319,9 +318,12 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
             errors.append(CompError(src.at("close_date"), f"{d.close_date} is before the ledger's first month {ledger_start} "
                                     "(`compengine close start`): its credit belongs in the opening balances"))
             continue
-        if d.quantity is not last_quantity:  # most deals share the default's object: its text once, one str for all
+        # most deals share the defaults' objects (quantity 1, cost 0, no attributes): each converted once
+        if d.quantity is not last_quantity:
             last_quantity, last_text = d.quantity, canonical_text(d.quantity)
-        quantity, cost, attrs = last_text, stored_money(d.cost), attrs_text(d.attrs)
+        if d.cost is not last_cost:
+            last_cost, last_stored_cost = d.cost, stored_money(d.cost)
+        quantity, cost, attrs = last_text, last_stored_cost, attrs_text(d.attrs) if d.attrs else ""
         if old is None:
             month = month_text.get(period)
             if month is None:
