@@ -264,10 +264,11 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
     # deals
     # every stored deal, to compare with the file's: amounts and costs as their stored thousandths (compared with the
     # file's, converted the same way: no Decimal per stored row), quantities through one Decimal per stored text; the
-    # values a ledger repeats (types, currencies, days, owners, quantities, costs, attributes) one object each
+    # few types, currencies, days and owners a ledger repeats one object each (costs and attributes are mostly the
+    # cached 0 and None, else mostly distinct: not kept in a dict)
     have: dict[str, tuple] = {}
-    one = [{} for _ in range(6)]
-    k_type, k_cur, k_close, k_owner, k_cost, k_attrs = (c.setdefault for c in one)
+    one = [{} for _ in range(4)]
+    k_type, k_cur, k_close, k_owner = (c.setdefault for c in one)
     quantity_of: dict[str | None, Decimal | None] = {None: None}
     conn = session.connection()  # the rows as the cursor gives them, a batch at a time (the ORM's result held them all)
     for deal_id, deal_type, currency, close_date, owner_id, amount, cancelled_on, q_text, cost, attrs in conn.execute(
@@ -279,8 +280,7 @@ def import_folder(session: Session, data_dir: Path | str, plans_dir: Path | str,
         if quantity is None and q_text is not None:
             quantity = quantity_of[q_text] = Decimal(q_text)
         have[deal_id] = (k_type(deal_type, deal_type), k_cur(currency, currency), k_close(close_date, close_date),
-                         k_owner(owner_id, owner_id), amount, cancelled_on, quantity, k_cost(cost, cost),
-                         k_attrs(attrs, attrs))
+                         k_owner(owner_id, owner_id), amount, cancelled_on, quantity, cost, attrs)
     del one, quantity_of
     active_splits: dict[str, set] = defaultdict(set)
     for deal_id, rep_id, pct, role in conn.execute(
