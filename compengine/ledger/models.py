@@ -290,6 +290,9 @@ class PayoutLineRow(Base):
               postgresql_where=text("kind = 'clawback'")),
         Index("ix_payout_lines_adjustment_deal", "deal_id", sqlite_where=text("kind = 'adjustment'"),
               postgresql_where=text("kind = 'adjustment'")),
+        # migration 0010: the commission lines stored before lines carried their base (reconcile works it out)
+        Index("ix_payout_lines_unbased", "period", sqlite_where=text("kind = 'commission' AND base IS NULL"),
+              postgresql_where=text("kind = 'commission' AND base IS NULL")),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(7))

@@ -871,6 +871,9 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
     strays = f"COUNT(*) FILTER (WHERE component NOT IN ({', '.join(':' + k for k in comp_params)}))"
     even_plans = sorted(plan_id for plan_id, plan in plans.items() if plan.rounding != "half_up")
     old = "kind = 'commission' AND base IS NULL"  # lines stored before lines carried their base
+    # one seek of the partial index ix_payout_lines_unbased (migration 0010), which holds only such lines
+    has_old = conn.execute(text(f"SELECT 1 FROM payout_lines WHERE period = :p AND {old} LIMIT 1"),
+                           {"p": p}).first() is not None
 
     def run(rates: list[str]) -> tuple[dict[str, tuple[Decimal, int]], dict[str, _Comm], dict, int, int]:
         base_whens, tie_whens = [], []
@@ -889,17 +892,20 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
         known_rates = ", ".join(f":r{i}" for i in range(len(rates))) or "NULL"
         prints = _print_sql("credit", "deal_id", conn.dialect.name)
         comm_only = "FILTER (WHERE kind = 'commission')"
-        if even_plans and tie_whens:  # only the old lines of reps on half-even plans
+        if has_old and even_plans and tie_whens:  # only the old lines of reps on half-even plans
             ties = (f"SUM(CASE {' '.join(tie_whens)} ELSE 0 END) FILTER (WHERE {old} AND rep_id IN "
                     "(SELECT rep_id FROM rep_periods WHERE period = :p AND plan_id IN :even))")
             params["even"] = even_plans
         else:
             ties = "0"
+        if has_old:
+            olds = (f"SUM({worked}) FILTER (WHERE {old}), COUNT(*) FILTER (WHERE {old} AND rate IS NOT NULL), "
+                    f"COUNT(*) FILTER (WHERE {old} AND rate IN ({known_rates})), ")
+        else:  # no line of the month lacks its base: the old-line aggregates are 0 without reading a row for them
+            olds = "0, 0, 0, "
         sql = (f"SELECT rep_id, COUNT(*), SUM(amount), COUNT(*) {comm_only}, SUM(amount) {comm_only}, "
                f"SUM(credit) FILTER (WHERE kind = 'commission' AND role = 'overlay'), SUM(credit) {comm_only}, "
-               f"SUM(base) {comm_only}, SUM({worked}) FILTER (WHERE {old}), "
-               f"COUNT(*) FILTER (WHERE {old} AND rate IS NOT NULL), "
-               f"COUNT(*) FILTER (WHERE {old} AND rate IN ({known_rates})), "
+               f"SUM(base) {comm_only}, {olds}"
                f"SUM({prints}) {comm_only}, {ties}, {strays}{comp_sums} "
                f"FROM payout_lines WHERE period = :p GROUP BY rep_id")
         stmt = text(sql).bindparams(bindparam("even", expanding=True)) if "even" in params else text(sql)
