@@ -39,6 +39,13 @@ def pg_problem() -> str | None:
     return _PG_PROBLEM  # type: ignore[return-value]
 
 
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
+    """The tests marked ``slow`` run first (a stable sort: each keeps its place among its kind). Under
+    pytest-xdist a long test handed out last keeps one worker busy while the other has nothing left to
+    run; handed out first, the short tests fill in around it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_report_header(config):  # noqa: ANN001
     problem = pg_problem()
     if problem:

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -159,6 +160,7 @@ def test_columnar_equals_pure_engine_line_for_line(company):
     assert cols.payouts() == {r.rep_id: int(r.payout.scaleb(2)) for r in want.reps}
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(company=companies(fx=True))
 def test_columnar_equals_pure_engine_on_multi_currency_companies(company):

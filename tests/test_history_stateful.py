@@ -394,6 +394,7 @@ class HistoryMachine(RuleBasedStateMachine):
         CHECKED["full"] += 1
 
 
+@pytest.mark.slow
 def test_history_state_machine():
     for k in CHECKED:
         CHECKED[k] = 0

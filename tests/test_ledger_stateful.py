@@ -230,6 +230,7 @@ class LedgerMachine(RuleBasedStateMachine):
         CHECKED["full"] += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend,examples", [("sqlite", 15), ("postgresql", 6)])
 def test_ledger_state_machine(backend, examples):  # noqa: ANN001
     if backend == "postgresql":

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
@@ -23,6 +24,7 @@ def _net(pdf: Path) -> Decimal:
     return Decimal(found[0].replace(",", ""))
 
 
+@pytest.mark.slow
 def test_every_statement_net_equals_the_payout_file(tmp_path):
     data = tmp_path / "company"
     generate(data, seed=7, reps=24, deals=360, year=2026, months=3, plans_dir=REPO / "plans")

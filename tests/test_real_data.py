@@ -41,6 +41,7 @@ def _source(fmt: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(CASES))
 def test_real_crm_data_closes_every_month_and_ties_out(fmt, tmp_path):
     result = convert(fmt, _source(fmt))

@@ -25,6 +25,7 @@ import pytest
 
 from web_helpers import PASSWORD, REPO, build_components_ledger, build_ledger, copy_ledger
 
+pytestmark = pytest.mark.slow  # first in the run (conftest): a browser test started last is the run's tail
 CHROMIUM = os.environ.get("COMPENGINE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
