@@ -172,37 +172,47 @@ def prepared(tmp_path_factory):  # noqa: ANN001
     return path, _late_data(tmp)
 
 
-def _fresh(db_url: str, prepared, tmp_path: Path, n: int) -> str:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def prepared_pg():
+    """The same ledger prepared once in a PostgreSQL database, each race's database a copy of it."""
+    from tests.conftest import drop_pg_database, new_pg_database, pg_database_url, require_pg
+
+    require_pg()
+    name = new_pg_database()
+    try:
+        _prepare(pg_database_url(name))  # disposes its engine: a template database must have no connection
+        yield name
+    finally:
+        drop_pg_database(name)
+
+
+def _fresh(db_url: str, prepared, request, tmp_path: Path, n: int) -> tuple[str, str | None]:  # noqa: ANN001
+    """A copy of the prepared ledger: its URL, and the PostgreSQL database to drop afterwards."""
     if db_url.startswith("sqlite"):
         target = tmp_path / f"race{n}.db"
         shutil.copy(prepared[0], target)
-        return f"sqlite:///{target}"
-    import psycopg
+        return f"sqlite:///{target}", None
+    from tests.conftest import new_pg_database, pg_database_url
 
-    from tests.conftest import PG_URL, new_pg_schema
-
-    schema = new_pg_schema()
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    _prepare(url)
-    return url
+    name = new_pg_database(request.getfixturevalue("prepared_pg"))
+    return pg_database_url(name), name
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
-def test_two_writers_race(db_url, prepared, tmp_path, pair):  # noqa: ANN001
+def test_two_writers_race(db_url, prepared, request, tmp_path, pair):  # noqa: ANN001
     first, second = pair
     data = prepared[1]
-    schemas = []
+    databases = []
     try:
         for n, delay in enumerate(DELAYS):
-            url = _fresh(db_url, prepared, tmp_path, n)
-            if "search_path" in url:
-                schemas.append(url.rsplit("%3D", 1)[1])
+            url, database = _fresh(db_url, prepared, request, tmp_path, n)
+            if database:
+                databases.append(database)
             with contextlib.redirect_stderr(io.StringIO()):
                 results = _race(url, WRITERS[first](data), WRITERS[second](data), delay)
             _check(url, results, f"{first} vs {second} (delay {delay:.2f} s, {db_url.split(':')[0]})")
     finally:
-        if schemas:
-            from tests.conftest import drop_pg_schema
+        from tests.conftest import drop_pg_database
 
-            for schema in schemas:
-                drop_pg_schema(schema)
+        for database in databases:
+            drop_pg_database(database)
