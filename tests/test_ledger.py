@@ -532,3 +532,24 @@ def test_cli_close_run_and_lock_through_a_range(db_url):
     assert r.exit_code == 0 and r.output.count("locked: total payout") == 9
     st = json.loads(run(main, [*db, "status", "--json"]).output)
     assert [x["status"] for x in st] == ["locked"] * 9 + ["calculated"]
+
+
+def test_sqlite_page_cache_is_the_writers_size_for_writers_and_workers_and_small_for_readers(tmp_path):
+    """A reader's snapshot (reports, the model, the portal) gets a 32 MB page cache, a writer and a close's
+    worker 256 MB; the setting follows the pooled connection from one transaction to the next."""
+    from compengine.ledger import open_ledger
+    from compengine.ledger.db import READER_CACHE, WRITER_CACHE
+    from compengine.ledger.executors import _worker_engine
+
+    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    engine.pool.dispose()
+
+    def cache(eng, write: bool) -> int:  # noqa: ANN001
+        with transaction(eng, write=write) as s:
+            return s.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+
+    assert READER_CACHE != WRITER_CACHE
+    assert [cache(engine, w) for w in (True, False, False, True, False)] == [
+        WRITER_CACHE, READER_CACHE, READER_CACHE, WRITER_CACHE, READER_CACHE]
+    assert cache(_worker_engine(str(engine.url)), False) == WRITER_CACHE
+    engine.dispose()

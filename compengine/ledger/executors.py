@@ -55,7 +55,7 @@ from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, gc_paused
 from compengine.engine.records import Adjustment, PeriodResult, Rep, RepResult
 from compengine.ledger.codec import LINE_SHAPES, shaped_batches
-from compengine.ledger.db import make_engine, transaction
+from compengine.ledger.db import WRITER_CACHE, make_engine, transaction
 from compengine.ledger.inputs import LedgerInputs, load_inputs, override_reach, override_readers
 from compengine.ledger.models import DealRow, SplitRow
 from compengine.ledger.workers import FRAME_ROWS, StoredLines, calculate_and_store, can_fork, store_rep_by_rep
@@ -279,7 +279,8 @@ _ENGINES: dict[str, Any] = {}
 def _worker_engine(url: str) -> Any:
     engine = _ENGINES.get(url)
     if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
+        # a worker reads the month's deals again for each partition it calculates: the big page cache
+        engine = _ENGINES[url] = make_engine(url).execution_options(compengine_cache=WRITER_CACHE)
     return engine
 
 
