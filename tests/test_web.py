@@ -432,3 +432,19 @@ def test_compengine_serve_starts_from_the_cli_and_signs_people_in(prepared, tmp_
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_keeps_idle_connections_longer_than_a_proxy_would(prepared, tmp_path, monkeypatch):
+    """`compengine serve` hands uvicorn a keep-alive longer than a reverse proxy's usual 60 s idle timeout
+    (uvicorn's own 5 s made paced clients meet a closing connection: httpx ReadError in bench_web)."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from compengine.cli import main
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    r = CliRunner().invoke(main, ["--db", copy_ledger(prepared, tmp_path), "serve", "--port", "8123"])
+    assert r.exit_code == 0, r.output
+    assert seen["port"] == 8123 and seen["host"] == "127.0.0.1" and seen["app"] is not None
+    assert seen["timeout_keep_alive"] > 60
