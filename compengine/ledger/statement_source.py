@@ -60,11 +60,14 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
         reps = {r.rep_id: r for r in session.scalars(select(RepRow))}
 
     lines: dict[str, list[Line]] = defaultdict(list)
-    lq = select(PayoutLineRow).where(PayoutLineRow.period == str(period)).order_by(PayoutLineRow.rep_id, PayoutLineRow.seq)
+    # the lines' columns as rows, not ORM objects: a statement reads hundreds of lines and an ORM object
+    # costs about 30 us to build (a 502-line statement: 14 ms of its 31); line_of reads them by name
+    lq = (select(*PayoutLineRow.__table__.c).where(PayoutLineRow.period == str(period))
+          .order_by(PayoutLineRow.rep_id, PayoutLineRow.seq))
     if wanted:
         lq = lq.where(PayoutLineRow.rep_id.in_(wanted))
     deal_ids: set[str] = set()
-    for ln in session.scalars(lq):
+    for ln in session.execute(lq):
         lines[ln.rep_id].append(line_of(ln))
         if ln.deal_id:
             deal_ids.add(ln.deal_id)
