@@ -22,15 +22,15 @@ from compengine.core.errors import CompErrors
 from compengine.core.money import ZERO, shown, signed
 from compengine.core.periods import Period
 from compengine.engine.pipeline import Cancellation, gc_paused
-from compengine.engine.records import LATE_DRAW_RULE, Adjustment, Line, PeriodResult
+from compengine.engine.records import LATE_DRAW_RULE, Adjustment, PeriodResult
 from compengine.ledger.codec import (
     LINE_SHAPES,
     NULLABLE_LINE_COLUMNS,
     NULLABLE_REP_PERIOD_COLUMNS,
     REP_PERIOD_COLUMNS,
-    line_of,
     rep_period_rows,
     rep_result_of,
+    stored_lines,
 )
 from compengine.ledger.disputes import correction_disputes
 from compengine.ledger.executors import PARALLEL_MIN_CREDITS, CloseExecutor, as_executor, close_workers  # noqa: F401
@@ -424,12 +424,9 @@ def stored_result(session: Session, period: Period, rep_ids: Iterable[str] = ())
     pstr = str(period)
     wanted = sorted(set(rep_ids))
     rq = select(RepPeriod).where(RepPeriod.period == pstr).order_by(RepPeriod.rep_id)
-    lq = select(PayoutLineRow).where(PayoutLineRow.period == pstr).order_by(PayoutLineRow.rep_id, PayoutLineRow.seq)
     if wanted:
-        rq, lq = rq.where(RepPeriod.rep_id.in_(wanted)), lq.where(PayoutLineRow.rep_id.in_(wanted))
-    lines: dict[str, list[Line]] = defaultdict(list)
-    for ln in session.scalars(lq):
-        lines[ln.rep_id].append(line_of(ln))
+        rq = rq.where(RepPeriod.rep_id.in_(wanted))
+    lines = stored_lines(session, pstr, wanted)
     reps = [rep_result_of(rp, lines.get(rp.rep_id, [])) for rp in session.scalars(rq)]
     return PeriodResult(pstr, reps, json.loads(prow.exceptions or "[]")), prow
 

@@ -32,12 +32,13 @@ an object of text values).
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Table
+from sqlalchemy import Integer, Table, select
 
 from compengine.core.money import ZERO, from_thousandths, to_thousandths
 from compengine.engine.records import COMPONENTS, ComponentMeasure, Line, RepResult, RepState
@@ -349,6 +350,21 @@ _shaped_line_rows: Callable[..., tuple[list[tuple], ...]] = _namespace["shaped_l
 _DECODERS: tuple[Callable[[str, list[tuple]], list[Line]], ...] = tuple(_namespace[f"decode_{s.name}"] for s in LINE_SHAPES)
 line_of: Callable[[Any], Line] = _namespace["line_of"]
 line_of.__doc__ = "A :class:`Line` from a ``PayoutLineRow`` (or any object with its column attributes)."
+
+
+def stored_lines(session: Any, period: str, rep_ids: Iterable[str] = ()) -> dict[str, list[Line]]:
+    """A month's stored lines by rep, each rep's in ``seq`` order (only ``rep_ids``' when given). Read as
+    column rows, not ``PayoutLineRow`` objects: an ORM object costs about 30 us to build, 14 ms of a 31 ms
+    502-line statement in the portal; :func:`line_of` reads the rows by column name."""
+    q = select(*PayoutLineRow.__table__.c).where(PayoutLineRow.period == period).order_by(
+        PayoutLineRow.rep_id, PayoutLineRow.seq)
+    wanted = sorted(set(rep_ids))
+    if wanted:
+        q = q.where(PayoutLineRow.rep_id.in_(wanted))
+    lines: dict[str, list[Line]] = defaultdict(list)
+    for row in session.execute(q):
+        lines[row.rep_id].append(line_of(row))
+    return lines
 rep_period_rows: Callable[[Iterable[RepResult], str, object], Iterator[tuple]] = _namespace["rep_period_rows"]
 rep_period_rows.__doc__ = "The ``rep_periods`` rows (:data:`REP_PERIOD_COLUMNS`) of a month's results; NULLs as ``null``."
 
