@@ -280,6 +280,11 @@ class RepPeriod(Base):
     component_paid: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
+# The commission lines stored before lines carried their base (migration 0007): the condition of the
+# partial index ix_payout_lines_unbased, which a query uses only when its WHERE says the same.
+UNBASED_LINES = "kind = 'commission' AND base IS NULL"
+
+
 class PayoutLineRow(Base):
     __tablename__ = "payout_lines"
     # No full index on deal_id (it halves the speed of storing a big month): deal lookups go through
@@ -291,8 +296,8 @@ class PayoutLineRow(Base):
         Index("ix_payout_lines_adjustment_deal", "deal_id", sqlite_where=text("kind = 'adjustment'"),
               postgresql_where=text("kind = 'adjustment'")),
         # migration 0010: the commission lines stored before lines carried their base (reconcile works it out)
-        Index("ix_payout_lines_unbased", "period", sqlite_where=text("kind = 'commission' AND base IS NULL"),
-              postgresql_where=text("kind = 'commission' AND base IS NULL")),
+        Index("ix_payout_lines_unbased", "period", sqlite_where=text(UNBASED_LINES),
+              postgresql_where=text(UNBASED_LINES)),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(7))

@@ -66,7 +66,8 @@ from compengine.engine.records import COMPONENTS, ComponentMeasure, Deal, Split
 from compengine.ledger.close import load_plan_versions, load_plans_latest
 from compengine.ledger.codec import parts_of
 from compengine.ledger.history import load_fx
-from compengine.ledger.models import AdjustmentRow, DealEvent, DealRow, DisputeRow, PeriodRow, RepPeriod, RepRow
+from compengine.ledger.models import (UNBASED_LINES, AdjustmentRow, DealEvent, DealRow, DisputeRow, PeriodRow,
+                                      RepPeriod, RepRow)
 from compengine.ledger.ops import EXPORT_COLUMNS, payout_rows
 from compengine.ledger.seals import check_month
 from compengine.plans.model import Plan
@@ -870,7 +871,7 @@ def _lines_by_rep(conn, p: str, plans: dict[str, Plan], rps: dict[str, _RP]  # n
                         f"SUM(credit) FILTER (WHERE component = :c{i} AND kind = 'commission')" for i in range(len(known)))
     strays = f"COUNT(*) FILTER (WHERE component NOT IN ({', '.join(':' + k for k in comp_params)}))"
     even_plans = sorted(plan_id for plan_id, plan in plans.items() if plan.rounding != "half_up")
-    old = "kind = 'commission' AND base IS NULL"  # lines stored before lines carried their base
+    old = UNBASED_LINES  # lines stored before lines carried their base
     # one seek of the partial index ix_payout_lines_unbased (migration 0010), which holds only such lines
     has_old = conn.execute(text(f"SELECT 1 FROM payout_lines WHERE period = :p AND {old} LIMIT 1"),
                            {"p": p}).first() is not None
