@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -207,11 +208,22 @@ def main() -> int:
     ap.add_argument("--think", type=float, default=5.0,
                     help="also measure users who read each page: seconds between a user's requests (0: skip)")
     ap.add_argument("--think-requests", type=int, default=500)
+    ap.add_argument("--ledger", type=Path, metavar="DIR",
+                    help="keep the built company and ledger in DIR, and reuse them when DIR has one (to rerun the "
+                         "measures, or to run another tree's code on the same ledger through PYTHONPATH)")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    tmp = args.ledger or Path(tempfile.mkdtemp(prefix="bench-web-"))
+    meta = tmp / "bench-web.json"
     try:
         t = time.perf_counter()
-        url, period, top, counts = build(tmp, args.reps, args.deals)
+        if args.ledger and meta.exists():
+            url, period, top, counts = json.loads(meta.read_text())
+            print(f"reusing the ledger in {tmp}")
+        else:
+            tmp.mkdir(parents=True, exist_ok=True)
+            url, period, top, counts = build(tmp, args.reps, args.deals)
+            if args.ledger:
+                meta.write_text(json.dumps([url, period, top, counts]))
         built = time.perf_counter() - t
         rep = top[0]
         lines = counts[rep]
@@ -245,7 +257,8 @@ def main() -> int:
         close_alone = time.perf_counter() - t
         engine.dispose()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.ledger:
+            shutil.rmtree(tmp, ignore_errors=True)
     body = [
         "## web portal: a statement of ~500 lines, and 50 clients during a close (`benchmarks/bench_web.py`)",
         "",

@@ -38,6 +38,7 @@ November (V1, v1 plan, quota 100,000.00 a month): W1 new logo 120,000.00 -> 120.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import replace
 from decimal import Decimal
@@ -55,7 +56,8 @@ from compengine.ledger.reconcile import reconcile
 from compengine.ledger.statement_source import ledger_statement_data
 from compengine.plans import load_plans
 from compengine.statements import calc_statement_data, render_statements, statement_view
-from compengine.statements.view import component_label, quota_period_label
+from compengine.engine.records import Line
+from compengine.statements.view import component_label, line_sources, quota_period_label, sources_folder
 from web_helpers import COMPONENTS, build_components_ledger, copy_ledger, login
 
 D = Decimal
@@ -156,7 +158,10 @@ def test_lines_name_their_component_and_sources(items, plans):
     assert first.endswith(f"ae-components.yaml:17,23 @{digest}")  # the rate rule and the band ending at 100%
     assert v.deal_lines[3].sources.endswith(f"ae-components.yaml:29,34 @{digest}")  # renewal rate, band 2 (x1.5)
     assert [(r.kind, r.component) for r in v.other_lines] == [("True-up", "Expansion"), ("Bonus", "Attainment bonus")]
-    assert v.other_lines[0].sources == f"Rule: {COMPONENTS / 'plans' / 'ae-components.yaml'}:28 @{digest}"
+    # the files are named relative to the one folder they share, which the statement names once
+    assert v.sources_folder == f"{COMPONENTS}{os.sep}"
+    assert v.other_lines[0].sources == f"Rule: plans{os.sep}ae-components.yaml:28 @{digest}"
+    assert first.startswith("Deal: deals.csv:4 · Rule: plans")
     # the numbers shown follow the page; each row keeps its line's own seq (the dispute link)
     assert [r.seq for r in (*v.deal_lines, *v.other_lines)] == [1, 2, 3, 4, 5, 6, 7]
     assert [r.line_seq for r in (*v.deal_lines, *v.other_lines)] == [1, 2, 3, 4, 7, 5, 6]
@@ -194,9 +199,11 @@ def test_the_pdf_shows_each_component_and_each_lines_sources(items, tmp_path):
     assert "Expansion — Q4 2026 to date\nQUOTA CREDITED ATTAINMENT PAID THIS MONTH\n66,666.67 70,000.00 105.00% -66.67" in c1
     assert "Attainment bonus — Q4 2026 to date BONUS\nATTAINMENT OF NEW BUSINESS PAID THIS MONTH\n105.00% 1,333.34" in c1
     assert "1 N2 Fabrikam New logo 2026-11-10 Commission New business 100% 53,333.33 12% ×1.0 6,400.00" in c1
-    # the sources hold the checkout's path, so where the PDF wraps them depends on where the repository lives
+    # each line's sources name the files relative to their folder, which the page names once (the checkout's
+    # path: where the PDF wraps it depends on where the repository lives)
     flat = " ".join(c1.split())
-    assert "deals.csv:4 · Rule: " in flat and "ae-components.yaml:17,23 @" in flat
+    assert f"Deal: deals.csv:4 · Rule: plans{os.sep}ae-components.yaml:17,23 @" in flat
+    assert "Sources (Deal: the import file and row; Rule: the plan file, line and version) are files in" in flat
     assert "Bonuses on attainment, by the plan's curve 1,333.34" in c1
     v1 = "\n".join(p.extract_text() for p in PdfReader(str(tmp_path / "statement-2026-11-V1.pdf")).pages)
     assert "ATTAINMENT BY COMPONENT" not in v1 and "COMPONENT SPLIT" not in v1
@@ -455,3 +462,26 @@ def test_reconcile_has_no_false_credit_differences_for_overlapping_and_margin_co
     found = [str(f) for f in _rec(ledger).exceptions if f.check == "credit"]
     assert found == ["[credit] X2: O1's primary credit on the everything lines is 50,001.00, the deal and its splits "
                      "give 50,000.00"]
+
+
+def _line(deal_source, rule_source):
+    return Line(rep_id="R", period="2026-01", seq=1, kind="commission", amount=D("1.00"), deal_id="D1",
+                credit=D("10.00"), rate=D("0.1"), multiplier=D("1"), tier=1, rule="rate", explain="", ref_period=None,
+                ref=None, role="primary", split_pct=D("100"), component="commission", base=D("1.00"),
+                deal_source=deal_source, rule_source=rule_source)
+
+
+def test_sources_are_written_relative_to_the_folder_they_share_and_only_then():
+    shared = [_line("/srv/in/2026-01/deals.csv:7", "/srv/in/2026-01/plans/ae.yaml:12 @ab12cd34"),
+              _line("/srv/in/2026-01/deals.csv:9", "/srv/in/2026-01/plans/ae.yaml:12,17 @ab12cd34")]
+    assert sources_folder(shared) == "/srv/in/2026-01/"
+    assert line_sources(shared[1], "/srv/in/2026-01/") == "Deal: deals.csv:9 · Rule: plans/ae.yaml:12,17 @ab12cd34"
+    assert line_sources(shared[1]) == "Deal: /srv/in/2026-01/deals.csv:9 · Rule: /srv/in/2026-01/plans/ae.yaml:12,17 @ab12cd34"
+    # files in unrelated folders share only the root, relative names no folder at all, a mix neither: kept whole
+    assert sources_folder([_line("/a/deals.csv:7", "/b/ae.yaml:3 @ab12cd34")]) == ""
+    assert sources_folder([_line("deals.csv:7", "plans/ae.yaml:3 @ab12cd34")]) == ""
+    assert sources_folder([_line("/a/deals.csv:7", "plans/ae.yaml:3 @ab12cd34")]) == ""
+    assert sources_folder([_line(None, None)]) == ""
+    # one file: its own folder; a line without a deal names its rule only
+    assert sources_folder([_line(None, "/srv/plans/ae.yaml:3 @ab12cd34")]) == "/srv/plans/"
+    assert line_sources(_line(None, "/srv/plans/ae.yaml:3 @ab12cd34"), "/srv/plans/") == "Rule: ae.yaml:3 @ab12cd34"

@@ -6,6 +6,7 @@ One prepared SQLite ledger per module (tests/web_helpers.py), copied for the tes
 
 from __future__ import annotations
 
+import os
 import warnings
 from decimal import Decimal
 
@@ -182,6 +183,13 @@ def test_statement_json_matches_the_pdf(shared_app):  # noqa: ANN001
     assert format_money(payout) in html
     for ln in data["lines"]:  # every line's explain is on the page
         assert ln["explain"].split(" (")[0].replace("&", "&amp;")[:40] in html
+    # the JSON and the page give each line's sources; here whole on the page too: the deals' file is absolute and
+    # the plans' relative (build_ledger), so they share no folder to name once (test_statement_components has one)
+    sourced = [ln for ln in data["lines"] if ln["deal_source"]]
+    assert sourced and all(os.path.isabs(ln["deal_source"]) and not os.path.isabs(ln["rule_source"]) for ln in sourced)
+    assert "are files in" not in html
+    for ln in sourced:
+        assert f"Deal: {ln['deal_source']} · Rule: {ln['rule_source']}" in html
 
 
 def test_xss_shows_as_text(shared_app):  # noqa: ANN001

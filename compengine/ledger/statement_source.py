@@ -23,7 +23,7 @@ from compengine.core.periods import Period
 from compengine.engine.records import COMPONENTS
 from compengine.ledger.codec import parts_of, stored_lines
 from compengine.ledger.inputs import load_plan_versions, load_plans_latest
-from compengine.ledger.models import DealRow, DisputeRow, PeriodRow, RepPeriod, RepRow
+from compengine.ledger.models import DealRow, DisputeRow, PayoutLineRow, PeriodRow, RepPeriod, RepRow
 from compengine.statements.view import DealInfo, Dispute, StatementData, YtdMonth
 
 
@@ -60,15 +60,16 @@ def ledger_statement_data(session: Session, period: Period, company: str, *, rep
         reps = {r.rep_id: r for r in session.scalars(select(RepRow))}
 
     lines = stored_lines(session, str(period), wanted)
-    deal_ids = {ln.deal_id for rep_lines in lines.values() for ln in rep_lines if ln.deal_id}
-    deals: dict[str, DealInfo] = {}
-    ids = sorted(deal_ids)
-    for i in range(0, len(ids), 500):
+    # the deals the lines name, by a subquery (not an IN list of 500 bound ids a page)
+    line_deals = select(PayoutLineRow.deal_id).where(PayoutLineRow.period == str(period),
+                                                     PayoutLineRow.deal_id.is_not(None))
+    if wanted:
+        line_deals = line_deals.where(PayoutLineRow.rep_id.in_(wanted))
+    deals: dict[str, DealInfo] = {
+        deal_id: DealInfo(account, deal_type, close_date, amount, currency)
         for deal_id, account, deal_type, close_date, amount, currency in session.execute(
             select(DealRow.deal_id, DealRow.account, DealRow.deal_type, DealRow.close_date, DealRow.amount,
-                   DealRow.currency).where(DealRow.deal_id.in_(ids[i:i + 500]))
-        ):
-            deals[deal_id] = DealInfo(account, deal_type, close_date, amount, currency)
+                   DealRow.currency).where(DealRow.deal_id.in_(line_deals)))}
 
     ytd: dict[str, list[YtdMonth]] = defaultdict(list)
     yq = (select(RepPeriod.rep_id, RepPeriod.period, RepPeriod.credited, RepPeriod.payout)

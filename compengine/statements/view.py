@@ -32,9 +32,10 @@ shows where it comes from (``deal_source``, ``rule_source``) in small print.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
 
@@ -320,6 +321,7 @@ class StatementView:
     ytd_notes: tuple[str, ...]  # why the summary's year-to-date credit differs from the table's, if it does
     ytd_credit_shown: bool  # the year-to-date table has a credited column (not with components: credit is theirs)
     balances: tuple[BalanceView, ...]
+    sources_folder: str = ""  # the folder of every file the lines' sources name (they are written relative to it)
 
     @property
     def rounding_unit(self) -> str:
@@ -539,14 +541,46 @@ def quota_period_label(key: str) -> str:
         return key
 
 
-def line_sources(ln: Line) -> str:
-    """Where a line comes from, in small print: ``Deal: deals.csv:4 · Rule: plans/ae.yaml:11,17 @2446f73d``."""
-    out = []
-    if ln.deal_source is not None and str(ln.deal_source):
-        out.append(f"Deal: {ln.deal_source}")
-    if ln.rule_source:
-        out.append(f"Rule: {ln.rule_source}")
-    return " · ".join(out)
+def _source_file(text: str, rule: bool) -> str:
+    """The file a source names: ``/x/deals.csv:4`` -> ``/x/deals.csv``; a rule's ``plans/ae.yaml:11,17 @2446f73d``
+    -> ``plans/ae.yaml``."""
+    if rule:
+        text = text.rsplit(" @", 1)[0]
+    head, sep, tail = text.rpartition(":")
+    return head if sep and tail.replace(",", "").isdigit() else text
+
+
+def sources_folder(lines: Iterable[Line]) -> str:
+    """The folder every file named by the lines' sources is in (``/srv/imports/2026-10/``), to be said once
+    rather than on every line; "" when they share none (relative names, or files in unrelated folders)."""
+    files: set[str] = set()
+    rules: set[str] = set()
+    for ln in lines:
+        if ln.deal_source is not None:
+            files.add(_source_file(str(ln.deal_source), False))
+        if ln.rule_source and ln.rule_source not in rules:
+            rules.add(ln.rule_source)
+            files.add(_source_file(ln.rule_source, True))
+    files.discard("")
+    if not files or not all(os.path.isabs(f) for f in files):
+        return ""
+    try:
+        folder = os.path.commonpath([os.path.dirname(f) for f in files])
+    except ValueError:  # different drives
+        return ""
+    return "" if folder == os.path.dirname(folder) else folder.rstrip(os.sep) + os.sep  # never the root itself
+
+
+def line_sources(ln: Line, folder: str = "") -> str:
+    """Where a line comes from, in small print: ``Deal: deals.csv:4 · Rule: plans/ae.yaml:11,17 @2446f73d``;
+    file names inside ``folder`` (:func:`sources_folder`) are written relative to it."""
+    deal = "" if ln.deal_source is None else str(ln.deal_source)
+    rule = ln.rule_source or ""
+    if folder:
+        deal, rule = deal.removeprefix(folder), rule.removeprefix(folder)
+    if deal and rule:
+        return f"Deal: {deal} · Rule: {rule}"
+    return f"Deal: {deal}" if deal else f"Rule: {rule}" if rule else ""
 
 
 def _units(x: Decimal) -> str:
@@ -661,50 +695,48 @@ def _view(data: StatementData) -> StatementView:
     if _sum(r.amount for r in rows) != data.payout:  # pragma: no cover - guaranteed by _check
         raise StatementDataError(f"{data.rep_id} {data.period}: breakdown does not add up to the payout")
 
-    # lines: deal lines, other lines, adjustments; each line appears exactly once
+    # lines: deal lines, other lines, adjustments; each line appears exactly once. The # column counts them in
+    # the order the statement shows them (deal lines, other lines, adjustments)
+    ordered = sorted(data.lines, key=lambda ln: ln.seq)
+    adj_lines = [ln for ln in ordered if ln.kind == "adjustment"]
+    deal_lines = [ln for ln in ordered if ln.kind != "adjustment" and ln.deal_id]
+    rest = [ln for ln in ordered if ln.kind != "adjustment" and not ln.deal_id]
+    folder = sources_folder(ordered)
     deal_rows: list[DealLineRow] = []
-    other_rows: list[OtherLineRow] = []
-    adj_rows: list[AdjustmentRow] = []
-    for ln in sorted(data.lines, key=lambda ln: ln.seq):
-        if ln.kind == "adjustment":
-            adj_rows.append(AdjustmentRow(ln.seq, _undoubled(ln.explain), ln.deal_id or "", ln.ref_period or "",
-                                          _reference(ln.ref or ""), ln.amount, ln.amount < 0))
-        elif ln.deal_id:
-            info = data.deals.get(ln.deal_id)
-            if ln.role is None or ln.split_pct is None:
-                split = ""
-            elif ln.role == "primary" and ln.split_pct == HUNDRED:
-                split = "100%"
-            else:
-                split = f"{ln.role.capitalize()} {(ln.split_pct).normalize():f}%"
-            deal_rows.append(DealLineRow(
-                seq=ln.seq,
-                kind=KIND_LABELS[ln.kind],
-                deal_id=ln.deal_id,
-                account=info.account if info else "",
-                deal_type=DEAL_TYPES.get(info.deal_type, info.deal_type) if info else "",
-                close_date=info.close_date.isoformat() if info else "",
-                split=split,
-                credit=ln.credit,
-                rate=_pct(ln.rate) if ln.rate is not None else "",
-                multiplier=_mult(ln.multiplier),
-                band=str(ln.tier) if ln.tier is not None else "",
-                amount=ln.amount,
-                explain=ln.explain,
-                negative=ln.amount < 0,
-                component=comp_of(ln),
-                sources=line_sources(ln),
-                line_seq=ln.seq,
-                original=_original(info, plan.currency, data.locale),
-            ))
+    for n, ln in enumerate(deal_lines, 1):
+        info = data.deals.get(ln.deal_id)
+        if ln.role is None or ln.split_pct is None:
+            split = ""
+        elif ln.role == "primary" and ln.split_pct == HUNDRED:
+            split = "100%"
         else:
-            other_rows.append(OtherLineRow(ln.seq, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0,
-                                           comp_of(ln), line_sources(ln), ln.seq))
-    # the # column counts the lines in the order the statement shows them (deal lines, other lines, adjustments)
-    numbered = iter(range(1, len(data.lines) + 1))
-    deal_rows = [replace(r, seq=next(numbered)) for r in deal_rows]
-    other_rows = [replace(r, seq=next(numbered)) for r in other_rows]
-    adj_rows = [replace(r, seq=next(numbered)) for r in adj_rows]
+            split = f"{ln.role.capitalize()} {(ln.split_pct).normalize():f}%"
+        deal_rows.append(DealLineRow(
+            seq=n,
+            kind=KIND_LABELS[ln.kind],
+            deal_id=ln.deal_id,
+            account=info.account if info else "",
+            deal_type=DEAL_TYPES.get(info.deal_type, info.deal_type) if info else "",
+            close_date=info.close_date.isoformat() if info else "",
+            split=split,
+            credit=ln.credit,
+            rate=_pct(ln.rate) if ln.rate is not None else "",
+            multiplier=_mult(ln.multiplier),
+            band=str(ln.tier) if ln.tier is not None else "",
+            amount=ln.amount,
+            explain=ln.explain,
+            negative=ln.amount < 0,
+            component=comp_of(ln),
+            sources=line_sources(ln, folder),
+            line_seq=ln.seq,
+            original=_original(info, plan.currency, data.locale),
+        ))
+    other_rows = [OtherLineRow(n, KIND_LABELS[ln.kind], ln.amount, ln.explain, ln.amount < 0, comp_of(ln),
+                               line_sources(ln, folder), ln.seq)
+                  for n, ln in enumerate(rest, len(deal_rows) + 1)]
+    adj_rows = [AdjustmentRow(n, _undoubled(ln.explain), ln.deal_id or "", ln.ref_period or "", _reference(ln.ref or ""),
+                              ln.amount, ln.amount < 0)
+                for n, ln in enumerate(adj_lines, len(deal_rows) + len(other_rows) + 1)]
 
     # summary figures
     ytd_measure = data.measure == "ytd"
@@ -852,4 +884,5 @@ def _view(data: StatementData) -> StatementView:
         ytd_notes=tuple(ytd_notes),
         ytd_credit_shown=not by_component,
         balances=tuple(balances),
+        sources_folder=folder,
     )
