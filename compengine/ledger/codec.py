@@ -349,11 +349,11 @@ exec(compile(GENERATED_SOURCE, "<compengine.ledger.codec generated>", "exec"), _
 _shaped_line_rows: Callable[..., tuple[list[tuple], ...]] = _namespace["shaped_line_rows"]
 _DECODERS: tuple[Callable[[str, list[tuple]], list[Line]], ...] = tuple(_namespace[f"decode_{s.name}"] for s in LINE_SHAPES)
 line_of: Callable[[Any], Line] = _namespace["line_of"]
+line_of.__doc__ = "A :class:`Line` from a ``PayoutLineRow`` (or any object with its column attributes)."
 # payout_lines' stored columns as untyped SQL columns (raw values: integer thousandths, decimal text), the
 # whole shape's row that ``decode_whole`` reads by position (its source is generated from the same list)
 _RAW_LINE_COLUMNS = tuple(column(c) for c in LINE_SHAPES[WHOLE].columns)
 _REP_AT = LINE_SHAPES[WHOLE].columns.index("rep_id")
-line_of.__doc__ = "A :class:`Line` from a ``PayoutLineRow`` (or any object with its column attributes)."
 
 
 def stored_lines(session: Any, period: str, rep_ids: Iterable[str] = ()) -> dict[str, list[Line]]:
