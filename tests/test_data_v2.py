@@ -27,18 +27,17 @@ from compengine.ledger.codec import (
     component_paid_of,
     component_paid_text,
     decode_shaped,
-    line_of,
     parts_of,
     parts_text,
     rep_result_of,
     shaped_line_rows,
+    stored_lines,
 )
 from compengine.ledger.inputs import load_credits, load_deals, load_inputs, load_state
 from compengine.ledger.models import (
     DealEvent,
     DealRow,
     ImportBatch,
-    PayoutLineRow,
     QuotaRow,
     RepPeriod,
     RepRow,
@@ -482,8 +481,10 @@ def test_lines_and_rep_months_round_trip_through_the_ledger(ledger):
         bulk_insert(s, "rep_periods", REP_PERIOD_COLUMNS, rep_period_rows([rep, bare], "2026-10", null), has_dates=False,
                     nullable=NULLABLE_REP_PERIOD_COLUMNS)
     with transaction(ledger) as s:
-        lines = [line_of(r) for r in s.scalars(select(PayoutLineRow).order_by(PayoutLineRow.seq))]
-        assert lines == LINES
+        # read back by the one reader of stored lines (statements, `close show`): raw columns, decoded by name
+        stored = stored_lines(s, "2026-10")
+        assert stored == {"R1": LINES}
+        lines = stored["R1"]
         rps = {rp.rep_id: rp for rp in s.scalars(select(RepPeriod))}
         back = rep_result_of(rps["R1"], lines)
         assert back.parts == PARTS and back.state == state and back.notes == ["a note"]

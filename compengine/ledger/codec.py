@@ -16,8 +16,9 @@ a constant of the batch); any other line goes whole (:data:`LINE_COLUMNS`). NULL
 written as the caller's ``null`` token (``store.null_token``).
 
 **Decoding** turns stored rows back into :class:`Line` (by keyword, never by position):
-shaped rows as the workers send them (:func:`decode_shaped`), and ORM rows
-(:func:`line_of`, :func:`rep_result_of`).
+shaped rows as the workers send them (:func:`decode_shaped`), a month's stored lines read as
+raw columns (:func:`stored_lines`, through the whole shape's decoder) and a rep month's ORM row
+(:func:`rep_result_of`).
 
 **JSON columns** hold what is a list in the engine's records, as deterministic text (keys
 sorted, no spaces, decimals as canonical text, never floats; nothing is ``""``):
@@ -311,10 +312,6 @@ def _line_decoder_source(i: int, shape: LineShape) -> str:
             f"    return [Line({', '.join(args)}) for row in rows]\n")
 
 
-def _line_of_source() -> str:
-    return f"def line_of(row):\n    return Line({', '.join(f'{c}=row.{c}' for c in Line._fields)})\n"
-
-
 def _rep_period_encoder_source() -> str:
     values = []
     for c in REP_PERIOD_COLUMNS:
@@ -338,7 +335,7 @@ def _rep_period_encoder_source() -> str:
 
 
 GENERATED_SOURCE = "\n\n".join([_line_encoder_source(), *(_line_decoder_source(i, s) for i, s in enumerate(LINE_SHAPES)),
-                                _line_of_source(), _rep_period_encoder_source()])
+                                _rep_period_encoder_source()])
 _namespace: dict[str, Any] = {"Line": Line, "Decimal": Decimal, "to_thousandths": to_thousandths,
                               "THOUSANDTHS_PER": THOUSANDTHS_PER, "from_thousandths": from_thousandths,
                               "canonical_text": canonical_text, "_opt": _opt, "_opt_decimal": _opt_decimal,
@@ -348,8 +345,6 @@ exec(compile(GENERATED_SOURCE, "<compengine.ledger.codec generated>", "exec"), _
 
 _shaped_line_rows: Callable[..., tuple[list[tuple], ...]] = _namespace["shaped_line_rows"]
 _DECODERS: tuple[Callable[[str, list[tuple]], list[Line]], ...] = tuple(_namespace[f"decode_{s.name}"] for s in LINE_SHAPES)
-line_of: Callable[[Any], Line] = _namespace["line_of"]
-line_of.__doc__ = "A :class:`Line` from a ``PayoutLineRow`` (or any object with its column attributes)."
 # payout_lines' stored columns as untyped SQL columns (raw values: integer thousandths, decimal text), the
 # whole shape's row that ``decode_whole`` reads by position (its source is generated from the same list)
 _RAW_LINE_COLUMNS = tuple(column(c) for c in LINE_SHAPES[WHOLE].columns)
